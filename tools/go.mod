@@ -1,0 +1,7 @@
+module github.com/shammie-ml/shammie/tools
+
+go 1.26.8
+
+require github.com/shammie-ml/shammie/sdk v0.0.0
+
+replace github.com/shammie-ml/shammie/sdk => ../sdk
