@@ -48,7 +48,7 @@ type eventSink interface {
 	metric(name string, step int64, value float64)
 	log(level Severity, msg string)
 	artifact(name, relPath, sha256 string, size int64, mediaType string)
-	output(name string, v cty.Value)
+	output(name string, v cty.Value) error
 }
 
 // Progress reports how far a stage of the step has come. total is 0 when
@@ -91,9 +91,16 @@ func (r *Run) Artifact(name, relPath, mediaType string) error {
 	return nil
 }
 
-// Output sets a named output value of the step.
-func (r *Run) Output(name string, v cty.Value) {
-	r.sink.output(name, v)
+// Output sets a named output value of the step. It fails only for values
+// that cannot cross the wire (cty.NilVal, unknowns inside sets); the failure
+// is also logged to the host as a warning so that an ignored error still
+// shows.
+func (r *Run) Output(name string, v cty.Value) error {
+	if err := r.sink.output(name, v); err != nil {
+		r.sink.log(SeverityWarning, err.Error())
+		return err
+	}
+	return nil
 }
 
 // HashArtifact checks that relPath names a regular file inside dir (no

@@ -51,6 +51,9 @@ type Metadata struct {
 	// []string{"go", "xla:cuda"}. A plugin that computes nothing on GoMLX
 	// lists "go" only.
 	Backends []string
+	// ProtocolVersions the binary speaks. Filled in by the SDK when the
+	// metadata crosses the wire; a plugin leaves it empty.
+	ProtocolVersions []int
 }
 
 // Schema is the config schema of a plugin plus its declared outputs.

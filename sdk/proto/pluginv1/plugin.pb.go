@@ -83,7 +83,7 @@ func (x NestedBlock_Nesting) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NestedBlock_Nesting.Descriptor instead.
 func (NestedBlock_Nesting) EnumDescriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{5, 0}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{6, 0}
 }
 
 type Diagnostic_Severity int32
@@ -132,7 +132,7 @@ func (x Diagnostic_Severity) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Diagnostic_Severity.Descriptor instead.
 func (Diagnostic_Severity) EnumDescriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{11, 0}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{12, 0}
 }
 
 type Log_Level int32
@@ -187,7 +187,7 @@ func (x Log_Level) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Log_Level.Descriptor instead.
 func (Log_Level) EnumDescriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{17, 0}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{18, 0}
 }
 
 type Status_State int32
@@ -239,7 +239,7 @@ func (x Status_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Status_State.Descriptor instead.
 func (Status_State) EnumDescriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{20, 0}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{21, 0}
 }
 
 type GetMetadataRequest struct {
@@ -394,10 +394,16 @@ func (*GetSchemaRequest) Descriptor() ([]byte, []int) {
 }
 
 // Value is a cty value with its type, both as ctyjson.
+//
+// ctyjson cannot encode unknown values, yet the host validates configs before
+// the steps they depend on have run (step.X.outputs.Y is unknown then). An
+// unknown is therefore sent as null in value_json and its location listed in
+// unknowns; the receiver turns those nulls back into unknowns of the same type.
 type Value struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TypeJson      []byte                 `protobuf:"bytes,1,opt,name=type_json,json=typeJson,proto3" json:"type_json,omitempty"`
 	ValueJson     []byte                 `protobuf:"bytes,2,opt,name=value_json,json=valueJson,proto3" json:"value_json,omitempty"`
+	Unknowns      []*ValuePath           `protobuf:"bytes,3,rep,name=unknowns,proto3" json:"unknowns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -446,6 +452,58 @@ func (x *Value) GetValueJson() []byte {
 	return nil
 }
 
+func (x *Value) GetUnknowns() []*ValuePath {
+	if x != nil {
+		return x.Unknowns
+	}
+	return nil
+}
+
+// ValuePath is a path into a Value (see PathStep).
+type ValuePath struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Steps         []*PathStep            `protobuf:"bytes,1,rep,name=steps,proto3" json:"steps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValuePath) Reset() {
+	*x = ValuePath{}
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValuePath) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValuePath) ProtoMessage() {}
+
+func (x *ValuePath) ProtoReflect() protoreflect.Message {
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValuePath.ProtoReflect.Descriptor instead.
+func (*ValuePath) Descriptor() ([]byte, []int) {
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ValuePath) GetSteps() []*PathStep {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
 type Attribute struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Name     string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -461,7 +519,7 @@ type Attribute struct {
 
 func (x *Attribute) Reset() {
 	*x = Attribute{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[4]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -473,7 +531,7 @@ func (x *Attribute) String() string {
 func (*Attribute) ProtoMessage() {}
 
 func (x *Attribute) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[4]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -486,7 +544,7 @@ func (x *Attribute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attribute.ProtoReflect.Descriptor instead.
 func (*Attribute) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Attribute) GetName() string {
@@ -545,7 +603,7 @@ type NestedBlock struct {
 
 func (x *NestedBlock) Reset() {
 	*x = NestedBlock{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +615,7 @@ func (x *NestedBlock) String() string {
 func (*NestedBlock) ProtoMessage() {}
 
 func (x *NestedBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +628,7 @@ func (x *NestedBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NestedBlock.ProtoReflect.Descriptor instead.
 func (*NestedBlock) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *NestedBlock) GetTypeName() string {
@@ -625,7 +683,7 @@ type Block struct {
 
 func (x *Block) Reset() {
 	*x = Block{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +695,7 @@ func (x *Block) String() string {
 func (*Block) ProtoMessage() {}
 
 func (x *Block) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +708,7 @@ func (x *Block) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Block.ProtoReflect.Descriptor instead.
 func (*Block) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Block) GetAttributes() []*Attribute {
@@ -678,7 +736,7 @@ type OutputDecl struct {
 
 func (x *OutputDecl) Reset() {
 	*x = OutputDecl{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +748,7 @@ func (x *OutputDecl) String() string {
 func (*OutputDecl) ProtoMessage() {}
 
 func (x *OutputDecl) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +761,7 @@ func (x *OutputDecl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputDecl.ProtoReflect.Descriptor instead.
 func (*OutputDecl) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *OutputDecl) GetName() string {
@@ -738,7 +796,7 @@ type ArtifactDecl struct {
 
 func (x *ArtifactDecl) Reset() {
 	*x = ArtifactDecl{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +808,7 @@ func (x *ArtifactDecl) String() string {
 func (*ArtifactDecl) ProtoMessage() {}
 
 func (x *ArtifactDecl) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +821,7 @@ func (x *ArtifactDecl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArtifactDecl.ProtoReflect.Descriptor instead.
 func (*ArtifactDecl) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ArtifactDecl) GetName() string {
@@ -798,7 +856,7 @@ type Schema struct {
 
 func (x *Schema) Reset() {
 	*x = Schema{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -810,7 +868,7 @@ func (x *Schema) String() string {
 func (*Schema) ProtoMessage() {}
 
 func (x *Schema) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +881,7 @@ func (x *Schema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema.ProtoReflect.Descriptor instead.
 func (*Schema) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Schema) GetConfig() *Block {
@@ -862,7 +920,7 @@ type PathStep struct {
 
 func (x *PathStep) Reset() {
 	*x = PathStep{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +932,7 @@ func (x *PathStep) String() string {
 func (*PathStep) ProtoMessage() {}
 
 func (x *PathStep) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +945,7 @@ func (x *PathStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PathStep.ProtoReflect.Descriptor instead.
 func (*PathStep) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PathStep) GetStep() isPathStep_Step {
@@ -958,7 +1016,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1028,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1041,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Diagnostic) GetSeverity() Diagnostic_Severity {
@@ -1023,7 +1081,7 @@ type ValidateConfigRequest struct {
 
 func (x *ValidateConfigRequest) Reset() {
 	*x = ValidateConfigRequest{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1093,7 @@ func (x *ValidateConfigRequest) String() string {
 func (*ValidateConfigRequest) ProtoMessage() {}
 
 func (x *ValidateConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1106,7 @@ func (x *ValidateConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConfigRequest.ProtoReflect.Descriptor instead.
 func (*ValidateConfigRequest) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ValidateConfigRequest) GetConfig() *Value {
@@ -1067,7 +1125,7 @@ type ValidateConfigResponse struct {
 
 func (x *ValidateConfigResponse) Reset() {
 	*x = ValidateConfigResponse{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1137,7 @@ func (x *ValidateConfigResponse) String() string {
 func (*ValidateConfigResponse) ProtoMessage() {}
 
 func (x *ValidateConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1150,7 @@ func (x *ValidateConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConfigResponse.ProtoReflect.Descriptor instead.
 func (*ValidateConfigResponse) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ValidateConfigResponse) GetDiagnostics() []*Diagnostic {
@@ -1121,7 +1179,7 @@ type RunRequest struct {
 
 func (x *RunRequest) Reset() {
 	*x = RunRequest{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1191,7 @@ func (x *RunRequest) String() string {
 func (*RunRequest) ProtoMessage() {}
 
 func (x *RunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1204,7 @@ func (x *RunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunRequest.ProtoReflect.Descriptor instead.
 func (*RunRequest) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RunRequest) GetRunId() string {
@@ -1210,7 +1268,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1280,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1293,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Progress) GetStage() string {
@@ -1278,7 +1336,7 @@ type Metric struct {
 
 func (x *Metric) Reset() {
 	*x = Metric{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1290,7 +1348,7 @@ func (x *Metric) String() string {
 func (*Metric) ProtoMessage() {}
 
 func (x *Metric) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1303,7 +1361,7 @@ func (x *Metric) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Metric.ProtoReflect.Descriptor instead.
 func (*Metric) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Metric) GetName() string {
@@ -1344,7 +1402,7 @@ type Log struct {
 
 func (x *Log) Reset() {
 	*x = Log{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1356,7 +1414,7 @@ func (x *Log) String() string {
 func (*Log) ProtoMessage() {}
 
 func (x *Log) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1369,7 +1427,7 @@ func (x *Log) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Log.ProtoReflect.Descriptor instead.
 func (*Log) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Log) GetLevel() Log_Level {
@@ -1400,7 +1458,7 @@ type Artifact struct {
 
 func (x *Artifact) Reset() {
 	*x = Artifact{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1470,7 @@ func (x *Artifact) String() string {
 func (*Artifact) ProtoMessage() {}
 
 func (x *Artifact) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1483,7 @@ func (x *Artifact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Artifact.ProtoReflect.Descriptor instead.
 func (*Artifact) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Artifact) GetName() string {
@@ -1473,7 +1531,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1543,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1556,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Output) GetName() string {
@@ -1526,7 +1584,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1596,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1551,7 +1609,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Status) GetState() Status_State {
@@ -1593,7 +1651,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1605,7 +1663,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1618,7 +1676,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Event) GetTimeUnixNano() int64 {
@@ -1738,7 +1796,7 @@ type StopRequest struct {
 
 func (x *StopRequest) Reset() {
 	*x = StopRequest{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1750,7 +1808,7 @@ func (x *StopRequest) String() string {
 func (*StopRequest) ProtoMessage() {}
 
 func (x *StopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1763,7 +1821,7 @@ func (x *StopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
 func (*StopRequest) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StopRequest) GetReason() string {
@@ -1781,7 +1839,7 @@ type StopResponse struct {
 
 func (x *StopResponse) Reset() {
 	*x = StopResponse{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1793,7 +1851,7 @@ func (x *StopResponse) String() string {
 func (*StopResponse) ProtoMessage() {}
 
 func (x *StopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1806,7 +1864,7 @@ func (x *StopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResponse.ProtoReflect.Descriptor instead.
 func (*StopResponse) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 var File_shammie_plugin_v1_plugin_proto protoreflect.FileDescriptor
@@ -1821,11 +1879,14 @@ const file_shammie_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x11protocol_versions\x18\x03 \x03(\x05R\x10protocolVersions\x12\x1a\n" +
 	"\bbackends\x18\x04 \x03(\tR\bbackends\x12 \n" +
 	"\vdescription\x18\x05 \x01(\tR\vdescription\"\x12\n" +
-	"\x10GetSchemaRequest\"C\n" +
+	"\x10GetSchemaRequest\"}\n" +
 	"\x05Value\x12\x1b\n" +
 	"\ttype_json\x18\x01 \x01(\fR\btypeJson\x12\x1d\n" +
 	"\n" +
-	"value_json\x18\x02 \x01(\fR\tvalueJson\"\xcc\x01\n" +
+	"value_json\x18\x02 \x01(\fR\tvalueJson\x128\n" +
+	"\bunknowns\x18\x03 \x03(\v2\x1c.shammie.plugin.v1.ValuePathR\bunknowns\">\n" +
+	"\tValuePath\x121\n" +
+	"\x05steps\x18\x01 \x03(\v2\x1b.shammie.plugin.v1.PathStepR\x05steps\"\xcc\x01\n" +
 	"\tAttribute\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\ttype_json\x18\x02 \x01(\fR\btypeJson\x12\x1a\n" +
@@ -1964,7 +2025,7 @@ func file_shammie_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_shammie_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_shammie_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_shammie_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_shammie_plugin_v1_plugin_proto_goTypes = []any{
 	(NestedBlock_Nesting)(0),       // 0: shammie.plugin.v1.NestedBlock.Nesting
 	(Diagnostic_Severity)(0),       // 1: shammie.plugin.v1.Diagnostic.Severity
@@ -1974,66 +2035,69 @@ var file_shammie_plugin_v1_plugin_proto_goTypes = []any{
 	(*Metadata)(nil),               // 5: shammie.plugin.v1.Metadata
 	(*GetSchemaRequest)(nil),       // 6: shammie.plugin.v1.GetSchemaRequest
 	(*Value)(nil),                  // 7: shammie.plugin.v1.Value
-	(*Attribute)(nil),              // 8: shammie.plugin.v1.Attribute
-	(*NestedBlock)(nil),            // 9: shammie.plugin.v1.NestedBlock
-	(*Block)(nil),                  // 10: shammie.plugin.v1.Block
-	(*OutputDecl)(nil),             // 11: shammie.plugin.v1.OutputDecl
-	(*ArtifactDecl)(nil),           // 12: shammie.plugin.v1.ArtifactDecl
-	(*Schema)(nil),                 // 13: shammie.plugin.v1.Schema
-	(*PathStep)(nil),               // 14: shammie.plugin.v1.PathStep
-	(*Diagnostic)(nil),             // 15: shammie.plugin.v1.Diagnostic
-	(*ValidateConfigRequest)(nil),  // 16: shammie.plugin.v1.ValidateConfigRequest
-	(*ValidateConfigResponse)(nil), // 17: shammie.plugin.v1.ValidateConfigResponse
-	(*RunRequest)(nil),             // 18: shammie.plugin.v1.RunRequest
-	(*Progress)(nil),               // 19: shammie.plugin.v1.Progress
-	(*Metric)(nil),                 // 20: shammie.plugin.v1.Metric
-	(*Log)(nil),                    // 21: shammie.plugin.v1.Log
-	(*Artifact)(nil),               // 22: shammie.plugin.v1.Artifact
-	(*Output)(nil),                 // 23: shammie.plugin.v1.Output
-	(*Status)(nil),                 // 24: shammie.plugin.v1.Status
-	(*Event)(nil),                  // 25: shammie.plugin.v1.Event
-	(*StopRequest)(nil),            // 26: shammie.plugin.v1.StopRequest
-	(*StopResponse)(nil),           // 27: shammie.plugin.v1.StopResponse
+	(*ValuePath)(nil),              // 8: shammie.plugin.v1.ValuePath
+	(*Attribute)(nil),              // 9: shammie.plugin.v1.Attribute
+	(*NestedBlock)(nil),            // 10: shammie.plugin.v1.NestedBlock
+	(*Block)(nil),                  // 11: shammie.plugin.v1.Block
+	(*OutputDecl)(nil),             // 12: shammie.plugin.v1.OutputDecl
+	(*ArtifactDecl)(nil),           // 13: shammie.plugin.v1.ArtifactDecl
+	(*Schema)(nil),                 // 14: shammie.plugin.v1.Schema
+	(*PathStep)(nil),               // 15: shammie.plugin.v1.PathStep
+	(*Diagnostic)(nil),             // 16: shammie.plugin.v1.Diagnostic
+	(*ValidateConfigRequest)(nil),  // 17: shammie.plugin.v1.ValidateConfigRequest
+	(*ValidateConfigResponse)(nil), // 18: shammie.plugin.v1.ValidateConfigResponse
+	(*RunRequest)(nil),             // 19: shammie.plugin.v1.RunRequest
+	(*Progress)(nil),               // 20: shammie.plugin.v1.Progress
+	(*Metric)(nil),                 // 21: shammie.plugin.v1.Metric
+	(*Log)(nil),                    // 22: shammie.plugin.v1.Log
+	(*Artifact)(nil),               // 23: shammie.plugin.v1.Artifact
+	(*Output)(nil),                 // 24: shammie.plugin.v1.Output
+	(*Status)(nil),                 // 25: shammie.plugin.v1.Status
+	(*Event)(nil),                  // 26: shammie.plugin.v1.Event
+	(*StopRequest)(nil),            // 27: shammie.plugin.v1.StopRequest
+	(*StopResponse)(nil),           // 28: shammie.plugin.v1.StopResponse
 }
 var file_shammie_plugin_v1_plugin_proto_depIdxs = []int32{
-	7,  // 0: shammie.plugin.v1.Attribute.default:type_name -> shammie.plugin.v1.Value
-	0,  // 1: shammie.plugin.v1.NestedBlock.nesting:type_name -> shammie.plugin.v1.NestedBlock.Nesting
-	10, // 2: shammie.plugin.v1.NestedBlock.block:type_name -> shammie.plugin.v1.Block
-	8,  // 3: shammie.plugin.v1.Block.attributes:type_name -> shammie.plugin.v1.Attribute
-	9,  // 4: shammie.plugin.v1.Block.blocks:type_name -> shammie.plugin.v1.NestedBlock
-	10, // 5: shammie.plugin.v1.Schema.config:type_name -> shammie.plugin.v1.Block
-	11, // 6: shammie.plugin.v1.Schema.outputs:type_name -> shammie.plugin.v1.OutputDecl
-	12, // 7: shammie.plugin.v1.Schema.artifacts:type_name -> shammie.plugin.v1.ArtifactDecl
-	1,  // 8: shammie.plugin.v1.Diagnostic.severity:type_name -> shammie.plugin.v1.Diagnostic.Severity
-	14, // 9: shammie.plugin.v1.Diagnostic.path:type_name -> shammie.plugin.v1.PathStep
-	7,  // 10: shammie.plugin.v1.ValidateConfigRequest.config:type_name -> shammie.plugin.v1.Value
-	15, // 11: shammie.plugin.v1.ValidateConfigResponse.diagnostics:type_name -> shammie.plugin.v1.Diagnostic
-	7,  // 12: shammie.plugin.v1.RunRequest.config:type_name -> shammie.plugin.v1.Value
-	2,  // 13: shammie.plugin.v1.Log.level:type_name -> shammie.plugin.v1.Log.Level
-	7,  // 14: shammie.plugin.v1.Output.value:type_name -> shammie.plugin.v1.Value
-	3,  // 15: shammie.plugin.v1.Status.state:type_name -> shammie.plugin.v1.Status.State
-	15, // 16: shammie.plugin.v1.Status.diagnostics:type_name -> shammie.plugin.v1.Diagnostic
-	19, // 17: shammie.plugin.v1.Event.progress:type_name -> shammie.plugin.v1.Progress
-	20, // 18: shammie.plugin.v1.Event.metric:type_name -> shammie.plugin.v1.Metric
-	21, // 19: shammie.plugin.v1.Event.log:type_name -> shammie.plugin.v1.Log
-	22, // 20: shammie.plugin.v1.Event.artifact:type_name -> shammie.plugin.v1.Artifact
-	23, // 21: shammie.plugin.v1.Event.output:type_name -> shammie.plugin.v1.Output
-	24, // 22: shammie.plugin.v1.Event.status:type_name -> shammie.plugin.v1.Status
-	4,  // 23: shammie.plugin.v1.Plugin.GetMetadata:input_type -> shammie.plugin.v1.GetMetadataRequest
-	6,  // 24: shammie.plugin.v1.Plugin.GetSchema:input_type -> shammie.plugin.v1.GetSchemaRequest
-	16, // 25: shammie.plugin.v1.Plugin.ValidateConfig:input_type -> shammie.plugin.v1.ValidateConfigRequest
-	18, // 26: shammie.plugin.v1.Plugin.Run:input_type -> shammie.plugin.v1.RunRequest
-	26, // 27: shammie.plugin.v1.Plugin.Stop:input_type -> shammie.plugin.v1.StopRequest
-	5,  // 28: shammie.plugin.v1.Plugin.GetMetadata:output_type -> shammie.plugin.v1.Metadata
-	13, // 29: shammie.plugin.v1.Plugin.GetSchema:output_type -> shammie.plugin.v1.Schema
-	17, // 30: shammie.plugin.v1.Plugin.ValidateConfig:output_type -> shammie.plugin.v1.ValidateConfigResponse
-	25, // 31: shammie.plugin.v1.Plugin.Run:output_type -> shammie.plugin.v1.Event
-	27, // 32: shammie.plugin.v1.Plugin.Stop:output_type -> shammie.plugin.v1.StopResponse
-	28, // [28:33] is the sub-list for method output_type
-	23, // [23:28] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	8,  // 0: shammie.plugin.v1.Value.unknowns:type_name -> shammie.plugin.v1.ValuePath
+	15, // 1: shammie.plugin.v1.ValuePath.steps:type_name -> shammie.plugin.v1.PathStep
+	7,  // 2: shammie.plugin.v1.Attribute.default:type_name -> shammie.plugin.v1.Value
+	0,  // 3: shammie.plugin.v1.NestedBlock.nesting:type_name -> shammie.plugin.v1.NestedBlock.Nesting
+	11, // 4: shammie.plugin.v1.NestedBlock.block:type_name -> shammie.plugin.v1.Block
+	9,  // 5: shammie.plugin.v1.Block.attributes:type_name -> shammie.plugin.v1.Attribute
+	10, // 6: shammie.plugin.v1.Block.blocks:type_name -> shammie.plugin.v1.NestedBlock
+	11, // 7: shammie.plugin.v1.Schema.config:type_name -> shammie.plugin.v1.Block
+	12, // 8: shammie.plugin.v1.Schema.outputs:type_name -> shammie.plugin.v1.OutputDecl
+	13, // 9: shammie.plugin.v1.Schema.artifacts:type_name -> shammie.plugin.v1.ArtifactDecl
+	1,  // 10: shammie.plugin.v1.Diagnostic.severity:type_name -> shammie.plugin.v1.Diagnostic.Severity
+	15, // 11: shammie.plugin.v1.Diagnostic.path:type_name -> shammie.plugin.v1.PathStep
+	7,  // 12: shammie.plugin.v1.ValidateConfigRequest.config:type_name -> shammie.plugin.v1.Value
+	16, // 13: shammie.plugin.v1.ValidateConfigResponse.diagnostics:type_name -> shammie.plugin.v1.Diagnostic
+	7,  // 14: shammie.plugin.v1.RunRequest.config:type_name -> shammie.plugin.v1.Value
+	2,  // 15: shammie.plugin.v1.Log.level:type_name -> shammie.plugin.v1.Log.Level
+	7,  // 16: shammie.plugin.v1.Output.value:type_name -> shammie.plugin.v1.Value
+	3,  // 17: shammie.plugin.v1.Status.state:type_name -> shammie.plugin.v1.Status.State
+	16, // 18: shammie.plugin.v1.Status.diagnostics:type_name -> shammie.plugin.v1.Diagnostic
+	20, // 19: shammie.plugin.v1.Event.progress:type_name -> shammie.plugin.v1.Progress
+	21, // 20: shammie.plugin.v1.Event.metric:type_name -> shammie.plugin.v1.Metric
+	22, // 21: shammie.plugin.v1.Event.log:type_name -> shammie.plugin.v1.Log
+	23, // 22: shammie.plugin.v1.Event.artifact:type_name -> shammie.plugin.v1.Artifact
+	24, // 23: shammie.plugin.v1.Event.output:type_name -> shammie.plugin.v1.Output
+	25, // 24: shammie.plugin.v1.Event.status:type_name -> shammie.plugin.v1.Status
+	4,  // 25: shammie.plugin.v1.Plugin.GetMetadata:input_type -> shammie.plugin.v1.GetMetadataRequest
+	6,  // 26: shammie.plugin.v1.Plugin.GetSchema:input_type -> shammie.plugin.v1.GetSchemaRequest
+	17, // 27: shammie.plugin.v1.Plugin.ValidateConfig:input_type -> shammie.plugin.v1.ValidateConfigRequest
+	19, // 28: shammie.plugin.v1.Plugin.Run:input_type -> shammie.plugin.v1.RunRequest
+	27, // 29: shammie.plugin.v1.Plugin.Stop:input_type -> shammie.plugin.v1.StopRequest
+	5,  // 30: shammie.plugin.v1.Plugin.GetMetadata:output_type -> shammie.plugin.v1.Metadata
+	14, // 31: shammie.plugin.v1.Plugin.GetSchema:output_type -> shammie.plugin.v1.Schema
+	18, // 32: shammie.plugin.v1.Plugin.ValidateConfig:output_type -> shammie.plugin.v1.ValidateConfigResponse
+	26, // 33: shammie.plugin.v1.Plugin.Run:output_type -> shammie.plugin.v1.Event
+	28, // 34: shammie.plugin.v1.Plugin.Stop:output_type -> shammie.plugin.v1.StopResponse
+	30, // [30:35] is the sub-list for method output_type
+	25, // [25:30] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_shammie_plugin_v1_plugin_proto_init() }
@@ -2041,12 +2105,12 @@ func file_shammie_plugin_v1_plugin_proto_init() {
 	if File_shammie_plugin_v1_plugin_proto != nil {
 		return
 	}
-	file_shammie_plugin_v1_plugin_proto_msgTypes[10].OneofWrappers = []any{
+	file_shammie_plugin_v1_plugin_proto_msgTypes[11].OneofWrappers = []any{
 		(*PathStep_Attribute)(nil),
 		(*PathStep_Index)(nil),
 		(*PathStep_Key)(nil),
 	}
-	file_shammie_plugin_v1_plugin_proto_msgTypes[21].OneofWrappers = []any{
+	file_shammie_plugin_v1_plugin_proto_msgTypes[22].OneofWrappers = []any{
 		(*Event_Progress)(nil),
 		(*Event_Metric)(nil),
 		(*Event_Log)(nil),
@@ -2060,7 +2124,7 @@ func file_shammie_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shammie_plugin_v1_plugin_proto_rawDesc), len(file_shammie_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

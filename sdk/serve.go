@@ -1,0 +1,250 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/zclconf/go-cty/cty"
+	"google.golang.org/grpc"
+
+	"github.com/shammie-ml/shammie/sdk/proto/pluginv1"
+)
+
+var (
+	loggerOnce sync.Once
+	logger     hclog.Logger
+)
+
+// Logger returns the plugin's logger: hclog, JSON lines on stderr, which the
+// host parses and files under the step's log. Use it for diagnostics meant
+// for whoever debugs the plugin; use [Run.Logf] for what the user should see.
+// The level follows $SHAMMIE_PLUGIN_LOG_LEVEL (default "info").
+func Logger() hclog.Logger {
+	loggerOnce.Do(func() {
+		level := hclog.LevelFromString(os.Getenv("SHAMMIE_PLUGIN_LOG_LEVEL"))
+		if level == hclog.NoLevel {
+			level = hclog.Info
+		}
+		logger = hclog.New(&hclog.LoggerOptions{
+			Name:       "plugin",
+			Level:      level,
+			Output:     realStderr(),
+			JSONFormat: true,
+		})
+	})
+	return logger
+}
+
+// Serve runs p as a plugin process: it negotiates the protocol with the host
+// over go-plugin, serves requests until the host goes away, and exits. Call
+// it from main and do nothing else there:
+//
+//	func main() { sdk.Serve(myPlugin{}) }
+//
+// Before serving it makes sure the plugin dies with its host (parent-death
+// watch) and, when started by a host, that nothing printed to stdout can get
+// mixed into the handshake (stdout is redirected to stderr as soon as the
+// sdk package is initialised).
+func Serve(p Plugin) {
+	log := Logger()
+	watchParent(log)
+	if out := handshakeStdout(); out != nil {
+		// go-plugin prints its handshake line to os.Stdout and then replaces
+		// os.Stdout with a pipe forwarded to the host, so the original
+		// stdout is only ever used for that one line.
+		os.Stdout = out
+	}
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {PluginSetKey: &goPlugin{impl: p}}},
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, grpcServerOptions()...)...)
+		},
+		Logger: log,
+	})
+}
+
+// server implements the gRPC service on top of a Plugin.
+type server struct {
+	pluginv1.UnimplementedPluginServer
+	impl Plugin
+
+	mu   sync.Mutex
+	runs map[*runState]struct{} // Runs in flight, for Stop
+}
+
+type runState struct {
+	cancel     context.CancelCauseFunc
+	stopReason string
+}
+
+func newServer(impl Plugin) *server {
+	return &server{impl: impl, runs: map[*runState]struct{}{}}
+}
+
+func (s *server) GetMetadata(context.Context, *pluginv1.GetMetadataRequest) (*pluginv1.Metadata, error) {
+	return Wire.EncodeMetadata(s.impl.Metadata()), nil
+}
+
+func (s *server) GetSchema(context.Context, *pluginv1.GetSchemaRequest) (*pluginv1.Schema, error) {
+	out, err := Wire.EncodeSchema(s.impl.Schema())
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s declares an invalid schema: %w", s.impl.Metadata().Name, err)
+	}
+	return out, nil
+}
+
+func (s *server) ValidateConfig(ctx context.Context, req *pluginv1.ValidateConfigRequest) (resp *pluginv1.ValidateConfigResponse, err error) {
+	v, err := Wire.DecodeValue(req.GetConfig())
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			Logger().Error("ValidateConfig panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("plugin panicked in ValidateConfig: %v", r)
+		}
+	}()
+	diags := s.impl.ValidateConfig(ctx, Config{Value: v})
+	return &pluginv1.ValidateConfigResponse{Diagnostics: Wire.EncodeDiagnostics(diags)}, nil
+}
+
+func (s *server) Stop(_ context.Context, req *pluginv1.StopRequest) (*pluginv1.StopResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for r := range s.runs {
+		r.stopReason = req.GetReason()
+		r.cancel(fmt.Errorf("stopped by the host: %s", req.GetReason()))
+	}
+	return &pluginv1.StopResponse{}, nil
+}
+
+func (s *server) Run(req *pluginv1.RunRequest, stream grpc.ServerStreamingServer[pluginv1.Event]) error {
+	cfg, err := Wire.DecodeValue(req.GetConfig())
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	ctx, cancel := context.WithCancelCause(stream.Context())
+	defer cancel(nil)
+	st := &runState{cancel: cancel}
+	s.mu.Lock()
+	s.runs[st] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.runs, st)
+		s.mu.Unlock()
+	}()
+
+	sink := &streamSink{send: stream.Send}
+	run := &Run{
+		RunID: req.GetRunId(), Step: req.GetStep(), Config: Config{Value: cfg},
+		WorkDir: req.GetWorkDir(), StateDir: req.GetStateDir(), Seed: req.GetSeed(), Backend: req.GetBackend(),
+		sink: sink,
+	}
+	runErr := runRecovered(ctx, s.impl, run)
+	status := statusOf(ctx, runErr)
+	// The final status is the last thing on the stream, and it must get
+	// through even when events failed to send earlier.
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	sink.closed = true
+	return stream.Send(&pluginv1.Event{TimeUnixNano: time.Now().UnixNano(), Kind: &pluginv1.Event_Status{Status: status}})
+}
+
+// runRecovered calls Run, turning a panic in it into an error. (A panic in
+// a goroutine the plugin started still kills the process; the host then
+// reports the crash with the tail of stderr.)
+func runRecovered(ctx context.Context, p Plugin, run *Run) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			stack := debug.Stack()
+			Logger().Error("Run panicked", "panic", fmt.Sprint(r), "stack", string(stack))
+			fmt.Fprintf(realStderr(), "panic in Run: %v\n\n%s\n", r, stack)
+			err = fmt.Errorf("plugin panicked: %v (stack trace in the plugin's stderr)", r)
+		}
+	}()
+	return p.Run(ctx, run)
+}
+
+// statusOf maps Run's result to the final status.
+func statusOf(ctx context.Context, err error) *pluginv1.Status {
+	switch {
+	case err == nil:
+		return &pluginv1.Status{State: pluginv1.Status_SUCCEEDED}
+	case ctx.Err() != nil:
+		msg := err.Error()
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) && cause.Error() != msg {
+			msg = cause.Error() + ": " + msg
+		}
+		return &pluginv1.Status{State: pluginv1.Status_CANCELLED, Message: msg}
+	default:
+		st := &pluginv1.Status{State: pluginv1.Status_FAILED, Message: err.Error()}
+		if ds := DiagnosticsOf(err); ds != nil {
+			st.Diagnostics = Wire.EncodeDiagnostics(ds)
+		}
+		return st
+	}
+}
+
+// streamSink sends Run's events on the gRPC stream. grpc streams do not allow
+// concurrent Send, and Run's methods are documented as safe for concurrent
+// use, hence the mutex.
+type streamSink struct {
+	mu     sync.Mutex
+	send   func(*pluginv1.Event) error
+	closed bool  // Run returned: later events (from stray goroutines) are dropped
+	err    error // first send error, logged once
+}
+
+func (s *streamSink) emit(e *pluginv1.Event) {
+	e.TimeUnixNano = time.Now().UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.err != nil {
+		return
+	}
+	if err := s.send(e); err != nil {
+		s.err = err
+		Logger().Warn("host no longer receives events", "error", err)
+	}
+}
+
+func (s *streamSink) progress(stage string, done, total int64, unit string) {
+	s.emit(&pluginv1.Event{Kind: &pluginv1.Event_Progress{Progress: &pluginv1.Progress{Stage: stage, Done: done, Total: total, Unit: unit}}})
+}
+
+func (s *streamSink) metric(name string, step int64, value float64) {
+	s.emit(&pluginv1.Event{Kind: &pluginv1.Event_Metric{Metric: &pluginv1.Metric{Name: name, Step: step, Value: value, TimeUnixNano: time.Now().UnixNano()}}})
+}
+
+func (s *streamSink) log(level Severity, msg string) {
+	l := pluginv1.Log_INFO
+	switch level {
+	case SeverityWarning:
+		l = pluginv1.Log_WARN
+	case SeverityError:
+		l = pluginv1.Log_ERROR
+	}
+	s.emit(&pluginv1.Event{Kind: &pluginv1.Event_Log{Log: &pluginv1.Log{Level: l, Message: msg}}})
+}
+
+func (s *streamSink) artifact(name, relPath, sha256 string, size int64, mediaType string) {
+	s.emit(&pluginv1.Event{Kind: &pluginv1.Event_Artifact{Artifact: &pluginv1.Artifact{Name: name, Path: relPath, Sha256: sha256, Size: size, MediaType: mediaType}}})
+}
+
+func (s *streamSink) output(name string, v cty.Value) error {
+	pv, err := Wire.EncodeValue(v)
+	if err != nil {
+		return fmt.Errorf("output %q: %w", name, err)
+	}
+	s.emit(&pluginv1.Event{Kind: &pluginv1.Event_Output{Output: &pluginv1.Output{Name: name, Value: pv}}})
+	return nil
+}
