@@ -100,7 +100,7 @@ func Pelt(y []float64, pen float64) (Result, error) {
 }
 
 // blockSize is how many candidates share one lower bound in Pelt.
-const blockSize = 256
+const blockSize = 128
 
 // candBlock is a run of admissible candidates (increasing t) with
 // minF = min over its t of F[t] + C(t, b), b its last t: the part of the
