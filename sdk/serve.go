@@ -74,7 +74,8 @@ func Serve(p Plugin) {
 // server implements the gRPC service on top of a Plugin.
 type server struct {
 	pluginv1.UnimplementedPluginServer
-	impl Plugin
+	impl      Plugin
+	stdioOnce sync.Once
 
 	mu   sync.Mutex
 	runs map[*runState]struct{} // Runs in flight, for Stop
@@ -89,11 +90,30 @@ func newServer(impl Plugin) *server {
 	return &server{impl: impl, runs: map[*runState]struct{}{}}
 }
 
+// claimStdio points os.Stdout and os.Stderr back at the real stderr. Once
+// serving, go-plugin has replaced them with pipes that it forwards to the
+// host over gRPC, asynchronously: whatever a plugin writes just before
+// crashing (the most useful lines of a crash report) would be lost with the
+// process. Writing to fd 2 directly is synchronous. It runs in the first
+// request, i.e. after go-plugin's replacement, and only in a process started
+// by a host (plugintest serves in the test process, whose stdio it must not
+// touch).
+func (s *server) claimStdio() {
+	s.stdioOnce.Do(func() {
+		if startedByHost() {
+			os.Stdout = realStderr()
+			os.Stderr = realStderr()
+		}
+	})
+}
+
 func (s *server) GetMetadata(context.Context, *pluginv1.GetMetadataRequest) (*pluginv1.Metadata, error) {
+	s.claimStdio()
 	return Wire.EncodeMetadata(s.impl.Metadata()), nil
 }
 
 func (s *server) GetSchema(context.Context, *pluginv1.GetSchemaRequest) (*pluginv1.Schema, error) {
+	s.claimStdio()
 	out, err := Wire.EncodeSchema(s.impl.Schema())
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s declares an invalid schema: %w", s.impl.Metadata().Name, err)
@@ -102,6 +122,7 @@ func (s *server) GetSchema(context.Context, *pluginv1.GetSchemaRequest) (*plugin
 }
 
 func (s *server) ValidateConfig(ctx context.Context, req *pluginv1.ValidateConfigRequest) (resp *pluginv1.ValidateConfigResponse, err error) {
+	s.claimStdio()
 	v, err := Wire.DecodeValue(req.GetConfig())
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -127,6 +148,7 @@ func (s *server) Stop(_ context.Context, req *pluginv1.StopRequest) (*pluginv1.S
 }
 
 func (s *server) Run(req *pluginv1.RunRequest, stream grpc.ServerStreamingServer[pluginv1.Event]) error {
+	s.claimStdio()
 	cfg, err := Wire.DecodeValue(req.GetConfig())
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
