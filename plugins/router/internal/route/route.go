@@ -1,0 +1,389 @@
+// Package route runs the hybrid-preference routing experiment: sample label
+// mixtures, train a reward model per mixture (all in one batched graph), fit
+// the performance prediction model on what they scored, route at each budget
+// with it (topk and simulated), and measure the chosen routings against
+// all-human, all-LM and random routing at the same budget.
+package route
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+
+	"github.com/gomlx/gomlx/backends"
+
+	"github.com/shammie-ml/shammie/plugins/router/internal/features"
+	"github.com/shammie-ml/shammie/plugins/router/internal/mixture"
+	"github.com/shammie-ml/shammie/plugins/router/internal/ppm"
+	"github.com/shammie-ml/shammie/plugins/router/internal/prefdata"
+	"github.com/shammie-ml/shammie/plugins/router/internal/rm"
+	"github.com/shammie-ml/shammie/sdk"
+)
+
+// Config of an experiment.
+type Config struct {
+	// EvalFrac of the instances is held out to score reward models; the
+	// rest is the pool that gets routed.
+	EvalFrac float64
+	// EvalLabels is the label source scoring RMs when the data has no gold
+	// labels: "gold" (required then), "human" or "lm".
+	EvalLabels string
+	// Mixtures is how many knapsack mixtures train the PPM.
+	Mixtures int
+	// Budgets are fractions of the pool routed to humans.
+	Budgets []float64
+	// Candidates is M of the simulated router.
+	Candidates int
+	// TopkRounds re-evaluates the PPM gradient at the routing topk just
+	// chose this many times (1 = gradient at the expected random routing).
+	TopkRounds int
+	// RMBatch bounds how many RMs train in one graph.
+	RMBatch int
+	RM      rm.Config
+	PPM     ppm.Options
+	Seed    uint64
+}
+
+// DefaultConfig is the plugin's default.
+func DefaultConfig() Config {
+	return Config{EvalFrac: 0.25, EvalLabels: "gold", Mixtures: 64, Budgets: []float64{0.25, 0.5, 0.75},
+		Candidates: 2000, TopkRounds: 3, RMBatch: 64, RM: rm.DefaultConfig(), PPM: ppm.DefaultOptions(), Seed: 1}
+}
+
+// Method names a routing strategy.
+const (
+	MethodTopk      = "topk"
+	MethodSimulated = "simulated"
+	MethodRandom    = "random"
+	MethodAllHuman  = "all_human"
+	MethodAllLM     = "all_lm"
+)
+
+// Routed is one routing evaluated at a budget.
+type Routed struct {
+	Method    string  `json:"method"`
+	Budget    float64 `json:"budget"`
+	Human     int     `json:"n_human"`
+	Predicted float64 `json:"predicted"`
+	Measured  float64 `json:"measured"`
+	mix       mixture.Mixture
+}
+
+// MixtureResult is one PPM training row.
+type MixtureResult struct {
+	Budget   int       `json:"n_human"`
+	Counts   []float64 `json:"counts"`
+	Measured float64   `json:"measured"`
+	Fitted   float64   `json:"fitted"`
+}
+
+// Result of an experiment.
+type Result struct {
+	Pool, Eval    int
+	Ties          int
+	EvalLabels    string
+	Features      *features.Matrix
+	Mixtures      []MixtureResult
+	PPMEval       *ppm.Evaluation
+	Model         *ppm.Model // fitted on every mixture
+	Routings      []Routed
+	TopkGains     map[float64][]float64 // per budget: per-pool-instance gain
+	TopkRouting   map[float64][]bool
+	SimRouting    map[float64][]bool
+	FeatureGains  []FeatureRow
+	PoolInstances []prefdata.Instance
+}
+
+// FeatureRow is one line of the feature-gain table.
+type FeatureRow struct {
+	Feature   string    `json:"feature"`
+	Instances int       `json:"instances"`
+	GainZero  float64   `json:"gain_at_0"`
+	GainAt    []float64 `json:"gain_at_budgets"`
+	// Total is the predicted score change from routing every instance of
+	// the feature to humans (mean marginal gain over the budgets × group
+	// size): the table is sorted by it, so a feature only a handful of
+	// instances have cannot top it on a noisy per-instance coefficient.
+	Total float64 `json:"total_gain"`
+}
+
+// Run runs the experiment on a data set.
+func Run(ctx context.Context, backend backends.Backend, ds *prefdata.Dataset, cfg Config, rep sdk.Reporter) (*Result, error) {
+	if rep == nil {
+		rep = sdk.Discard
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0xabcdef))
+	insts := append([]prefdata.Instance(nil), ds.Instances...)
+	rng.Shuffle(len(insts), func(a, b int) { insts[a], insts[b] = insts[b], insts[a] })
+	nEval := int(math.Round(cfg.EvalFrac * float64(len(insts))))
+	if nEval < 10 || len(insts)-nEval < 20 {
+		return nil, fmt.Errorf("%d instances are too few: need ≥10 held out for scoring and ≥20 to route (eval_frac=%v)", len(insts), cfg.EvalFrac)
+	}
+	eval, pool := insts[:nEval], insts[nEval:]
+	evalLabels, err := labelsFor(eval, cfg.EvalLabels)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Pool: len(pool), Eval: len(eval), Ties: ds.Ties, EvalLabels: cfg.EvalLabels, PoolInstances: pool,
+		TopkGains: map[float64][]float64{}, TopkRouting: map[float64][]bool{}, SimRouting: map[float64][]bool{}}
+	fm := features.Build(pool)
+	res.Features = fm
+	rep.Logf("router: %d pool instances, %d held out (%s labels), %d features, %d ties dropped", len(pool), len(eval), cfg.EvalLabels, len(fm.Names), ds.Ties)
+
+	trainPairs := pairs(pool, cfg.RM.Dim)
+	evalPairs := pairs(eval, cfg.RM.Dim)
+	train := func(stage string, mixes []mixture.Mixture) ([]float64, error) {
+		return trainMixtures(ctx, backend, cfg, pool, trainPairs, evalPairs, evalLabels, mixes, stage, rep)
+	}
+
+	// 1. Mixtures: knapsack routings with random budgets, plus the two
+	// extremes so the PPM sees all-LM and all-human.
+	mixes := []mixture.Mixture{mixture.All(len(pool), false), mixture.All(len(pool), true)}
+	for len(mixes) < cfg.Mixtures {
+		mixes = append(mixes, mixture.Knapsack(fm, 1+rng.IntN(len(pool)), rng))
+	}
+	// 2. One RM per mixture, batched.
+	scores, err := train("mixtures", mixes)
+	if err != nil {
+		return nil, err
+	}
+	X := make([][]float64, len(mixes))
+	for i, m := range mixes {
+		X[i] = f64(mixture.Counts(fm, m))
+		res.Mixtures = append(res.Mixtures, MixtureResult{Budget: m.Budget, Counts: X[i], Measured: scores[i]})
+	}
+	// 3. PPM: held-out evaluation and learning curve, then the final fit on
+	// every mixture.
+	if res.PPMEval, err = ppm.Evaluate(ctx, backend, fm.Names, X, scores, 0.2, cfg.PPM); err != nil {
+		return nil, err
+	}
+	if res.Model, err = ppm.Fit(ctx, backend, fm.Names, X, scores, cfg.PPM); err != nil {
+		return nil, err
+	}
+	for i := range res.Mixtures {
+		res.Mixtures[i].Fitted = res.Model.Predict(X[i])
+	}
+	rep.Logf("router: PPM held-out RMSE %.4f (mean-predictor %.4f), λ=%g", res.PPMEval.RMSE, res.PPMEval.BaselineRMSE, res.Model.Lambda)
+
+	// 4. Routing at each budget.
+	scorer, err := ppm.NewScorer(backend, res.Model, len(pool), fm.Data)
+	if err != nil {
+		return nil, err
+	}
+	var measure []mixture.Mixture
+	add := func(method string, budget float64, mix mixture.Mixture) {
+		res.Routings = append(res.Routings, Routed{Method: method, Budget: budget, Human: mix.Budget,
+			Predicted: res.Model.Predict(f64(mixture.Counts(fm, mix))), mix: mix})
+		measure = append(measure, mix)
+	}
+	add(MethodAllLM, 0, mixture.All(len(pool), false))
+	add(MethodAllHuman, 1, mixture.All(len(pool), true))
+	for _, b := range cfg.Budgets {
+		k := int(math.Round(b * float64(len(pool))))
+		top, gains := Topk(res.Model, fm, k, cfg.TopkRounds)
+		res.TopkGains[b], res.TopkRouting[b] = gains, top.Human
+		add(MethodTopk, b, top)
+		sim, err := Simulated(scorer, fm, k, cfg.Candidates, rng)
+		if err != nil {
+			return nil, err
+		}
+		res.SimRouting[b] = sim.Human
+		add(MethodSimulated, b, sim)
+		add(MethodRandom, b, mixture.Random(len(pool), k, rng))
+	}
+	// 5. Measure every routing with a fresh RM (batched).
+	measured, err := train("routings", measure)
+	if err != nil {
+		return nil, err
+	}
+	for i := range res.Routings {
+		res.Routings[i].Measured = measured[i]
+	}
+	res.FeatureGains = featureTable(res.Model, fm, cfg.Budgets)
+	return res, nil
+}
+
+// Topk routes the k instances with the highest PPM gain. The gain of an
+// instance is ∇f(x)·b_i/N, the first-order predicted change of the RM score
+// from routing it; x starts at the expected counts of a random routing of k
+// instances and is then moved to the counts of the routing just chosen,
+// rounds times, because the quadratic PPM's marginal gains depend on how
+// much is already routed (the reference evaluates f(b_i) − f(0), i.e. the
+// gain at an empty routing).
+func Topk(m *ppm.Model, fm *features.Matrix, k, rounds int) (mixture.Mixture, []float64) {
+	n, f := fm.N, len(fm.Names)
+	prev := fm.Counts()
+	x := make([]float64, f)
+	for j := range x {
+		x[j] = float64(prev[j]) / float64(n) * float64(k) / float64(n)
+	}
+	var mix mixture.Mixture
+	gains := make([]float64, n)
+	for r := 0; r < max(rounds, 1); r++ {
+		g := m.Grad(x)
+		for i := 0; i < n; i++ {
+			var s float64
+			for j, v := range fm.Data[i*f : (i+1)*f] {
+				if v != 0 {
+					s += g[j]
+				}
+			}
+			gains[i] = s / float64(n)
+		}
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return gains[idx[a]] > gains[idx[b]] })
+		human := make([]bool, n)
+		for _, i := range idx[:min(k, n)] {
+			human[i] = true
+		}
+		mix = mixture.Mixture{Human: human, Budget: min(k, n)}
+		x = f64(mixture.Counts(fm, mix))
+	}
+	return mix, gains
+}
+
+// Simulated draws candidates knapsack routings of k instances, scores them
+// all with the PPM in batched matrix products and keeps the best.
+func Simulated(s *ppm.Scorer, fm *features.Matrix, k, candidates int, rng *rand.Rand) (mixture.Mixture, error) {
+	const chunk = 256
+	n := fm.N
+	best := float32(math.Inf(-1))
+	var bestMix mixture.Mixture
+	masks := make([]float32, 0, chunk*n)
+	var mixes []mixture.Mixture
+	flush := func() error {
+		if len(mixes) == 0 {
+			return nil
+		}
+		sc, err := s.Score(masks)
+		if err != nil {
+			return err
+		}
+		for i, v := range sc {
+			if v > best {
+				best, bestMix = v, mixes[i]
+			}
+		}
+		masks, mixes = masks[:0], mixes[:0]
+		return nil
+	}
+	for c := 0; c < candidates; c++ {
+		mix := mixture.Knapsack(fm, k, rng)
+		for _, h := range mix.Human {
+			if h {
+				masks = append(masks, 1)
+			} else {
+				masks = append(masks, 0)
+			}
+		}
+		mixes = append(mixes, mix)
+		if len(mixes) == chunk {
+			if err := flush(); err != nil {
+				return bestMix, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return bestMix, err
+	}
+	return bestMix, nil
+}
+
+func featureTable(m *ppm.Model, fm *features.Matrix, budgets []float64) []FeatureRow {
+	n, f := fm.N, len(fm.Names)
+	counts := fm.Counts()
+	g0 := m.Grad(make([]float64, f))
+	rows := make([]FeatureRow, f)
+	for j := range rows {
+		rows[j] = FeatureRow{Feature: fm.Names[j], Instances: counts[j], GainZero: g0[j] / float64(n)}
+	}
+	for _, b := range budgets {
+		x := make([]float64, f)
+		for j := range x {
+			x[j] = float64(counts[j]) / float64(n) * b
+		}
+		g := m.Grad(x)
+		for j := range rows {
+			rows[j].GainAt = append(rows[j].GainAt, g[j]/float64(n))
+			rows[j].Total += g[j] / float64(n) * float64(counts[j]) / float64(len(budgets))
+		}
+	}
+	sort.SliceStable(rows, func(a, b int) bool { return rows[a].Total > rows[b].Total })
+	return rows
+}
+
+func labelsFor(insts []prefdata.Instance, source string) ([]float32, error) {
+	out := make([]float32, len(insts))
+	for i, in := range insts {
+		var p prefdata.Pref
+		switch source {
+		case "gold":
+			p = in.Gold
+			if p == prefdata.PrefNone {
+				return nil, fmt.Errorf("instance %s has no gold label: set eval_labels to \"human\" or \"lm\" for data without gold labels", in.ID)
+			}
+		case "human":
+			p = in.Human
+		case "lm":
+			p = in.LM
+		default:
+			return nil, fmt.Errorf("eval_labels %q: want gold, human or lm", source)
+		}
+		out[i] = float32(p)
+	}
+	return out, nil
+}
+
+func pairs(insts []prefdata.Instance, dim int) rm.Pairs {
+	a := make([]string, len(insts))
+	b := make([]string, len(insts))
+	for i, in := range insts {
+		a[i], b[i] = in.A, in.B // the prompt is shared by both responses
+	}
+	return rm.Pairs{N: len(insts), A: rm.Represent(a, dim), B: rm.Represent(b, dim)}
+}
+
+func trainMixtures(ctx context.Context, backend backends.Backend, cfg Config, pool []prefdata.Instance, tr, ev rm.Pairs, evLabels []float32,
+	mixes []mixture.Mixture, stage string, rep sdk.Reporter) ([]float64, error) {
+	n := len(pool)
+	out := make([]float64, 0, len(mixes))
+	batch := max(cfg.RMBatch, 1)
+	for start := 0; start < len(mixes); start += batch {
+		end := min(start+batch, len(mixes))
+		m := end - start
+		labels := make([]float32, m*n)
+		for k, mix := range mixes[start:end] {
+			for i, in := range pool {
+				p := in.LM
+				if mix.Human[i] {
+					p = in.Human
+				}
+				labels[k*n+i] = float32(p)
+			}
+		}
+		res, err := rm.Train(ctx, backend, cfg.RM, rm.Job{Train: tr, Labels: labels, M: m, Eval: ev, EvalLabels: evLabels},
+			func(done, total int) { rep.Progress("train reward models ("+stage+")", int64(start*total+done*m), int64(len(mixes)*total), "model-steps") })
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res.Accuracy...)
+	}
+	return out, nil
+}
+
+func f64(x []float32) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// BudgetKey formats a budget as an output map key ("0.25").
+func BudgetKey(b float64) string { return strconv.FormatFloat(b, 'f', -1, 64) }
