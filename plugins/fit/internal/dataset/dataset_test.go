@@ -180,3 +180,25 @@ func TestReadEmbeddingsManifest(t *testing.T) {
 		}
 	}
 }
+
+func TestReadCounts(t *testing.T) {
+	dir := t.TempDir()
+	p := write(t, dir, "c.csv", "artist_name,x,n\nmonet,1,95682\nklee,2,0\n")
+	got, err := ReadCounts(p, "artist_name", "n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]NamedCount{{"monet", 95682}, {"klee", 0}}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct{ content, want string }{
+		{"artist_name,n\nmonet,\n", "c2.csv:2: n: count \"\" is not a number"},
+		{"artist_name,n\nmonet,1\nmonet,2\n", `c2.csv:3: concept "monet" repeats line 2`},
+		{"name,n\nmonet,1\n", `need columns "artist_name" and "n"`},
+	} {
+		_, err := ReadCounts(write(t, dir, "c2.csv", tc.content), "artist_name", "n")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want %q", err, tc.want)
+		}
+	}
+}
