@@ -115,7 +115,7 @@ func decodeSpec(spec *Spec, body hcl.Body) hcl.Diagnostics {
 }
 
 // checkStepReferences checks what can be checked without evaluating
-// anything: each step's plugin and depends_on name declared blocks.
+// anything: each step's plugin names a declared plugin block.
 func checkStepReferences(spec *Spec) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, name := range spec.SortedStepNames() {
@@ -125,32 +125,14 @@ func checkStepReferences(spec *Spec) hcl.Diagnostics {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Reference to undeclared plugin",
-					Detail: fmt.Sprintf("Step %q uses plugin.%s, but no plugin %q block is declared. Add:\n  plugin %q { version = \">= 0.1.0\" }%s",
-						name, s.Plugin, s.Plugin, s.Plugin, didYouMean(s.Plugin, keys(spec.Plugins))),
+					Detail: fmt.Sprintf("Step %q uses plugin.%s, but no plugin %q block is declared.%s To use a new plugin, declare it:\n  plugin %q { version = \">= 0.1.0\" }",
+						name, s.Plugin, s.Plugin, didYouMean(s.Plugin, keys(spec.Plugins)), s.Plugin),
 					Subject: s.PluginRange.Ptr(),
 				})
 			}
 		}
-		for _, t := range s.DependsOn {
-			target := t[1].(hcl.TraverseAttr).Name
-			if target == name {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Self-referential depends_on",
-					Detail:   fmt.Sprintf("Step %q cannot depend on itself.", name),
-					Subject:  t.SourceRange().Ptr(),
-				})
-				continue
-			}
-			if _, ok := spec.Steps[target]; !ok {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Reference to undeclared step",
-					Detail:   fmt.Sprintf("No step %q is declared in this spec.%s", target, didYouMean(target, keys(spec.Steps))),
-					Subject:  t.SourceRange().Ptr(),
-				})
-			}
-		}
+		// depends_on targets are checked by package dag with the other
+		// step references.
 	}
 	return diags
 }
@@ -220,6 +202,7 @@ func decodeVariable(block *hcl.Block) (*Variable, hcl.Diagnostics) {
 			v.Validations = append(v.Validations, val)
 		}
 	}
+	v.Invalid = diags.HasErrors()
 	return v, diags
 }
 
@@ -269,6 +252,11 @@ func decodeValidation(varName string, block *hcl.Block) (*Validation, hcl.Diagno
 				Subject:  t.SourceRange().Ptr(),
 			})
 		}
+	}
+	if diags.HasErrors() {
+		// Dropped, so that evaluating it against values does not repeat
+		// the problem.
+		return nil, diags
 	}
 	return val, diags
 }
@@ -402,7 +390,12 @@ func decodeStep(block *hcl.Block) (*Step, hcl.Diagnostics) {
 	var first *hcl.Block
 	for _, cb := range content.Blocks {
 		if first != nil {
-			diags = append(diags, duplicate("config block in step", name, first.DefRange, cb.DefRange))
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate config block",
+				Detail:   fmt.Sprintf("Step %q already has a config block at %s; a step has at most one.", name, first.DefRange),
+				Subject:  cb.DefRange.Ptr(),
+			})
 			continue
 		}
 		first = cb

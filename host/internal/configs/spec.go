@@ -56,6 +56,9 @@ type Variable struct {
 	Sensitive    bool
 	Validations  []*Validation
 	DeclRange    hcl.Range
+	// Invalid is set when the declaration itself had errors (already
+	// reported); such a variable resolves to an unknown value silently.
+	Invalid bool
 }
 
 // Required reports whether the variable has no default.

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/shammie-ml/shammie/host/internal/configs"
 	"github.com/shammie-ml/shammie/host/internal/configschema"
 	"github.com/shammie-ml/shammie/host/internal/lang"
@@ -60,8 +61,9 @@ type Node struct {
 	Each       *lang.EachValue
 	CountIndex cty.Value
 
-	index int
-	refs  []reference
+	index   int
+	refs    []reference
+	badRefs []hcl.Range // step references reported as errors
 }
 
 func (n *Node) String() string { return n.Addr }

@@ -134,7 +134,8 @@ func (g *Graph) expand(st *configs.Step) (expansion, []cty.Value, []cty.Value, h
 		}
 	}
 	if diags.HasErrors() {
-		return g.failedExpansion(st)
+		_, k, v, _ := g.failedExpansion(st)
+		return expansionOf(st), k, v, diags
 	}
 	val, d := expr.Value(scope.EvalContext())
 	diags = append(diags, d...)
@@ -398,6 +399,7 @@ func (g *Graph) collectRefs(n *Node) hcl.Diagnostics {
 		}
 		ref, d := g.resolveRef(n, t, keyed, keyScope)
 		diags = append(diags, d...)
+		n.badRefs = append(n.badRefs, rangesOf(d)...)
 		if ref != nil {
 			n.refs = append(n.refs, *ref)
 		}
@@ -661,7 +663,7 @@ func (g *Graph) validateNode(n *Node, steps map[string]cty.Value) hcl.Diagnostic
 	}
 	refDiags := scope.CheckReferences(g.Spec, nonStep, "A step")
 	diags = append(diags, refDiags...)
-	badRanges := rangesOf(refDiags)
+	badRanges := append(rangesOf(refDiags), n.badRefs...)
 	ctx := scope.EvalContext()
 	if spec, ok := g.configSpec(n.Step.Plugin); ok {
 		_, d := hcldec.Decode(n.Step.Config, spec, ctx)

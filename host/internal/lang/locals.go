@@ -17,12 +17,18 @@ import (
 func EvalLocals(spec *configs.Spec, vars map[string]cty.Value, cwd string) (map[string]cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	deps := map[string][]string{}
+	bad := map[string]bool{}
 	names := sortedKeys(spec.Locals)
 	for _, name := range names {
 		l := spec.Locals[name]
 		refs := l.Expr.Variables()
 		check := &Scope{BaseDir: spec.Dir, Cwd: cwd, Vars: vars, Locals: map[string]cty.Value{}}
-		diags = append(diags, check.CheckReferences(spec, refs, "A local value")...)
+		d := check.CheckReferences(spec, refs, "A local value")
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			// Evaluating would only repeat the problem as "Unknown variable".
+			bad[name] = true
+		}
 		for _, t := range refs {
 			if t.RootName() != RootLocal {
 				continue
@@ -51,6 +57,9 @@ func EvalLocals(spec *configs.Spec, vars map[string]cty.Value, cwd string) (map[
 		})
 	}
 	for _, name := range evalOrder {
+		if bad[name] {
+			continue
+		}
 		l := spec.Locals[name]
 		scope := &Scope{BaseDir: spec.Dir, Cwd: cwd, Vars: vars, Locals: out}
 		v, d := l.Expr.Value(scope.EvalContext())

@@ -101,6 +101,12 @@ func ResolveVariables(spec *configs.Spec, cliVars []string, varFiles []string, e
 	for _, name := range spec.SortedVariableNames() {
 		v := spec.Variables[name]
 		rv, ok := given[name]
+		if v.Invalid && (!ok || v.Type == cty.DynamicPseudoType) {
+			// Its declaration was reported; checking values against a
+			// broken declaration would only add noise.
+			out[name] = cty.UnknownVal(v.Type)
+			continue
+		}
 		if !ok {
 			if v.Required() {
 				diags = append(diags, &hcl.Diagnostic{
