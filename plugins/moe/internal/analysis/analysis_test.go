@@ -1,0 +1,122 @@
+package analysis
+
+import (
+	"math"
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+var approx = cmpopts.EquateApprox(0, 1e-12)
+
+// Four tokens, k=2, E=4. Tokens 0,1 in domain 0, tokens 2,3 in domain 1.
+var small = TopK{N: 4, K: 2, E: 4, Experts: []int32{
+	0, 1,
+	0, 2,
+	3, 2,
+	3, 0,
+}}
+
+func TestDomainSpec(t *testing.T) {
+	got := DomainSpec(small, []int{0, 0, 1, 1}, 2)
+	// Domain 0: 2 tokens, 4 assignments; expert 0 twice → 100·2·2/4 = 100.
+	want := [][]float64{{100, 50, 50, 0}, {50, 0, 50, 100}}
+	if d := cmp.Diff(want, got, approx); d != "" {
+		t.Errorf("DomainSpec (-want +got):\n%s", d)
+	}
+	// At a uniform router every expert has spec 100·k/E.
+	uni := TopK{N: 2, K: 2, E: 4, Experts: []int32{0, 1, 2, 3}}
+	if d := cmp.Diff([][]float64{{50, 50, 50, 50}}, DomainSpec(uni, []int{0, 0}, 1), approx); d != "" {
+		t.Errorf("uniform DomainSpec (-want +got):\n%s", d)
+	}
+	if Uniform(2, 4) != 50 {
+		t.Errorf("Uniform(2,4) = %g", Uniform(2, 4))
+	}
+}
+
+func TestVocabSpec(t *testing.T) {
+	// Token id 7 occurs 3× with top-1 experts 0,0,3 → 2/3; id 9 once → 1.
+	got, n := VocabSpec(small, []int{7, 7, 7, 9}, 1)
+	if want := (2.0/3 + 1) / 2; math.Abs(got-want) > 1e-12 || n != 2 {
+		t.Errorf("VocabSpec = %g over %d ids, want %g over 2", got, n, want)
+	}
+	got, n = VocabSpec(small, []int{7, 7, 7, 9}, 2)
+	if math.Abs(got-2.0/3) > 1e-12 || n != 1 {
+		t.Errorf("VocabSpec(minCount 2) = %g over %d ids, want 2/3 over 1", got, n)
+	}
+}
+
+func TestSaturation(t *testing.T) {
+	final := small
+	ckpt := TopK{N: 4, K: 2, E: 4, Experts: []int32{1, 0, 1, 3, 3, 2, 1, 2}}
+	// Overlaps: 2, 0, 2, 0 → 4/8.
+	got, err := Saturation(ckpt, final)
+	if err != nil || got != 0.5 {
+		t.Errorf("Saturation = %g, %v; want 0.5", got, err)
+	}
+	if s, _ := Saturation(final, final); s != 1 {
+		t.Errorf("self-saturation = %g, want 1", s)
+	}
+	if _, err := Saturation(TopK{N: 1, K: 2, E: 4, Experts: []int32{0, 1}}, final); err == nil {
+		t.Error("mismatched routings: want an error")
+	}
+}
+
+func TestCoActivation(t *testing.T) {
+	r := TopK{N: 3, K: 3, E: 4, Experts: []int32{
+		0, 1, 2,
+		0, 2, 3,
+		1, 0, 3,
+	}}
+	all := CoActivation(r, false)
+	// Expert 0 active 3×: with 1 twice, 2 twice, 3 twice.
+	want0 := []float64{0, 2.0 / 3, 2.0 / 3, 2.0 / 3}
+	if d := cmp.Diff(want0, all[0], approx); d != "" {
+		t.Errorf("P(·|0) (-want +got):\n%s", d)
+	}
+	adj := CoActivation(r, true)
+	// Adjacent pairs: (0,1),(1,2) | (0,2),(2,3) | (1,0),(0,3).
+	// Expert 0 neighbours: 1, 2, 1, 3 → P(1|0)=2/3, P(2|0)=1/3, P(3|0)=1/3.
+	if d := cmp.Diff([]float64{0, 2.0 / 3, 1.0 / 3, 1.0 / 3}, adj[0], approx); d != "" {
+		t.Errorf("rank-adjacent P(·|0) (-want +got):\n%s", d)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	if d := cmp.Diff([]float64{3.0 / 8, 1.0 / 8, 2.0 / 8, 2.0 / 8}, Load(small), approx); d != "" {
+		t.Errorf("Load (-want +got):\n%s", d)
+	}
+	if MaxLoad(small) != 3.0/8 {
+		t.Errorf("MaxLoad = %g", MaxLoad(small))
+	}
+	if err := (TopK{N: 1, K: 1, E: 2, Experts: []int32{5}}).Validate(); err == nil {
+		t.Error("expert id out of range: want a validation error")
+	}
+}
+
+func TestPlotsWrite(t *testing.T) {
+	dir := t.TempDir()
+	spec := DomainSpec(small, []int{0, 0, 1, 1}, 2)
+	saves := []func() (string, string, error){
+		func() (string, string, error) { return PlotDomainSpec(spec, []string{"a", "b"}, 2, 0, dir+"/spec") },
+		func() (string, string, error) { return PlotVocabSpec([]float64{0.5, 0.7}, 4, dir+"/vocab") },
+		func() (string, string, error) {
+			return PlotSaturation([]int{10, 20}, [][]float64{{0.5, 1}, {0.4, 1}}, 2, dir+"/sat")
+		},
+		func() (string, string, error) { return PlotLoad([]int{0, 5}, [][]float64{Load(small), Load(small)}, 0, dir+"/load") },
+		func() (string, string, error) { return PlotCoActivation(CoActivation(small, false), "co", dir+"/co") },
+	}
+	for i, save := range saves {
+		png, svg, err := save()
+		if err != nil {
+			t.Fatalf("plot %d: %v", i, err)
+		}
+		for _, f := range []string{png, svg} {
+			if fi, err := os.Stat(f); err != nil || fi.Size() < 500 {
+				t.Errorf("plot %d: %s missing or tiny (%v)", i, f, err)
+			}
+		}
+	}
+}
