@@ -188,7 +188,7 @@ func TestReadCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]NamedCount{{"monet", 95682}, {"klee", 0}}, got); diff != "" {
+	if diff := cmp.Diff([]NamedCount{{Name: "monet", Count: 95682}, {Name: "klee", Count: 0}}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	for _, tc := range []struct{ content, want string }{

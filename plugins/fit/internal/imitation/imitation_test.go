@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
-	_ "github.com/gomlx/gomlx/backends/simplego"
+
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 func testBackend(t testing.TB) backends.Backend {
 	t.Helper()
-	b, err := backends.NewWithConfig("go")
+	b, err := ml.OpenBackend("go")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func TestFindPlantedStep(t *testing.T) {
 }
 
 func TestFindStepBelowPenalty(t *testing.T) {
-	// The same step of 0.4 on 12 points gains only 1.2·0.4² = 0.48 < 0.9:
+	// The same step of 0.4 on 12 points gains only 3·0.4² = 0.48 < 0.9:
 	// PELT keeps one segment, as ruptures would.
 	counts := []int64{500, 3, 40, 17, 40, 1000, 8, 39, 41, 250, 0, 12}
 	e, err := Find(stepScores(counts, 40, 0.2, 0.6, 0.01, 1), 0.9)
