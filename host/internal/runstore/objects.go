@@ -1,0 +1,142 @@
+package runstore
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/shammie-ml/shammie/sdk"
+)
+
+func shortHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:4])
+}
+
+func validSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ObjectPath is where the object with the given sha256 (lower-case hex)
+// lives: <root>/objects/sha256/ab/cdef…. It may not exist.
+func (s *Store) ObjectPath(sha string) string {
+	return filepath.Join(s.root, "objects", "sha256", sha[:2], sha[2:])
+}
+
+// PutArtifact copies the file relPath of workDir into the content-addressed
+// store and returns its absolute store path. The path must name a regular
+// file inside workDir (no absolute path, no "..", no symlink anywhere along
+// it — the same check as sdk.HashArtifact on the plugin side), and its
+// sha256 must equal wantSHA, the hash the plugin announced: a mismatch means
+// the file changed after it was announced or the plugin lied, and is an
+// error. An object already present is not copied again (dedup). Objects are
+// read-only so that a step reading an input cannot alter it for others.
+func (s *Store) PutArtifact(workDir, relPath, wantSHA string) (string, error) {
+	wantSHA = strings.ToLower(wantSHA)
+	if !validSHA256(wantSHA) {
+		return "", fmt.Errorf("artifact %q: announced sha256 %q is not 64 hex digits", relPath, wantSHA)
+	}
+	sum, _, err := sdk.HashArtifact(workDir, relPath)
+	if err != nil {
+		return "", fmt.Errorf("artifact %q refused: %w", relPath, err)
+	}
+	if sum != wantSHA {
+		return "", fmt.Errorf("artifact %q: sha256 is %s but the plugin announced %s (was the file changed after it was announced?)", relPath, sum, wantSHA)
+	}
+	dst := s.ObjectPath(sum)
+	if fi, err := os.Stat(dst); err == nil && fi.Mode().IsRegular() {
+		return dst, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", err
+	}
+	// Copy while hashing: the file could still change between the check
+	// above and the copy, and the object must match its name.
+	src, err := os.Open(filepath.Join(workDir, filepath.Clean(relPath)))
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp(s.tmpDir(), "object-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, h), src); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("copying artifact %q into the store: %w", relPath, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		tmp.Close()
+		return "", fmt.Errorf("artifact %q changed while it was being stored (sha256 %s, announced %s)", relPath, got, wantSHA)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Chmod(0o444); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	// Two steps storing the same content at once both rename onto the same
+	// name with the same bytes; whichever wins, the object is right.
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return "", err
+	}
+	_ = syncDir(filepath.Dir(dst))
+	return dst, nil
+}
+
+// ObjectSHA returns the sha256 of the object at path if path is an object of
+// this store (as step.X.artifacts.NAME evaluates to), and false otherwise.
+func (s *Store) ObjectSHA(path string) (string, bool) {
+	prefix := filepath.Join(s.root, "objects", "sha256") + string(filepath.Separator)
+	if !strings.HasPrefix(path, prefix) {
+		return "", false
+	}
+	rest := strings.TrimPrefix(path, prefix)
+	dir, file, ok := strings.Cut(rest, string(filepath.Separator))
+	if !ok || len(dir) != 2 {
+		return "", false
+	}
+	sha := dir + file
+	if !validSHA256(sha) {
+		return "", false
+	}
+	return sha, true
+}
+
+// InputArtifacts finds every string in an evaluated config that is the
+// path of an object in this store and returns path -> sha256: the input
+// artifacts to put into CacheInputs.
+func (s *Store) InputArtifacts(config cty.Value) map[string]string {
+	out := map[string]string{}
+	config, _ = config.UnmarkDeep()
+	_ = cty.Walk(config, func(_ cty.Path, v cty.Value) (bool, error) {
+		if v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
+			if sha, ok := s.ObjectSHA(v.AsString()); ok {
+				out[v.AsString()] = sha
+			}
+		}
+		return true, nil
+	})
+	return out
+}

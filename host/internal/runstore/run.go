@@ -1,0 +1,558 @@
+package runstore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/shammie-ml/shammie/sdk/pluginhost"
+)
+
+// RunMeta is what the runner knows about a run before it starts.
+type RunMeta struct {
+	Spec        []SpecFile
+	Variables   []Variable
+	Lock        string
+	Plugins     []PluginInfo
+	Seed        int64
+	Backends    []string
+	HostVersion string
+}
+
+// Variable is a resolved input variable. A sensitive one is recorded as
+// "(sensitive)"; so is any part of Value carrying a cty mark.
+type Variable struct {
+	Name      string
+	Value     cty.Value
+	Sensitive bool
+}
+
+// Run is a run being recorded. Its methods are safe for concurrent use.
+type Run struct {
+	store *Store
+
+	mu       sync.Mutex
+	rec      RunRecord
+	steps    []*Step
+	byAddr   map[string]*Step
+	finished bool
+}
+
+// CreateRun starts the record of a new run: runs/<id>/run.json with status
+// "running" and this process's identity.
+func (s *Store) CreateRun(meta RunMeta) (*Run, error) {
+	now := s.now()
+	id, err := s.newRunID(now)
+	if err != nil {
+		return nil, err
+	}
+	vars := make(map[string]Value, len(meta.Variables))
+	for _, v := range meta.Variables {
+		if v.Sensitive {
+			vars[v.Name] = redactedValue()
+			continue
+		}
+		val, err := NewValue(redact(v.Value, nil))
+		if err != nil {
+			return nil, fmt.Errorf("recording variable %q: %w", v.Name, err)
+		}
+		vars[v.Name] = val
+	}
+	rec := RunRecord{
+		ID:          id,
+		Status:      StatusRunning,
+		HostVersion: meta.HostVersion,
+		StartedAt:   now,
+		Spec:        meta.Spec,
+		Variables:   vars,
+		Lock:        meta.Lock,
+		Plugins:     meta.Plugins,
+		Seed:        meta.Seed,
+		Backends:    meta.Backends,
+		Process:     s.process(),
+	}
+	dir := s.runDir(id)
+	if err := os.MkdirAll(filepath.Join(dir, "steps"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := writeJSONAtomic(filepath.Join(dir, "run.json"), &rec, true); err != nil {
+		return nil, fmt.Errorf("writing run record: %w", err)
+	}
+	return &Run{store: s, rec: rec, byAddr: map[string]*Step{}}, nil
+}
+
+// ID of the run.
+func (r *Run) ID() string { return r.rec.ID }
+
+// Dir is the run's directory.
+func (r *Run) Dir() string { return r.store.runDir(r.rec.ID) }
+
+// Record returns a copy of the run record as it stands.
+func (r *Run) Record() RunRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.rec
+	rec.Steps = r.indexLocked()
+	return rec
+}
+
+func (r *Run) indexLocked() []StepIndex {
+	idx := make([]StepIndex, 0, len(r.steps))
+	for _, st := range r.steps {
+		st.mu.Lock()
+		idx = append(idx, StepIndex{
+			Address: st.rec.Address, Dir: st.rec.Dir, Seed: st.rec.Seed,
+			Backend: st.rec.Backend, Status: st.rec.Status, CacheHit: st.rec.CacheHit,
+		})
+		st.mu.Unlock()
+	}
+	return idx
+}
+
+// Finish ends the run with a final status (succeeded, failed, cancelled)
+// and rewrites run.json, now with the index of its steps. A status of ""
+// is derived from the steps: failed if any failed, cancelled if any was
+// cancelled, succeeded otherwise.
+func (r *Run) Finish(status Status, message string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished {
+		return fmt.Errorf("run %s already finished", r.rec.ID)
+	}
+	idx := r.indexLocked()
+	if status == "" {
+		status = StatusSucceeded
+		for _, s := range idx {
+			switch s.Status {
+			case StatusFailed, StatusRunning:
+				status = StatusFailed
+			case StatusCancelled:
+				if status != StatusFailed {
+					status = StatusCancelled
+				}
+			}
+		}
+	}
+	if !status.Done() || status == StatusInterrupted {
+		return fmt.Errorf("run %s: %q is not a final status", r.rec.ID, status)
+	}
+	rec := r.rec
+	now := r.store.now()
+	rec.Status, rec.Message, rec.EndedAt, rec.Steps = status, message, &now, idx
+	if err := writeJSONAtomic(filepath.Join(r.Dir(), "run.json"), &rec, true); err != nil {
+		return fmt.Errorf("writing run record: %w", err)
+	}
+	r.rec = rec
+	r.finished = true
+	return nil
+}
+
+// StepInfo describes a step instance about to run.
+type StepInfo struct {
+	Address       string // step.train, step.sweep["a"], step.rep[2]
+	Plugin        string
+	PluginVersion string
+	PluginSHA256  string
+	Seed          int64
+	Backend       string
+	DependsOn     []string
+	// Config is the evaluated config. Values marked (cty marks, e.g. from
+	// sensitive variables) and attributes at SensitivePaths (the plugin
+	// schema's sensitive attributes) are recorded as "(sensitive)".
+	Config         cty.Value
+	SensitivePaths []cty.Path
+	// CacheKey from CacheKey(); "" if the step cannot be cached.
+	CacheKey string
+}
+
+// Step is a step instance being recorded. Record events as they arrive and
+// call exactly one of Finish or FinishFromCache.
+type Step struct {
+	run      *Run
+	dir      string
+	stateDir string
+
+	mu       sync.Mutex
+	rec      StepRecord
+	events   *os.File
+	metrics  *os.File
+	outputs  map[string]cty.Value
+	last     *pluginhost.Status
+	finished bool
+}
+
+// BeginStep records that a step instance starts: it creates steps/<dir>/
+// with work/ for the plugin, writes step.json with status "running" and
+// opens the event logs. The state dir is keyed by the cache key so that a
+// rerun of the same step finds its checkpoints.
+func (r *Run) BeginStep(info StepInfo) (*Step, error) {
+	if info.Address == "" {
+		return nil, errors.New("step address is empty")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished {
+		return nil, fmt.Errorf("run %s already finished", r.rec.ID)
+	}
+	if _, dup := r.byAddr[info.Address]; dup {
+		return nil, fmt.Errorf("step %s already began in run %s", info.Address, r.rec.ID)
+	}
+	name := StepDirName(info.Address)
+	dir := filepath.Join(r.Dir(), "steps", name)
+	if err := os.MkdirAll(filepath.Join(dir, "work"), 0o755); err != nil {
+		return nil, err
+	}
+	stateDir := filepath.Join(dir, "state")
+	if info.CacheKey != "" {
+		d, err := r.store.StateDir(info.CacheKey)
+		if err != nil {
+			return nil, err
+		}
+		stateDir = d
+	} else if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return nil, err
+	}
+	rec := StepRecord{
+		Address: info.Address, Dir: name, Plugin: info.Plugin, PluginVersion: info.PluginVersion,
+		PluginSHA256: info.PluginSHA256, Seed: info.Seed, Backend: info.Backend,
+		DependsOn: info.DependsOn, CacheKey: info.CacheKey, Status: StatusRunning,
+		StartedAt: r.store.now(),
+	}
+	if info.Config != cty.NilVal && info.Config.IsWhollyKnown() {
+		v, err := NewValue(redact(info.Config, info.SensitivePaths))
+		if err != nil {
+			return nil, fmt.Errorf("step %s: recording config: %w", info.Address, err)
+		}
+		rec.Config = &v
+	}
+	st := &Step{run: r, dir: dir, stateDir: stateDir, rec: rec, outputs: map[string]cty.Value{}}
+	var err error
+	if st.events, err = os.OpenFile(filepath.Join(dir, "events.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+		return nil, err
+	}
+	if st.metrics, err = os.OpenFile(filepath.Join(dir, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+		st.events.Close()
+		return nil, err
+	}
+	// A "running" record need not survive a power cut: no fsync.
+	if err := writeJSONAtomic(filepath.Join(dir, "step.json"), &rec, false); err != nil {
+		st.closeFiles()
+		return nil, err
+	}
+	r.steps = append(r.steps, st)
+	r.byAddr[info.Address] = st
+	return st, nil
+}
+
+// SkipStep records a step that will not run because a step it depends on
+// failed or the run was cancelled before it started.
+func (r *Run) SkipStep(info StepInfo, reason string) error {
+	st, err := r.BeginStep(info)
+	if err != nil {
+		return err
+	}
+	_, err = st.Finish(StepResult{Status: StatusSkipped, Message: reason})
+	return err
+}
+
+// Address of the step instance.
+func (st *Step) Address() string { return st.rec.Address }
+
+// Dir is steps/<dir> of the step.
+func (st *Step) Dir() string { return st.dir }
+
+// WorkDir is where the plugin writes (sdk.Run.WorkDir).
+func (st *Step) WorkDir() string { return filepath.Join(st.dir, "work") }
+
+// StateDir is where the plugin keeps resumable state (sdk.Run.StateDir).
+func (st *Step) StateDir() string { return st.stateDir }
+
+// Record appends a plugin event to events.jsonl (metrics also to
+// metrics.jsonl). An Artifact is copied into the object store (see
+// PutArtifact); a refused artifact returns the error, which should fail the
+// step. An Output is kept for step.json and the cache.
+func (st *Step) Record(ev pluginhost.Event) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.finished {
+		return fmt.Errorf("step %s already finished", st.rec.Address)
+	}
+	er := EventRecord{Time: ev.EventTime().UTC()}
+	if er.Time.IsZero() {
+		er.Time = st.run.store.now()
+	}
+	switch e := ev.(type) {
+	case pluginhost.Progress:
+		er.Type, er.Stage, er.Done, er.Total, er.Unit = "progress", e.Stage, e.Done, e.Total, e.Unit
+	case pluginhost.Metric:
+		step, val := e.Step, Float(e.Value)
+		er.Type, er.Name, er.Step, er.Value = "metric", e.Name, &step, &val
+		line, err := json.Marshal(MetricPoint{Name: e.Name, Step: e.Step, Value: val, Time: er.Time})
+		if err != nil {
+			return err
+		}
+		if _, err := st.metrics.Write(append(line, '\n')); err != nil {
+			return fmt.Errorf("step %s: writing metrics: %w", st.rec.Address, err)
+		}
+	case pluginhost.Log:
+		er.Type, er.Level, er.Message = "log", e.Level.String(), e.Message
+	case pluginhost.Artifact:
+		storePath, err := st.run.store.PutArtifact(st.WorkDir(), e.Path, e.SHA256)
+		if err != nil {
+			err = fmt.Errorf("step %s: %w", st.rec.Address, err)
+			st.appendLocked(EventRecord{Time: er.Time, Type: "log", Level: "error", Message: err.Error()})
+			return err
+		}
+		er.Type, er.Name, er.Path, er.SHA256, er.Size, er.MediaType, er.StorePath = "artifact", e.Name, e.Path, e.SHA256, e.Size, e.MediaType, storePath
+		if st.rec.Artifacts == nil {
+			st.rec.Artifacts = map[string]ArtifactRecord{}
+		}
+		st.rec.Artifacts[e.Name] = ArtifactRecord{SHA256: e.SHA256, Size: e.Size, MediaType: e.MediaType, RelPath: e.Path, StorePath: storePath}
+	case pluginhost.Output:
+		v, err := NewValue(e.Value)
+		if err != nil {
+			return fmt.Errorf("step %s: output %q: %w", st.rec.Address, e.Name, err)
+		}
+		er.Type, er.Name, er.Output = "output", e.Name, &v
+		if st.rec.Outputs == nil {
+			st.rec.Outputs = map[string]Value{}
+		}
+		st.rec.Outputs[e.Name] = v
+		st.outputs[e.Name] = e.Value
+	case pluginhost.Status:
+		er.Type, er.Status, er.Message = "status", Status(e.State.String()), e.Message
+		for _, d := range e.Diagnostics {
+			er.Diagnostics = append(er.Diagnostics, diagnosticString(d.Summary, d.Detail))
+		}
+		last := e
+		st.last = &last
+	default:
+		return fmt.Errorf("step %s: unknown event %T", st.rec.Address, ev)
+	}
+	return st.appendLocked(er)
+}
+
+// Log records a message from the host about the step (level "debug",
+// "info", "warn" or "error"), e.g. why it was stopped.
+func (st *Step) Log(level, message string) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.finished {
+		return fmt.Errorf("step %s already finished", st.rec.Address)
+	}
+	return st.appendLocked(EventRecord{Time: st.run.store.now(), Type: "log", Level: level, Message: message})
+}
+
+func (st *Step) appendLocked(er EventRecord) error {
+	line, err := json.Marshal(er)
+	if err != nil {
+		return err
+	}
+	if _, err := st.events.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("step %s: writing events: %w", st.rec.Address, err)
+	}
+	return nil
+}
+
+func diagnosticString(summary, detail string) string {
+	if detail == "" {
+		return summary
+	}
+	return summary + ": " + detail
+}
+
+// Outputs returns the output values recorded so far.
+func (st *Step) Outputs() map[string]cty.Value {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make(map[string]cty.Value, len(st.outputs))
+	for k, v := range st.outputs {
+		out[k] = v
+	}
+	return out
+}
+
+// Artifacts returns the artifacts stored so far, by name; StorePath is what
+// step.X.artifacts.NAME evaluates to.
+func (st *Step) Artifacts() map[string]ArtifactRecord {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make(map[string]ArtifactRecord, len(st.rec.Artifacts))
+	for k, v := range st.rec.Artifacts {
+		out[k] = v
+	}
+	return out
+}
+
+// StepResult is how a step ended.
+type StepResult struct {
+	// Status: succeeded, failed, cancelled or skipped. "" takes the plugin's
+	// final Status event (failed if it sent none).
+	Status      Status
+	Message     string
+	Diagnostics []string
+	// StderrTail is the end of the plugin's stderr, kept on failure.
+	StderrTail string
+}
+
+// Finish writes the step's final record. For a succeeded step with a cache
+// key it then writes the cache entry, so that a later run (or the rerun
+// after a crash) can skip the step. It returns the final record.
+func (st *Step) Finish(res StepResult) (*StepRecord, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.finished {
+		return nil, fmt.Errorf("step %s already finished", st.rec.Address)
+	}
+	status := res.Status
+	if status == "" {
+		status = StatusFailed
+		if st.last != nil {
+			status = Status(st.last.State.String())
+			if res.Message == "" {
+				res.Message = st.last.Message
+			}
+		}
+	}
+	switch status {
+	case StatusSucceeded, StatusFailed, StatusCancelled, StatusSkipped:
+	default:
+		return nil, fmt.Errorf("step %s: %q is not a final status", st.rec.Address, status)
+	}
+	now := st.run.store.now()
+	rec := st.rec
+	rec.Status, rec.Message, rec.Diagnostics, rec.EndedAt = status, res.Message, res.Diagnostics, &now
+	rec.DurationMS = now.Sub(rec.StartedAt).Milliseconds()
+	if status != StatusSucceeded {
+		rec.StderrTail = res.StderrTail
+	}
+	if err := st.appendLocked(EventRecord{Time: now, Type: "status", Status: status, Message: res.Message, Diagnostics: res.Diagnostics}); err != nil {
+		return nil, err
+	}
+	return st.finishLocked(rec)
+}
+
+// FinishFromCache records the step as a cache hit restored from e (found by
+// LookupCache with this step's key): status succeeded, the entry's outputs
+// and artifacts. Decode the outputs with e.OutputValues().
+func (st *Step) FinishFromCache(e *CacheEntry) (*StepRecord, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.finished {
+		return nil, fmt.Errorf("step %s already finished", st.rec.Address)
+	}
+	vals, err := e.OutputValues()
+	if err != nil {
+		return nil, fmt.Errorf("step %s: cache entry %s: %w", st.rec.Address, e.Key, err)
+	}
+	now := st.run.store.now()
+	rec := st.rec
+	rec.Status, rec.CacheHit, rec.CachedFrom, rec.EndedAt = StatusSucceeded, true, e.RunID, &now
+	rec.DurationMS = e.DurationMS
+	rec.Outputs, rec.Artifacts = e.Outputs, e.Artifacts
+	st.outputs = vals
+	msg := fmt.Sprintf("cache hit: restored from run %s", e.RunID)
+	if err := st.appendLocked(EventRecord{Time: now, Type: "status", Status: StatusSucceeded, Message: msg}); err != nil {
+		return nil, err
+	}
+	return st.finishLocked(rec)
+}
+
+func (st *Step) finishLocked(rec StepRecord) (*StepRecord, error) {
+	// Events first, the final status record last: the record is the only
+	// thing that says the step succeeded.
+	if err := st.events.Sync(); err != nil {
+		return nil, err
+	}
+	if err := st.metrics.Sync(); err != nil {
+		return nil, err
+	}
+	st.closeFiles()
+	if err := writeJSONAtomic(filepath.Join(st.dir, "step.json"), &rec, true); err != nil {
+		return nil, fmt.Errorf("step %s: writing record: %w", rec.Address, err)
+	}
+	st.rec = rec
+	st.finished = true
+	if rec.Status == StatusSucceeded && !rec.CacheHit && rec.CacheKey != "" {
+		e := &CacheEntry{
+			Key: rec.CacheKey, RunID: st.run.rec.ID, Address: rec.Address, FinishedAt: *rec.EndedAt,
+			DurationMS: rec.DurationMS, Outputs: rec.Outputs, Artifacts: rec.Artifacts,
+		}
+		if err := st.run.store.putCache(e); err != nil {
+			return nil, fmt.Errorf("step %s: writing cache entry: %w", rec.Address, err)
+		}
+	}
+	out := rec
+	return &out, nil
+}
+
+func (st *Step) closeFiles() {
+	if st.events != nil {
+		st.events.Close()
+	}
+	if st.metrics != nil {
+		st.metrics.Close()
+	}
+}
+
+// redact replaces every marked part of v and every attribute at one of
+// paths with the string "(sensitive)". A collection (list, set, map) with a
+// sensitive element is redacted as a whole, since its elements must share
+// one type.
+func redact(v cty.Value, paths []cty.Path) cty.Value {
+	return redactAt(v, nil, paths)
+}
+
+var sensitiveVal = cty.StringVal("(sensitive)")
+
+func redactAt(v cty.Value, at cty.Path, paths []cty.Path) cty.Value {
+	for _, p := range paths {
+		if p.Equals(at) {
+			return sensitiveVal
+		}
+	}
+	if v.IsMarked() {
+		return sensitiveVal
+	}
+	if !v.IsKnown() || v.IsNull() {
+		return v
+	}
+	ty := v.Type()
+	switch {
+	case ty.IsObjectType():
+		attrs := map[string]cty.Value{}
+		for name := range ty.AttributeTypes() {
+			attrs[name] = redactAt(v.GetAttr(name), at.GetAttr(name), paths)
+		}
+		return cty.ObjectVal(attrs)
+	case ty.IsTupleType():
+		var elems []cty.Value
+		for i := range ty.TupleElementTypes() {
+			elems = append(elems, redactAt(v.Index(cty.NumberIntVal(int64(i))), at.Index(cty.NumberIntVal(int64(i))), paths))
+		}
+		if len(elems) == 0 {
+			return v
+		}
+		return cty.TupleVal(elems)
+	case ty.IsCollectionType():
+		if v.ContainsMarked() || hasPathUnder(at, paths) {
+			return sensitiveVal
+		}
+	}
+	return v
+}
+
+// hasPathUnder reports whether some path starts with prefix and is longer.
+func hasPathUnder(prefix cty.Path, paths []cty.Path) bool {
+	for _, p := range paths {
+		if len(p) > len(prefix) && p[:len(prefix)].Equals(prefix) {
+			return true
+		}
+	}
+	return false
+}
