@@ -105,7 +105,9 @@ func TestPlotsWrite(t *testing.T) {
 		func() (string, string, error) {
 			return PlotSaturation([]int{10, 20}, [][]float64{{0.5, 1}, {0.4, 1}}, 2, dir+"/sat")
 		},
-		func() (string, string, error) { return PlotLoad([]int{0, 5}, [][]float64{Load(small), Load(small)}, 0, dir+"/load") },
+		func() (string, string, error) {
+			return PlotLoad([]int{0, 5}, [][]float64{Load(small), Load(small)}, 0, dir+"/load")
+		},
 		func() (string, string, error) { return PlotCoActivation(CoActivation(small, false), "co", dir+"/co") },
 	}
 	for i, save := range saves {

@@ -13,7 +13,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with dot import.
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 // Config of one MoE layer (all layers of a model share it).
@@ -68,13 +68,13 @@ type Routing struct {
 //	w_down   [E, H, D]     down projection per expert
 func weights(ctx *context.Context, g *Graph, c Config) (router, wGate, wUp, wDown *Node) {
 	dt := dtypes.Float32
-	// Fan-in scaled normal init, like the dense MLP of the transformer.
-	initD := initializers.RandomNormalFn(ctx, 1/math.Sqrt(float64(c.DModel)))
-	initH := initializers.RandomNormalFn(ctx, 1/math.Sqrt(float64(c.Hidden)))
-	router = ctx.WithInitializer(initD).VariableWithShape("router", shapes.Make(dt, c.DModel, c.Experts)).ValueGraph(g)
-	wGate = ctx.WithInitializer(initD).VariableWithShape("w_gate", shapes.Make(dt, c.Experts, c.DModel, c.Hidden)).ValueGraph(g)
-	wUp = ctx.WithInitializer(initD).VariableWithShape("w_up", shapes.Make(dt, c.Experts, c.DModel, c.Hidden)).ValueGraph(g)
-	wDown = ctx.WithInitializer(initH).VariableWithShape("w_down", shapes.Make(dt, c.Experts, c.Hidden, c.DModel)).ValueGraph(g)
+	// Fan-in scaled normal init (seeded per variable by sdk/ml, identical on
+	// every backend).
+	sD, sH := 1/math.Sqrt(float64(c.DModel)), 1/math.Sqrt(float64(c.Hidden))
+	router = ml.Weight(ctx, "router", shapes.Make(dt, c.DModel, c.Experts), sD).ValueGraph(g)
+	wGate = ml.Weight(ctx, "w_gate", shapes.Make(dt, c.Experts, c.DModel, c.Hidden), sD).ValueGraph(g)
+	wUp = ml.Weight(ctx, "w_up", shapes.Make(dt, c.Experts, c.DModel, c.Hidden), sD).ValueGraph(g)
+	wDown = ml.Weight(ctx, "w_down", shapes.Make(dt, c.Experts, c.Hidden, c.DModel), sH).ValueGraph(g)
 	return
 }
 
@@ -105,7 +105,7 @@ func Layer(ctx *context.Context, c Config, x *Node) (*Node, *Routing) {
 func Route(c Config, x, router *Node) *Routing {
 	g := x.Graph()
 	T, E := x.Shape().Dimensions[0], c.Experts
-	logits := MatMul(x, router)
+	logits := ml.MatMul(x, router)
 	probs := Softmax(logits, -1)
 	remaining := StopGradient(probs)
 	idxs := make([]*Node, c.TopK)
