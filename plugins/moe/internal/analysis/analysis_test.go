@@ -3,10 +3,12 @@ package analysis
 import (
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
 
 var approx = cmpopts.EquateApprox(0, 1e-12)
@@ -120,5 +122,41 @@ func TestPlotsWrite(t *testing.T) {
 				t.Errorf("plot %d: %s missing or tiny (%v)", i, f, err)
 			}
 		}
+	}
+}
+
+func TestParseReference(t *testing.T) {
+	dir := t.TempDir()
+	good := dir + "/ref.txt"
+	os.WriteFile(good, []byte("header prose\nLayer 7\n  arxiv      tokens=208896 top3 (expert, spec%): [(17, 78.5), (4, 73.5), (2, 55.3)]  min=0.6\n"), 0o644)
+	ref, err := ParseReference(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Reference{7: {"arxiv": {Top: []ExpertSpec{{17, 78.5}, {4, 73.5}, {2, 55.3}}, Min: 0.6}}}
+	if d := cmp.Diff(want, ref); d != "" {
+		t.Errorf("ParseReference (-want +got):\n%s", d)
+	}
+	bad := dir + "/bad.txt"
+	os.WriteFile(bad, []byte("Layer 0\n  arxiv tokens=1 top3 (expert, spec%): [(1, x)]  min=0\n"), 0o644)
+	if _, err := ParseReference(bad); err == nil || !strings.Contains(err.Error(), "bad.txt:2") {
+		t.Errorf("malformed row: error %v, want one naming bad.txt:2", err)
+	}
+}
+
+func TestParseSharedReference(t *testing.T) {
+	dir := plugintest.SharedData(t, "olmoe_domains")
+	ref, err := ParseReference(dir + "/domain_spec_reference.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]int{0, 7, 15}, ref.Layers()); d != "" {
+		t.Errorf("layers (-want +got):\n%s", d)
+	}
+	if got := ref[7]["arxiv"].Top[0]; got != (ExpertSpec{17, 78.5}) {
+		t.Errorf("layer 7 arxiv top = %+v, want expert 17 at 78.5 (PROVENANCE.md)", got)
+	}
+	if len(ref[15]) != 5 {
+		t.Errorf("layer 15 has %d domains, want 5", len(ref[15]))
 	}
 }
