@@ -1,17 +1,15 @@
-// Package compute opens the GoMLX backend the router computes on.
-//
-// It is a stop-gap until sdk/ml.OpenBackend lands: the same rules (simplego
-// with bounded parallelism on CPU; XLA never auto-installs a PJRT plugin).
+// Package compute opens the GoMLX backend the router computes on, through
+// sdk/ml.OpenBackend, and shares one per backend name within the process
+// (creating a backend, especially XLA's, is expensive and the router opens
+// it from several places).
 package compute
 
 import (
-	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/backends/simplego"
-	"github.com/gomlx/gomlx/backends/xla"
+
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 var (
@@ -20,38 +18,19 @@ var (
 )
 
 // Open returns the backend named "go" (pure Go, CPU) or "xla:<plugin>"
-// (e.g. "xla:cuda"); backends are shared per name within the process since
-// creating one (especially XLA's) is expensive.
+// (e.g. "xla:cuda", in binaries built with -tags xla).
 func Open(name string) (backends.Backend, error) {
 	if name == "" {
-		name = "go"
+		name = ml.BackendGo
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if b, ok := cache[name]; ok {
 		return b, nil
 	}
-	var (
-		b   backends.Backend
-		err error
-	)
-	switch {
-	case name == "go" || strings.HasPrefix(name, "go:"):
-		cfg := strings.TrimPrefix(strings.TrimPrefix(name, "go"), ":")
-		if cfg == "" {
-			// simplego deadlocks were seen with its default parallelism.
-			cfg = "parallelism=-1"
-		}
-		b, err = simplego.New(cfg)
-	case strings.HasPrefix(name, "xla:"):
-		// Never download a PJRT plugin at run time.
-		xla.EnableAutoInstall(false)
-		b, err = xla.New(strings.TrimPrefix(name, "xla:"))
-	default:
-		return nil, fmt.Errorf("unknown backend %q: want \"go\" or \"xla:<plugin>\" (e.g. xla:cuda)", name)
-	}
+	b, err := ml.OpenBackend(name)
 	if err != nil {
-		return nil, fmt.Errorf("opening GoMLX backend %q: %w", name, err)
+		return nil, err
 	}
 	cache[name] = b
 	return b, nil
