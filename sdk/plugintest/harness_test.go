@@ -1,0 +1,163 @@
+package plugintest_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/pluginhost"
+	"github.com/shammie-ml/shammie/sdk/plugintest"
+)
+
+type repeatConfig struct {
+	Word  string `cty:"word"`
+	Times int    `cty:"times" default:"2"`
+	Block *struct {
+		Sep string `cty:"sep" default:"\" \""`
+	} `cty:"format"`
+}
+
+// repeater writes word times times into a file; the test double for the
+// harness.
+type repeater struct{}
+
+func (repeater) Metadata() sdk.Metadata {
+	return sdk.Metadata{Name: "repeat", Version: "0.1.0", Backends: []string{"go"}}
+}
+
+func (repeater) Schema() sdk.Schema {
+	return sdk.Schema{
+		Config:    sdk.MustBlockOf(repeatConfig{}),
+		Outputs:   []sdk.OutputDecl{{Name: "text", Type: cty.String}, {Name: "seed", Type: cty.Number}},
+		Artifacts: []sdk.ArtifactDecl{{Name: "file", MediaType: "text/plain"}},
+	}
+}
+
+func (repeater) ValidateConfig(_ context.Context, cfg sdk.Config) sdk.Diagnostics {
+	var c repeatConfig
+	if err := cfg.Decode(&c); err != nil {
+		return sdk.Diagnostics{sdk.Errorf(nil, "Invalid config", err.Error())}
+	}
+	if c.Times < 0 {
+		return sdk.Diagnostics{sdk.Errorf(cty.GetAttrPath("times"), "Negative count", "times must be ≥ 0")}
+	}
+	return nil
+}
+
+func (repeater) Run(ctx context.Context, run *sdk.Run) error {
+	var c repeatConfig
+	if err := run.Config.Decode(&c); err != nil {
+		return err
+	}
+	if c.Word == "wait" {
+		run.Progress("waiting", 0, 0, "")
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	sep := " "
+	if c.Block != nil {
+		sep = c.Block.Sep
+	}
+	words := make([]string, c.Times)
+	for i := range words {
+		words[i] = c.Word
+		run.Metric("count", int64(i), float64(i+1))
+	}
+	text := strings.Join(words, sep)
+	if err := os.WriteFile(run.Path("out.txt"), []byte(text), 0o644); err != nil {
+		return err
+	}
+	if err := run.Artifact("file", "out.txt", "text/plain"); err != nil {
+		return err
+	}
+	run.Output("text", cty.StringVal(text))
+	run.Output("seed", cty.NumberIntVal(run.Seed))
+	return nil
+}
+
+func TestHarnessRun(t *testing.T) {
+	h := plugintest.New(t, repeater{})
+	if md := h.Metadata(); md.Name != "repeat" || !cmp.Equal(md.ProtocolVersions, []int{sdk.ProtocolVersion}) {
+		t.Errorf("Metadata = %+v", md)
+	}
+	tests := []struct {
+		name      string
+		cfg       any
+		want      string
+		wantTimes int
+	}{
+		{"map with default", map[string]any{"word": "ab"}, "ab ab", 2},
+		{"map with block", map[string]any{"word": "x", "times": 3, "format": map[string]any{"sep": "-"}}, "x-x-x", 3},
+		{"cty value", cty.ObjectVal(map[string]cty.Value{"word": cty.StringVal("c"), "times": cty.StringVal("1")}), "c", 1},
+		{"struct", struct {
+			Word  string `cty:"word"`
+			Times int    `cty:"times"`
+		}{"s", 2}, "s s", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := h.Run(tt.cfg, plugintest.WithSeed(42))
+			res.RequireSuccess(t)
+			if got := res.Output(t, "text").AsString(); got != tt.want {
+				t.Errorf("text = %q, want %q", got, tt.want)
+			}
+			if got := res.Float(t, "seed"); got != 42 {
+				t.Errorf("seed = %v, want 42", got)
+			}
+			b, err := os.ReadFile(res.Artifact(t, "file").Path)
+			if err != nil || string(b) != tt.want {
+				t.Errorf("artifact holds %q (%v), want %q", b, err, tt.want)
+			}
+			var want []plugintest.MetricPoint
+			for i := range tt.wantTimes {
+				want = append(want, plugintest.MetricPoint{Step: int64(i), Value: float64(i + 1)})
+			}
+			if diff := cmp.Diff(want, res.Metrics["count"]); diff != "" {
+				t.Errorf("metric count (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestHarnessValidate(t *testing.T) {
+	h := plugintest.New(t, repeater{})
+	if d := h.Validate(map[string]any{"word": "a"}); len(d) != 0 {
+		t.Errorf("valid config: %v", d)
+	}
+	d := h.Validate(map[string]any{"word": "a", "times": -1})
+	if len(d) != 1 || sdk.FormatPath(d[0].Path) != "times" || d[0].Summary != "Negative count" {
+		t.Errorf("diagnostics = %v", d)
+	}
+}
+
+func TestHarnessCancel(t *testing.T) {
+	h := plugintest.New(t, repeater{})
+	ctx, cancel := context.WithCancelCause(context.Background())
+	res := h.Run(map[string]any{"word": "wait"}, plugintest.WithContext(ctx), plugintest.OnEvent(func(e pluginhost.Event) {
+		if _, ok := e.(pluginhost.Progress); ok {
+			cancel(errors.New("test over"))
+		}
+	}))
+	if res.Status.State != pluginhost.Cancelled || !strings.Contains(res.Status.Message, "test over") {
+		t.Errorf("status = %+v", res.Status)
+	}
+}
+
+// TestBuildAndRunHost runs the real host against a real plugin binary. It
+// skips until the host exists in the workspace.
+func TestBuildAndRunHost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries")
+	}
+	host := plugintest.HostBinary(t)
+	res := plugintest.RunHost(t, host, "version")
+	if res.ExitCode != 0 || res.Stdout == "" {
+		t.Errorf("shammie version: exit %d\nstdout: %s\nstderr: %s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+}
