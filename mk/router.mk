@@ -1,0 +1,21 @@
+# Router plugin (HyPER) targets.
+
+.PHONY: bench-router test-router run-hyper run-hyper-real
+
+test-router: ## Router plugin tests only.
+	cd plugins/router && $(GO) test -count=1 ./...
+
+# Scale benchmark: score 1 000 000 random candidate routings of 10 000
+# instances with a 64-feature quadratic PPM as batched matmuls. Backend from
+# ROUTER_BENCH_BACKEND (default go); ROUTER_BENCH_CANDIDATES scales it down
+# (the printed figure is then extrapolated to 1M). Last line:
+# bench-router: score1m_s=N
+bench-router: ## Router: time scoring 1M candidate mixtures × 10k instances with the PPM.
+	@cd plugins/router && ROUTER_BENCH=1 $(GO) test -count=1 -timeout 60m -run '^TestScore1MBench$$' -v ./internal/ppm | tee /tmp/bench-router.$$$$.log | grep -v '^bench-router:' ; \
+	  grep '^bench-router:' /tmp/bench-router.$$$$.log | tail -1; rm -f /tmp/bench-router.$$$$.log
+
+run-hyper: build ## Router: planted-data routing spec.
+	$(BIN)/shammie run specs/hyper.hcl
+
+run-hyper-real: build ## Router: PPM on the real proxy-RM rows (needs ../shared/data).
+	$(BIN)/shammie run specs/hyper-real.hcl
