@@ -1,8 +1,8 @@
 package ml
 
 import (
-	"math"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 
@@ -162,7 +162,7 @@ func inversePerm(order []int) []int {
 
 // DotShape records one product for the matmul-only benchmark graph.
 type DotShape struct {
-	LHS, RHS                       shapes.Shape
+	LHS, RHS                                     shapes.Shape
 	LHSContract, LHSBatch, RHSContract, RHSBatch []int
 }
 
@@ -218,4 +218,3 @@ func DotsGraphFn(dots []DotShape) func(inputs []*graph.Node) *graph.Node {
 		return total
 	}
 }
-

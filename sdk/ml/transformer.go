@@ -1,0 +1,422 @@
+package ml
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+)
+
+// Config describes the decoder-only transformer. It is stored next to every
+// checkpoint as config.json (the JSON field names are part of the format).
+type Config struct {
+	VocabSize int `json:"vocab_size"`
+	DModel    int `json:"d_model"`
+	NumHeads  int `json:"num_heads"`
+	NumLayers int `json:"num_layers"`
+	// DFF is the SwiGLU hidden width; 0 means 8/3·DModel rounded up to 32.
+	DFF       int     `json:"d_ff"`
+	MaxSeqLen int     `json:"max_seq_len"` // positions a KV cache holds (prefix included)
+	RoPEBase  float64 `json:"rope_base"`   // 0 means 10000
+	NormEps   float64 `json:"norm_eps"`    // RMSNorm epsilon; 0 means 1e-6
+	QKNorm    bool    `json:"qk_norm"`     // RMSNorm on each head's q and k (after the projection, before RoPE)
+	// PrefixVocab > 0 enables the conditioning prefix: PrefixLen learned
+	// vectors per conditioning id (a ComPO community, say) are placed in front
+	// of the tokens. 0 disables it.
+	PrefixVocab int `json:"prefix_vocab"`
+	PrefixLen   int `json:"prefix_len"`
+	// DType of weights and activations: "float32" (default) or "float64"
+	// (gradient checks).
+	DType string `json:"dtype"`
+}
+
+// WithDefaults fills the zero fields that have defaults.
+func (c Config) WithDefaults() Config {
+	if c.DFF == 0 && c.DModel > 0 {
+		c.DFF = (8*c.DModel/3 + 31) / 32 * 32
+	}
+	if c.RoPEBase == 0 {
+		c.RoPEBase = 10000
+	}
+	if c.NormEps == 0 {
+		c.NormEps = 1e-6
+	}
+	if c.DType == "" {
+		c.DType = "float32"
+	}
+	if c.PrefixVocab > 0 && c.PrefixLen == 0 {
+		c.PrefixLen = 1
+	}
+	return c
+}
+
+// Validate reports the first problem with the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.VocabSize <= 0:
+		return fmt.Errorf("model config: vocab_size must be > 0, got %d", c.VocabSize)
+	case c.DModel <= 0 || c.NumHeads <= 0 || c.DModel%c.NumHeads != 0:
+		return fmt.Errorf("model config: d_model (%d) must be a positive multiple of num_heads (%d)", c.DModel, c.NumHeads)
+	case (c.DModel/c.NumHeads)%2 != 0:
+		return fmt.Errorf("model config: the head width d_model/num_heads = %d must be even for RoPE", c.DModel/c.NumHeads)
+	case c.NumLayers <= 0:
+		return fmt.Errorf("model config: num_layers must be > 0, got %d", c.NumLayers)
+	case c.DFF <= 0:
+		return fmt.Errorf("model config: d_ff must be > 0, got %d", c.DFF)
+	case c.MaxSeqLen <= 0:
+		return fmt.Errorf("model config: max_seq_len must be > 0, got %d", c.MaxSeqLen)
+	case c.PrefixVocab < 0 || c.PrefixLen < 0:
+		return fmt.Errorf("model config: prefix_vocab and prefix_len must be >= 0")
+	case c.DType != "float32" && c.DType != "float64":
+		return fmt.Errorf("model config: dtype must be \"float32\" or \"float64\", got %q", c.DType)
+	}
+	return nil
+}
+
+// HeadDim is DModel/NumHeads.
+func (c Config) HeadDim() int { return c.DModel / c.NumHeads }
+
+// PrefixPositions is the number of stream positions the prefix occupies.
+func (c Config) PrefixPositions() int {
+	if c.PrefixVocab > 0 {
+		return c.PrefixLen
+	}
+	return 0
+}
+
+func (c Config) dtype() dtypes.DType {
+	if c.DType == "float64" {
+		return dtypes.Float64
+	}
+	return dtypes.Float32
+}
+
+// SaveConfig writes c as indented JSON.
+func SaveConfig(path string, c Config) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+// LoadConfig reads a config.json written by SaveConfig.
+func LoadConfig(path string) (Config, error) {
+	var c Config
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	c = c.WithDefaults()
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// FeedForward is a transformer block's feed-forward sublayer. x is the
+// RMS-normalised residual stream, [batch, seq, d_model]; the result must have
+// the same shape and is added to the residual stream. ctx is already scoped
+// to "layer_<layer>/ff", so variables created there are named
+// model.layer_<layer>.ff.<...>. A FeedForward may call AddAuxLoss (its loss
+// joins the training objective and is reported as a metric) and Capture (to
+// export per-layer tensors such as router top-k choices as extra outputs).
+type FeedForward func(ctx *context.Context, layer int, x *graph.Node) *graph.Node
+
+// Transformer is the decoder-only model: token embedding, optional
+// conditioning prefix, NumLayers pre-norm blocks (RMSNorm → causal
+// multi-head attention with RoPE and optional QK-norm → residual; RMSNorm →
+// feed-forward → residual), final RMSNorm and an untied output head.
+//
+// Variables live under the scope "/model" of the context:
+//
+//	model.embed.table            [vocab, d_model]
+//	model.prefix.table           [prefix_vocab, prefix_len, d_model] (with a prefix)
+//	model.layer_<i>.attn_norm.gain   [d_model]
+//	model.layer_<i>.attn.qkv.weights [d_model, 3·d_model]  (columns: q | k | v, heads contiguous)
+//	model.layer_<i>.attn.q_norm.gain [d_head] (QKNorm)
+//	model.layer_<i>.attn.k_norm.gain [d_head] (QKNorm)
+//	model.layer_<i>.attn.out.weights [d_model, d_model]
+//	model.layer_<i>.ff_norm.gain     [d_model]
+//	model.layer_<i>.ff.gate_up.weights [d_model, 2·d_ff] (columns: gate | up; SwiGLU)
+//	model.layer_<i>.ff.down.weights    [d_ff, d_model]   (SwiGLU)
+//	model.final_norm.gain        [d_model]
+//	model.head.weights           [d_model, vocab]
+//
+// Every weight is stored as [in, out] (y = x·W), unlike PyTorch's nn.Linear.
+// See TensorName for the variable → tensor-name rule.
+type Transformer struct {
+	Config      Config
+	FeedForward FeedForward // nil: SwiGLU
+}
+
+// NewTransformer validates cfg (after defaults) and returns the model.
+func NewTransformer(cfg Config) (*Transformer, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Transformer{Config: cfg}, nil
+}
+
+// ModelScope is the context scope holding the transformer's variables.
+const ModelScope = "model"
+
+// Inputs of a forward pass.
+type Inputs struct {
+	// Tokens [batch, seq] int32.
+	Tokens *graph.Node
+	// Prefix [batch] int32 conditioning ids; required iff the config has a
+	// prefix. With a KV cache, pass it with the first chunk only (offset 0):
+	// the prefix positions then sit in the cache like any other.
+	Prefix *graph.Node
+	// Hooks reads/overwrites activations; nil for none.
+	Hooks *Hooks
+	// Cache, when set, makes this a decoding chunk: keys/values of previous
+	// positions come from it and the new ones are written into it.
+	Cache *KVCache
+}
+
+// Outputs of a forward pass.
+type Outputs struct {
+	// Logits [batch, seq, vocab] for the token positions (prefix positions are
+	// dropped).
+	Logits *graph.Node
+	// Hidden is the final normalised stream [batch, seq, d_model] for the
+	// token positions (logit lens applies Head to earlier residuals).
+	Hidden *graph.Node
+	// Cache is the updated cache (nil without one).
+	Cache *KVCache
+}
+
+// KVCache holds keys and values of all layers for decoding:
+// K[l], V[l] are [batch, max_seq_len, heads, d_head]; Offset (scalar int32)
+// is the number of positions already written.
+type KVCache struct {
+	K, V   []*graph.Node
+	Offset *graph.Node
+}
+
+// NewKVCache returns an empty cache for batch sequences in graph g.
+func (m *Transformer) NewKVCache(g *graph.Graph, batch int) *KVCache {
+	c := m.Config
+	shape := shapes.Make(c.dtype(), batch, c.MaxSeqLen, c.NumHeads, c.HeadDim())
+	kv := &KVCache{Offset: graph.Const(g, int32(0))}
+	for range c.NumLayers {
+		kv.K = append(kv.K, graph.Zeros(g, shape))
+		kv.V = append(kv.V, graph.Zeros(g, shape))
+	}
+	return kv
+}
+
+// Forward builds the model's graph.
+func (m *Transformer) Forward(ctx *context.Context, in Inputs) Outputs {
+	c := m.Config
+	ctx = ctx.In(ModelScope)
+	g := in.Tokens.Graph()
+	dt := c.dtype()
+	if in.Tokens.Rank() != 2 {
+		panic(fmt.Sprintf("ml.Transformer.Forward: tokens must be [batch, seq], got %s", in.Tokens.Shape()))
+	}
+	seq := in.Tokens.Shape().Dim(1)
+	tokens := graph.ConvertDType(in.Tokens, dtypes.Int32)
+
+	table := Weight(ctx.In("embed"), "table", shapes.Make(dt, c.VocabSize, c.DModel), 0.02).ValueGraph(g)
+	x := graph.Gather(table, graph.ExpandAxes(tokens, -1)) // [batch, seq, d_model]
+
+	offset := graph.Const(g, int32(0))
+	if in.Cache != nil {
+		offset = in.Cache.Offset
+	}
+	prefixLen := 0
+	if c.PrefixVocab > 0 && in.Prefix == nil && in.Cache == nil {
+		panic("ml.Transformer.Forward: the model has a conditioning prefix (prefix_vocab > 0) but Inputs.Prefix is nil")
+	}
+	if c.PrefixVocab > 0 && in.Prefix != nil {
+		ptab := Weight(ctx.In("prefix"), "table", shapes.Make(dt, c.PrefixVocab, c.PrefixLen, c.DModel), 0.02).ValueGraph(g)
+		p := graph.Gather(ptab, graph.ExpandAxes(graph.ConvertDType(in.Prefix, dtypes.Int32), -1)) // [batch, prefix_len, d_model]
+		x = graph.Concatenate([]*graph.Node{p, x}, 1)
+		prefixLen = c.PrefixLen
+	}
+	total := seq + prefixLen
+	cos, sin := ropeTables(g, c, offset, total, dt)
+
+	var newCache *KVCache
+	if in.Cache != nil {
+		newCache = &KVCache{Offset: graph.AddScalar(offset, float64(total))}
+	}
+	for l := range c.NumLayers {
+		lctx := ctx.In(fmt.Sprintf("layer_%d", l))
+		x = in.Hooks.apply(HookPoint{l, SiteResidIn}, x)
+
+		h := RMSNorm(lctx.In("attn_norm"), x, c.NormEps)
+		var kc, vc *graph.Node
+		if in.Cache != nil {
+			kc, vc = in.Cache.K[l], in.Cache.V[l]
+		}
+		a, k2, v2 := m.attention(lctx.In("attn"), l, h, cos, sin, offset, kc, vc, in.Hooks)
+		if newCache != nil {
+			newCache.K = append(newCache.K, k2)
+			newCache.V = append(newCache.V, v2)
+		}
+		a = in.Hooks.apply(HookPoint{l, SiteAttnOut}, a)
+		x = graph.Add(x, a)
+		x = in.Hooks.apply(HookPoint{l, SiteResidMid}, x)
+
+		h = RMSNorm(lctx.In("ff_norm"), x, c.NormEps)
+		ff := m.FeedForward
+		if ff == nil {
+			ff = m.SwiGLU
+		}
+		f := ff(lctx.In("ff"), l, h)
+		if !f.Shape().Equal(h.Shape()) {
+			panic(fmt.Sprintf("ml.Transformer: feed-forward of layer %d returned %s, want %s", l, f.Shape(), h.Shape()))
+		}
+		f = in.Hooks.apply(HookPoint{l, SiteMLPOut}, f)
+		x = graph.Add(x, f)
+		x = in.Hooks.apply(HookPoint{l, SiteResidOut}, x)
+	}
+	if prefixLen > 0 {
+		x = graph.Slice(x, graph.AxisRange(), graph.AxisRange(prefixLen, total))
+	}
+	hidden := RMSNorm(ctx.In("final_norm"), x, c.NormEps)
+	return Outputs{Logits: m.Head(ctx, hidden), Hidden: hidden, Cache: newCache}
+}
+
+// Head applies the output projection to a [.., d_model] stream (already
+// normalised: for the logit lens, apply FinalNorm first). ctx must be the
+// model scope ("/model") or its parent.
+func (m *Transformer) Head(ctx *context.Context, hidden *graph.Node) *graph.Node {
+	ctx = modelCtx(ctx)
+	w := Weight(ctx.In("head"), "weights", shapes.Make(m.Config.dtype(), m.Config.DModel, m.Config.VocabSize),
+		1/math.Sqrt(float64(m.Config.DModel))).ValueGraph(hidden.Graph())
+	return MatMul(hidden, w)
+}
+
+// FinalNorm applies the model's final RMSNorm to a residual stream, for the
+// logit lens: Head(ctx, FinalNorm(ctx, resid)).
+func (m *Transformer) FinalNorm(ctx *context.Context, resid *graph.Node) *graph.Node {
+	return RMSNorm(modelCtx(ctx).In("final_norm"), resid, m.Config.NormEps)
+}
+
+func modelCtx(ctx *context.Context) *context.Context {
+	if ctx.Scope() == context.RootScope+ModelScope {
+		return ctx
+	}
+	return ctx.In(ModelScope)
+}
+
+// SwiGLU is the default feed-forward: down(silu(x·Wgate) ⊙ (x·Wup)), with
+// gate and up fused into one [d_model, 2·d_ff] matmul.
+func (m *Transformer) SwiGLU(ctx *context.Context, _ int, x *graph.Node) *graph.Node {
+	c := m.Config
+	g := x.Graph()
+	wgu := Weight(ctx.In("gate_up"), "weights", shapes.Make(x.DType(), c.DModel, 2*c.DFF), 1/math.Sqrt(float64(c.DModel))).ValueGraph(g)
+	gu := MatMul(x, wgu)
+	gate := graph.Slice(gu, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, c.DFF))
+	up := graph.Slice(gu, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(c.DFF, 2*c.DFF))
+	h := graph.Mul(graph.Mul(gate, graph.Sigmoid(gate)), up)
+	wd := Weight(ctx.In("down"), "weights", shapes.Make(x.DType(), c.DFF, c.DModel),
+		1/math.Sqrt(float64(c.DFF))/math.Sqrt(2*float64(c.NumLayers))).ValueGraph(g)
+	return MatMul(h, wd)
+}
+
+// RMSNorm normalises the last axis: x / sqrt(mean(x²) + eps) · gain, with a
+// learned gain variable "gain" (initialised to ones) in ctx's scope.
+func RMSNorm(ctx *context.Context, x *graph.Node, eps float64) *graph.Node {
+	d := x.Shape().Dim(-1)
+	gain := Weight(ctx, "gain", shapes.Make(x.DType(), d), -1).ValueGraph(x.Graph())
+	ms := graph.ReduceAndKeep(graph.Square(x), graph.ReduceMean, -1)
+	return graph.Mul(graph.Mul(x, graph.Rsqrt(graph.AddScalar(ms, eps))), gain)
+}
+
+// ropeTables returns cos and sin [total, d_head] for positions offset…offset+total-1,
+// in the "rotate half" layout: column i and i+d_head/2 share frequency
+// base^(-2i/d_head).
+func ropeTables(g *graph.Graph, c Config, offset *graph.Node, total int, dt dtypes.DType) (cos, sin *graph.Node) {
+	half := c.HeadDim() / 2
+	inv := make([]float64, c.HeadDim())
+	for i := range half {
+		f := math.Pow(c.RoPEBase, -2*float64(i)/float64(c.HeadDim()))
+		inv[i], inv[i+half] = f, f
+	}
+	// Angles in float64 on the host side would be exact, but positions may be
+	// dynamic (KV cache offset), so compute them in-graph in float32/64.
+	pos := graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, total), 0), offset)
+	posF := graph.ExpandAxes(graph.ConvertDType(pos, dt), -1) // [total, 1]
+	ang := graph.Mul(posF, graph.ExpandAxes(graph.ConvertDType(graph.Const(g, inv), dt), 0))
+	return graph.Cos(ang), graph.Sin(ang)
+}
+
+// applyRoPE rotates x [batch, seq, heads, d_head] by the tables [seq, d_head].
+func applyRoPE(x, cos, sin *graph.Node) *graph.Node {
+	dh := x.Shape().Dim(-1)
+	half := dh / 2
+	x1 := graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, half))
+	x2 := graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(half, dh))
+	rot := graph.Concatenate([]*graph.Node{graph.Neg(x2), x1}, -1)
+	c := graph.InsertAxes(cos, 0, 1) // [1, seq, 1, d_head]
+	s := graph.InsertAxes(sin, 0, 1)
+	return graph.Add(graph.Mul(x, c), graph.Mul(rot, s))
+}
+
+// attention is causal multi-head self-attention on h [batch, seq, d_model].
+// Scores are q·k/sqrt(d_head). With a cache (kc, vc non-nil) the new keys and
+// values are written at offset and attention spans the whole cache, masked to
+// the positions already written.
+func (m *Transformer) attention(ctx *context.Context, layer int, h, cos, sin, offset, kc, vc *graph.Node, hooks *Hooks) (out, kOut, vOut *graph.Node) {
+	c := m.Config
+	g := h.Graph()
+	batch, seq := h.Shape().Dim(0), h.Shape().Dim(1)
+	nh, dh := c.NumHeads, c.HeadDim()
+	wqkv := Weight(ctx.In("qkv"), "weights", shapes.Make(h.DType(), c.DModel, 3*c.DModel), 1/math.Sqrt(float64(c.DModel))).ValueGraph(g)
+	qkv := graph.Reshape(MatMul(h, wqkv), batch, seq, 3, nh, dh)
+	pick := func(i int) *graph.Node {
+		return graph.Reshape(graph.Slice(qkv, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(i, i+1)), batch, seq, nh, dh)
+	}
+	q, k, v := pick(0), pick(1), pick(2)
+	if c.QKNorm {
+		q = RMSNorm(ctx.In("q_norm"), q, c.NormEps)
+		k = RMSNorm(ctx.In("k_norm"), k, c.NormEps)
+	}
+	q = applyRoPE(q, cos, sin)
+	k = applyRoPE(k, cos, sin)
+	// Scale q (seq·d_model values) rather than the scores (seq²·heads).
+	q = graph.MulScalar(q, 1/math.Sqrt(float64(dh)))
+
+	keys, vals := k, v
+	kvLen := seq
+	if kc != nil {
+		zero := graph.Const(g, int32(0))
+		kOut = graph.DynamicUpdateSlice(kc, k, []*graph.Node{zero, offset, zero, zero})
+		vOut = graph.DynamicUpdateSlice(vc, v, []*graph.Node{zero, offset, zero, zero})
+		keys, vals = kOut, vOut
+		kvLen = c.MaxSeqLen
+	}
+	// scores [batch, heads, seq, kvLen]
+	scores := DotGeneral(q, []int{3}, []int{0, 2}, keys, []int{3}, []int{0, 2})
+	// Causal mask: query i sits at absolute position offset+i and may see key j iff j ≤ offset+i.
+	qi := graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, seq, kvLen), 0), offset)
+	kj := graph.Iota(g, shapes.Make(dtypes.Int32, seq, kvLen), 1)
+	// An additive bias (0 or -1e9) and a plain softmax cost two passes over
+	// the scores fewer than MaskedSoftmax's three Where()s.
+	bias := graph.Where(graph.LessOrEqual(kj, qi), graph.Zeros(g, shapes.Make(scores.DType(), seq, kvLen)),
+		graph.Scalar(g, scores.DType(), -1e9))
+	probs := graph.Softmax(graph.Add(scores, graph.InsertAxes(bias, 0, 0)), -1)
+	// ctx [batch, heads, seq, d_head]
+	ctxv := DotGeneral(probs, []int{3}, []int{0, 1}, vals, []int{1}, []int{0, 2})
+	heads := graph.TransposeAllAxes(ctxv, 0, 2, 1, 3) // [batch, seq, heads, d_head]
+	heads = hooks.apply(HookPoint{layer, SiteHeads}, heads)
+	wo := Weight(ctx.In("out"), "weights", shapes.Make(h.DType(), c.DModel, c.DModel),
+		1/math.Sqrt(float64(c.DModel))/math.Sqrt(2*float64(c.NumLayers))).ValueGraph(g)
+	out = MatMul(graph.Reshape(heads, batch, seq, c.DModel), wo)
+	return out, kOut, vOut
+}
