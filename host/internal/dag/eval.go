@@ -68,7 +68,7 @@ func (g *Graph) EvalConfig(n *Node, results map[string]StepResult) (cty.Value, i
 		}}
 	}
 	val, d := hcldec.Decode(n.Step.Config, spec, ctx)
-	diags = append(diags, g.fixRanges(n, d)...)
+	diags = append(diags, sortDiags(g.fixRanges(n, d))...)
 	seedVal, d := g.evalSeed(n, ctx)
 	diags = append(diags, d...)
 	backendVal, d := g.evalBackend(n, ctx)

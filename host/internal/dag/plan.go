@@ -358,7 +358,34 @@ func (g *Graph) traversals(n *Node) []hcl.Traversal {
 	for _, e := range n.Step.Expressions() {
 		ts = append(ts, e.Variables()...)
 	}
+	// hcldec walks its spec (a map) in random order: sort by position so
+	// that diagnostics come out in source order, the same every time.
+	sort.SliceStable(ts, func(i, j int) bool { return rangeLess(ts[i].SourceRange(), ts[j].SourceRange()) })
 	return ts
+}
+
+func rangeLess(a, b hcl.Range) bool {
+	if a.Filename != b.Filename {
+		return a.Filename < b.Filename
+	}
+	if a.Start.Byte != b.Start.Byte {
+		return a.Start.Byte < b.Start.Byte
+	}
+	return a.End.Byte < b.End.Byte
+}
+
+// sortDiags orders diagnostics by subject position (those without one
+// first), keeping the order of equal positions.
+func sortDiags(diags hcl.Diagnostics) hcl.Diagnostics {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		}
+		return rangeLess(*a, *b)
+	})
+	return diags
 }
 
 // indexKeys maps the range of `step.X` used as the collection of an index
@@ -667,7 +694,7 @@ func (g *Graph) validateNode(n *Node, steps map[string]cty.Value) hcl.Diagnostic
 	ctx := scope.EvalContext()
 	if spec, ok := g.configSpec(n.Step.Plugin); ok {
 		_, d := hcldec.Decode(n.Step.Config, spec, ctx)
-		diags = append(diags, withoutInside(g.fixRanges(n, d), badRanges)...)
+		diags = append(diags, withoutInside(sortDiags(g.fixRanges(n, d)), badRanges)...)
 	}
 	_, d := g.evalSeed(n, ctx)
 	diags = append(diags, withoutInside(d, badRanges)...)

@@ -163,7 +163,7 @@ func parseRaw(spec *configs.Spec, v *configs.Variable, raw, pseudoName string) (
 	val, diags := expr.Value(nil)
 	if diags.HasErrors() {
 		for _, d := range diags {
-			d.Detail += fmt.Sprintf(" Values given for var.%s on the command line or in the environment are HCL constants; quote strings if the variable's type is not string.", v.Name)
+			d.Detail += fmt.Sprintf(" Values for var.%s (type %s) are parsed as HCL expressions: write numbers, lists and objects literally (-var '%s=[1, 2]') and quote strings.", v.Name, typeexpr.TypeString(v.Type), v.Name)
 		}
 		return rawValue{}, diags
 	}
