@@ -139,16 +139,18 @@ const NBins = 3
 // binEdges gives the reference's bin names: 0.0-0.33, 0.33-0.67, 0.67-1.0.
 var binEdges = [NBins + 1]string{"0.0", "0.33", "0.67", "1.0"}
 
-// Bin maps a value in [0,1] to its bin; the last bin is closed.
+// binCuts are the reference's rounded bin edges (round(edge, 2)); it names
+// and filters its bins with them, so 1/3 falls in the middle bin.
+var binCuts = [NBins - 1]float64{0.33, 0.67}
+
+// Bin maps a value in [0,1] to its bin.
 func Bin(x float64) int {
-	b := int(x * NBins)
-	if b < 0 {
-		b = 0
+	for b, c := range binCuts {
+		if x < c {
+			return b
+		}
 	}
-	if b >= NBins {
-		b = NBins - 1
-	}
-	return b
+	return NBins - 1
 }
 
 // BinName is the reference's name of a lexical feature bin, e.g.

@@ -24,14 +24,14 @@ import (
 )
 
 type routedRow struct {
-	ID          string             `json:"id"`
-	Prompt      string             `json:"prompt"`
-	ResponseA   string             `json:"response_a"`
-	ResponseB   string             `json:"response_b"`
-	Method      string             `json:"method"`
-	LabelSource map[string]string  `json:"label_source"` // budget -> human | lm
-	Label       map[string]string  `json:"label"`        // budget -> a | b
-	Gain        map[string]float64 `json:"gain,omitempty"`
+	ID          string              `json:"id"`
+	Prompt      string              `json:"prompt"`
+	ResponseA   string              `json:"response_a"`
+	ResponseB   string              `json:"response_b"`
+	Method      string              `json:"method"`
+	LabelSource map[string]string   `json:"label_source"` // budget -> human | lm
+	Label       map[string]string   `json:"label"`        // budget -> a | b
+	Gain        map[string]float64  `json:"gain,omitempty"`
 	Tags        map[string][]string `json:"tags,omitempty"`
 }
 
@@ -89,12 +89,12 @@ type Results struct {
 
 // PPMSummary summarises a PPM evaluation.
 type PPMSummary struct {
-	TrainRows    int               `json:"train_rows"`
-	TestRows     int               `json:"test_rows"`
-	RMSE         float64           `json:"heldout_rmse"`
-	BaselineRMSE float64           `json:"mean_predictor_rmse"`
-	Lambda       float64           `json:"ridge_lambda"`
-	Curve        []ppm.CurvePoint  `json:"learning_curve"`
+	TrainRows    int              `json:"train_rows"`
+	TestRows     int              `json:"test_rows"`
+	RMSE         float64          `json:"heldout_rmse"`
+	BaselineRMSE float64          `json:"mean_predictor_rmse"`
+	Lambda       float64          `json:"ridge_lambda"`
+	Curve        []ppm.CurvePoint `json:"learning_curve"`
 }
 
 // Summary builds a PPMSummary.

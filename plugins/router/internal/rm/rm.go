@@ -154,7 +154,7 @@ func Train(ctx context.Context, backend backends.Backend, cfg Config, job Job, p
 		var loss *Node
 		for s := 0; s < stepsPerCall; s++ {
 			z, grads := forwardBackward(ps, xa, xb, delta, y, invN)
-			loss = Reshape(Mul(ReduceSum(Softplus(Neg(Mul(y, z))), 1, ), Reshape(invN, -1)), -1) // [M]
+			loss = Reshape(Mul(ReduceSum(Softplus(Neg(Mul(y, z))), 1), Reshape(invN, -1)), -1) // [M]
 			t := AddScalar(t0, float64(s+1))
 			for i := range ps {
 				g := Add(grads[i], MulScalar(ps[i], wd))

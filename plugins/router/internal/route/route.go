@@ -368,7 +368,9 @@ func trainMixtures(ctx context.Context, backend backends.Backend, cfg Config, po
 			}
 		}
 		res, err := rm.Train(ctx, backend, cfg.RM, rm.Job{Train: tr, Labels: labels, M: m, Eval: ev, EvalLabels: evLabels},
-			func(done, total int) { rep.Progress("train reward models ("+stage+")", int64(start*total+done*m), int64(len(mixes)*total), "model-steps") })
+			func(done, total int) {
+				rep.Progress("train reward models ("+stage+")", int64(start*total+done*m), int64(len(mixes)*total), "model-steps")
+			})
 		if err != nil {
 			return nil, err
 		}
