@@ -1,6 +1,6 @@
 // Package plugintest tests Shammie plugins through the real protocol.
 //
-// [New] serves a plugin in-process over go-plugin's gRPC test connection, so
+// [New] serves a plugin in-process over an in-memory gRPC connection, so
 // a test exercises the same encoding, streaming and error paths as a plugin
 // launched by the host, without building a binary:
 //
@@ -16,6 +16,7 @@ package plugintest
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -25,6 +26,9 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/gocty"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/pluginhost"
@@ -39,12 +43,32 @@ type Harness struct {
 }
 
 // New serves p over an in-process gRPC connection for the rest of the test.
+// It is the real protocol (the SDK's gRPC server, message caps, value
+// encoding, streaming) over an in-memory listener; go-plugin's own
+// TestPluginGRPCConn would do the same but logs every stream at debug level
+// onto the test's stderr.
 func New(t testing.TB, p sdk.Plugin) *Harness {
 	t.Helper()
-	gc, gs := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{sdk.PluginSetKey: sdk.Wire.GoPlugin(p)})
-	c := pluginhost.Connect(p.Metadata().Name, gc.Conn, func() {
-		gc.Close()
-		gs.Stop()
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer(sdk.Wire.GRPCServerOptions()...)
+	gp, ok := sdk.Wire.GoPlugin(p).(plugin.GRPCPlugin)
+	if !ok {
+		t.Fatal("sdk.Wire.GoPlugin is not a gRPC plugin")
+	}
+	if err := gp.GRPCServer(nil, srv); err != nil {
+		t.Fatalf("registering the plugin: %v", err)
+	}
+	go srv.Serve(lis)
+	conn, err := grpc.NewClient("passthrough:///plugintest",
+		append(sdk.Wire.GRPCDialOptions(),
+			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+			grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		t.Fatalf("connecting to the plugin: %v", err)
+	}
+	c := pluginhost.Connect(p.Metadata().Name, conn, func() {
+		conn.Close()
+		srv.Stop()
 	})
 	t.Cleanup(c.Kill)
 	return &Harness{t: t, client: c}
