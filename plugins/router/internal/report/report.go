@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -195,7 +196,8 @@ func PlotBudgets(base string, routings []route.Routed, metric string) (string, s
 		p.Add(l)
 		p.Legend.Add(ref.name, l)
 	}
-	p.Legend.Top = true
+	// Bottom right: the routed curves peak in the upper half.
+	p.Legend.Top = false
 	p.Add(plotter.NewGrid())
 	return chart.Save(p, base, 0, 0)
 }
@@ -252,8 +254,12 @@ func PlotCurve(base string, ev *ppm.Evaluation) (string, string, error) {
 	p.Add(l, s, base0, plotter.NewGrid())
 	p.Legend.Add("quadratic PPM", l, s)
 	p.Legend.Add("mean predictor", base0)
-	p.Legend.Top = true
 	p.Y.Min = 0
+	top := ev.BaselineRMSE
+	for _, c := range ev.Curve {
+		top = math.Max(top, c.RMSE)
+	}
+	p.Y.Max = top * 1.2 // keep the reference line off the frame
 	return chart.Save(p, base, 0, 0)
 }
 
@@ -285,6 +291,10 @@ func PlotGains(base string, rows []route.FeatureRow, top int) (string, string, e
 }
 
 func shorten(s string) string {
+	// "rouge__min_val=0.33|max_val=0.67" -> "rouge [0.33, 0.67]"
+	if i := strings.Index(s, "__min_val="); i >= 0 {
+		s = s[:i] + " [" + strings.Replace(s[i+len("__min_val="):], "|max_val=", ", ", 1) + "]"
+	}
 	if len(s) > 44 {
 		return s[:41] + "..."
 	}

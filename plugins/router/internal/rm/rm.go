@@ -213,16 +213,25 @@ func Train(ctx context.Context, backend backends.Backend, cfg Config, job Job, p
 	return res, nil
 }
 
-// scores computes r(A) − r(B) per model and pair: [M, N].
+// scores computes r(A) − r(B) per model and pair: [M, N]. Pre-activations
+// are laid out [N, M, H] so that the big products are single 2-D matmuls
+// over the flattened (M·H) axis, the shape simplego multiplies fastest.
 func scores(ps []*Node, xa, xb, delta *Node) (z, preA, preB *Node) {
 	z = Einsum("md,nd->mn", ps[0], delta)
 	if len(ps) == 3 {
-		preA = Einsum("mhd,nd->mnh", ps[1], xa)
-		preB = Einsum("mhd,nd->mnh", ps[1], xb)
-		diff := Sub(relu(preA), relu(preB)) // [M,N,H]
-		z = Add(z, Einsum("mnh,mh->mn", diff, ps[2]))
+		preA, preB = hidden(ps[1], xa), hidden(ps[1], xb)
+		diff := Sub(relu(preA), relu(preB)) // [N,M,H]
+		z = Add(z, Einsum("nmh,mh->mn", diff, ps[2]))
 	}
 	return z, preA, preB
+}
+
+// hidden is x [N,D] times every model's W [M,H,D], as [N,M,H].
+func hidden(w, x *Node) *Node {
+	dims := w.Shape().Dimensions
+	m, h, d := dims[0], dims[1], dims[2]
+	n := x.Shape().Dimensions[0]
+	return Reshape(Einsum("nd,kd->nk", x, Reshape(w, m*h, d)), n, m, h)
 }
 
 // forwardBackward returns z and the gradients of the summed per-model mean
@@ -232,14 +241,18 @@ func forwardBackward(ps []*Node, xa, xb, delta, y, invN *Node) (*Node, []*Node) 
 	g := Mul(Neg(Mul(y, Sigmoid(Neg(Mul(y, z))))), invN) // [M,N]
 	grads := []*Node{Einsum("mn,nd->md", g, delta)}
 	if len(ps) == 3 {
+		dims := ps[1].Shape().Dimensions
+		m, h, d := dims[0], dims[1], dims[2]
+		n := xa.Shape().Dimensions[0]
 		ra, rb := relu(preA), relu(preB)
-		gv := Einsum("mn,mnh->mh", g, Sub(ra, rb))
+		gv := Einsum("mn,nmh->mh", g, Sub(ra, rb))
 		zero := ZerosLike(preA)
-		gh := Einsum("mn,mh->mnh", g, ps[2])
-		gA := Where(GreaterThan(preA, zero), gh, zero)
-		gB := Where(GreaterThan(preB, zero), gh, zero)
-		gw := Sub(Einsum("mnh,nd->mhd", gA, xa), Einsum("mnh,nd->mhd", gB, xb))
-		grads = append(grads, gw, gv)
+		// dL/dpre[n,m,h] = g[m,n]·v[m,h] where the unit is active.
+		gh := Mul(ExpandAxes(Transpose(g, 0, 1), 2), ExpandAxes(ps[2], 0))
+		gA := Reshape(Where(GreaterThan(preA, zero), gh, zero), n, m*h)
+		gB := Reshape(Where(GreaterThan(preB, zero), gh, zero), n, m*h)
+		gw := Sub(Einsum("nk,nd->kd", gA, xa), Einsum("nk,nd->kd", gB, xb))
+		grads = append(grads, Reshape(gw, m, h, d), gv)
 	}
 	return z, grads
 }

@@ -51,6 +51,11 @@ func TestLabelSourcesOnPlanted(t *testing.T) {
 	}
 	for _, hidden := range []int{0, 8} {
 		cfg.Hidden = hidden
+		if hidden > 0 {
+			// The MLP costs ~H× the linear model per step: fewer steps
+			// keep the test short and still separate the label sources.
+			cfg.Steps = 60
+		}
 		start := time.Now()
 		res, err := Train(context.Background(), b, cfg, Job{Train: pairs(train, cfg.Dim), Labels: labels, M: 4, Eval: pairs(eval, cfg.Dim), EvalLabels: gold}, nil)
 		if err != nil {
