@@ -1,0 +1,366 @@
+// Package runner is the host's engine: it loads a spec with its lock file,
+// launches the locked plugin binaries to learn their schemas, plans the step
+// graph, validates every step instance (statically and with the plugins'
+// own checks), and executes the graph: independent instances in parallel,
+// cache hits skipped, events streamed to the run store and to an observer,
+// failures stopping the run (or, with KeepGoing, only what depends on them).
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-version"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/shammie-ml/shammie/host/internal/configs"
+	"github.com/shammie-ml/shammie/host/internal/configschema"
+	"github.com/shammie-ml/shammie/host/internal/dag"
+	"github.com/shammie-ml/shammie/host/internal/depsfile"
+	"github.com/shammie-ml/shammie/host/internal/lang"
+	"github.com/shammie-ml/shammie/sdk"
+)
+
+// Exit codes of the shammie CLI; the runner's errors carry one.
+const (
+	ExitOK          = 0
+	ExitStepFailed  = 1
+	ExitUsage       = 2 // bad command line, spec or config
+	ExitPlugin      = 3 // plugin or lock file problem
+	ExitInterrupted = 130
+)
+
+// Error is a failure with diagnostics (rendered with source snippets) or a
+// plain message, and the exit code it maps to.
+type Error struct {
+	Code  int
+	Diags hcl.Diagnostics
+	Err   error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return e.Diags.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ExitCode returns the exit code for err (ExitOK for nil; 1 for an error
+// that is not an *Error).
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	if errors.Is(err, context.Canceled) {
+		return ExitInterrupted
+	}
+	return ExitStepFailed
+}
+
+// LoadOptions say what to load.
+type LoadOptions struct {
+	SpecPath string
+	// LockPath defaults to shammie.lock.hcl beside the spec.
+	LockPath string
+	Vars     []string // -var name=value
+	VarFiles []string // -var-file
+	Environ  []string // for SHAMMIE_VAR_*; nil: none
+	Seed     int64
+	Backend  string // default GoMLX backend ("" = "go")
+	Cwd      string
+	// Parallelism bounds concurrent plugin calls during validation.
+	Parallelism int
+	// SkipPluginValidation skips the plugins' ValidateConfig.
+	SkipPluginValidation bool
+}
+
+// Session is a loaded, planned and validated spec with its plugins running
+// (in Pool). Close it to stop them.
+type Session struct {
+	Opts    LoadOptions
+	Spec    *configs.Spec
+	Vars    map[string]cty.Value
+	Lock    *depsfile.Lock
+	Plugins map[string]*Plugin // by plugin block label
+	Graph   *dag.Graph
+	Pool    *Pool
+	// Warnings collected while loading.
+	Warnings hcl.Diagnostics
+	// Files for rendering diagnostics: the spec, var files, the lock.
+	Files map[string]*hcl.File
+
+	mu        sync.Mutex
+	validated map[string]bool // instances whose plugin ValidateConfig passed on the full config
+}
+
+// Close kills the plugin processes.
+func (s *Session) Close() {
+	if s != nil && s.Pool != nil {
+		s.Pool.Close()
+	}
+}
+
+// Load reads the spec, variables and lock file, launches each plugin once
+// to read its metadata and schema, plans the graph and validates every
+// instance. On failure the returned Session still has Spec and Files (when
+// the spec could be read) so that the error's diagnostics render with
+// snippets; its plugins are already stopped.
+func Load(ctx context.Context, opts LoadOptions, pool *Pool) (*Session, error) {
+	s := &Session{Opts: opts, Pool: pool, Files: map[string]*hcl.File{}, Plugins: map[string]*Plugin{}, validated: map[string]bool{}}
+	if opts.Parallelism <= 0 {
+		s.Opts.Parallelism = 4
+	}
+	spec, diags := configs.LoadFile(opts.SpecPath)
+	s.Spec = spec
+	s.addFiles(spec.Files)
+	if !diags.HasErrors() {
+		var d hcl.Diagnostics
+		s.Vars, d = lang.ResolveVariables(spec, opts.Vars, opts.VarFiles, opts.Environ)
+		diags = append(diags, d...)
+		s.addFiles(spec.Files)
+	}
+	if diags.HasErrors() {
+		return s, &Error{Code: ExitUsage, Diags: diags}
+	}
+	s.Warnings = append(s.Warnings, diags...)
+
+	if err := s.resolvePlugins(ctx); err != nil {
+		pool.Close()
+		return s, err
+	}
+
+	g, diags := dag.Plan(spec, s.Vars, s.schemas(), dag.Options{RunSeed: opts.Seed, DefaultBackend: opts.Backend, Cwd: opts.Cwd})
+	s.Graph = g
+	if diags.HasErrors() {
+		pool.Close()
+		return s, &Error{Code: ExitUsage, Diags: diags}
+	}
+	s.Warnings = append(s.Warnings, diags...)
+	if !opts.SkipPluginValidation {
+		diags = s.validateStatic(ctx)
+		if diags.HasErrors() {
+			pool.Close()
+			return s, &Error{Code: ExitUsage, Diags: diags}
+		}
+		s.Warnings = append(s.Warnings, diags...)
+	}
+	return s, nil
+}
+
+func (s *Session) addFiles(files map[string]*hcl.File) {
+	for k, v := range files {
+		s.Files[k] = v
+	}
+}
+
+func (s *Session) schemas() map[string]sdk.Schema {
+	out := map[string]sdk.Schema{}
+	for label, p := range s.Plugins {
+		out[label] = p.Schema
+	}
+	return out
+}
+
+// resolvePlugins checks every plugin block against the lock and launches
+// the locked binary for its metadata and schema. Only plugins some step
+// uses are launched.
+func (s *Session) resolvePlugins(ctx context.Context) error {
+	lockPath := s.Opts.LockPath
+	if lockPath == "" {
+		lockPath = depsfile.PathFor(s.Opts.SpecPath)
+	}
+	lock, files, diags := depsfile.Load(lockPath)
+	s.addFiles(files)
+	if diags.HasErrors() {
+		return &Error{Code: ExitPlugin, Diags: diags}
+	}
+	s.Lock = lock
+	used := map[string]bool{}
+	for _, st := range s.Spec.Steps {
+		used[st.Plugin] = true
+	}
+	var labels []string
+	for label, decl := range s.Spec.Plugins {
+		lp, ok := lock.Plugins[label]
+		switch {
+		case !ok:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError, Summary: "Plugin not in lock file",
+				Detail:  fmt.Sprintf("Plugin %q is not recorded in %s, so there is no pinned binary to run. Run `shammie init %s` to discover it and update the lock file.", label, lockPath, s.Opts.SpecPath),
+				Subject: decl.DeclRange.Ptr(),
+			})
+			continue
+		case decl.Version != nil:
+			if v, err := version.NewVersion(lp.Version); err == nil && !decl.Version.Check(v) {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError, Summary: "Locked plugin version does not satisfy the spec",
+					Detail:  fmt.Sprintf("The lock file pins plugin %q at version %s, which does not satisfy %q. Run `shammie init %s` to select a matching binary.", label, lp.Version, decl.VersionString, s.Opts.SpecPath),
+					Subject: decl.VersionRange.Ptr(),
+				})
+				continue
+			}
+		}
+		if used[label] {
+			labels = append(labels, label)
+		}
+		s.Plugins[label] = &Plugin{Label: label, Source: decl.Source, Path: lp.Path, SHA256: lp.SHA256, Version: lp.Version}
+	}
+	if diags.HasErrors() {
+		return &Error{Code: ExitPlugin, Diags: diags}
+	}
+	sort.Strings(labels)
+	errs := make([]error, len(labels))
+	var wg sync.WaitGroup
+	for i, label := range labels {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.describe(ctx, s.Plugins[label])
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return &Error{Code: ExitPlugin, Err: err}
+	}
+	return nil
+}
+
+// describe launches p, reads metadata and schema, checks them against the
+// lock, and keeps the process in the pool for the steps.
+func (s *Session) describe(ctx context.Context, p *Plugin) error {
+	if _, err := os.Stat(p.Path); err != nil {
+		return fmt.Errorf("plugin %q: locked binary %s: %v; run `shammie init %s` to find the plugin again", p.Label, p.Path, err, s.Opts.SpecPath)
+	}
+	c, err := s.Pool.Get(ctx, p)
+	if err != nil {
+		return fmt.Errorf("plugin %q: %w", p.Label, err)
+	}
+	healthy := false
+	defer func() { s.Pool.Put(p, c, healthy) }()
+	md, err := c.Metadata(ctx)
+	if err != nil {
+		return fmt.Errorf("plugin %q: %w", p.Label, err)
+	}
+	if md.Name != p.Source {
+		return fmt.Errorf("plugin %q: binary %s says it is plugin %q, not %q; run `shammie init %s`", p.Label, p.Path, md.Name, p.Source, s.Opts.SpecPath)
+	}
+	if md.Version != p.Version {
+		return fmt.Errorf("plugin %q: binary %s reports version %s but the lock file says %s; run `shammie init %s` to update the lock", p.Label, p.Path, md.Version, p.Version, s.Opts.SpecPath)
+	}
+	schema, err := c.Schema(ctx)
+	if err != nil {
+		return fmt.Errorf("plugin %q: %w", p.Label, err)
+	}
+	if errs := configschema.Validate(schema.Config); len(errs) > 0 {
+		return fmt.Errorf("plugin %q (%s) declares an invalid config schema: %w; this is a bug in the plugin", p.Label, p.Path, errors.Join(errs...))
+	}
+	p.Metadata, p.Schema = md, schema
+	healthy = true
+	return nil
+}
+
+// validateStatic calls the plugins' ValidateConfig for every instance whose
+// config is known before anything runs (instances without upstream steps);
+// the others are validated right before they run, on their full config.
+func (s *Session) validateStatic(ctx context.Context) hcl.Diagnostics {
+	var nodes []*dag.Node
+	for _, n := range s.Graph.Nodes() {
+		if len(s.Graph.Deps(n)) == 0 {
+			nodes = append(nodes, n)
+		}
+	}
+	results := make([]hcl.Diagnostics, len(nodes))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(s.Opts.Parallelism, len(nodes)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				n := nodes[i]
+				cfg, _, backend, d := s.Graph.EvalConfig(n, nil)
+				if d.HasErrors() {
+					results[i] = d
+					continue
+				}
+				results[i] = append(d, s.checkBackend(n, backend)...)
+				d, err := s.validateNode(ctx, n, cfg)
+				if err != nil {
+					results[i] = append(results[i], &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin failed to validate the config", Detail: err.Error(), Subject: n.Step.DeclRange.Ptr()})
+					continue
+				}
+				results[i] = append(results[i], d...)
+			}
+		}()
+	}
+	for i := range nodes {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	var diags hcl.Diagnostics
+	for _, d := range results {
+		diags = append(diags, d...)
+	}
+	return diags
+}
+
+// checkBackend reports a backend the plugin does not list.
+func (s *Session) checkBackend(n *dag.Node, backend string) hcl.Diagnostics {
+	p := s.Plugins[n.Step.Plugin]
+	if p == nil || len(p.Metadata.Backends) == 0 {
+		return nil
+	}
+	for _, b := range p.Metadata.Backends {
+		if b == backend {
+			return nil
+		}
+	}
+	rng := n.Step.DeclRange
+	if n.Step.Backend != nil {
+		rng = n.Step.Backend.Range()
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError, Summary: "Backend not supported by plugin",
+		Detail:  fmt.Sprintf("%s would run on backend %q, but plugin %q %s supports only %s. Set backend in the step or pass --backend.", n.Addr, backend, p.Label, p.Version, strings.Join(p.Metadata.Backends, ", ")),
+		Subject: rng.Ptr(),
+	}}
+}
+
+// validateNode runs the plugin's ValidateConfig on a process from the pool.
+func (s *Session) validateNode(ctx context.Context, n *dag.Node, cfg cty.Value) (hcl.Diagnostics, error) {
+	p := s.Plugins[n.Step.Plugin]
+	c, err := s.Pool.Get(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	pd, err := c.ValidateConfig(ctx, cfg)
+	s.Pool.Put(p, c, err == nil)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.IsWhollyKnown() && !pd.HasErrors() {
+		s.mu.Lock()
+		s.validated[n.Addr] = true
+		s.mu.Unlock()
+	}
+	return s.Graph.DiagnosticsFromPlugin(n, pd), nil
+}
+
+func (s *Session) isValidated(addr string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.validated[addr]
+}
