@@ -103,6 +103,10 @@ func (s *server) claimStdio() {
 		if startedByHost() {
 			os.Stdout = realStderr()
 			os.Stderr = realStderr()
+			// Programs the plugin starts must not believe that they, too,
+			// were launched by a host (and redirect their stdout).
+			os.Unsetenv(Handshake.MagicCookieKey)
+			os.Unsetenv(HostPIDEnv)
 		}
 	})
 }
