@@ -101,7 +101,9 @@ func TestHostRefusesEscapingArtifacts(t *testing.T) {
 }
 
 // silentServer ends the stream without a status.
-type silentServer struct{ pluginv1.UnimplementedPluginServer }
+type silentServer struct {
+	pluginv1.UnimplementedPluginServer
+}
 
 func (silentServer) Run(*pluginv1.RunRequest, grpc.ServerStreamingServer[pluginv1.Event]) error {
 	return nil
