@@ -1,6 +1,7 @@
 package fitplot
 
 import (
+	"context"
 	"fmt"
 	"image/png"
 	"math"
@@ -38,7 +39,7 @@ func TestSave(t *testing.T) {
 	for range e.Sorted {
 		spread = append(spread, 0.01+0.01*rng.Float64())
 	}
-	iv, err := threshold.Bootstrap(pts, 0.9, 200, 1, 0.95, nil)
+	iv, err := threshold.Bootstrap(context.Background(), pts, 0.9, 200, 1, 0.95, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@
 package threshold
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -119,7 +120,10 @@ type Interval struct {
 // goroutines. The bounds are the empirical (1-level)/2 and (1+level)/2
 // quantiles (inverse of the empirical CDF, so each is an observed count) of
 // the resamples that have a threshold.
-func Bootstrap(points []Point, pen float64, b int, seed uint64, level float64, progress func(done int)) (Interval, error) {
+//
+// ctx cancels the resampling; progress, if set, is called after each
+// resample with the number done (from several goroutines, serialised).
+func Bootstrap(ctx context.Context, points []Point, pen float64, b int, seed uint64, level float64, progress func(done int)) (Interval, error) {
 	if b < 1 {
 		return Interval{}, fmt.Errorf("bootstrap needs at least one resample, got %d", b)
 	}
@@ -150,6 +154,10 @@ func Bootstrap(points []Point, pen float64, b int, seed uint64, level float64, p
 				if i >= b {
 					return
 				}
+				if err := ctx.Err(); err != nil {
+					errs[i] = err
+					return
+				}
 				rng := rand.New(rand.NewPCG(seed, uint64(i)))
 				for j := range sample {
 					sample[j] = points[rng.IntN(n)]
@@ -160,14 +168,16 @@ func Bootstrap(points []Point, pen float64, b int, seed uint64, level float64, p
 				if progress != nil {
 					mu.Lock()
 					done++
-					d := done
+					progress(done)
 					mu.Unlock()
-					progress(d)
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return Interval{}, err
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Interval{}, err
 	}

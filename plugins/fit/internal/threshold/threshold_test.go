@@ -1,6 +1,7 @@
 package threshold
 
 import (
+	"context"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -77,7 +78,7 @@ func TestFindNoChange(t *testing.T) {
 	if e.Found || len(e.Segments) != 1 {
 		t.Errorf("flat curve: found %v, segments %d", e.Found, len(e.Segments))
 	}
-	if _, err := Bootstrap(pts, 0.9, 20, 1, 0.95, nil); err == nil {
+	if _, err := Bootstrap(context.Background(), pts, 0.9, 20, 1, 0.95, nil); err == nil {
 		t.Error("bootstrap of a flat curve should report that no resample had a change point")
 	}
 }
@@ -89,18 +90,18 @@ func TestBootstrapDeterministicAndCovers(t *testing.T) {
 		counts[i] = int64(rng.IntN(5000))
 	}
 	pts := stepScores(counts, 700, 0.25, 0.45, 0.05, 4)
-	a, err := Bootstrap(pts, 0.9, 300, 42, 0.9, nil)
+	a, err := Bootstrap(context.Background(), pts, 0.9, 300, 42, 0.9, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Bootstrap(pts, 0.9, 300, 42, 0.9, nil)
+	b, err := Bootstrap(context.Background(), pts, 0.9, 300, 42, 0.9, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(a, b); diff != "" {
 		t.Errorf("same seed, different intervals:\n%s", diff)
 	}
-	c, _ := Bootstrap(pts, 0.9, 300, 43, 0.9, nil)
+	c, _ := Bootstrap(context.Background(), pts, 0.9, 300, 43, 0.9, nil)
 	if cmp.Equal(a.Thresholds, c.Thresholds) {
 		t.Error("different seeds gave identical resamples")
 	}
@@ -153,7 +154,7 @@ func TestRealCountsPlantedAtPaperThreshold(t *testing.T) {
 	if !e.Found || e.Threshold != 112 {
 		t.Fatalf("threshold %d (found %v, change counts %v), want 112", e.Threshold, e.Found, e.ChangeCounts)
 	}
-	iv, err := Bootstrap(pts, 0.9, 1000, 2024, 0.95, nil)
+	iv, err := Bootstrap(context.Background(), pts, 0.9, 1000, 2024, 0.95, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
