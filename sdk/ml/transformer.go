@@ -285,7 +285,7 @@ func (m *Transformer) Forward(ctx *context.Context, in Inputs) Outputs {
 		x = in.Hooks.apply(HookPoint{l, SiteResidOut}, x)
 	}
 	if prefixLen > 0 {
-		x = graph.Slice(x, graph.AxisRange(), graph.AxisRange(prefixLen, total))
+		x = Split(x, 1, prefixLen, seq)[1]
 	}
 	hidden := RMSNorm(ctx.In("final_norm"), x, c.NormEps)
 	return Outputs{Logits: m.Head(ctx, hidden), Hidden: hidden, Cache: newCache}
@@ -321,8 +321,8 @@ func (m *Transformer) SwiGLU(ctx *context.Context, _ int, x *graph.Node) *graph.
 	g := x.Graph()
 	wgu := Weight(ctx.In("gate_up"), "weights", shapes.Make(x.DType(), c.DModel, 2*c.DFF), 1/math.Sqrt(float64(c.DModel))).ValueGraph(g)
 	gu := MatMul(x, wgu)
-	gate := graph.Slice(gu, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, c.DFF))
-	up := graph.Slice(gu, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(c.DFF, 2*c.DFF))
+	parts := Split(gu, -1, c.DFF, c.DFF)
+	gate, up := parts[0], parts[1]
 	h := graph.Mul(graph.Mul(gate, graph.Sigmoid(gate)), up)
 	wd := Weight(ctx.In("down"), "weights", shapes.Make(x.DType(), c.DFF, c.DModel),
 		1/math.Sqrt(float64(c.DFF))/math.Sqrt(2*float64(c.NumLayers))).ValueGraph(g)
@@ -335,7 +335,7 @@ func RMSNorm(ctx *context.Context, x *graph.Node, eps float64) *graph.Node {
 	d := x.Shape().Dim(-1)
 	gain := Weight(ctx, "gain", shapes.Make(x.DType(), d), -1).ValueGraph(x.Graph())
 	ms := graph.ReduceAndKeep(graph.Square(x), graph.ReduceMean, -1)
-	return graph.Mul(graph.Mul(x, graph.Rsqrt(graph.AddScalar(ms, eps))), gain)
+	return graph.Mul(graph.Div(x, graph.Sqrt(graph.AddScalar(ms, eps))), graph.ExpandLeftToRank(gain, x.Rank()))
 }
 
 // ropeTables returns cos and sin [total, d_head] for positions offset…offset+total-1,
@@ -360,8 +360,8 @@ func ropeTables(g *graph.Graph, c Config, offset *graph.Node, total int, dt dtyp
 func applyRoPE(x, cos, sin *graph.Node) *graph.Node {
 	dh := x.Shape().Dim(-1)
 	half := dh / 2
-	x1 := graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, half))
-	x2 := graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(half, dh))
+	halves := Split(x, -1, half, dh-half)
+	x1, x2 := halves[0], halves[1]
 	rot := graph.Concatenate([]*graph.Node{graph.Neg(x2), x1}, -1)
 	c := graph.InsertAxes(cos, 0, 1) // [1, seq, 1, d_head]
 	s := graph.InsertAxes(sin, 0, 1)
@@ -379,9 +379,8 @@ func (m *Transformer) attention(ctx *context.Context, layer int, h, cos, sin, of
 	nh, dh := c.NumHeads, c.HeadDim()
 	wqkv := Weight(ctx.In("qkv"), "weights", shapes.Make(h.DType(), c.DModel, 3*c.DModel), 1/math.Sqrt(float64(c.DModel))).ValueGraph(g)
 	qkv := graph.Reshape(MatMul(h, wqkv), batch, seq, 3, nh, dh)
-	pick := func(i int) *graph.Node {
-		return graph.Reshape(graph.Slice(qkv, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(i, i+1)), batch, seq, nh, dh)
-	}
+	parts := Split(qkv, 2, 1, 1, 1)
+	pick := func(i int) *graph.Node { return graph.Reshape(parts[i], batch, seq, nh, dh) }
 	q, k, v := pick(0), pick(1), pick(2)
 	if c.QKNorm {
 		q = RMSNorm(ctx.In("q_norm"), q, c.NormEps)

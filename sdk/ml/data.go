@@ -1,0 +1,163 @@
+package ml
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"unicode/utf8"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// LoadText reads a plain-text file as one document. An empty file and
+// invalid UTF-8 are errors naming the file and line.
+func LoadText(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return "", fmt.Errorf("%s: empty file: a text corpus needs at least one non-blank line", path)
+	}
+	if !utf8.Valid(b) {
+		off := invalidUTF8Offset(string(b))
+		line := 1 + bytes.Count(b[:off], []byte{'\n'})
+		return "", fmt.Errorf("%s:%d: invalid UTF-8 (byte offset %d in the file)", path, line, off)
+	}
+	return string(b), nil
+}
+
+// LoadJSONL decodes every non-blank line of a JSON Lines file into a T.
+// Unknown fields are errors (they are usually typos). Errors name the file
+// and line; an empty file is an error.
+func LoadJSONL[T any](path string) ([]T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 256<<20)
+	var out []T
+	line := 0
+	for sc.Scan() {
+		line++
+		raw := bytes.TrimSpace(sc.Bytes())
+		if len(raw) == 0 {
+			continue
+		}
+		if !utf8.Valid(raw) {
+			return nil, fmt.Errorf("%s:%d: invalid UTF-8", path, line)
+		}
+		var v T
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		if dec.More() {
+			return nil, fmt.Errorf("%s:%d: more than one JSON value on the line", path, line)
+		}
+		out = append(out, v)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %w", path, line+1, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: empty file: expected one JSON object per line", path)
+	}
+	return out, nil
+}
+
+// Permutation returns a permutation of [0, n) determined by seed and epoch
+// alone (PCG + Fisher–Yates), the same on every machine and Go version that
+// keeps math/rand/v2's PCG stable.
+func Permutation(n int, seed int64, epoch int) []int {
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15^uint64(epoch)))
+	p := make([]int, n)
+	for i := range p {
+		p[i] = i
+	}
+	for i := n - 1; i > 0; i-- {
+		j := int(rng.Uint64N(uint64(i + 1)))
+		p[i], p[j] = p[j], p[i]
+	}
+	return p
+}
+
+// ExampleIndices gives the dataset indices of micro-batch i in a run that
+// draws batchSize examples per micro-batch from n examples, reshuffling every
+// epoch with seed. It is a pure function of its arguments, which is what
+// makes resumed training see exactly the batches it would have seen.
+func ExampleIndices(i, batchSize, n int, seed int64) []int {
+	out := make([]int, batchSize)
+	var perm []int
+	permEpoch := -1
+	for b := range batchSize {
+		k := i*batchSize + b
+		epoch := k / n
+		if epoch != permEpoch {
+			perm, permEpoch = Permutation(n, seed, epoch), epoch
+		}
+		out[b] = perm[k%n]
+	}
+	return out
+}
+
+// Batches yields the i-th micro-batch of a run (i = step·accum + micro) as
+// the input tensors of the loss function. Implementations must be pure
+// functions of i for resumed runs to match uninterrupted ones.
+type Batches interface {
+	Batch(i int) ([]*tensors.Tensor, error)
+}
+
+// BatchFunc adapts a function to Batches.
+type BatchFunc func(i int) ([]*tensors.Tensor, error)
+
+// Batch implements Batches.
+func (f BatchFunc) Batch(i int) ([]*tensors.Tensor, error) { return f(i) }
+
+// LMWindows cuts a token stream into non-overlapping windows of Seq+1
+// tokens (inputs and next-token targets) and serves shuffled batches of them
+// as one int32 tensor [Batch, Seq+1].
+type LMWindows struct {
+	tokens     []int32
+	seq, batch int
+	seed       int64
+	n          int
+}
+
+// NewLMWindows checks that the stream holds at least one window.
+func NewLMWindows(tokens []int32, batch, seq int, seed int64) (*LMWindows, error) {
+	if batch <= 0 || seq <= 0 {
+		return nil, fmt.Errorf("batch size (%d) and sequence length (%d) must be > 0", batch, seq)
+	}
+	n := (len(tokens) - 1) / seq
+	if n < 1 {
+		return nil, fmt.Errorf("%d tokens are too few for one window of %d+1 tokens", len(tokens), seq)
+	}
+	return &LMWindows{tokens: tokens, seq: seq, batch: batch, seed: seed, n: n}, nil
+}
+
+// NumWindows is the number of distinct windows (one epoch).
+func (w *LMWindows) NumWindows() int { return w.n }
+
+// Batch implements Batches.
+func (w *LMWindows) Batch(i int) ([]*tensors.Tensor, error) {
+	if i < 0 {
+		return nil, errors.New("negative batch index")
+	}
+	idx := ExampleIndices(i, w.batch, w.n, w.seed)
+	flat := make([]int32, 0, w.batch*(w.seq+1))
+	for _, j := range idx {
+		flat = append(flat, w.tokens[j*w.seq:j*w.seq+w.seq+1]...)
+	}
+	return []*tensors.Tensor{tensors.FromFlatDataAndDimensions(flat, w.batch, w.seq+1)}, nil
+}
+
+// Window returns window j (not shuffled), for evaluation sets.
+func (w *LMWindows) Window(j int) []int32 { return w.tokens[j*w.seq : j*w.seq+w.seq+1] }

@@ -1,0 +1,60 @@
+package ml
+
+import (
+	gocontext "context"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+)
+
+func openGo(t testing.TB) backends.Backend {
+	t.Helper()
+	b, err := OpenBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Finalize)
+	return b
+}
+
+func tinyConfig() Config {
+	return Config{VocabSize: 256, DModel: 32, NumHeads: 2, NumLayers: 2, MaxSeqLen: 64}
+}
+
+func lmLoss(m *Transformer) LossFn {
+	return func(ctx *context.Context, batch []*graph.Node) *graph.Node {
+		return m.LMLoss(ctx, batch[0], nil, nil)
+	}
+}
+
+// TestOverfitTinyText trains a tiny model on one short text until it has
+// memorised it: the loss must fall from ~ln(256) to near zero.
+func TestOverfitTinyText(t *testing.T) {
+	backend := openGo(t)
+	m, err := NewTransformer(tinyConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "the quick brown fox jumps over the lazy dog. "
+	ids, _ := ByteTokenizer{}.Encode(text + text)
+	w, err := NewLMWindows(ids, 4, 16, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.New()
+	SetInitSeed(ctx, 1)
+	tr, err := NewTrainer(backend, ctx, lmLoss(m), TrainConfig{Steps: 150, LR: 1e-2, WarmupSteps: 10, ClipNorm: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tr.Train(gocontext.Background(), w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("final loss %.4f, step time %v", res.FinalLoss, res.StepTime)
+	if res.FinalLoss > 0.1 {
+		t.Fatalf("final loss %.4f, want < 0.1 after memorising %d windows", res.FinalLoss, w.NumWindows())
+	}
+}
