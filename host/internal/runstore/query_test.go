@@ -2,8 +2,10 @@ package runstore
 
 import (
 	"os"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -319,5 +321,30 @@ func TestFinishTwiceAndStepAfterRunEnd(t *testing.T) {
 	}
 	if _, err := run.BeginStep(StepInfo{Address: "step.c"}); err == nil {
 		t.Error("a step began after the run finished")
+	}
+}
+
+// TestRunIDsSortWithinOneInstant: runs created at the same clock reading
+// still get increasing ids, so "latest" is the last one created.
+func TestRunIDsSortWithinOneInstant(t *testing.T) {
+	s := testStore(t)
+	fixed := time.Date(2026, 11, 26, 17, 5, 1, 123e6, time.UTC)
+	s.now = func() time.Time { return fixed }
+	var ids []string
+	for range 5 {
+		r, err := s.CreateRun(RunMeta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID())
+		if !runIDPattern.MatchString(r.ID()) || !strings.HasPrefix(r.ID(), "20261126T170501-") {
+			t.Errorf("run id %q has the wrong form", r.ID())
+		}
+	}
+	if !sort.StringsAreSorted(ids) {
+		t.Errorf("ids not increasing: %v", ids)
+	}
+	if latest, err := s.Resolve("latest"); err != nil || latest != ids[4] {
+		t.Errorf("latest = %q, %v; want %q", latest, err, ids[4])
 	}
 }

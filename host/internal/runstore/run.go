@@ -47,7 +47,7 @@ type Run struct {
 // "running" and this process's identity.
 func (s *Store) CreateRun(meta RunMeta) (*Run, error) {
 	now := s.now()
-	id, err := s.newRunID(now)
+	id, err := s.newRunDir(now)
 	if err != nil {
 		return nil, err
 	}

@@ -2,9 +2,10 @@ package runstore
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,13 +50,46 @@ func (s *Store) runsDir() string         { return filepath.Join(s.root, "runs") 
 func (s *Store) runDir(id string) string { return filepath.Join(s.root, "runs", id) }
 func (s *Store) tmpDir() string          { return filepath.Join(s.root, "tmp") }
 
-// newRunID returns a time-sortable id: 20261126T170501-3fa2.
-func (s *Store) newRunID(t time.Time) (string, error) {
-	var b [2]byte
+// newRunDir claims a new run id and creates its directory. Ids sort by
+// time: 20261126T170501-3fa2 is the second, then 4 hex digits whose high
+// 10 bits are the millisecond and low 6 bits random. Within one second an id
+// is moreover made greater than every id already there, so that "latest" is
+// the last run created even when two start in the same millisecond.
+func (s *Store) newRunDir(t time.Time) (string, error) {
+	t = t.UTC()
+	prefix := t.Format("20060102T150405") + "-"
+	var b [1]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
-	return t.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:]), nil
+	suffix := uint32(t.Nanosecond()/1e6)<<6 | uint32(b[0]&0x3f)
+	for attempt := 0; attempt < 100; attempt++ {
+		ents, err := os.ReadDir(s.runsDir())
+		if err != nil {
+			return "", err
+		}
+		for _, e := range ents {
+			if rest, ok := strings.CutPrefix(e.Name(), prefix); ok && len(rest) == 4 {
+				var n uint32
+				if _, err := fmt.Sscanf(rest, "%04x", &n); err == nil && n >= suffix {
+					suffix = n + 1
+				}
+			}
+		}
+		if suffix > 0xffff {
+			return "", fmt.Errorf("more than 65536 runs started in the second %s", prefix)
+		}
+		id := fmt.Sprintf("%s%04x", prefix, suffix)
+		// Mkdir, not MkdirAll: it fails if another process took the id.
+		if err := os.Mkdir(s.runDir(id), 0o755); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				continue
+			}
+			return "", err
+		}
+		return id, nil
+	}
+	return "", fmt.Errorf("could not claim a run id for %s", prefix)
 }
 
 var runIDPattern = regexp.MustCompile(`^\d{8}T\d{6}-[0-9a-f]{4}$`)
