@@ -293,11 +293,16 @@ func (nb NestedBlock) coerce(v cty.Value, p cty.Path) (cty.Value, Diagnostics) {
 			}
 		}
 		count = len(elems)
-		if diags.HasErrors() {
+		switch {
+		case diags.HasErrors():
 			result = cty.UnknownVal(cty.Map(inner))
-		} else if len(elems) == 0 {
+		case len(elems) == 0:
 			result = cty.MapValEmpty(inner)
-		} else {
+		case !sameTypes(mapValues(elems)):
+			// Dynamic attributes holding different types: a map cannot
+			// hold them, an object can (as HCL's own decoder does).
+			result = cty.ObjectVal(elems)
+		default:
 			result = cty.MapVal(elems)
 		}
 	}
@@ -319,5 +324,27 @@ func listOf(inner cty.Type, elems []cty.Value, diags Diagnostics) cty.Value {
 	if len(elems) == 0 {
 		return cty.ListValEmpty(inner)
 	}
+	if !sameTypes(elems) {
+		// Dynamic attributes holding different types: a tuple, as HCL's
+		// own decoder produces.
+		return cty.TupleVal(elems)
+	}
 	return cty.ListVal(elems)
+}
+
+func sameTypes(vs []cty.Value) bool {
+	for _, v := range vs[1:] {
+		if !v.Type().Equals(vs[0].Type()) {
+			return false
+		}
+	}
+	return true
+}
+
+func mapValues(m map[string]cty.Value) []cty.Value {
+	out := make([]cty.Value, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }

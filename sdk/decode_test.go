@@ -243,3 +243,25 @@ func TestCoerceDiagnostics(t *testing.T) {
 		})
 	}
 }
+
+func TestCoerceDynamicBlockAttributes(t *testing.T) {
+	b := sdk.Block{Blocks: []sdk.NestedBlock{
+		{TypeName: "item", Nesting: sdk.NestingList, Block: sdk.Block{Attributes: []sdk.Attribute{{Name: "v", Type: cty.DynamicPseudoType}}}},
+		{TypeName: "named", Nesting: sdk.NestingMap, Block: sdk.Block{Attributes: []sdk.Attribute{{Name: "v", Type: cty.DynamicPseudoType}}}},
+	}}
+	obj := func(v cty.Value) cty.Value { return cty.ObjectVal(map[string]cty.Value{"v": v}) }
+	in := cty.ObjectVal(map[string]cty.Value{
+		"item":  cty.TupleVal([]cty.Value{obj(cty.StringVal("a")), obj(cty.NumberIntVal(1))}),
+		"named": cty.ObjectVal(map[string]cty.Value{"x": obj(cty.True), "y": obj(cty.StringVal("s"))}),
+	})
+	got, diags := b.Coerce(in)
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	if v := got.GetAttr("item").Index(cty.NumberIntVal(1)).GetAttr("v"); !v.RawEquals(cty.NumberIntVal(1)) {
+		t.Errorf("item[1].v = %#v", v)
+	}
+	if v := got.GetAttr("named").GetAttr("x").GetAttr("v"); !v.RawEquals(cty.True) {
+		t.Errorf("named.x.v = %#v", v)
+	}
+}
