@@ -29,6 +29,10 @@ type Config struct {
 	// expert's token segment is padded to a multiple of it. Smaller blocks
 	// waste fewer rows; larger ones make bigger matmuls. 0 picks a default.
 	BlockSize int
+	// Layers is the model depth; it scales the experts' down projection
+	// like the dense transformer's (1/√(2L)) so residual growth matches.
+	// 0: no scaling.
+	Layers int
 	// Dense computes every expert on every token and masks the output: the
 	// reference path for tests (same math, E/k times the work).
 	Dense bool
@@ -71,6 +75,9 @@ func weights(ctx *context.Context, g *Graph, c Config) (router, wGate, wUp, wDow
 	// Fan-in scaled normal init (seeded per variable by sdk/ml, identical on
 	// every backend).
 	sD, sH := 1/math.Sqrt(float64(c.DModel)), 1/math.Sqrt(float64(c.Hidden))
+	if c.Layers > 0 {
+		sH /= math.Sqrt(2 * float64(c.Layers))
+	}
 	router = ml.Weight(ctx, "router", shapes.Make(dt, c.DModel, c.Experts), sD).ValueGraph(g)
 	wGate = ml.Weight(ctx, "w_gate", shapes.Make(dt, c.Experts, c.DModel, c.Hidden), sD).ValueGraph(g)
 	wUp = ml.Weight(ctx, "w_up", shapes.Make(dt, c.Experts, c.DModel, c.Hidden), sD).ValueGraph(g)
