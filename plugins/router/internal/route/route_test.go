@@ -2,6 +2,7 @@ package route
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -19,7 +20,8 @@ func TestPlantedRouting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := compute.Open("go")
+	backend := os.Getenv("ROUTER_TEST_BACKEND") // e.g. xla:cuda on a GPU machine
+	b, err := compute.Open(backend)
 	if err != nil {
 		t.Fatal(err)
 	}
