@@ -1,0 +1,26 @@
+// Command shammie runs experiment specs whose steps are plugin binaries.
+// See `shammie --help`; the implementation is in internal/command.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/shammie-ml/shammie/host/internal/command"
+)
+
+func main() {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	cwd, _ := os.Getwd()
+	env := &command.Env{
+		Stdout: os.Stdout, Stderr: os.Stderr, Environ: os.Environ(), Cwd: cwd,
+		IsTTY:   term.IsTerminal(int(os.Stdout.Fd())),
+		Signals: sigs,
+	}
+	os.Exit(command.Main(context.Background(), env, os.Args[1:]))
+}

@@ -1,0 +1,378 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/shammie-ml/shammie/host/internal/runner"
+)
+
+func init() {
+	register(&command{
+		name:    "run",
+		summary: "Run a spec: every step instance not already cached, independent ones in parallel.",
+		usage:   "[flags] [spec.hcl]",
+		detail: `The spec is validated first (as by validate). Then step instances run as soon
+as the steps they reference have finished, up to --parallelism at a time.
+A step whose plugin binary, config, input artifacts, seed and backend are
+unchanged since a successful run is restored from the cache and skipped, so
+rerunning after a crash or an interrupt resumes where it stopped.
+The first failure stops the run (running steps are asked to stop); with
+--keep-going everything that does not depend on a failure still runs.
+SIGINT/SIGTERM ask every running plugin to stop and wait --grace-period
+before killing it; a second signal kills at once.
+On a terminal, one progress line per running step is redrawn; otherwise one
+line per event: "[step.train] progress train 120/500 steps". --json prints
+one JSON object per event.
+Plugin processes are reused: a process whose step succeeded runs the next
+instance of the same plugin (--no-reuse launches one per instance).`,
+		example: "  shammie run specs/default.hcl\n  shammie run --parallelism 2 --keep-going -var n_concepts=50 --seed 7 specs/fit.hcl\n  shammie run --backend xla:cuda --store /scratch/shammie specs/moe.hcl",
+		run:     runRun,
+	})
+}
+
+func runRun(ctx context.Context, env *Env, args []string) error {
+	c := lookup("run")
+	fs := newFlags(env, c)
+	var f specFlags
+	f.register(fs, true)
+	keepGoing := fs.Bool("keep-going", false, "after a failure, still run every step that does not depend on it")
+	noCache := fs.Bool("no-cache", false, "run every step even when a cached result exists")
+	pos, err := parse(env, c, fs, args)
+	if err != nil {
+		return err
+	}
+	if f.parallelism < 1 {
+		return usagef("--parallelism must be at least 1")
+	}
+	specPath, err := specArg(pos)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var session *runner.Session
+	var smu sync.Mutex
+	stopSignals := make(chan struct{})
+	defer close(stopSignals)
+	if env.Signals != nil {
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stopSignals:
+					return
+				case sig := <-env.Signals:
+					n++
+					if n == 1 {
+						fmt.Fprintf(env.Stderr, "\nshammie: %v: stopping the running steps (up to %s; signal again to kill them now)\n", sig, f.grace)
+						cancel(fmt.Errorf("interrupted by %v", signalName(sig)))
+						continue
+					}
+					fmt.Fprintf(env.Stderr, "\nshammie: %v again: killing the plugins\n", sig)
+					smu.Lock()
+					if session != nil {
+						session.Close()
+					}
+					smu.Unlock()
+				}
+			}
+		}()
+	}
+	s, err := f.load(ctx, env, specPath, false)
+	if err != nil {
+		if ctx.Err() != nil {
+			return &runner.Error{Code: runner.ExitInterrupted, Err: context.Cause(ctx)}
+		}
+		return err
+	}
+	smu.Lock()
+	session = s
+	smu.Unlock()
+	defer s.Close()
+	store, err := openStore(env, f.store)
+	if err != nil {
+		return err
+	}
+	var ui progressUI
+	switch {
+	case f.json:
+		ui = newJSONUI(env.Stdout)
+	case env.IsTTY:
+		ui = newTTYUI(env.Stdout)
+	default:
+		ui = newPlainUI(env.Stdout)
+	}
+	out, err := s.Execute(ctx, store, runner.RunOptions{
+		Parallelism: f.parallelism, KeepGoing: *keepGoing, NoCache: *noCache,
+		HostVersion: Version, Observer: ui.event,
+	})
+	ui.close()
+	if out != nil && !f.json {
+		fmt.Fprintf(env.Stdout, "Run %s %s: %s. Store: %s\n", out.RunID, out.Status, countsText(out), store.Root())
+	}
+	if err != nil {
+		if !f.json {
+			fmt.Fprintf(env.Stderr, "Error: %v\n", err)
+		}
+		return &silentError{runner.ExitCode(err)}
+	}
+	return nil
+}
+
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
+}
+
+func countsText(o *runner.Outcome) string {
+	var parts []string
+	for _, st := range []string{"succeeded", "failed", "cancelled", "skipped"} {
+		for k, v := range o.Counts {
+			if string(k) == st && v > 0 {
+				p := fmt.Sprintf("%d %s", v, st)
+				if st == "succeeded" && o.CacheHits > 0 {
+					p += fmt.Sprintf(" (%d cached)", o.CacheHits)
+				}
+				parts = append(parts, p)
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return "no steps"
+	}
+	return strings.Join(parts, ", ")
+}
+
+type progressUI interface {
+	event(runner.Event)
+	close()
+}
+
+// jsonUI prints every event as one JSON object per line.
+type jsonUI struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+func newJSONUI(w io.Writer) *jsonUI { return &jsonUI{enc: json.NewEncoder(w)} }
+
+func (u *jsonUI) event(e runner.Event) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	_ = u.enc.Encode(e)
+}
+
+func (u *jsonUI) close() {}
+
+// plainUI prints one line per event, for logs and pipes.
+type plainUI struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func newPlainUI(w io.Writer) *plainUI { return &plainUI{w: w} }
+
+func (u *plainUI) event(e runner.Event) {
+	line := eventLine(e)
+	if line == "" {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	fmt.Fprintln(u.w, line)
+}
+
+func (u *plainUI) close() {}
+
+func eventLine(e runner.Event) string {
+	p := "[" + e.Step + "] "
+	switch e.Kind {
+	case "run":
+		return fmt.Sprintf("Run %s (records in %s)", e.RunID, e.Message)
+	case "start":
+		return p + "started (plugin " + e.Plugin + ")"
+	case "cached":
+		return p + e.Message
+	case "progress":
+		return p + "progress " + progressText(e)
+	case "metric":
+		return fmt.Sprintf("%smetric %s=%g (step %d)", p, e.Name, deref(e.Metric), derefInt(e.MStep))
+	case "log":
+		if e.Level != "info" {
+			return p + e.Level + ": " + e.Message
+		}
+		return p + e.Message
+	case "artifact":
+		return p + "artifact " + e.Name + " -> " + e.Path
+	case "output":
+		return p + "output " + e.Name + " = " + e.Message
+	case "done":
+		s := fmt.Sprintf("%s%s in %s", p, e.Status, time.Duration(e.DurationMS)*time.Millisecond)
+		if e.Status != "succeeded" && e.Message != "" {
+			s += ": " + e.Message
+		}
+		if e.StderrTail != "" {
+			s += "\n" + indent("--- last lines of the plugin's stderr ---\n"+e.StderrTail, "    ")
+		}
+		return s
+	case "skipped":
+		return p + "skipped: " + e.Message
+	}
+	return ""
+}
+
+func progressText(e runner.Event) string {
+	s := e.Stage + " "
+	if e.Total > 0 {
+		s += fmt.Sprintf("%d/%d", e.Done, e.Total)
+	} else {
+		s += fmt.Sprintf("%d", e.Done)
+	}
+	if e.Unit != "" {
+		s += " " + e.Unit
+	}
+	return s
+}
+
+func indent(s, pre string) string {
+	return pre + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+pre)
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func derefInt(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// ttyUI keeps one redrawn line per running step below the log of finished
+// steps, warnings and errors.
+type ttyUI struct {
+	mu      sync.Mutex
+	w       io.Writer
+	order   []string          // running steps in start order
+	status  map[string]string // step -> its live line
+	drawn   int               // live lines on screen
+	last    time.Time
+	stopped chan struct{}
+	wg      sync.WaitGroup
+}
+
+func newTTYUI(w io.Writer) *ttyUI {
+	u := &ttyUI{w: w, status: map[string]string{}, stopped: make(chan struct{})}
+	// Redraw on a timer too, so elapsed times move while plugins are quiet.
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-u.stopped:
+				return
+			case <-t.C:
+				u.mu.Lock()
+				u.redraw()
+				u.mu.Unlock()
+			}
+		}
+	}()
+	return u
+}
+
+func (u *ttyUI) event(e runner.Event) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	switch e.Kind {
+	case "start":
+		u.order = append(u.order, e.Step)
+		u.status[e.Step] = "starting"
+	case "progress":
+		u.status[e.Step] = bar(e) + " " + progressText(e)
+	case "metric":
+		if s, ok := u.status[e.Step]; ok {
+			base, _, _ := strings.Cut(s, "  |")
+			u.status[e.Step] = fmt.Sprintf("%s  | %s=%.4g", base, e.Name, deref(e.Metric))
+		}
+	case "done", "skipped", "cached", "run", "log":
+		if e.Kind == "log" && e.Level == "info" {
+			return
+		}
+		u.clear()
+		fmt.Fprintln(u.w, eventLine(e))
+		if e.Kind != "log" {
+			u.remove(e.Step)
+		}
+		u.redrawNow()
+		return
+	default:
+		return
+	}
+	if time.Since(u.last) > 100*time.Millisecond {
+		u.redrawNow()
+	}
+}
+
+func (u *ttyUI) remove(step string) {
+	delete(u.status, step)
+	for i, s := range u.order {
+		if s == step {
+			u.order = append(u.order[:i], u.order[i+1:]...)
+			break
+		}
+	}
+}
+
+func (u *ttyUI) clear() {
+	for ; u.drawn > 0; u.drawn-- {
+		fmt.Fprint(u.w, "\x1b[1A\x1b[2K")
+	}
+}
+
+func (u *ttyUI) redraw() { u.redrawNow() }
+
+func (u *ttyUI) redrawNow() {
+	u.clear()
+	for _, s := range u.order {
+		fmt.Fprintf(u.w, "%s %s\n", s, u.status[s])
+		u.drawn++
+	}
+	u.last = time.Now()
+}
+
+func (u *ttyUI) close() {
+	close(u.stopped)
+	u.wg.Wait()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.clear()
+}
+
+func bar(e runner.Event) string {
+	const width = 20
+	if e.Total <= 0 {
+		return "[" + strings.Repeat("·", width) + "]"
+	}
+	filled := int(float64(width) * float64(min(e.Done, e.Total)) / float64(e.Total))
+	return "[" + strings.Repeat("█", filled) + strings.Repeat("·", width-filled) + "]"
+}

@@ -1,0 +1,167 @@
+// Command testplugin is the plugin the host's end-to-end tests run: one
+// binary whose config "mode" picks a behaviour, good or bad, so that every
+// failure the host must survive can be provoked on demand.
+//
+// Built as shammie-plugin-test (plugin name "test"). Copied or linked under
+// the name shammie-plugin-rogue it serves the raw protocol without the SDK
+// (see rogue.go), to announce artifacts that the SDK itself would refuse.
+// Its version is 0.1.0 unless the environment sets TESTPLUGIN_VERSION at
+// build time through -ldflags "-X main.version=...".
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/shammie-ml/shammie/sdk"
+)
+
+// version is set with -ldflags "-X main.version=0.2.0" to build other
+// versions for the version-selection tests.
+var version = "0.1.0"
+
+type config struct {
+	Mode    string  `cty:"mode" doc:"ok, fail, panic, exit, sleep, hang, stdout, escape, undeclared, badtype, ignore-stop"`
+	N       float64 `cty:"n" default:"1" doc:"input number; output value = n * 2"`
+	Message string  `cty:"message" default:"\"hello\"" doc:"written to the data artifact"`
+	Input   string  `cty:"input" optional:"true" doc:"a file to read (an upstream artifact); its content is appended to the data artifact"`
+	Steps   int     `cty:"steps" default:"3" doc:"progress steps to report"`
+	PIDFile string  `cty:"pidfile" optional:"true" doc:"file to write the plugin's pid to once running"`
+	Token   string  `cty:"token" optional:"true" sensitive:"true" doc:"a secret that must not appear in records"`
+}
+
+type testPlugin struct{}
+
+func (testPlugin) Metadata() sdk.Metadata {
+	return sdk.Metadata{Name: "test", Version: version, Description: "host end-to-end test plugin", Backends: []string{"go"}}
+}
+
+func (testPlugin) Schema() sdk.Schema {
+	return sdk.Schema{
+		Config: sdk.MustBlockOf(config{}),
+		Outputs: []sdk.OutputDecl{
+			{Name: "value", Type: cty.Number, Description: "n * 2"},
+			{Name: "echo", Type: cty.String, Description: "the message"},
+		},
+		Artifacts: []sdk.ArtifactDecl{{Name: "data", MediaType: "text/plain", Description: "the message, and the input's content"}},
+	}
+}
+
+var modes = []string{"ok", "fail", "panic", "exit", "sleep", "hang", "stdout", "escape", "undeclared", "badtype", "ignore-stop"}
+
+func (testPlugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
+	var cfg config
+	if err := c.Decode(&cfg); err != nil {
+		return sdk.Diagnostics{sdk.Errorf(nil, "config does not decode", err.Error())}
+	}
+	var diags sdk.Diagnostics
+	if !c.Value.GetAttr("mode").IsKnown() {
+		return nil
+	}
+	found := false
+	for _, m := range modes {
+		found = found || m == cfg.Mode
+	}
+	if !found {
+		diags = append(diags, sdk.Errorf(cty.GetAttrPath("mode"), "Unknown mode", fmt.Sprintf("mode must be one of %s, not %q.", strings.Join(modes, ", "), cfg.Mode)))
+	}
+	if v := c.Value.GetAttr("n"); v.IsKnown() && !v.IsNull() && cfg.N < 0 {
+		diags = append(diags, sdk.Errorf(cty.GetAttrPath("n"), "n must not be negative", fmt.Sprintf("Got %g.", cfg.N)))
+	}
+	return diags
+}
+
+func (testPlugin) Run(ctx context.Context, r *sdk.Run) error {
+	var cfg config
+	if err := r.Config.Decode(&cfg); err != nil {
+		return err
+	}
+	if cfg.PIDFile != "" {
+		// Written atomically so a test waiting for it never reads half.
+		tmp := cfg.PIDFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, cfg.PIDFile); err != nil {
+			return err
+		}
+	}
+	for i := 1; i <= cfg.Steps; i++ {
+		r.Progress("work", int64(i), int64(cfg.Steps), "steps")
+		r.Metric("loss", int64(i), 1/float64(i))
+	}
+	r.Logf("mode %s seed %d backend %s", cfg.Mode, r.Seed, r.Backend)
+	switch cfg.Mode {
+	case "fail":
+		return errors.New("failing on purpose (mode fail)")
+	case "panic":
+		fmt.Fprintln(os.Stderr, "about to panic: last words on stderr")
+		panic("panic on purpose (mode panic)")
+	case "exit":
+		fmt.Fprintln(os.Stderr, "about to exit 3: last words on stderr")
+		os.Exit(3)
+	case "sleep":
+		<-ctx.Done()
+		return ctx.Err()
+	case "hang", "ignore-stop":
+		fmt.Fprintln(os.Stderr, "ignoring the host's stop request")
+		select {} //nolint: the host must kill us
+	case "stdout":
+		// Must not break the protocol: the SDK routes stdout to stderr.
+		fmt.Println("printed to stdout by the plugin")
+	case "escape":
+		if err := os.WriteFile(filepath.Join(r.WorkDir, "..", "escape.txt"), []byte("x"), 0o644); err != nil {
+			return err
+		}
+		return r.Artifact("data", "../escape.txt", "text/plain")
+	case "undeclared":
+		_ = r.Output("surprise", cty.StringVal("not in the schema"))
+	case "badtype":
+		_ = r.Output("value", cty.StringVal("not a number"))
+		return nil
+	}
+	data := cfg.Message + "\n"
+	if cfg.Input != "" {
+		b, err := os.ReadFile(cfg.Input)
+		if err != nil {
+			return fmt.Errorf("reading input: %w", err)
+		}
+		data += string(b)
+	}
+	if err := os.WriteFile(r.Path("data.txt"), []byte(data), 0o644); err != nil {
+		return err
+	}
+	if err := r.Artifact("data", "data.txt", "text/plain"); err != nil {
+		return err
+	}
+	if cfg.Mode != "badtype" {
+		_ = r.Output("value", cty.NumberFloatVal(cfg.N*2))
+	}
+	_ = r.Output("echo", cty.StringVal(cfg.Message))
+	// A short pause keeps "kill the host mid-run" tests deterministic
+	// without slowing the others down much.
+	if d, err := time.ParseDuration(os.Getenv("TESTPLUGIN_DELAY")); err == nil {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func main() {
+	if strings.HasPrefix(filepath.Base(os.Args[0]), "shammie-plugin-rogue") {
+		serveRogue()
+		return
+	}
+	sdk.Serve(testPlugin{})
+}
