@@ -134,12 +134,22 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 		StartTimeout:    start,
 		GRPCDialOptions: sdk.Wire.GRPCDialOptions(),
 	}
+	verifiedAfterLaunch := ""
 	if opts.SHA256 != "" {
 		sum, err := hex.DecodeString(opts.SHA256)
 		if err != nil || len(sum) != sha256.Size {
 			return nil, fmt.Errorf("plugin %s: recorded sha256 %q is not a hex sha256; run `shammie init` to rewrite the lock file", name, opts.SHA256)
 		}
-		cfg.SecureConfig = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+		// The file's identity is taken before hashing: if the file changes
+		// while or after it is hashed, the identity recorded below no
+		// longer matches it and the next launch hashes again.
+		key, keyed := verifiedKey(opts.Path, opts.SHA256)
+		if _, hit := verified.Load(key); !keyed || !hit {
+			cfg.SecureConfig = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+			if keyed {
+				verifiedAfterLaunch = key
+			}
+		}
 	}
 	pc := plugin.NewClient(cfg)
 	c := &Client{name: name, grace: orDuration(opts.GracePeriod, DefaultGracePeriod), tail: tail, pc: pc, cmd: cmd}
@@ -166,6 +176,9 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 	if err != nil {
 		pc.Kill()
 		return nil, c.launchError(opts, err)
+	}
+	if verifiedAfterLaunch != "" {
+		verified.Store(verifiedAfterLaunch, struct{}{})
 	}
 	c.version = pc.NegotiatedVersion()
 	return c, nil

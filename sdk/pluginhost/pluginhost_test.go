@@ -69,6 +69,11 @@ func request(t *testing.T, mode string) pluginhost.RunRequest {
 
 func fileHash(t *testing.T, path string) string {
 	t.Helper()
+	return hashFile(t, path)
+}
+
+func hashFile(t testing.TB, path string) string {
+	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -387,4 +392,35 @@ func alive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || (s[i+2] != 'Z' && s[i+2] != 'X')
+}
+
+// TestChecksumRecheckedAfterChange: a launch verified once is not hashed
+// again, but a binary rewritten afterwards is refused.
+func TestChecksumRecheckedAfterChange(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "plugin")
+	data, err := os.ReadFile(testPluginBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := fileHash(t, bin)
+	for range 2 {
+		c, err := pluginhost.Launch(context.Background(), pluginhost.LaunchOptions{Path: bin, SHA256: sum})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Kill()
+	}
+	// Same size, one byte changed near the end (in the binary's padding or
+	// symbol data: it would still run).
+	data[len(data)-1] ^= 0xff
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = pluginhost.Launch(context.Background(), pluginhost.LaunchOptions{Path: bin, SHA256: sum})
+	if err == nil || !strings.Contains(err.Error(), "changed since `shammie init`") {
+		t.Fatalf("tampered binary: err = %v", err)
+	}
 }

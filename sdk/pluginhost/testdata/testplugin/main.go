@@ -70,6 +70,8 @@ func (testPlugin) Run(ctx context.Context, run *sdk.Run) error {
 		run.Output("answer", cty.NumberIntVal(42))
 		run.Output("echo", cty.StringVal(cfg.Text+" from "+run.Step))
 		return nil
+	case "noop":
+		return nil
 	case "fail":
 		return errors.New("boom")
 	case "diags":
