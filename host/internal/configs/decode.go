@@ -161,7 +161,7 @@ func decodeVariable(block *hcl.Block) (*Variable, hcl.Diagnostics) {
 		val, d := a.Expr.Value(nil)
 		diags = append(diags, d...)
 		if !d.HasErrors() {
-			if b, err := convert.Convert(val, cty.Bool); err != nil || b.IsNull() {
+			if b, err := convert.Convert(val, cty.Bool); err != nil || b.IsNull() || !b.IsKnown() {
 				diags = append(diags, attrTypeError(a, "a bool (true or false)"))
 			} else {
 				v.Sensitive = b.True()
@@ -409,7 +409,7 @@ func decodeStep(block *hcl.Block) (*Step, hcl.Diagnostics) {
 func typeConstraint(expr hcl.Expression) (cty.Type, *typeexpr.Defaults, hcl.Diagnostics) {
 	if isJSONExpr(expr) {
 		val, diags := expr.Value(nil)
-		if diags.HasErrors() || val.Type() != cty.String || val.IsNull() {
+		if diags.HasErrors() || val.Type() != cty.String || val.IsNull() || !val.IsKnown() {
 			return cty.DynamicPseudoType, nil, hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid type specification",
@@ -496,7 +496,9 @@ func FormatCtyPath(p cty.Path) string {
 		case cty.GetAttrStep:
 			out += "." + s.Name
 		case cty.IndexStep:
-			if s.Key.Type() == cty.String {
+			if !s.Key.IsKnown() || s.Key.IsNull() {
+				out += "[?]"
+			} else if s.Key.Type() == cty.String {
 				out += fmt.Sprintf("[%q]", s.Key.AsString())
 			} else if s.Key.Type() == cty.Number {
 				out += "[" + s.Key.AsBigFloat().Text('f', -1) + "]"

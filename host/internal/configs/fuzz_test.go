@@ -2,10 +2,13 @@ package configs_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shammie-ml/shammie/host/internal/configs"
 	"github.com/shammie-ml/shammie/host/internal/dag"
@@ -28,6 +31,8 @@ func addSuiteSeeds(f *testing.F, add func(src []byte, json bool)) {
 	}
 }
 
+const fuzzHangLimit = 10 * time.Second
+
 // FuzzLoadFile feeds arbitrary bytes through everything a spec goes through
 // before a plugin runs: load (native or JSON syntax), variables, plan with
 // static validation, and diagnostic rendering. None of it may panic.
@@ -35,6 +40,15 @@ func addSuiteSeeds(f *testing.F, add func(src []byte, json bool)) {
 func FuzzLoadFile(f *testing.F) {
 	addSuiteSeeds(f, func(src []byte, json bool) { f.Add(src, json, "n=3") })
 	f.Fuzz(func(t *testing.T, src []byte, json bool, cliVar string) {
+		// A spec that makes the loader hang is a bug too; the fuzzing
+		// engine would only say "hung", so dump where it is stuck.
+		watchdog := time.AfterFunc(fuzzHangLimit, func() {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			fmt.Fprintf(os.Stderr, "input took over %s:\n%q\n%s", fuzzHangLimit, src, buf)
+			os.Exit(3)
+		})
+		defer watchdog.Stop()
 		name := "/fuzz/spec.hcl"
 		if json {
 			name = "/fuzz/spec.shammie.json"

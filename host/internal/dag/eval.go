@@ -57,7 +57,13 @@ func (g *Graph) EvalConfig(n *Node, results map[string]StepResult) (cty.Value, i
 		return cty.NilVal, 0, "", diags
 	}
 
-	ctx := g.scope(n, g.stepValues(results)).EvalContext()
+	// Only the steps n refers to: building every step's value for every
+	// node would make a run quadratic in the number of instances.
+	referenced := map[string]bool{}
+	for _, r := range n.refs {
+		referenced[r.step] = true
+	}
+	ctx := g.scope(n, g.stepValues(results, referenced)).EvalContext()
 	spec, ok := g.configSpec(n.Step.Plugin)
 	if !ok {
 		return cty.NilVal, 0, "", hcl.Diagnostics{{
@@ -166,7 +172,7 @@ func RangeForPath(body hcl.Body, schema *configschema.Block, path cty.Path, fall
 			return blocks[0].DefRange
 		}
 		ix, ok := rest[0].(cty.IndexStep)
-		if !ok {
+		if !ok || !ix.Key.IsKnown() || ix.Key.IsNull() {
 			return blocks[0].DefRange
 		}
 		var chosen *hcl.Block
@@ -207,7 +213,7 @@ func exprRangeForPath(expr hcl.Expression, path cty.Path) hcl.Range {
 	if len(path) == 0 {
 		return expr.Range()
 	}
-	if ix, ok := path[0].(cty.IndexStep); ok && ix.Key.Type() == cty.Number {
+	if ix, ok := path[0].(cty.IndexStep); ok && ix.Key.IsKnown() && !ix.Key.IsNull() && ix.Key.Type() == cty.Number {
 		items, diags := hcl.ExprList(expr)
 		if diags.HasErrors() {
 			return expr.Range()

@@ -15,11 +15,13 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/shammie-ml/shammie/host/internal/configs"
 	"github.com/shammie-ml/shammie/host/internal/configschema"
 	"github.com/shammie-ml/shammie/host/internal/lang"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // DefaultBackend is used when neither the step nor Options sets one.
@@ -81,9 +83,13 @@ type Graph struct {
 	deps    [][]int // deps[i]: indexes of nodes node i depends on, sorted
 	rdeps   [][]int
 	schemas map[string]*configschema.Block // by plugin label
-	kinds   map[string]expansion           // by step name
-	failed  map[string]bool                // steps whose for_each/count failed
-	topo    []*Node
+	// sdkSchemas are the schemas as given, by plugin label.
+	sdkSchemas map[string]sdk.Schema
+	decSpecs   map[string]hcldec.Spec // cache of schemas' DecoderSpec
+	funcs      map[string]function.Function
+	kinds      map[string]expansion // by step name
+	failed     map[string]bool      // steps whose for_each/count failed
+	topo       []*Node
 }
 
 // Nodes returns every step instance in spec order (steps by declaration,

@@ -56,6 +56,10 @@ func Plan(spec *configs.Spec, vars map[string]cty.Value, schemas map[string]sdk.
 		schemas: map[string]*configschema.Block{},
 		kinds:   map[string]expansion{},
 		failed:  map[string]bool{},
+
+		sdkSchemas: map[string]sdk.Schema{},
+		decSpecs:   map[string]hcldec.Spec{},
+		funcs:      lang.Functions(spec.Dir),
 	}
 	locals, diags := lang.EvalLocals(spec, vars, opts.Cwd)
 	g.Locals = locals
@@ -63,6 +67,7 @@ func Plan(spec *configs.Spec, vars map[string]cty.Value, schemas map[string]sdk.
 	for _, name := range sortedNames(spec.Plugins) {
 		if s, ok := schemas[name]; ok {
 			g.schemas[name] = configschema.FromSDK(s.Config)
+			g.sdkSchemas[name] = s
 		} else {
 			p := spec.Plugins[name]
 			diags = append(diags, &hcl.Diagnostic{
@@ -96,7 +101,7 @@ func Plan(spec *configs.Spec, vars map[string]cty.Value, schemas map[string]sdk.
 		}
 	}
 
-	placeholders := g.stepValues(nil)
+	placeholders := g.stepValues(nil, nil)
 	var refDiags hcl.Diagnostics
 	for _, n := range g.nodes {
 		refDiags = append(refDiags, g.collectRefs(n)...)
@@ -125,7 +130,7 @@ func (g *Graph) expand(st *configs.Step) (expansion, []cty.Value, []cty.Value, h
 	default:
 		return single, []cty.Value{cty.NilVal}, nil, nil
 	}
-	scope := &lang.Scope{BaseDir: g.Spec.Dir, Cwd: g.opts.Cwd, Vars: g.Vars, Locals: g.Locals}
+	scope := &lang.Scope{BaseDir: g.Spec.Dir, Cwd: g.opts.Cwd, Vars: g.Vars, Locals: g.Locals, Functions: g.funcs}
 	diags := scope.CheckReferences(g.Spec, expr.Variables(), fmt.Sprintf("The %s argument", what))
 	for _, d := range diags {
 		if d.Summary == "Reference not allowed here" {
@@ -278,16 +283,17 @@ func objectOrEmpty(m map[string]cty.Value) cty.Value {
 	return cty.ObjectVal(m)
 }
 
-// stepValues builds the `step` object: results of finished instances,
-// unknown placeholders for the others.
-func (g *Graph) stepValues(results map[string]StepResult) map[string]cty.Value {
+// stepValues builds the `step` object for the named steps (all when
+// names is nil): results of finished instances, unknown placeholders for
+// the others.
+func (g *Graph) stepValues(results map[string]StepResult, names map[string]bool) map[string]cty.Value {
 	out := map[string]cty.Value{}
 	for name, st := range g.Spec.Steps {
-		_, hasSchema := g.schemas[st.Plugin]
-		var schema sdk.Schema
-		if insts := g.byStep[name]; len(insts) > 0 {
-			schema = insts[0].Schema
+		if names != nil && !names[name] {
+			continue
 		}
+		_, hasSchema := g.schemas[st.Plugin]
+		schema := g.sdkSchemas[st.Plugin]
 		inst := func(n *Node) cty.Value {
 			if r, ok := results[n.Addr]; ok {
 				return instanceValue(schema, hasSchema, &r)
@@ -338,15 +344,21 @@ func (g *Graph) scope(n *Node, steps map[string]cty.Value) *lang.Scope {
 		Steps:      steps,
 		Each:       n.Each,
 		CountIndex: n.CountIndex,
+		Functions:  g.funcs,
 	}
 }
 
 func (g *Graph) configSpec(plugin string) (hcldec.Spec, bool) {
+	if spec, ok := g.decSpecs[plugin]; ok {
+		return spec, true
+	}
 	b, ok := g.schemas[plugin]
 	if !ok {
 		return nil, false
 	}
-	return b.DecoderSpec(), true
+	spec := b.DecoderSpec()
+	g.decSpecs[plugin] = spec
+	return spec, true
 }
 
 // traversals returns every traversal of node n's expressions and config.
@@ -563,12 +575,7 @@ func (g *Graph) resolveRef(n *Node, t hcl.Traversal, keyed map[hcl.Range]hcl.Exp
 }
 
 func (g *Graph) byStepSchema(step string) sdk.Schema {
-	for _, n := range g.nodes {
-		if n.Step.Plugin == g.Spec.Steps[step].Plugin {
-			return n.Schema
-		}
-	}
-	return sdk.Schema{}
+	return g.sdkSchemas[g.Spec.Steps[step].Plugin]
 }
 
 func (g *Graph) instanceByKey(step string, kind expansion, key cty.Value) *Node {
@@ -679,7 +686,13 @@ func (g *Graph) connect() hcl.Diagnostics {
 
 // validateNode evaluates node n's config, seed and backend with unknown
 // upstream results and decodes the config with the plugin's schema.
-func (g *Graph) validateNode(n *Node, steps map[string]cty.Value) hcl.Diagnostics {
+func (g *Graph) validateNode(n *Node, all map[string]cty.Value) hcl.Diagnostics {
+	// Only the steps n refers to: cty.ObjectVal computes its type from all
+	// attributes, so passing every step to every node is quadratic.
+	steps := map[string]cty.Value{}
+	for _, r := range n.refs {
+		steps[r.step] = all[r.step]
+	}
 	scope := g.scope(n, steps)
 	var diags hcl.Diagnostics
 	var nonStep []hcl.Traversal

@@ -31,7 +31,9 @@ type Scope struct {
 	// CountIndex is set inside a count step instance (cty.NilVal otherwise).
 	CountIndex cty.Value
 
-	funcs map[string]function.Function
+	// Functions is the function table; nil means Functions(BaseDir).
+	// Callers evaluating many scopes share one table to save the work.
+	Functions map[string]function.Function
 }
 
 // EachValue is each.key / each.value of a for_each instance.
@@ -64,8 +66,8 @@ func PathValue(specDir, cwd string) cty.Value {
 
 // EvalContext builds the hcl evaluation context of the scope.
 func (s *Scope) EvalContext() *hcl.EvalContext {
-	if s.funcs == nil {
-		s.funcs = Functions(s.BaseDir)
+	if s.Functions == nil {
+		s.Functions = Functions(s.BaseDir)
 	}
 	vars := map[string]cty.Value{RootPath: PathValue(s.BaseDir, s.Cwd)}
 	if s.Vars != nil {
@@ -83,7 +85,7 @@ func (s *Scope) EvalContext() *hcl.EvalContext {
 	if s.CountIndex != cty.NilVal {
 		vars[RootCount] = cty.ObjectVal(map[string]cty.Value{"index": s.CountIndex})
 	}
-	return &hcl.EvalContext{Variables: vars, Functions: s.funcs}
+	return &hcl.EvalContext{Variables: vars, Functions: s.Functions}
 }
 
 func objectOrEmpty(m map[string]cty.Value) cty.Value {
