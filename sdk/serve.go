@@ -82,8 +82,8 @@ type server struct {
 }
 
 type runState struct {
-	cancel     context.CancelCauseFunc
-	stopReason string
+	runID, step string
+	cancel      context.CancelCauseFunc
 }
 
 func newServer(impl Plugin) *server {
@@ -111,13 +111,25 @@ func (s *server) claimStdio() {
 	})
 }
 
-func (s *server) GetMetadata(context.Context, *pluginv1.GetMetadataRequest) (*pluginv1.Metadata, error) {
+// recoverAs turns a panic in a request handler into the handler's error:
+// gRPC does not recover handler panics, and a plugin whose Schema panics
+// (sdk.MustBlockOf on a malformed struct) should say so, not just die.
+func recoverAs(call string, err *error) {
+	if r := recover(); r != nil {
+		Logger().Error(call+" panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		*err = fmt.Errorf("plugin panicked in %s: %v", call, r)
+	}
+}
+
+func (s *server) GetMetadata(context.Context, *pluginv1.GetMetadataRequest) (_ *pluginv1.Metadata, err error) {
 	s.claimStdio()
+	defer recoverAs("Metadata", &err)
 	return Wire.EncodeMetadata(s.impl.Metadata()), nil
 }
 
-func (s *server) GetSchema(context.Context, *pluginv1.GetSchemaRequest) (*pluginv1.Schema, error) {
+func (s *server) GetSchema(context.Context, *pluginv1.GetSchemaRequest) (_ *pluginv1.Schema, err error) {
 	s.claimStdio()
+	defer recoverAs("Schema", &err)
 	out, err := Wire.EncodeSchema(s.impl.Schema())
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s declares an invalid schema: %w", s.impl.Metadata().Name, err)
@@ -131,12 +143,7 @@ func (s *server) ValidateConfig(ctx context.Context, req *pluginv1.ValidateConfi
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			Logger().Error("ValidateConfig panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			err = fmt.Errorf("plugin panicked in ValidateConfig: %v", r)
-		}
-	}()
+	defer recoverAs("ValidateConfig", &err)
 	diags := s.impl.ValidateConfig(ctx, Config{Value: v})
 	return &pluginv1.ValidateConfigResponse{Diagnostics: Wire.EncodeDiagnostics(diags)}, nil
 }
@@ -144,9 +151,11 @@ func (s *server) ValidateConfig(ctx context.Context, req *pluginv1.ValidateConfi
 func (s *server) Stop(_ context.Context, req *pluginv1.StopRequest) (*pluginv1.StopResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	all := req.GetRunId() == "" && req.GetStep() == ""
 	for r := range s.runs {
-		r.stopReason = req.GetReason()
-		r.cancel(fmt.Errorf("stopped by the host: %s", req.GetReason()))
+		if all || (r.runID == req.GetRunId() && r.step == req.GetStep()) {
+			r.cancel(fmt.Errorf("stopped by the host: %s", req.GetReason()))
+		}
 	}
 	return &pluginv1.StopResponse{}, nil
 }
@@ -159,7 +168,7 @@ func (s *server) Run(req *pluginv1.RunRequest, stream grpc.ServerStreamingServer
 	}
 	ctx, cancel := context.WithCancelCause(stream.Context())
 	defer cancel(nil)
-	st := &runState{cancel: cancel}
+	st := &runState{runID: req.GetRunId(), step: req.GetStep(), cancel: cancel}
 	s.mu.Lock()
 	s.runs[st] = struct{}{}
 	s.mu.Unlock()

@@ -328,8 +328,9 @@ func (c *Client) ValidateConfig(ctx context.Context, cfg cty.Value) (sdk.Diagnos
 	return diags, nil
 }
 
-// Stop asks a running step to finish gracefully (its context is
-// cancelled); Run then returns a Cancelled status.
+// Stop asks every step running in the plugin to finish gracefully (their
+// contexts are cancelled); their Run calls then return a Cancelled status.
+// To stop one step, cancel the context given to its Run.
 func (c *Client) Stop(ctx context.Context, reason string) error {
 	if _, err := c.rpc.Stop(ctx, &pluginv1.StopRequest{Reason: reason}); err != nil {
 		return c.rpcError("Stop", err)

@@ -266,6 +266,55 @@ func TestStop(t *testing.T) {
 			t.Errorf("status = %v %q, want cancelled naming the reason", st.State, st.Message)
 		}
 	})
+	t.Run("cancelled before the run started", func(t *testing.T) {
+		c, _ := launch(t, pluginhost.LaunchOptions{})
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		st, err := c.Run(ctx, request(t, "wait"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State != pluginhost.Cancelled {
+			t.Errorf("status = %v %q, want cancelled", st.State, st.Message)
+		}
+	})
+	t.Run("only the cancelled step stops", func(t *testing.T) {
+		c, _ := launch(t, pluginhost.LaunchOptions{})
+		ctxA, cancelA := context.WithCancel(context.Background())
+		ctxB, cancelB := context.WithCancel(context.Background())
+		defer cancelB()
+		started := make(chan struct{}, 2)
+		onEvent := func(e pluginhost.Event) {
+			if _, ok := e.(pluginhost.Progress); ok {
+				started <- struct{}{}
+			}
+		}
+		reqA, reqB := request(t, "wait"), request(t, "wait")
+		reqA.Step, reqB.Step = "a", "b"
+		type result struct {
+			st  pluginhost.Status
+			err error
+		}
+		doneA, doneB := make(chan result, 1), make(chan result, 1)
+		go func() { st, err := c.Run(ctxA, reqA, onEvent); doneA <- result{st, err} }()
+		go func() { st, err := c.Run(ctxB, reqB, onEvent); doneB <- result{st, err} }()
+		<-started
+		<-started
+		cancelA()
+		a := <-doneA
+		if a.err != nil || a.st.State != pluginhost.Cancelled {
+			t.Fatalf("step a: %v %v", a.st, a.err)
+		}
+		select {
+		case b := <-doneB:
+			t.Fatalf("step b ended when only a was cancelled: %v %v", b.st, b.err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		cancelB()
+		if b := <-doneB; b.err != nil || b.st.State != pluginhost.Cancelled {
+			t.Fatalf("step b: %v %v", b.st, b.err)
+		}
+	})
 	t.Run("Stop RPC", func(t *testing.T) {
 		c, _ := launch(t, pluginhost.LaunchOptions{})
 		st, err := c.Run(context.Background(), request(t, "wait"), func(e pluginhost.Event) {

@@ -71,16 +71,24 @@ func (c *Client) Run(ctx context.Context, req RunRequest, onEvent func(Event)) (
 			return
 		case <-ctx.Done():
 		}
-		reason := fmt.Sprint(context.Cause(ctx))
-		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = c.Stop(stopCtx, reason)
-		cancel()
-		select {
-		case <-finished:
-		case <-time.After(c.grace):
-			close(gaveUp)
-			c.forceKill()
-			cancelStream()
+		stop := &pluginv1.StopRequest{Reason: fmt.Sprint(context.Cause(ctx)), RunId: req.RunID, Step: req.Step}
+		deadline := time.After(c.grace)
+		// Repeat the Stop: one sent before the plugin registered the Run
+		// (it was cancelled right away) would match nothing.
+		for {
+			stopCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, _ = c.rpc.Stop(stopCtx, stop)
+			cancel()
+			select {
+			case <-finished:
+				return
+			case <-deadline:
+				close(gaveUp)
+				c.forceKill()
+				cancelStream()
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
 		}
 	}()
 

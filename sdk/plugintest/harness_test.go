@@ -161,3 +161,21 @@ func TestBuildAndRunHost(t *testing.T) {
 		t.Errorf("shammie version: exit %d\nstdout: %s\nstderr: %s", res.ExitCode, res.Stdout, res.Stderr)
 	}
 }
+
+// brokenSchema panics in Schema, as a plugin with a malformed config struct
+// given to sdk.MustBlockOf would.
+type brokenSchema struct{ repeater }
+
+func (brokenSchema) Schema() sdk.Schema {
+	return sdk.Schema{Config: sdk.MustBlockOf(struct {
+		C chan int `cty:"c"`
+	}{})}
+}
+
+func TestSchemaPanicIsAnError(t *testing.T) {
+	h := plugintest.New(t, brokenSchema{})
+	_, err := h.Client().Schema(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "plugin panicked in Schema") || !strings.Contains(err.Error(), "c: no cty type") {
+		t.Errorf("err = %v", err)
+	}
+}

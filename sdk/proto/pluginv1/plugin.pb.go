@@ -1788,8 +1788,13 @@ func (*Event_Output) isEvent_Kind() {}
 func (*Event_Status) isEvent_Kind() {}
 
 type StopRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Reason string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The Run to stop, by its RunRequest's run_id and step; both empty: every
+	// Run in flight. A Stop that arrives before its Run has started matches
+	// nothing, so the host repeats it until the Run stream ends.
+	RunId         string `protobuf:"bytes,2,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	Step          string `protobuf:"bytes,3,opt,name=step,proto3" json:"step,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1827,6 +1832,20 @@ func (*StopRequest) Descriptor() ([]byte, []int) {
 func (x *StopRequest) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *StopRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *StopRequest) GetStep() string {
+	if x != nil {
+		return x.Step
 	}
 	return ""
 }
@@ -2001,9 +2020,11 @@ const file_shammie_plugin_v1_plugin_proto_rawDesc = "" +
 	"\bartifact\x18\x05 \x01(\v2\x1b.shammie.plugin.v1.ArtifactH\x00R\bartifact\x123\n" +
 	"\x06output\x18\x06 \x01(\v2\x19.shammie.plugin.v1.OutputH\x00R\x06output\x123\n" +
 	"\x06status\x18\a \x01(\v2\x19.shammie.plugin.v1.StatusH\x00R\x06statusB\x06\n" +
-	"\x04kind\"%\n" +
+	"\x04kind\"P\n" +
 	"\vStopRequest\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\"\x0e\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x15\n" +
+	"\x06run_id\x18\x02 \x01(\tR\x05runId\x12\x12\n" +
+	"\x04step\x18\x03 \x01(\tR\x04step\"\x0e\n" +
 	"\fStopResponse2\x9a\x03\n" +
 	"\x06Plugin\x12Q\n" +
 	"\vGetMetadata\x12%.shammie.plugin.v1.GetMetadataRequest\x1a\x1b.shammie.plugin.v1.Metadata\x12K\n" +
