@@ -41,6 +41,11 @@ type Run struct {
 	steps    []*Step
 	byAddr   map[string]*Step
 	finished bool
+	// stateInUse holds the cache keys whose shared state dir a running step
+	// of this run holds: two identical steps running at once must not share
+	// one. stateMu is always taken last (after mu or a Step's mu).
+	stateMu    sync.Mutex
+	stateInUse map[string]bool
 }
 
 // CreateRun starts the record of a new run: runs/<id>/run.json with status
@@ -83,7 +88,7 @@ func (s *Store) CreateRun(meta RunMeta) (*Run, error) {
 	if err := writeJSONAtomic(filepath.Join(dir, "run.json"), &rec, true); err != nil {
 		return nil, fmt.Errorf("writing run record: %w", err)
 	}
-	return &Run{store: s, rec: rec, byAddr: map[string]*Step{}}, nil
+	return &Run{store: s, rec: rec, byAddr: map[string]*Step{}, stateInUse: map[string]bool{}}, nil
 }
 
 // ID of the run.
@@ -173,9 +178,10 @@ type StepInfo struct {
 // Step is a step instance being recorded. Record events as they arrive and
 // call exactly one of Finish or FinishFromCache.
 type Step struct {
-	run      *Run
-	dir      string
-	stateDir string
+	run         *Run
+	dir         string
+	stateDir    string
+	sharedState bool // stateDir is the store's state/<key>, not the run's
 
 	mu       sync.Mutex
 	rec      StepRecord
@@ -188,9 +194,12 @@ type Step struct {
 
 // BeginStep records that a step instance starts: it creates steps/<dir>/
 // with work/ for the plugin, writes step.json with status "running" and
-// opens the event logs. The state dir is keyed by the cache key so that a
-// rerun of the same step finds its checkpoints.
-func (r *Run) BeginStep(info StepInfo) (*Step, error) {
+// opens the event logs. The state dir is <root>/state/<cache key>, so that a
+// rerun of the same step after a crash finds its checkpoints; it is removed
+// once the step succeeded and its cache entry is written. A step without a
+// cache key, or whose twin (same key) is running in this run, gets a state
+// dir of its own under steps/<dir>/state instead.
+func (r *Run) BeginStep(info StepInfo) (_ *Step, err error) {
 	if info.Address == "" {
 		return nil, errors.New("step address is empty")
 	}
@@ -207,13 +216,25 @@ func (r *Run) BeginStep(info StepInfo) (*Step, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "work"), 0o755); err != nil {
 		return nil, err
 	}
-	stateDir := filepath.Join(dir, "state")
-	if info.CacheKey != "" {
+	stateDir, shared := filepath.Join(dir, "state"), false
+	r.stateMu.Lock()
+	claim := info.CacheKey != "" && !r.stateInUse[info.CacheKey]
+	if claim {
+		r.stateInUse[info.CacheKey] = true
+	}
+	r.stateMu.Unlock()
+	if claim {
 		d, err := r.store.StateDir(info.CacheKey)
 		if err != nil {
+			r.releaseState(info.CacheKey)
 			return nil, err
 		}
-		stateDir = d
+		stateDir, shared = d, true
+		defer func() {
+			if err != nil {
+				r.releaseState(info.CacheKey)
+			}
+		}()
 	} else if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -230,8 +251,7 @@ func (r *Run) BeginStep(info StepInfo) (*Step, error) {
 		}
 		rec.Config = &v
 	}
-	st := &Step{run: r, dir: dir, stateDir: stateDir, rec: rec, outputs: map[string]cty.Value{}}
-	var err error
+	st := &Step{run: r, dir: dir, stateDir: stateDir, sharedState: shared, rec: rec, outputs: map[string]cty.Value{}}
 	if st.events, err = os.OpenFile(filepath.Join(dir, "events.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
 		return nil, err
 	}
@@ -247,6 +267,12 @@ func (r *Run) BeginStep(info StepInfo) (*Step, error) {
 	r.steps = append(r.steps, st)
 	r.byAddr[info.Address] = st
 	return st, nil
+}
+
+func (r *Run) releaseState(key string) {
+	r.stateMu.Lock()
+	delete(r.stateInUse, key)
+	r.stateMu.Unlock()
 }
 
 // SkipStep records a step that will not run because a step it depends on
@@ -465,19 +491,22 @@ func (st *Step) FinishFromCache(e *CacheEntry) (*StepRecord, error) {
 
 func (st *Step) finishLocked(rec StepRecord) (*StepRecord, error) {
 	// Events first, the final status record last: the record is the only
-	// thing that says the step succeeded.
-	if err := st.events.Sync(); err != nil {
-		return nil, err
-	}
-	if err := st.metrics.Sync(); err != nil {
-		return nil, err
-	}
+	// thing that says the step succeeded. The event logs are not fsynced:
+	// losing their tail to a power cut loses no result (outputs and
+	// artifacts are in step.json and the cache entry), and a sync per step
+	// would cost more than the rest of the bookkeeping.
 	st.closeFiles()
 	if err := writeJSONAtomic(filepath.Join(st.dir, "step.json"), &rec, true); err != nil {
 		return nil, fmt.Errorf("step %s: writing record: %w", rec.Address, err)
 	}
 	st.rec = rec
 	st.finished = true
+	if st.sharedState {
+		defer st.run.releaseState(rec.CacheKey)
+		if rec.CacheHit {
+			_ = os.Remove(st.stateDir) // only if the restored step left it empty
+		}
+	}
 	if rec.Status == StatusSucceeded && !rec.CacheHit && rec.CacheKey != "" {
 		e := &CacheEntry{
 			Key: rec.CacheKey, RunID: st.run.rec.ID, Address: rec.Address, FinishedAt: *rec.EndedAt,
@@ -485,6 +514,12 @@ func (st *Step) finishLocked(rec StepRecord) (*StepRecord, error) {
 		}
 		if err := st.run.store.putCache(e); err != nil {
 			return nil, fmt.Errorf("step %s: writing cache entry: %w", rec.Address, err)
+		}
+		// The checkpoints of a step that succeeded are never needed again:
+		// the cache entry now answers for it. Only after the entry is
+		// written, so a crash in between still resumes from them.
+		if st.sharedState {
+			_ = os.RemoveAll(st.stateDir)
 		}
 	}
 	out := rec

@@ -466,3 +466,61 @@ func TestConcurrentSteps(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestStateDir: a step's state dir is keyed by its cache key so that the
+// rerun after a crash finds its checkpoints; twins running at once get
+// separate dirs; success removes the shared dir, failure keeps it.
+func TestStateDir(t *testing.T) {
+	s := testStore(t)
+	key := strings.Repeat("c", 64)
+	run1, err := s.CreateRun(RunMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := run1.BeginStep(StepInfo{Address: "step.a", CacheKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	twin, err := run1.BeginStep(StepInfo{Address: "step.twin", CacheKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(s.Root(), "state", key)
+	if a.StateDir() != shared {
+		t.Errorf("state dir %q, want %q", a.StateDir(), shared)
+	}
+	if twin.StateDir() == shared || !strings.HasPrefix(twin.StateDir(), twin.Dir()) {
+		t.Errorf("the twin got state dir %q; want one of its own under %q", twin.StateDir(), twin.Dir())
+	}
+	ckpt := filepath.Join(a.StateDir(), "ckpt.bin")
+	if err := os.WriteFile(ckpt, []byte("step 100"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// step.a fails (or the host crashes): the checkpoint stays for the rerun.
+	if _, err := a.Finish(StepResult{Status: StatusFailed}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := twin.Finish(StepResult{Status: StatusFailed}); err != nil {
+		t.Fatal(err)
+	}
+	run2, err := s.CreateRun(RunMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := run2.BeginStep(StepInfo{Address: "step.a", CacheKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(again.StateDir(), "ckpt.bin")); err != nil || string(b) != "step 100" {
+		t.Fatalf("rerun does not find the checkpoint: %q, %v", b, err)
+	}
+	if _, err := again.Finish(StepResult{Status: StatusSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(shared); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state dir of a succeeded step still there: %v", err)
+	}
+	if _, ok, _ := s.LookupCache(key); !ok {
+		t.Error("no cache entry after success")
+	}
+}
