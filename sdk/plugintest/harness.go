@@ -369,3 +369,9 @@ func inferCty(rv reflect.Value, p cty.Path) (cty.Value, error) {
 		return gocty.ToCtyValue(rv.Interface(), ty)
 	}
 }
+
+// Run is New(t, p).Run(cfg, opts...): one step of a fresh in-process plugin.
+func Run(t testing.TB, p sdk.Plugin, cfg any, opts ...RunOption) *Result {
+	t.Helper()
+	return New(t, p).Run(cfg, opts...)
+}

@@ -125,6 +125,14 @@ func TestHarnessRun(t *testing.T) {
 	}
 }
 
+func TestRunShorthand(t *testing.T) {
+	res := plugintest.Run(t, repeater{}, map[string]any{"word": "z", "times": 1})
+	res.RequireSuccess(t)
+	if got := res.Output(t, "text").AsString(); got != "z" {
+		t.Errorf("text = %q", got)
+	}
+}
+
 func TestHarnessValidate(t *testing.T) {
 	h := plugintest.New(t, repeater{})
 	if d := h.Validate(map[string]any{"word": "a"}); len(d) != 0 {
