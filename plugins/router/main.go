@@ -235,6 +235,7 @@ func runRoute(ctx context.Context, run *sdk.Run, cfg config) error {
 	rc.EvalFrac, rc.EvalLabels, rc.Mixtures, rc.Budgets, rc.Candidates = cfg.EvalFrac, cfg.EvalLabels, cfg.Mixtures, cfg.Budgets, cfg.Candidates
 	rc.RM = rm.Config{Dim: cfg.RMDim, Hidden: cfg.RMHidden, Steps: cfg.RMSteps, LR: cfg.RMLR, WeightDecay: rm.DefaultConfig().WeightDecay, Seed: uint64(run.Seed)}
 	rc.Seed = uint64(run.Seed)
+	rc.StateDir = run.StateDir
 	rc.PPM.Seed = uint64(run.Seed)
 	res, err := route.Run(ctx, backend, ds, rc, run)
 	if err != nil {
@@ -300,6 +301,9 @@ func runRoute(ctx context.Context, run *sdk.Run, cfg config) error {
 	run.Output("random_score", cty.MapVal(random))
 	run.Output("instances", cty.NumberIntVal(int64(len(ds.Instances))))
 	run.Output("ties_dropped", cty.NumberIntVal(int64(ds.Ties)))
+	for _, c := range res.PPMEval.Curve {
+		run.Metric("ppm_heldout_rmse", int64(c.TrainRows), c.RMSE)
+	}
 	run.Output("ppm_rmse", cty.NumberFloatVal(res.PPMEval.RMSE))
 	run.Output("ppm_baseline_rmse", cty.NumberFloatVal(res.PPMEval.BaselineRMSE))
 	run.Output("top_feature", cty.StringVal(res.FeatureGains[0].Feature))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty/gocty"
@@ -22,9 +23,25 @@ func TestPluginGenerateAndRoute(t *testing.T) {
 	if got := gen.Output(t, "planted_feature").AsString(); got != "subject_of_expertise=Medicine_and_health" {
 		t.Errorf("planted_feature = %q", got)
 	}
-	res := h.Run(map[string]any{"mode": "route", "data": data, "mixtures": 24, "rm_steps": 80,
-		"budgets": []any{0.25, 0.5}, "candidates": 200}, plugintest.WithSeed(5))
+	routeCfg := map[string]any{"mode": "route", "data": data, "mixtures": 24, "rm_steps": 80,
+		"budgets": []any{0.25, 0.5}, "candidates": 200}
+	stateDir := t.TempDir()
+	res := h.Run(routeCfg, plugintest.WithSeed(5), plugintest.WithStateDir(stateDir))
 	res.RequireSuccess(t)
+	if got := len(res.Metrics["mixture_score"]); got != 24 {
+		t.Errorf("%d mixture_score metrics, want 24", got)
+	}
+	// A second run of the same step resumes the trained mixtures from the
+	// state dir and reaches the same PPM.
+	again := h.Run(routeCfg, plugintest.WithSeed(5), plugintest.WithStateDir(stateDir))
+	again.RequireSuccess(t)
+	resumed := false
+	for _, l := range again.Logs {
+		resumed = resumed || strings.Contains(l, "resumed 24 mixture scores")
+	}
+	if !resumed || again.Float(t, "ppm_rmse") != res.Float(t, "ppm_rmse") {
+		t.Errorf("second run did not resume (logs %v) or changed the PPM (%v vs %v)", again.Logs, again.Float(t, "ppm_rmse"), res.Float(t, "ppm_rmse"))
+	}
 	for _, a := range []string{"routed", "results", "feature_gains", "ppm_model", "plot_budgets", "plot_ppm_fit", "plot_learning_curve", "plot_feature_gains"} {
 		if res.Artifact(t, a).Size == 0 {
 			t.Errorf("artifact %s is empty", a)

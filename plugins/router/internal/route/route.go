@@ -7,9 +7,14 @@ package route
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 
@@ -45,6 +50,10 @@ type Config struct {
 	RM      rm.Config
 	PPM     ppm.Options
 	Seed    uint64
+	// StateDir, when set, keeps the trained mixtures' scores (the
+	// expensive part) so that a re-run of the same step with the same data
+	// and settings resumes after them.
+	StateDir string
 }
 
 // DefaultConfig is the plugin's default.
@@ -145,10 +154,22 @@ func Run(ctx context.Context, backend backends.Backend, ds *prefdata.Dataset, cf
 	for len(mixes) < cfg.Mixtures {
 		mixes = append(mixes, mixture.Knapsack(fm, 1+rng.IntN(len(pool)), rng))
 	}
-	// 2. One RM per mixture, batched.
-	scores, err := train("mixtures", mixes)
-	if err != nil {
-		return nil, err
+	// 2. One RM per mixture, batched (or the scores a previous run of the
+	// same experiment left in the state dir).
+	key := stateKey(cfg, insts, mixes)
+	scores, ok := loadState(cfg.StateDir, key, len(mixes))
+	if ok {
+		rep.Logf("router: resumed %d mixture scores from %s", len(scores), cfg.StateDir)
+	} else {
+		if scores, err = train("mixtures", mixes); err != nil {
+			return nil, err
+		}
+		if err := saveState(cfg.StateDir, key, scores); err != nil {
+			rep.Logf("router: could not save resumable state: %v", err)
+		}
+	}
+	for i, sc := range scores {
+		rep.Metric("mixture_score", int64(i), sc)
 	}
 	X := make([][]float64, len(mixes))
 	for i, m := range mixes {
@@ -389,3 +410,64 @@ func f64(x []float32) []float64 {
 
 // BudgetKey formats a budget as an output map key ("0.25").
 func BudgetKey(b float64) string { return strconv.FormatFloat(b, 'f', -1, 64) }
+
+type state struct {
+	Key    string    `json:"key"`
+	Scores []float64 `json:"mixture_scores"`
+}
+
+// stateKey identifies an experiment's mixtures: settings, data and routings.
+func stateKey(cfg Config, insts []prefdata.Instance, mixes []mixture.Mixture) string {
+	h := sha256.New()
+	c := cfg
+	c.StateDir = ""
+	fmt.Fprintf(h, "%+v\n", c)
+	for _, in := range insts {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%d%d%d\n", in.ID, in.Prompt, in.A, in.B, in.Human, in.LM, in.Gold)
+	}
+	for _, m := range mixes {
+		for _, b := range m.Human {
+			if b {
+				h.Write([]byte{1})
+			} else {
+				h.Write([]byte{0})
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+const stateFile = "router-mixtures.json"
+
+func loadState(dir, key string, n int) ([]float64, bool) {
+	if dir == "" {
+		return nil, false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return nil, false
+	}
+	var st state
+	if json.Unmarshal(b, &st) != nil || st.Key != key || len(st.Scores) != n {
+		return nil, false
+	}
+	return st.Scores, true
+}
+
+func saveState(dir, key string, scores []float64) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.Marshal(state{Key: key, Scores: scores})
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, stateFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, stateFile))
+}
