@@ -185,20 +185,26 @@ func scoreGraph(in []*Node) (perPrompt, concept *Node) {
 	train, trainMask, gen, genMask, promptMask := in[0], in[1], in[2], in[3], in[4]
 	g := train.Graph()
 	dims := gen.Shape().Dimensions
-	C, P, G, D := dims[0], dims[1], dims[2], dims[3]
+	C, P := dims[0], dims[1]
 	T := train.Shape().Dimensions[1]
 	dt := train.DType()
 
-	// Cosine similarity = dot product of unit vectors. One batched matmul
-	// over concepts: [T, D] × [D, P·G] for each concept.
-	tn := L2Normalize(train, -1)
-	gn := Reshape(L2Normalize(gen, -1), C, P*G, D)
-	sim := Einsum("ctd,cgd->ctg", tn, gn)                                 // [C, T, P·G]
-	sim = Reshape(sim, C, T, P, G)                                        // [C, T, P, G]
-	gm := Reshape(genMask, C, 1, P, G)                                    // broadcast over T
-	nGen := Max(ReduceSum(genMask, -1), OnesLike(ReduceSum(genMask, -1))) // [C, P], ≥1 to keep padded prompts finite
-	rowMean := Div(ReduceSum(Mul(sim, gm), -1), Reshape(nGen, C, 1, P))   // [C, T, P]
-	rowMean = TransposeAllDims(rowMean, 0, 2, 1)                          // [C, P, T]
+	// Row means of S without building S: S[t,g] = t̂·ĝ is linear in ĝ, so
+	// the mean over the generated images of a prompt is
+	// mean_g S[t,g] = t̂ · (mean_g ĝ). The graph therefore averages the unit
+	// generated vectors per prompt (one weighted sum, the weights folding
+	// in 1/‖g‖, the padding mask and 1/#images) and takes one small matmul
+	// against the unit training vectors. That is the same number as the
+	// reference's mean over S's rows, with about G times fewer operations
+	// and no [C,T,P,G] tensor; Reference (below) builds S explicitly and the
+	// tests compare the two.
+	tn := L2Normalize(train, -1)                          // [C, T, D]
+	sq := Einsum("cpgd,cpgd->cpg", gen, gen)              // [C, P, G]
+	inv := Rsqrt(Max(sq, Scalar(g, dt, 1e-30)))           // 1/‖g‖ (padding rows are masked out next)
+	nGen := Max(ReduceSum(genMask, -1), Scalar(g, dt, 1)) // [C, P], ≥1 keeps padded prompts finite
+	w := Div(Mul(genMask, inv), Reshape(nGen, C, P, 1))   // [C, P, G]
+	meanGen := Einsum("cpg,cpgd->cpd", w, gen)            // [C, P, D]
+	rowMean := Einsum("cpd,ctd->cpt", meanGen, tn)        // [C, P, T]
 
 	// Top-k rows by mean similarity, k = min(10, #training) per concept.
 	// Done as k rounds of argmax + mask (ties to the smallest index), which
