@@ -53,7 +53,8 @@ func CacheKey(in CacheInputs) string {
 	cfg, err := cty.Transform(cfg, func(_ cty.Path, v cty.Value) (cty.Value, error) {
 		if v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
 			if sha, ok := in.InputArtifacts[v.AsString()]; ok {
-				return cty.StringVal("artifact:sha256:" + sha), nil
+				// The extension stays: plugins choose a reader by it.
+				return cty.StringVal("artifact:sha256:" + sha + ObjectExt(v.AsString())), nil
 			}
 		}
 		return v, nil
@@ -115,7 +116,7 @@ func (s *Store) LookupCache(key string) (entry *CacheEntry, found bool, err erro
 		if !validSHA256(a.SHA256) {
 			return nil, false, fmt.Errorf("cache entry %s: artifact %q has a bad sha256", key, name)
 		}
-		a.StorePath = s.ObjectPath(a.SHA256)
+		a.StorePath = s.ObjectPath(a.SHA256, ObjectExt(a.RelPath))
 		fi, err := os.Stat(a.StorePath)
 		if err != nil || fi.Size() != a.Size {
 			return nil, false, nil

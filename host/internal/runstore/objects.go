@@ -32,9 +32,28 @@ func validSHA256(s string) bool {
 }
 
 // ObjectPath is where the object with the given sha256 (lower-case hex)
-// lives: <root>/objects/sha256/ab/cdef…. It may not exist.
-func (s *Store) ObjectPath(sha string) string {
-	return filepath.Join(s.root, "objects", "sha256", sha[:2], sha[2:])
+// and file extension lives: <root>/objects/sha256/ab/cdef….ext. It may not
+// exist. The extension is kept because plugins pick a reader by it (.csv,
+// .safetensors, .jsonl): the same bytes under two extensions are two
+// objects.
+func (s *Store) ObjectPath(sha, ext string) string {
+	return filepath.Join(s.root, "objects", "sha256", sha[:2], sha[2:]+ext)
+}
+
+// ObjectExt is the extension an artifact written at relPath keeps in the
+// store: its last extension, lower-cased, if it is 1–16 letters or digits;
+// "" otherwise.
+func ObjectExt(relPath string) string {
+	ext := strings.ToLower(filepath.Ext(relPath))
+	if len(ext) < 2 || len(ext) > 17 {
+		return ""
+	}
+	for _, c := range ext[1:] {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return ""
+		}
+	}
+	return ext
 }
 
 // PutArtifact copies the file relPath of workDir into the content-addressed
@@ -57,7 +76,7 @@ func (s *Store) PutArtifact(workDir, relPath, wantSHA string) (string, error) {
 	if sum != wantSHA {
 		return "", fmt.Errorf("artifact %q: sha256 is %s but the plugin announced %s (was the file changed after it was announced?)", relPath, sum, wantSHA)
 	}
-	dst := s.ObjectPath(sum)
+	dst := s.ObjectPath(sum, ObjectExt(relPath))
 	if fi, err := os.Stat(dst); err == nil && fi.Mode().IsRegular() {
 		return dst, nil
 	}
@@ -115,10 +134,13 @@ func (s *Store) ObjectSHA(path string) (string, bool) {
 	}
 	rest := strings.TrimPrefix(path, prefix)
 	dir, file, ok := strings.Cut(rest, string(filepath.Separator))
-	if !ok || len(dir) != 2 {
+	if !ok || len(dir) != 2 || len(file) < 62 {
 		return "", false
 	}
-	sha := dir + file
+	if ext := file[62:]; ext != "" && ObjectExt("x"+ext) != ext {
+		return "", false
+	}
+	sha := dir + file[:62]
 	if !validSHA256(sha) {
 		return "", false
 	}

@@ -114,7 +114,7 @@ func TestListLoadDiff(t *testing.T) {
 		t.Errorf("config type lost: layers is %s", cfg.GetAttr("layers").Type().FriendlyName())
 	}
 	gen, _ := r.Step("step.generate")
-	if a := gen.Artifacts["data"]; a.Size != 4 || a.RelPath != "data.csv" || a.StorePath != s.ObjectPath(sha([]byte("x\n1\n"))) {
+	if a := gen.Artifacts["data"]; a.Size != 4 || a.RelPath != "data.csv" || a.StorePath != s.ObjectPath(sha([]byte("x\n1\n")), ".csv") {
 		t.Errorf("artifact record %+v", a)
 	}
 	pts, err := s.Metrics("latest~1", `step.estimate["a"]`)
@@ -268,12 +268,12 @@ func TestCacheRoundTrip(t *testing.T) {
 	if !outs["stats"].GetAttr("tags").Type().IsSetType() {
 		t.Errorf("restored output lost its set type: %s", outs["stats"].Type().FriendlyName())
 	}
-	if got := st2.Artifacts()["data"].StorePath; got != s.ObjectPath(art.SHA256) {
+	if got := st2.Artifacts()["data"].StorePath; got != s.ObjectPath(art.SHA256, ".txt") {
 		t.Errorf("restored artifact path %q", got)
 	}
 
 	// Lose the object: the entry no longer counts.
-	obj := s.ObjectPath(art.SHA256)
+	obj := s.ObjectPath(art.SHA256, ".txt")
 	if err := os.Chmod(obj, 0o644); err != nil {
 		t.Fatal(err)
 	}

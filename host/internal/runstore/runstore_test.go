@@ -67,6 +67,18 @@ func mustRecord(t *testing.T, st *Step, evs ...pluginhost.Event) {
 	}
 }
 
+func TestObjectExt(t *testing.T) {
+	tests := map[string]string{
+		"a.csv": ".csv", "dir/b.SafeTensors": ".safetensors", "c.tar.gz": ".gz", "noext": "",
+		"weird.c-d": "", "dot.": "", ".hidden": ".hidden", "long." + strings.Repeat("x", 17): "",
+	}
+	for in, want := range tests {
+		if got := ObjectExt(in); got != want {
+			t.Errorf("ObjectExt(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestStepDirName(t *testing.T) {
 	tests := []struct {
 		addr string
@@ -136,6 +148,10 @@ func TestCacheKeyChangesWithEachInput(t *testing.T) {
 			in.Config = setAttr(in.Config, "extra", cty.True)
 		}},
 		{"input artifact content", func(in *CacheInputs) { in.InputArtifacts[storeA] = "ab" + strings.Repeat("d", 62) }},
+		{"input artifact extension", func(in *CacheInputs) {
+			in.Config = setAttr(in.Config, "embeddings", cty.StringVal(storeA+".csv"))
+			in.InputArtifacts = map[string]string{storeA + ".csv": shaIn}
+		}},
 		{"seed", func(in *CacheInputs) { in.Seed = 8 }},
 		{"backend", func(in *CacheInputs) { in.Backend = "xla:cuda" }},
 	}
@@ -213,7 +229,7 @@ func TestPutArtifact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := s.ObjectPath(sha(data)); p1 != want {
+	if want := s.ObjectPath(sha(data), ".txt"); p1 != want {
 		t.Errorf("store path %q, want %q", p1, want)
 	}
 	got, err := os.ReadFile(p1)
@@ -259,8 +275,28 @@ func TestPutArtifact(t *testing.T) {
 			}
 		})
 	}
+	// The same bytes under another extension: a second object keeping it,
+	// since plugins choose readers by extension.
+	if err := os.WriteFile(filepath.Join(work, "same.csv"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p3, err := s.PutArtifact(work, "same.csv", sha(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p3 == p1 || !strings.HasSuffix(p3, sha(data)[2:]+".csv") {
+		t.Errorf("csv object at %q (txt at %q)", p3, p1)
+	}
+	if shaGot, ok := s.ObjectSHA(p3); !ok || shaGot != sha(data) {
+		t.Errorf("ObjectSHA(%q) = %q, %v", p3, shaGot, ok)
+	}
+	for _, notObject := range []string{work + "/out.txt", s.Root() + "/objects/sha256/ab/short", p1 + "x/y", p1[:len(p1)-4] + ".T-T"} {
+		if got, ok := s.ObjectSHA(notObject); ok {
+			t.Errorf("ObjectSHA(%q) = %q, true; want not an object", notObject, got)
+		}
+	}
 	// Nothing of the refused files reached the store, and no temp files remain.
-	if _, err := os.Stat(s.ObjectPath(sha([]byte("secret")))); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(s.ObjectPath(sha([]byte("secret")), ".txt")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a refused artifact reached the store: %v", err)
 	}
 	if ents, _ := os.ReadDir(s.tmpDir()); len(ents) != 0 {
@@ -452,7 +488,7 @@ func TestConcurrentSteps(t *testing.T) {
 			}
 		}
 		st, _ := r.Step(addr)
-		if st.Artifacts["shared"].StorePath != s.ObjectPath(sha([]byte("same bytes in every step"))) {
+		if st.Artifacts["shared"].StorePath != s.ObjectPath(sha([]byte("same bytes in every step")), ".bin") {
 			t.Errorf("%s shared artifact at %q", addr, st.Artifacts["shared"].StorePath)
 		}
 		evs, err := r.Events(addr)
