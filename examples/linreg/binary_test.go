@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,14 +14,37 @@ import (
 	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
 
-// TestBinary runs the built plugin the way the host does: a separate
-// process, handshake, schema, a run, then (when the host is in the
-// workspace) the example spec through the real `shammie` binary.
-func TestBinary(t *testing.T) {
+// pluginBin is this plugin's binary, built once for the package by
+// TestMain (linking a GoMLX binary takes seconds); "" with -short.
+var pluginBin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
 	if testing.Short() {
-		t.Skip("builds the plugin binary")
+		os.Exit(m.Run())
 	}
-	bin := plugintest.BuildPlugin(t, ".")
+	dir, err := os.MkdirTemp("", "linreg-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pluginBin = filepath.Join(dir, "shammie-plugin-linreg")
+	if err := plugintest.Build(".", pluginBin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestBinary runs the built plugin the way the host does: a separate
+// process, handshake, schema, a run.
+func TestBinary(t *testing.T) {
+	if pluginBin == "" {
+		t.Skip("-short: no plugin binary")
+	}
+	bin := pluginBin
 	c, err := pluginhost.Launch(context.Background(), pluginhost.LaunchOptions{Path: bin, AutoMTLS: true})
 	if err != nil {
 		t.Fatal(err)
@@ -49,14 +74,14 @@ func TestBinary(t *testing.T) {
 	}
 }
 
-// TestExampleSpec runs linreg.hcl with the real host; skipped until the host
-// exists in the workspace.
+// TestExampleSpec runs linreg.hcl with the real `shammie` host (built from
+// the workspace; skipped outside it).
 func TestExampleSpec(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the host and the plugin")
+	if pluginBin == "" {
+		t.Skip("-short: no plugin binary")
 	}
 	host := plugintest.HostBinary(t)
-	bin := plugintest.BuildPlugin(t, ".")
+	bin := pluginBin
 	// Run a copy in a scratch dir: init writes a lock file and run a store,
 	// neither of which belongs in the source tree.
 	dir := t.TempDir()
