@@ -49,6 +49,9 @@ func SplitAddress(addr string) (base, key string) {
 	return addr[:i], key
 }
 
+// maxLegend is the most series a figure labels in a legend.
+const maxLegend = 12
+
 type seriesData struct {
 	key    string
 	points plotter.XYs
@@ -149,6 +152,12 @@ func fileStem(step, metric string) string {
 func drawFigure(f *figure, dir string) (Plot, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("%s: %s", strings.TrimPrefix(f.step, "step."), f.metric)
+	// Past a dozen instances a legend hides the plot and its colours
+	// repeat: the lines are drawn thinner and counted in the title.
+	crowded := len(f.series) > maxLegend
+	if crowded {
+		p.Title.Text += fmt.Sprintf(" (%d instances)", len(f.series))
+	}
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = f.metric
 	p.Add(plotter.NewGrid())
@@ -167,8 +176,12 @@ func drawFigure(f *figure, dir string) (Plot, error) {
 			return Plot{}, fmt.Errorf("plot %s %s: %w", f.step, f.metric, err)
 		}
 		line.Color = c
-		line.Width = vg.Points(1.5)
 		line.Dashes = plotutil.Dashes(i / len(plotutil.DefaultColors))
+		line.Width = vg.Points(1.5)
+		if crowded {
+			line.Width = vg.Points(0.75)
+			line.Dashes = nil
+		}
 		p.Add(line)
 		var legendThumb plot.Thumbnailer = line
 		// A single point draws no line: mark it so it is visible.
@@ -182,7 +195,7 @@ func drawFigure(f *figure, dir string) (Plot, error) {
 			p.Add(sc)
 			legendThumb = sc
 		}
-		if len(f.series) > 1 || s.key != "" {
+		if !crowded && (len(f.series) > 1 || s.key != "") {
 			label := s.key
 			if label == "" {
 				label = "(single)"

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -293,5 +294,37 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	if diff := cmp.Diff(string(want), string(got)); diff != "" {
 		t.Errorf("%s differs from the golden file (-want +got); `go test -update` rewrites it:\n%s", path, diff)
+	}
+}
+
+// TestWriteCountSweep: a count sweep of 20 instances shares one figure whose
+// series are in numeric order (2 before 10).
+func TestWriteCountSweep(t *testing.T) {
+	s := must[*runstore.Store](t)(runstore.Open(filepath.Join(t.TempDir(), ".shammie")))
+	run := must[*runstore.Run](t)(s.CreateRun(runstore.RunMeta{}))
+	for i := range 20 {
+		st := must[*runstore.Step](t)(run.BeginStep(runstore.StepInfo{Address: "step.rep[" + strconv.Itoa(i) + "]"}))
+		for k := range 5 {
+			record(t, st, pluginhost.Metric{Name: "loss", Step: int64(k), Value: float64(i) / float64(k+1)})
+		}
+		must[*runstore.StepRecord](t)(st.Finish(runstore.StepResult{Status: runstore.StatusSucceeded}))
+	}
+	if err := run.Finish("", ""); err != nil {
+		t.Fatal(err)
+	}
+	loaded := must[*runstore.LoadedRun](t)(s.Load("latest"))
+	res, err := Write(loaded, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Plots) != 1 {
+		t.Fatalf("%d plots, want 1: %+v", len(res.Plots), res.Plots)
+	}
+	var want []string
+	for i := range 20 {
+		want = append(want, strconv.Itoa(i))
+	}
+	if diff := cmp.Diff(want, res.Plots[0].Series); diff != "" {
+		t.Errorf("series order (-want +got):\n%s", diff)
 	}
 }
