@@ -60,7 +60,7 @@ func FuzzLoadFile(f *testing.F) {
 		if _, parsed := spec.Files[name]; parsed {
 			vars, d := lang.ResolveVariables(spec, []string{cliVar}, nil, []string{"SHAMMIE_VAR_n=2"})
 			diags = append(diags, d...)
-			g, d := dag.Plan(spec, vars, schemasFor(spec), dag.Options{RunSeed: 1, Cwd: "/fuzz"})
+			g, d := dag.Plan(spec, vars, schemasFor(spec), dag.Options{RunSeed: 1, Cwd: "/fuzz", MaxInstances: 500})
 			diags = append(diags, d...)
 			if g != nil && !diags.HasErrors() {
 				var buf bytes.Buffer

@@ -36,6 +36,8 @@ type Options struct {
 	DefaultBackend string
 	// Cwd is path.cwd; "" means the process's working directory.
 	Cwd string
+	// MaxInstances bounds the instances of one step; 0 means MaxInstances.
+	MaxInstances int
 }
 
 // StepResult is what a finished step instance produced: its output values
@@ -87,8 +89,9 @@ type Graph struct {
 	sdkSchemas map[string]sdk.Schema
 	decSpecs   map[string]hcldec.Spec // cache of schemas' DecoderSpec
 	funcs      map[string]function.Function
-	kinds      map[string]expansion // by step name
-	failed     map[string]bool      // steps whose for_each/count failed
+	travCache  map[string][]hcl.Traversal // by step name
+	kinds      map[string]expansion       // by step name
+	failed     map[string]bool            // steps whose for_each/count failed
 	topo       []*Node
 }
 

@@ -18,8 +18,9 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 )
 
-// MaxInstances bounds the instances of one step, so that a typo such as
-// count = 1e9 fails at plan time instead of exhausting memory.
+// MaxInstances is the default bound on the instances of one step, so that
+// a typo such as count = 1e9 fails at plan time instead of exhausting
+// memory (see Options.MaxInstances).
 const MaxInstances = 100000
 
 type expansion int
@@ -59,6 +60,7 @@ func Plan(spec *configs.Spec, vars map[string]cty.Value, schemas map[string]sdk.
 
 		sdkSchemas: map[string]sdk.Schema{},
 		decSpecs:   map[string]hcldec.Spec{},
+		travCache:  map[string][]hcl.Traversal{},
 		funcs:      lang.Functions(spec.Dir),
 	}
 	locals, diags := lang.EvalLocals(spec, vars, opts.Cwd)
@@ -170,8 +172,8 @@ func (g *Graph) expand(st *configs.Step) (expansion, []cty.Value, []cty.Value, h
 			return bad(fmt.Sprintf("count must be a whole number, not %s.", val.Type().FriendlyName()))
 		}
 		bf := num.AsBigFloat()
-		if !bf.IsInt() || bf.Sign() < 0 || bf.Cmp(big.NewFloat(MaxInstances)) > 0 {
-			return bad(fmt.Sprintf("count must be a whole number between 0 and %d, not %s.", MaxInstances, bf.Text('g', -1)))
+		if !bf.IsInt() || bf.Sign() < 0 || bf.Cmp(big.NewFloat(float64(g.maxInstances()))) > 0 {
+			return bad(fmt.Sprintf("count must be a whole number between 0 and %d, not %s.", g.maxInstances(), bf.Text('g', -1)))
 		}
 		n, _ := bf.Int64()
 		keys := make([]cty.Value, n)
@@ -206,10 +208,17 @@ func (g *Graph) expand(st *configs.Step) (expansion, []cty.Value, []cty.Value, h
 	default:
 		return bad(fmt.Sprintf("for_each must be a map, an object, or a set or list of strings, not %s.", ty.FriendlyName()))
 	}
-	if len(keys) > MaxInstances {
-		return bad(fmt.Sprintf("for_each has %d elements; at most %d instances per step are allowed.", len(keys), MaxInstances))
+	if len(keys) > g.maxInstances() {
+		return bad(fmt.Sprintf("for_each has %d elements; at most %d instances per step are allowed.", len(keys), g.maxInstances()))
 	}
 	return forEach, keys, values, diags
+}
+
+func (g *Graph) maxInstances() int {
+	if g.opts.MaxInstances > 0 {
+		return g.opts.MaxInstances
+	}
+	return MaxInstances
 }
 
 func expansionOf(st *configs.Step) expansion {
@@ -361,8 +370,13 @@ func (g *Graph) configSpec(plugin string) (hcldec.Spec, bool) {
 	return spec, true
 }
 
-// traversals returns every traversal of node n's expressions and config.
+// traversals returns every traversal of node n's expressions and config,
+// in source order. They are the same for every instance of a step, and
+// finding them re-parses JSON templates, so they are cached per step.
 func (g *Graph) traversals(n *Node) []hcl.Traversal {
+	if ts, ok := g.travCache[n.Name]; ok {
+		return ts
+	}
 	var ts []hcl.Traversal
 	if spec, ok := g.configSpec(n.Step.Plugin); ok {
 		ts = append(ts, hcldec.Variables(n.Step.Config, spec)...)
@@ -373,6 +387,7 @@ func (g *Graph) traversals(n *Node) []hcl.Traversal {
 	// hcldec walks its spec (a map) in random order: sort by position so
 	// that diagnostics come out in source order, the same every time.
 	sort.SliceStable(ts, func(i, j int) bool { return rangeLess(ts[i].SourceRange(), ts[j].SourceRange()) })
+	g.travCache[n.Name] = ts
 	return ts
 }
 
