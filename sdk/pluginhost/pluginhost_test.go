@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -393,6 +394,9 @@ func TestLaunchRefusals(t *testing.T) {
 // TestParentDeath kills a host-like parent with SIGKILL: the orphaned
 // plugin must exit by itself.
 func TestParentDeath(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the parent-death signal and /proc are Linux-only; elsewhere the plugin polls getppid")
+	}
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
