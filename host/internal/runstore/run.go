@@ -35,6 +35,7 @@ type Variable struct {
 // Run is a run being recorded. Its methods are safe for concurrent use.
 type Run struct {
 	store *Store
+	id    string // immutable copy of rec.ID, readable without mu
 
 	mu       sync.Mutex
 	rec      RunRecord
@@ -88,14 +89,14 @@ func (s *Store) CreateRun(meta RunMeta) (*Run, error) {
 	if err := writeJSONAtomic(filepath.Join(dir, "run.json"), &rec, true); err != nil {
 		return nil, fmt.Errorf("writing run record: %w", err)
 	}
-	return &Run{store: s, rec: rec, byAddr: map[string]*Step{}, stateInUse: map[string]bool{}}, nil
+	return &Run{store: s, id: id, rec: rec, byAddr: map[string]*Step{}, stateInUse: map[string]bool{}}, nil
 }
 
 // ID of the run.
-func (r *Run) ID() string { return r.rec.ID }
+func (r *Run) ID() string { return r.id }
 
 // Dir is the run's directory.
-func (r *Run) Dir() string { return r.store.runDir(r.rec.ID) }
+func (r *Run) Dir() string { return r.store.runDir(r.id) }
 
 // Record returns a copy of the run record as it stands.
 func (r *Run) Record() RunRecord {
@@ -127,7 +128,7 @@ func (r *Run) Finish(status Status, message string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.finished {
-		return fmt.Errorf("run %s already finished", r.rec.ID)
+		return fmt.Errorf("run %s already finished", r.id)
 	}
 	idx := r.indexLocked()
 	if status == "" {
@@ -144,7 +145,7 @@ func (r *Run) Finish(status Status, message string) error {
 		}
 	}
 	if !status.Done() || status == StatusInterrupted {
-		return fmt.Errorf("run %s: %q is not a final status", r.rec.ID, status)
+		return fmt.Errorf("run %s: %q is not a final status", r.id, status)
 	}
 	rec := r.rec
 	now := r.store.now()
@@ -206,10 +207,10 @@ func (r *Run) BeginStep(info StepInfo) (_ *Step, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.finished {
-		return nil, fmt.Errorf("run %s already finished", r.rec.ID)
+		return nil, fmt.Errorf("run %s already finished", r.id)
 	}
 	if _, dup := r.byAddr[info.Address]; dup {
-		return nil, fmt.Errorf("step %s already began in run %s", info.Address, r.rec.ID)
+		return nil, fmt.Errorf("step %s already began in run %s", info.Address, r.id)
 	}
 	name := StepDirName(info.Address)
 	dir := filepath.Join(r.Dir(), "steps", name)
@@ -509,7 +510,7 @@ func (st *Step) finishLocked(rec StepRecord) (*StepRecord, error) {
 	}
 	if rec.Status == StatusSucceeded && !rec.CacheHit && rec.CacheKey != "" {
 		e := &CacheEntry{
-			Key: rec.CacheKey, RunID: st.run.rec.ID, Address: rec.Address, FinishedAt: *rec.EndedAt,
+			Key: rec.CacheKey, RunID: st.run.id, Address: rec.Address, FinishedAt: *rec.EndedAt,
 			DurationMS: rec.DurationMS, Outputs: rec.Outputs, Artifacts: rec.Artifacts,
 		}
 		if err := st.run.store.putCache(e); err != nil {

@@ -429,6 +429,19 @@ func TestConcurrentSteps(t *testing.T) {
 	}
 	const steps, metrics = 12, 50
 	var wg sync.WaitGroup
+	// The UI reads the run record while steps record (a lock-order check).
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	readers.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = run.Record()
+			}
+		}
+	})
 	errs := make(chan error, steps)
 	for i := range steps {
 		wg.Go(func() {
@@ -458,6 +471,8 @@ func TestConcurrentSteps(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	close(stop)
+	readers.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
