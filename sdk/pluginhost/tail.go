@@ -12,11 +12,17 @@ import (
 // tailBuffer keeps the last n lines written to it, for crash reports. hclog
 // JSON lines are rendered readably ("[ERROR] message key=value") because a
 // crash report is read by a person.
+//
+// A Go crash prints "panic: ..." (or "fatal error: ...") and then a stack
+// trace that is often longer than the tail; that first line is the one a
+// reader needs, so it is kept and shown even when it scrolled out.
 type tailBuffer struct {
 	mu      sync.Mutex
 	n       int
 	lines   []string
 	partial []byte
+	crash   string // first "panic: "/"fatal error: " line seen
+	dropped bool   // crash is no longer among lines
 }
 
 func newTail(n int) *tailBuffer { return &tailBuffer{n: n} }
@@ -46,9 +52,18 @@ func (t *tailBuffer) add(line string) {
 	if line == "" {
 		return
 	}
+	if t.crash == "" && (strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ")) {
+		t.crash = line
+	}
 	t.lines = append(t.lines, renderLogLine(line))
 	if len(t.lines) > t.n {
-		t.lines = append(t.lines[:0:0], t.lines[len(t.lines)-t.n:]...)
+		drop := len(t.lines) - t.n
+		for _, l := range t.lines[:drop] {
+			if t.crash != "" && l == t.crash {
+				t.dropped = true
+			}
+		}
+		t.lines = append(t.lines[:0:0], t.lines[drop:]...)
 	}
 }
 
@@ -64,7 +79,11 @@ func (t *tailBuffer) String() string {
 			lines = lines[len(lines)-t.n:]
 		}
 	}
-	return strings.Join(lines, "\n")
+	out := strings.Join(lines, "\n")
+	if t.dropped {
+		out = t.crash + "\n[…]\n" + out
+	}
+	return out
 }
 
 func renderLogLine(line string) string {
