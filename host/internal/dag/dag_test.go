@@ -382,3 +382,41 @@ step "bare" {
 		t.Errorf("warning became %v", w[0].Severity)
 	}
 }
+
+func TestDiagnosticsFromPluginJSON(t *testing.T) {
+	src := `{
+  "plugin": {"gen": {}},
+  "step": {"s": {
+    "plugin": "plugin.gen",
+    "config": {
+      "mode": "x",
+      "sizes": [1, 2],
+      "layer": [{"width": 1}, {"width": 2}]
+    }
+  }}
+}`
+	spec, diags := configs.LoadSource("/specs/test.shammie.json", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	g, diags := dag.Plan(spec, map[string]cty.Value{}, map[string]sdk.Schema{"gen": genSchema}, dag.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	tests := []struct {
+		path cty.Path
+		want string
+	}{
+		{cty.GetAttrPath("mode"), "6:15"},
+		{cty.GetAttrPath("sizes").IndexInt(1), "7:20"},
+		{cty.GetAttrPath("layer").IndexInt(1).GetAttr("width"), "8:41"},
+		{cty.GetAttrPath("sizes").Index(cty.UnknownVal(cty.Number)), "7:16"},
+	}
+	for _, tt := range tests {
+		got := g.DiagnosticsFromPlugin(g.Node("step.s"), sdk.Diagnostics{sdk.Errorf(tt.path, "bad", "")})
+		pos := got[0].Subject.Start
+		if s := fmt.Sprintf("%d:%d", pos.Line, pos.Column); s != tt.want {
+			t.Errorf("%#v: at %s, want %s", tt.path, s, tt.want)
+		}
+	}
+}

@@ -145,7 +145,8 @@ func TestResolveVariablesPrecedence(t *testing.T) {
 			map[string]cty.Value{"n": cty.NumberIntVal(3), "cfg": cty.ObjectVal(map[string]cty.Value{"lr": cty.NumberFloatVal(0.5), "opt": cty.StringVal("adam")})}},
 		{"-var beats file", []string{"n=9", "name=a=b", "sizes=[3]", "n=10"}, []string{hclFile}, []string{"SHAMMIE_VAR_n=4"},
 			map[string]cty.Value{"n": cty.NumberIntVal(10), "name": cty.StringVal("a=b"), "sizes": cty.ListVal([]cty.Value{cty.NumberIntVal(3)})}},
-		{"untyped takes raw text", []string{"untyped=[1]"}, nil, nil, map[string]cty.Value{"untyped": cty.TupleVal([]cty.Value{cty.NumberIntVal(1)})}},
+		{"untyped parses constants", []string{"untyped=[1]"}, nil, nil, map[string]cty.Value{"untyped": cty.TupleVal([]cty.Value{cty.NumberIntVal(1)})}},
+		{"untyped falls back to text", []string{"untyped=hello world"}, nil, nil, map[string]cty.Value{"untyped": cty.StringVal("hello world")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

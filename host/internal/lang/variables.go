@@ -31,7 +31,8 @@ type rawValue struct {
 // var files in order (.json: HCL JSON syntax, anything else: native), and
 // the cliVars ("name=value" from -var, later ones win). Values from -var and
 // the environment are taken verbatim when the variable's type is string and
-// parsed as HCL expressions otherwise (so -var 'sizes=[1,2]' works).
+// parsed as HCL expressions otherwise (so -var 'sizes=[1,2]' works); an
+// untyped variable takes text that does not parse as a constant verbatim.
 // Then each value is converted to the declared type and checked by the
 // variable's validation blocks. Var files and -var values are added to
 // spec.Files so diagnostics render with snippets.
@@ -157,10 +158,15 @@ func parseRaw(spec *configs.Spec, v *configs.Variable, raw, pseudoName string) (
 		return rawValue{value: cty.StringVal(raw), rng: rng}, nil
 	}
 	expr, diags := hclsyntax.ParseExpression(src, pseudoName, hcl.InitialPos)
-	if diags.HasErrors() {
-		return rawValue{}, diags
+	var val cty.Value
+	if !diags.HasErrors() {
+		val, diags = expr.Value(nil)
 	}
-	val, diags := expr.Value(nil)
+	if diags.HasErrors() && v.Type == cty.DynamicPseudoType {
+		// An untyped variable takes text that is not an HCL constant as
+		// a string, so that -var name=hello works without quotes.
+		return rawValue{value: cty.StringVal(raw), rng: rng}, nil
+	}
 	if diags.HasErrors() {
 		for _, d := range diags {
 			d.Detail += fmt.Sprintf(" Values for var.%s (type %s) are parsed as HCL expressions: write numbers, lists and objects literally (-var '%s=[1, 2]') and quote strings.", v.Name, typeexpr.TypeString(v.Type), v.Name)
