@@ -2,6 +2,7 @@ package threshold
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -161,5 +162,14 @@ func TestRealCountsPlantedAtPaperThreshold(t *testing.T) {
 	t.Logf("threshold 112, 95%% bootstrap interval [%d, %d], median %d, %d/%d resamples without change", iv.Lo, iv.Hi, iv.Median, iv.NoChange, iv.B)
 	if !(iv.Lo <= 112 && 112 <= iv.Hi) {
 		t.Errorf("interval [%d, %d] does not cover 112", iv.Lo, iv.Hi)
+	}
+}
+
+func TestBootstrapCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	pts := stepScores([]int64{1, 2, 3, 4, 5, 6, 7, 8}, 5, 0, 1, 0.01, 1)
+	if _, err := Bootstrap(ctx, pts, 0.9, 100, 1, 0.95, nil); err == nil || !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
 	}
 }
