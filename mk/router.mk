@@ -7,11 +7,13 @@ test-router: ## Router plugin tests only.
 
 # Scale benchmark: score 1 000 000 random candidate routings of 10 000
 # instances with a 64-feature quadratic PPM as batched matmuls. Backend from
-# ROUTER_BENCH_BACKEND (default go); ROUTER_BENCH_CANDIDATES scales it down
-# (the printed figure is then extrapolated to 1M). Last line:
+# ROUTER_BENCH_BACKEND (default go: a 32 768-candidate slice, extrapolated;
+# xla:cuda builds with -tags xla and needs PJRT_PLUGIN_LIBRARY_PATH).
+# ROUTER_BENCH_CANDIDATES / ROUTER_BENCH_CHUNK override the size. Last line:
 # bench-router: score1m_s=N
+ROUTER_BENCH_BACKEND ?= go
 bench-router: ## Router: time scoring 1M candidate mixtures × 10k instances with the PPM.
-	@cd plugins/router && ROUTER_BENCH=1 $(GO) test -count=1 -timeout 60m -run '^TestScore1MBench$$' -v ./internal/ppm | tee /tmp/bench-router.$$$$.log | grep -v '^bench-router:' ; \
+	@cd plugins/router && ROUTER_BENCH=1 ROUTER_BENCH_BACKEND=$(ROUTER_BENCH_BACKEND) $(GO) test $(if $(filter xla%,$(ROUTER_BENCH_BACKEND)),-tags xla) -count=1 -timeout 60m -run '^TestScore1MBench$$' -v ./internal/ppm | tee /tmp/bench-router.$$$$.log | grep -v '^bench-router:' ; \
 	  grep '^bench-router:' /tmp/bench-router.$$$$.log | tail -1; rm -f /tmp/bench-router.$$$$.log
 
 run-hyper: build ## Router: planted-data routing spec.
