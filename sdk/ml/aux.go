@@ -60,6 +60,11 @@ func AuxLosses(ctx *context.Context, g *graph.Graph) []NamedNode {
 // Capture exports a tensor of the graph being built (router top-k indices
 // and probabilities, say) under name, so analysis code can return it as an
 // extra output: after building, Captures(ctx, g) lists them in order.
+//
+// simplego v0.26 fails at execution ("index out of range") when every
+// output of a graph was created before one of its parameter nodes (e.g. a
+// variable first read after the captured layer): return the model's logits
+// (or anything built last) among the outputs too.
 func Capture(ctx *context.Context, name string, x *graph.Node) {
 	e := extrasOf(ctx, x.Graph())
 	e.mu.Lock()

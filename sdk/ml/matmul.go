@@ -44,8 +44,6 @@ func DotGeneral(lhs *graph.Node, lhsContracting, lhsBatch []int, rhs *graph.Node
 		}
 		return dy
 	}
-	recordDot(lhs.Shape(), lc, lb, rhs.Shape(), rc, rb)
-
 	lhsG := graph.IdentityWithCustomGradient(lhs, func(_, _ *graph.Node) *graph.Node {
 		// dy: [batch…, lhsCross…, rhsCross…]; contract its rhs-cross axes with
 		// rhs's cross axes. Result: [batch…, lhsCross…, rhs's contracting axes

@@ -8,7 +8,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
-
 // TestDotGeneralGradientMatchesStock compares ml.DotGeneral's custom
 // gradients with GoMLX's own (slow but straightforward) DotGeneral gradient,
 // for layouts with batch axes, several contracting axes and transposed
@@ -20,11 +19,11 @@ func TestDotGeneralGradientMatchesStock(t *testing.T) {
 	}
 	defer backend.Finalize()
 	cases := []struct {
-		name         string
-		lhsDims      []int
-		lc, lb       []int
-		rhsDims      []int
-		rc, rb       []int
+		name    string
+		lhsDims []int
+		lc, lb  []int
+		rhsDims []int
+		rc, rb  []int
 	}{
 		{"matmul", []int{3, 4}, []int{1}, nil, []int{4, 5}, []int{0}, nil},
 		{"transposed rhs", []int{3, 4}, []int{1}, nil, []int{5, 4}, []int{1}, nil},

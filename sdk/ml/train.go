@@ -30,15 +30,15 @@ type TrainConfig struct {
 	MinLRRatio float64
 	// WeightDecay is AdamW's decoupled decay, applied to weights of rank ≥ 2
 	// only (not to norm gains). Default 0.
-	WeightDecay        float64
-	Beta1, Beta2, Eps  float64 // defaults 0.9, 0.95, 1e-8
-	ClipNorm           float64 // global gradient-norm clip; 0: none
-	AccumSteps         int     // micro-batches per optimizer step (default 1)
-	EvalEvery          int     // steps between evaluations (0: only at the end, if an eval set is given)
-	CheckpointEvery    int     // steps between checkpoints (0: only at the end and on cancellation)
-	CheckpointDir      string  // "" disables checkpoints and resume
-	KeepCheckpoints    int     // newest checkpoints kept (default 2)
-	MetricsEvery       int     // steps between train metrics (default 1)
+	WeightDecay       float64
+	Beta1, Beta2, Eps float64 // defaults 0.9, 0.95, 1e-8
+	ClipNorm          float64 // global gradient-norm clip; 0: none
+	AccumSteps        int     // micro-batches per optimizer step (default 1)
+	EvalEvery         int     // steps between evaluations (0: only at the end, if an eval set is given)
+	CheckpointEvery   int     // steps between checkpoints (0: only at the end and on cancellation)
+	CheckpointDir     string  // "" disables checkpoints and resume
+	KeepCheckpoints   int     // newest checkpoints kept (default 2)
+	MetricsEvery      int     // steps between train metrics (default 1)
 	// ModelConfig, if set, is written as config.json in every checkpoint.
 	ModelConfig any
 }
@@ -319,63 +319,19 @@ func (t *Trainer) Train(goctx gocontext.Context, batches Batches, eval [][]*tens
 			return res, err
 		}
 		t0 := time.Now()
-		lr := c.LRAt(step)
-		hyper := tensors.FromValue([]float32{float32(lr), float32(1 - math.Pow(c.Beta1, float64(step))), float32(1 - math.Pow(c.Beta2, float64(step)))})
-		var loss, norm float64
-		auxSum := make([]float64, 0)
-		if c.AccumSteps == 1 {
-			b, err := batches.Batch(step - 1)
-			if err != nil {
-				return res, fmt.Errorf("step %d: batch: %w", step, err)
-			}
-			outs, err := t.step.Exec(append([]any{hyper}, tensorsAny(b)...)...)
-			if err != nil {
-				return res, fmt.Errorf("step %d: %w", step, err)
-			}
-			loss, norm = scalarOf(outs[0]), scalarOf(outs[1])
-			for _, o := range outs[2:] {
-				auxSum = append(auxSum, scalarOf(o))
-			}
-			finalize(outs)
-		} else {
-			for micro := range c.AccumSteps {
-				b, err := batches.Batch((step-1)*c.AccumSteps + micro)
-				if err != nil {
-					return res, fmt.Errorf("step %d: batch: %w", step, err)
-				}
-				outs, err := t.accum.Exec(tensorsAny(b)...)
-				if err != nil {
-					return res, fmt.Errorf("step %d: %w", step, err)
-				}
-				loss += scalarOf(outs[0]) / float64(c.AccumSteps)
-				for i, o := range outs[1:] {
-					if len(auxSum) <= i {
-						auxSum = append(auxSum, 0)
-					}
-					auxSum[i] += scalarOf(o) / float64(c.AccumSteps)
-				}
-				finalize(outs)
-			}
-			outs, err := t.apply.Exec(hyper)
-			if err != nil {
-				return res, fmt.Errorf("step %d: %w", step, err)
-			}
-			norm = scalarOf(outs[0])
-			finalize(outs)
+		sr, err := t.Step(step, batches)
+		if err != nil {
+			return res, err
 		}
+		loss, norm, lr, auxSum := sr.Loss, sr.GradNorm, sr.LR, sr.Aux
 		timeSum += time.Since(t0)
-		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(norm) || math.IsInf(norm, 0) {
-			return res, fmt.Errorf("step %d: training diverged: loss=%v, gradient norm=%v (lower the learning rate or clip gradients)", step, loss, norm)
-		}
 		res.Steps, res.FinalLoss = step, loss
 		if step%c.MetricsEvery == 0 || step == c.Steps {
 			t.rep.Metric("train/loss", int64(step), loss)
 			t.rep.Metric("train/lr", int64(step), lr)
 			t.rep.Metric("train/grad_norm", int64(step), norm)
-			for i, a := range auxSum {
-				if i < len(t.auxNames) {
-					t.rep.Metric("aux/"+t.auxNames[i], int64(step), a)
-				}
+			for _, a := range auxSum {
+				t.rep.Metric("aux/"+a.Name, int64(step), a.Value)
 			}
 		}
 		t.rep.Progress("train", int64(step), int64(c.Steps), "steps")
@@ -395,6 +351,82 @@ func (t *Trainer) Train(goctx gocontext.Context, batches Batches, eval [][]*tens
 	}
 	res.StepTime = timeSum / time.Duration(c.Steps-start)
 	return res, nil
+}
+
+// StepResult is what one optimizer step reports.
+type StepResult struct {
+	Loss, GradNorm, LR float64
+	Aux                []NamedValue
+}
+
+// NamedValue is a named scalar.
+type NamedValue struct {
+	Name  string
+	Value float64
+}
+
+// Step runs optimizer step `step` (1-based) on micro-batches
+// (step-1)·AccumSteps … step·AccumSteps-1 of batches, and fails, naming the
+// step, if the loss or the gradient norm is not finite. Train calls it; it
+// is public for benchmarks and custom loops.
+func (t *Trainer) Step(step int, batches Batches) (StepResult, error) {
+	c := t.cfg
+	lr := c.LRAt(step)
+	hyper := tensors.FromValue([]float32{float32(lr), float32(1 - math.Pow(c.Beta1, float64(step))), float32(1 - math.Pow(c.Beta2, float64(step)))})
+	var loss, norm float64
+	var auxSum []float64
+	if c.AccumSteps == 1 {
+		b, err := batches.Batch(step - 1)
+		if err != nil {
+			return StepResult{}, fmt.Errorf("step %d: batch: %w", step, err)
+		}
+		outs, err := t.step.Exec(append([]any{hyper}, tensorsAny(b)...)...)
+		if err != nil {
+			return StepResult{}, fmt.Errorf("step %d: %w", step, err)
+		}
+		loss, norm = scalarOf(outs[0]), scalarOf(outs[1])
+		for _, o := range outs[2:] {
+			auxSum = append(auxSum, scalarOf(o))
+		}
+		finalize(outs)
+	} else {
+		for micro := range c.AccumSteps {
+			b, err := batches.Batch((step-1)*c.AccumSteps + micro)
+			if err != nil {
+				return StepResult{}, fmt.Errorf("step %d: batch: %w", step, err)
+			}
+			outs, err := t.accum.Exec(tensorsAny(b)...)
+			if err != nil {
+				return StepResult{}, fmt.Errorf("step %d: %w", step, err)
+			}
+			loss += scalarOf(outs[0]) / float64(c.AccumSteps)
+			for i, o := range outs[1:] {
+				if len(auxSum) <= i {
+					auxSum = append(auxSum, 0)
+				}
+				auxSum[i] += scalarOf(o) / float64(c.AccumSteps)
+			}
+			finalize(outs)
+		}
+		outs, err := t.apply.Exec(hyper)
+		if err != nil {
+			return StepResult{}, fmt.Errorf("step %d: %w", step, err)
+		}
+		norm = scalarOf(outs[0])
+		finalize(outs)
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return StepResult{}, fmt.Errorf("step %d: training diverged: loss=%v, gradient norm=%v (lower the learning rate or clip gradients)", step, loss, norm)
+	}
+	sr := StepResult{Loss: loss, GradNorm: norm, LR: lr}
+	for i, a := range auxSum {
+		name := fmt.Sprint(i)
+		if i < len(t.auxNames) {
+			name = t.auxNames[i]
+		}
+		sr.Aux = append(sr.Aux, NamedValue{name, a})
+	}
+	return sr, nil
 }
 
 // Evaluate returns the mean loss over the batches (no update).

@@ -198,8 +198,10 @@ type Outputs struct {
 }
 
 // KVCache holds keys and values of all layers for decoding:
-// K[l], V[l] are [batch, max_seq_len, heads, d_head]; Offset (scalar int32)
-// is the number of positions already written.
+// K[l], V[l] are [max_seq_len, batch, heads, d_head] (position first, so a
+// chunk is written with one scatter along axis 0: simplego has no
+// DynamicUpdateSlice); Offset (scalar int32) is the number of positions
+// already written.
 type KVCache struct {
 	K, V   []*graph.Node
 	Offset *graph.Node
@@ -208,7 +210,7 @@ type KVCache struct {
 // NewKVCache returns an empty cache for batch sequences in graph g.
 func (m *Transformer) NewKVCache(g *graph.Graph, batch int) *KVCache {
 	c := m.Config
-	shape := shapes.Make(c.dtype(), batch, c.MaxSeqLen, c.NumHeads, c.HeadDim())
+	shape := shapes.Make(c.dtype(), c.MaxSeqLen, batch, c.NumHeads, c.HeadDim())
 	kv := &KVCache{Offset: graph.Const(g, int32(0))}
 	for range c.NumLayers {
 		kv.K = append(kv.K, graph.Zeros(g, shape))
@@ -338,6 +340,18 @@ func RMSNorm(ctx *context.Context, x *graph.Node, eps float64) *graph.Node {
 	return graph.Mul(graph.Div(x, graph.Sqrt(graph.AddScalar(ms, eps))), graph.ExpandLeftToRank(gain, x.Rank()))
 }
 
+// causalBias is the constant [seq, seq] additive mask: 0 where key j ≤ query
+// i, -1e9 elsewhere (exp underflows to exactly 0).
+func causalBias(g *graph.Graph, seq int, dt dtypes.DType) *graph.Node {
+	v := make([]float64, seq*seq)
+	for i := range seq {
+		for j := i + 1; j < seq; j++ {
+			v[i*seq+j] = -1e9
+		}
+	}
+	return graph.Const(g, tensorFromFloat64(shapes.Make(dt, seq, seq), v))
+}
+
 // ropeTables returns cos and sin [total, d_head] for positions offset…offset+total-1,
 // in the "rotate half" layout: column i and i+d_head/2 share frequency
 // base^(-2i/d_head).
@@ -393,25 +407,33 @@ func (m *Transformer) attention(ctx *context.Context, layer int, h, cos, sin, of
 
 	keys, vals := k, v
 	kvLen := seq
+	kvPos, kvBatch := 1, 0 // axes of keys/vals [batch, seq, heads, d_head]
 	if kc != nil {
-		zero := graph.Const(g, int32(0))
-		kOut = graph.DynamicUpdateSlice(kc, k, []*graph.Node{zero, offset, zero, zero})
-		vOut = graph.DynamicUpdateSlice(vc, v, []*graph.Node{zero, offset, zero, zero})
+		// Write positions offset…offset+seq-1 of the cache [max_seq, batch, heads, d_head].
+		idx := graph.ExpandAxes(graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, seq), 0), offset), -1)
+		kOut = graph.ScatterUpdate(kc, idx, graph.TransposeAllAxes(k, 1, 0, 2, 3), true, true)
+		vOut = graph.ScatterUpdate(vc, idx, graph.TransposeAllAxes(v, 1, 0, 2, 3), true, true)
 		keys, vals = kOut, vOut
 		kvLen = c.MaxSeqLen
+		kvPos, kvBatch = 0, 1
 	}
 	// scores [batch, heads, seq, kvLen]
-	scores := DotGeneral(q, []int{3}, []int{0, 2}, keys, []int{3}, []int{0, 2})
+	scores := DotGeneral(q, []int{3}, []int{0, 2}, keys, []int{3}, []int{kvBatch, 2})
 	// Causal mask: query i sits at absolute position offset+i and may see key j iff j ≤ offset+i.
-	qi := graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, seq, kvLen), 0), offset)
-	kj := graph.Iota(g, shapes.Make(dtypes.Int32, seq, kvLen), 1)
-	// An additive bias (0 or -1e9) and a plain softmax cost two passes over
-	// the scores fewer than MaskedSoftmax's three Where()s.
-	bias := graph.Where(graph.LessOrEqual(kj, qi), graph.Zeros(g, shapes.Make(scores.DType(), seq, kvLen)),
-		graph.Scalar(g, scores.DType(), -1e9))
+	var bias *graph.Node
+	if kc == nil {
+		bias = causalBias(g, seq, scores.DType())
+	} else {
+		qi := graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, seq, kvLen), 0), offset)
+		kj := graph.Iota(g, shapes.Make(dtypes.Int32, seq, kvLen), 1)
+		bias = graph.Where(graph.LessOrEqual(kj, qi), graph.Zeros(g, shapes.Make(scores.DType(), seq, kvLen)),
+			graph.Scalar(g, scores.DType(), -1e9))
+	}
+	// An additive bias and a plain softmax cost fewer passes over the scores
+	// than MaskedSoftmax's three Where()s.
 	probs := graph.Softmax(graph.Add(scores, graph.InsertAxes(bias, 0, 0)), -1)
 	// ctx [batch, heads, seq, d_head]
-	ctxv := DotGeneral(probs, []int{3}, []int{0, 1}, vals, []int{1}, []int{0, 2})
+	ctxv := DotGeneral(probs, []int{3}, []int{0, 1}, vals, []int{kvPos}, []int{kvBatch, 2})
 	heads := graph.TransposeAllAxes(ctxv, 0, 2, 1, 3) // [batch, seq, heads, d_head]
 	heads = hooks.apply(HookPoint{layer, SiteHeads}, heads)
 	wo := Weight(ctx.In("out"), "weights", shapes.Make(h.DType(), c.DModel, c.DModel),

@@ -1,0 +1,282 @@
+// Command benchtrain measures sdk/ml's training step against PyTorch on the
+// same model (issue 3's `make bench-train`): 2 layers, d_model 128, 4 heads,
+// sequence 64, batch 16, byte vocabulary by default. It prints Shammie's
+// tokens/s, the time of a graph holding only the step's matrix products (same
+// shapes, same backend), runs tools/benchtrain/torch_ref.py for PyTorch's
+// figure, and ends with one machine-readable line:
+//
+//	bench-train: shammie_tok_s=N pytorch_tok_s=N ratio=R matmul_ratio=M backend=NAME
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/shammie-ml/shammie/sdk/ml"
+)
+
+func main() {
+	var (
+		backendName = flag.String("backend", "go", `GoMLX backend: "go" or "xla:cuda" (needs -tags xla)`)
+		layers      = flag.Int("layers", 2, "transformer layers")
+		dModel      = flag.Int("d-model", 128, "model width")
+		heads       = flag.Int("heads", 4, "attention heads")
+		seq         = flag.Int("seq", 64, "sequence length")
+		batch       = flag.Int("batch", 16, "batch size")
+		steps       = flag.Int("steps", 20, "timed steps")
+		warmup      = flag.Int("warmup", 3, "untimed steps first (compilation, caches)")
+		cpuProfile  = flag.String("cpuprofile", "", "write CPU profiles of the timed Shammie steps to PATH.<step>")
+		torchScript = flag.String("torch-script", "tools/benchtrain/torch_ref.py", "PyTorch reference script; empty to skip")
+		torchDevice = flag.String("torch-device", "cpu", `PyTorch device ("cpu" or "cuda")`)
+		python      = flag.String("python", "python3", "Python interpreter with torch")
+	)
+	flag.Parse()
+	if err := run(*backendName, *layers, *dModel, *heads, *seq, *batch, *steps, *warmup, *cpuProfile, *torchScript, *torchDevice, *python); err != nil {
+		fmt.Fprintln(os.Stderr, "benchtrain:", err)
+		os.Exit(1)
+	}
+}
+
+func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup int, cpuProfile, torchScript, torchDevice, python string) error {
+	backend, err := ml.OpenBackend(backendName)
+	if err != nil {
+		return err
+	}
+	defer backend.Finalize()
+
+	model, err := ml.NewTransformer(ml.Config{VocabSize: 256, DModel: dModel, NumHeads: heads, NumLayers: layers, MaxSeqLen: seq})
+	if err != nil {
+		return err
+	}
+	// Random bytes: speed does not depend on the text.
+	rng := rand.New(rand.NewPCG(1, 2))
+	tokens := make([]int32, (steps+warmup+1)*batch*seq+1)
+	for i := range tokens {
+		tokens[i] = int32(rng.IntN(256))
+	}
+	windows, err := ml.NewLMWindows(tokens, batch, seq, 1)
+	if err != nil {
+		return err
+	}
+	ctx := context.New()
+	ml.SetInitSeed(ctx, 1)
+	tr, err := ml.NewTrainer(backend, ctx, func(ctx *context.Context, b []*graph.Node) *graph.Node {
+		return model.LMLoss(ctx, b[0], nil, nil)
+	}, ml.TrainConfig{Steps: steps + warmup, LR: 1e-3, WarmupSteps: 2, WeightDecay: 0.1, ClipNorm: 1}, nil)
+	if err != nil {
+		return err
+	}
+
+	// The first step builds (and compiles) the graph: record its products.
+	var firstErr error
+	dots := ml.RecordDots(func() { _, firstErr = tr.Step(1, windows) })
+	if firstErr != nil {
+		return firstErr
+	}
+	for s := 2; s <= warmup; s++ {
+		if _, err := tr.Step(s, windows); err != nil {
+			return err
+		}
+	}
+	// The matmul-only graph runs interleaved with the training steps, so
+	// that both see the same machine load (the CPUs may be shared).
+	mm, flops, err := newDotsRunner(backend, dots)
+	if err != nil {
+		return err
+	}
+	for range warmup {
+		if _, err := mm.run(); err != nil {
+			return err
+		}
+	}
+	stepTimes := make([]time.Duration, 0, steps)
+	mmTimes := make([]time.Duration, 0, steps)
+	ratios := make([]float64, 0, steps)
+	var lastLoss float64
+	for s := warmup + 1; s <= warmup+steps; s++ {
+		// One profile per step (pprof merges them: go tool pprof -top bin prof.*),
+		// so the matmul-only runs stay out of it.
+		var profFile *os.File
+		if cpuProfile != "" {
+			if profFile, err = os.Create(fmt.Sprintf("%s.%03d", cpuProfile, s)); err != nil {
+				return err
+			}
+			_ = pprof.StartCPUProfile(profFile)
+		}
+		t0 := time.Now()
+		r, err := tr.Step(s, windows)
+		if err != nil {
+			return err
+		}
+		st := time.Since(t0)
+		if profFile != nil {
+			pprof.StopCPUProfile()
+			profFile.Close()
+		}
+		mt, err := mm.run()
+		if err != nil {
+			return err
+		}
+		stepTimes, mmTimes = append(stepTimes, st), append(mmTimes, mt)
+		ratios = append(ratios, st.Seconds()/mt.Seconds())
+		lastLoss = r.Loss
+	}
+	stepT := median(stepTimes)
+	tokS := float64(batch*seq) / stepT.Seconds()
+	fmt.Printf("shammie: backend=%s layers=%d d_model=%d heads=%d seq=%d batch=%d step_ms=%.2f (median of %d; min %.2f) tok_s=%.0f loss=%.3f\n",
+		backendName, layers, dModel, heads, seq, batch, ms(stepT), steps, ms(minDur(stepTimes)), tokS, lastLoss)
+	mmT := median(mmTimes)
+	matmulRatio := medianF(ratios)
+	fmt.Printf("matmuls: %d products, %.2f GFLOP per step, step_ms=%.2f (min %.2f; %.1f GFLOP/s); training step / matmuls = %.2f (median of per-step ratios; min/min %.2f)\n",
+		len(dots), flops/1e9, ms(mmT), ms(minDur(mmTimes)), flops/mmT.Seconds()/1e9, matmulRatio, minDur(stepTimes).Seconds()/minDur(mmTimes).Seconds())
+
+	torchTokS := 0.0
+	if torchScript != "" {
+		torchTokS, err = runTorch(python, torchScript, torchDevice, layers, dModel, heads, seq, batch, steps, warmup)
+		if err != nil {
+			return err
+		}
+	}
+	ratio := 0.0
+	if torchTokS > 0 {
+		ratio = tokS / torchTokS
+	}
+	fmt.Printf("bench-train: shammie_tok_s=%.0f pytorch_tok_s=%.0f ratio=%.3f matmul_ratio=%.2f backend=%s\n",
+		tokS, torchTokS, ratio, matmulRatio, backendName)
+	return nil
+}
+
+type dotsRunner struct {
+	exec   *graph.Exec
+	inputs []any
+}
+
+// newDotsRunner builds a graph made only of the recorded products, on
+// random inputs, and returns it with the products' FLOPs.
+func newDotsRunner(backend backends.Backend, dots []ml.DotShape) (*dotsRunner, float64, error) {
+	var inputs []any
+	var flops float64
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, d := range dots {
+		for _, sh := range []shapes.Shape{d.LHS, d.RHS} {
+			t := tensors.FromShape(sh)
+			if sh.DType.String() == "Float32" {
+				tensors.MustMutableFlatData(t, func(f []float32) {
+					for i := range f {
+						f[i] = float32(rng.NormFloat64())
+					}
+				})
+			}
+			inputs = append(inputs, t)
+		}
+		// 2·(output size)·(contracted size)
+		contracted := 1
+		for _, a := range d.LHSContract {
+			contracted *= d.LHS.Dim(a)
+		}
+		flops += 2 * float64(d.LHS.Size()/contracted) * float64(d.RHS.Size()) / float64(batchSize(d))
+	}
+	fn := ml.DotsGraphFn(dots)
+	exec, err := graph.NewExec(backend, func(in []*graph.Node) *graph.Node { return fn(in) })
+	if err != nil {
+		return nil, 0, err
+	}
+	return &dotsRunner{exec: exec, inputs: inputs}, flops, nil
+}
+
+func (r *dotsRunner) run() (time.Duration, error) {
+	t0 := time.Now()
+	out, err := r.exec.Exec(r.inputs...)
+	if err != nil {
+		return 0, err
+	}
+	_ = out[0].Value() // bring the result to the host, as the step does with its loss
+	d := time.Since(t0)
+	out[0].FinalizeAll()
+	return d, nil
+}
+
+// batchSize is the product of the batch dimensions of a product (counted in
+// both operand sizes, so divided out once).
+func batchSize(d ml.DotShape) int {
+	n := 1
+	for _, a := range d.LHSBatch {
+		n *= d.LHS.Dim(a)
+	}
+	return n
+}
+
+var torchLine = regexp.MustCompile(`tok_s=([0-9.]+)`)
+
+func runTorch(python, script, device string, layers, dModel, heads, seq, batch, steps, warmup int) (float64, error) {
+	cmd := exec.Command(python, script, "--device", device, "--threads", "2",
+		"--layers", fmt.Sprint(layers), "--d-model", fmt.Sprint(dModel), "--heads", fmt.Sprint(heads),
+		"--seq", fmt.Sprint(seq), "--batch", fmt.Sprint(batch), "--steps", fmt.Sprint(steps), "--warmup", fmt.Sprint(warmup))
+	// PyTorch at its best here: one OpenBLAS thread per torch thread and
+	// OpenBLAS's own choice of kernel, whatever this shell sets.
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") || strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=") || strings.HasPrefix(kv, "OPENBLAS_NUM_THREADS=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	cmd.Env = append(env, "OPENBLAS_NUM_THREADS=1")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%s %s: %w (install torch with tools/benchtrain/install_torch.sh)", python, script, err)
+	}
+	var tokS float64
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		line := sc.Text()
+		fmt.Println(line)
+		if m := torchLine.FindStringSubmatch(line); m != nil {
+			tokS, _ = strconv.ParseFloat(m[1], 64)
+		}
+	}
+	if tokS == 0 {
+		return 0, fmt.Errorf("%s printed no tok_s figure", script)
+	}
+	return tokS, nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func medianF(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func minDur(ds []time.Duration) time.Duration {
+	m := ds[0]
+	for _, d := range ds {
+		m = min(m, d)
+	}
+	return m
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
