@@ -46,9 +46,9 @@ var DefaultColumns = Columns{Concept: "concept", Count: "count", Score: "score",
 
 // Drops counts and describes what was left out under Drop.
 type Drops struct {
-	Rows     int      // table rows / manifest rows left out
-	Concepts int      // whole concepts left out
-	Reasons  []string // one line each, "file:line: why" or "concept "x": why"
+	Rows     int      `json:"rows"`     // table rows / manifest rows left out
+	Concepts int      `json:"concepts"` // whole concepts left out
+	Reasons  []string `json:"reasons"`  // one line each, "file:line: why" or "concept "x": why"
 }
 
 func (d *Drops) add(rows, concepts int, reason string) {
