@@ -420,3 +420,39 @@ func TestDiagnosticsFromPluginJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestCompactPluginDiagnostics(t *testing.T) {
+	g := mustPlan(t, `plugin "gen" {}
+step "s" {
+  plugin   = plugin.gen
+  for_each = toset(["a", "b", "c"])
+  config { mode = each.key }
+}`)
+	var diags hcl.Diagnostics
+	for _, n := range g.Nodes() {
+		diags = append(diags, g.DiagnosticsFromPlugin(n, sdk.Diagnostics{
+			sdk.Errorf(cty.GetAttrPath("mode"), "same everywhere", "d"),
+			sdk.Errorf(cty.GetAttrPath("mode"), "only "+n.Key.AsString(), "d"),
+		})...)
+	}
+	diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "host"})
+	got := dag.CompactPluginDiagnostics(diags)
+	var lines []string
+	for _, d := range got {
+		lines = append(lines, d.Summary+" | "+d.Detail)
+	}
+	want := []string{
+		`same everywhere | d` + "\n\n" + `Reported by plugin "gen" for step.s["a"], step.s["b"], step.s["c"] at config.mode.`,
+		`only a | d` + "\n\n" + `Reported by plugin "gen" for step.s["a"] at config.mode.`,
+		`only b | d` + "\n\n" + `Reported by plugin "gen" for step.s["b"] at config.mode.`,
+		`only c | d` + "\n\n" + `Reported by plugin "gen" for step.s["c"] at config.mode.`,
+		`host | `,
+	}
+	if diff := cmp.Diff(want, lines); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	// The input is left as it was.
+	if !strings.Contains(diags[0].Detail, `for step.s["a"] at`) {
+		t.Errorf("input modified: %q", diags[0].Detail)
+	}
+}

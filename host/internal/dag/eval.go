@@ -2,6 +2,7 @@ package dag
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -118,16 +119,82 @@ func (g *Graph) DiagnosticsFromPlugin(n *Node, in sdk.Diagnostics) hcl.Diagnosti
 		if schema != nil {
 			rng = RangeForPath(n.Step.Config, schema, d.Path, n.Step.ConfigRange)
 		}
-		detail := d.Detail
-		where := fmt.Sprintf("Reported by plugin %q for %s", n.Step.Plugin, n.Addr)
+		extra := &PluginDiagnostic{Plugin: n.Step.Plugin, Addrs: []string{n.Addr}, BaseDetail: d.Detail}
 		if len(d.Path) > 0 {
-			where += fmt.Sprintf(" at config.%s", configs.FormatCtyPath(d.Path))
+			extra.Path = "config." + configs.FormatCtyPath(d.Path)
 		}
-		if detail != "" {
-			detail += "\n\n"
+		out = append(out, &hcl.Diagnostic{Severity: sev, Summary: d.Summary, Detail: extra.detail(), Subject: rng.Ptr(), Extra: extra})
+	}
+	return out
+}
+
+// PluginDiagnostic is the Extra of diagnostics made by
+// DiagnosticsFromPlugin: which plugin reported it for which instances.
+type PluginDiagnostic struct {
+	Plugin     string
+	Addrs      []string
+	Path       string // "config.a.b[0]", "" for the whole config
+	BaseDetail string // the plugin's own detail
+}
+
+func (p *PluginDiagnostic) detail() string {
+	d := p.BaseDetail
+	if d != "" {
+		d += "\n\n"
+	}
+	d += fmt.Sprintf("Reported by plugin %q for %s", p.Plugin, joinAddrs(p.Addrs))
+	if p.Path != "" {
+		d += " at " + p.Path
+	}
+	return d + "."
+}
+
+func joinAddrs(addrs []string) string {
+	const shown = 5
+	if len(addrs) <= shown {
+		return strings.Join(addrs, ", ")
+	}
+	return fmt.Sprintf("%s and %d more instances", strings.Join(addrs[:shown], ", "), len(addrs)-shown)
+}
+
+// CompactPluginDiagnostics merges plugin diagnostics that differ only in
+// the instance they were reported for (every instance of a sweep with
+// the same bad setting), so the user reads each problem once with the
+// list of instances. Other diagnostics pass through unchanged; order is
+// kept (by first occurrence).
+func CompactPluginDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
+	type key struct {
+		sev                         hcl.DiagnosticSeverity
+		summary, plugin, path, base string
+		subject                     string
+	}
+	var out hcl.Diagnostics
+	merged := map[key]*PluginDiagnostic{}
+	for _, d := range diags {
+		pd, ok := d.Extra.(*PluginDiagnostic)
+		if !ok {
+			out = append(out, d)
+			continue
 		}
-		detail += where + "."
-		out = append(out, &hcl.Diagnostic{Severity: sev, Summary: d.Summary, Detail: detail, Subject: rng.Ptr()})
+		k := key{sev: d.Severity, summary: d.Summary, plugin: pd.Plugin, path: pd.Path, base: pd.BaseDetail}
+		if d.Subject != nil {
+			k.subject = d.Subject.String()
+		}
+		if m, seen := merged[k]; seen {
+			m.Addrs = append(m.Addrs, pd.Addrs...)
+			continue
+		}
+		cp := *pd
+		cp.Addrs = append([]string(nil), pd.Addrs...)
+		merged[k] = &cp
+		nd := *d
+		nd.Extra = &cp
+		out = append(out, &nd)
+	}
+	for _, d := range out {
+		if pd, ok := d.Extra.(*PluginDiagnostic); ok {
+			d.Detail = pd.detail()
+		}
 	}
 	return out
 }
