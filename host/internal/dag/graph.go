@@ -4,6 +4,26 @@
 // plugin's schema (upstream results as unknown values of their declared
 // types), and at run time evaluates a node's config from its upstream
 // results.
+//
+// How the host uses the spec language, in order:
+//
+//	spec, diags := configs.LoadFile(path)             // syntax, structure, names
+//	vars, d := lang.ResolveVariables(spec, cliVars, varFiles, os.Environ())
+//	g, d := dag.Plan(spec, vars, schemasByPluginLabel, dag.Options{RunSeed: s, DefaultBackend: b})
+//	for _, n := range g.TopoOrder() {                 // or schedule by g.Deps
+//		cfg, seed, backend, d := g.EvalConfig(n, resultsByAddr)
+//		// ... plugin ValidateConfig / Run with cfg ...
+//		d = g.DiagnosticsFromPlugin(n, pluginDiags)
+//	}
+//	spec.WriteDiagnostics(os.Stderr, dag.CompactPluginDiagnostics(all), 80, color)
+//
+// Plan is safe to call on a spec that loaded with errors (it is fuzzed
+// that way), so a CLI may report load, variable and plan errors at once.
+//
+// Addresses: step.NAME for a single step, step.NAME["key"] for a for_each
+// instance (map and set keys sorted, lists in their order), step.NAME[i]
+// for a count instance. The seed of an instance without `seed` is
+// [DefaultSeed].
 package dag
 
 import (
