@@ -16,8 +16,8 @@ import (
 )
 
 // binDir holds the real binaries the scripts run, built once by TestMain:
-// shammie, and the test plugin as shammie-plugin-test at version 0.1.0 (in
-// binDir) and 0.2.0 (in binDir/v2).
+// shammie, the test plugin as shammie-plugin-test at version 0.1.0 (in
+// binDir) and 0.2.0 (in binDir/v2), and the SDK-less rogue plugin.
 var binDir string
 
 func TestMain(m *testing.M) {
@@ -36,6 +36,7 @@ func buildAndRun(m *testing.M) int {
 		{filepath.Join(dir, "shammie"), ".", ""},
 		{filepath.Join(dir, "shammie-plugin-test"), "../../internal/testplugin", ""},
 		{filepath.Join(dir, "v2", "shammie-plugin-test"), "../../internal/testplugin", "-X main.version=0.2.0"},
+		{filepath.Join(dir, "rogue", "shammie-plugin-rogue"), "../../internal/testplugin/rogue", ""},
 	}
 	for _, b := range builds {
 		cmd := exec.Command("go", "build", "-o", b.out, "-ldflags", b.ldflags, b.pkg)
@@ -56,6 +57,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("PLUGIN", filepath.Join(binDir, "shammie-plugin-test"))
 			env.Setenv("PLUGIN_V2", filepath.Join(binDir, "v2", "shammie-plugin-test"))
 			env.Setenv("PLUGIN_DIR", binDir)
+			env.Setenv("ROGUE", filepath.Join(binDir, "rogue", "shammie-plugin-rogue"))
 			env.Setenv("PLUGIN_V2_DIR", filepath.Join(binDir, "v2"))
 			// No plugins from the developer's home or environment.
 			env.Setenv("HOME", env.WorkDir)

@@ -72,11 +72,11 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 				case sig := <-env.Signals:
 					n++
 					if n == 1 {
-						fmt.Fprintf(env.Stderr, "\nshammie: %v: stopping the running steps (up to %s; signal again to kill them now)\n", sig, f.grace)
+						fmt.Fprintf(env.Stderr, "\nshammie: %s: stopping the running steps (up to %s; signal again to kill them now)\n", signalName(sig), f.grace)
 						cancel(fmt.Errorf("interrupted by %v", signalName(sig)))
 						continue
 					}
-					fmt.Fprintf(env.Stderr, "\nshammie: %v again: killing the plugins\n", sig)
+					fmt.Fprintf(env.Stderr, "\nshammie: %s again: killing the plugins\n", signalName(sig))
 					smu.Lock()
 					if session != nil {
 						session.Close()

@@ -453,13 +453,20 @@ func (s *Session) finishFailed(st *runstore.Step, n *dag.Node, p *Plugin, msg st
 	if len(diags) > 0 {
 		full += "\n" + strings.Join(diags, "\n")
 	}
-	emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: string(runstore.StatusFailed), Message: full, StderrTail: tail, DurationMS: durationOf(rec)})
+	uiTail := tail
+	if strings.Contains(msg, strings.TrimSpace(tail)) {
+		uiTail = "" // a crash error quotes the tail already
+	}
+	emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: string(runstore.StatusFailed), Message: full, StderrTail: uiTail, DurationMS: durationOf(rec)})
 	return nodeResult{status: runstore.StatusFailed, message: full}
 }
 
 func (s *Session) finishCancelled(st *runstore.Step, n *dag.Node, p *Plugin, ctx context.Context, detail string, emit func(Event)) nodeResult {
-	msg := "cancelled: " + fmt.Sprint(context.Cause(ctx))
-	if detail != "" && !strings.Contains(msg, detail) {
+	cause := fmt.Sprint(context.Cause(ctx))
+	msg := "cancelled: " + cause
+	// The plugin's own message usually repeats the cause; add it only
+	// when it says more (e.g. that it had to be killed).
+	if detail != "" && !strings.Contains(detail, cause) {
 		msg += " (" + detail + ")"
 	}
 	rec, _ := st.Finish(runstore.StepResult{Status: runstore.StatusCancelled, Message: msg})

@@ -58,6 +58,9 @@ func (l ProcessLauncher) Launch(ctx context.Context, p *Plugin) (Conn, error) {
 	c, err := pluginhost.Launch(ctx, pluginhost.LaunchOptions{
 		Path: p.Path, SHA256: p.SHA256, AutoMTLS: true,
 		GracePeriod: l.GracePeriod, Stderr: l.Stderr,
+		// A Go panic's stack runs to ~30 lines; the frames that matter are
+		// at its top.
+		TailLines: 40,
 	})
 	if err != nil {
 		return nil, err

@@ -2,11 +2,9 @@
 // binary whose config "mode" picks a behaviour, good or bad, so that every
 // failure the host must survive can be provoked on demand.
 //
-// Built as shammie-plugin-test (plugin name "test"). Copied or linked under
-// the name shammie-plugin-rogue it serves the raw protocol without the SDK
-// (see rogue.go), to announce artifacts that the SDK itself would refuse.
-// Its version is 0.1.0 unless the environment sets TESTPLUGIN_VERSION at
-// build time through -ldflags "-X main.version=...".
+// Built as shammie-plugin-test (plugin name "test"), version 0.1.0 unless
+// built with -ldflags "-X main.version=...". The subdirectory rogue is a
+// plugin that bypasses the SDK.
 package main
 
 import (
@@ -159,9 +157,5 @@ func (testPlugin) Run(ctx context.Context, r *sdk.Run) error {
 }
 
 func main() {
-	if strings.HasPrefix(filepath.Base(os.Args[0]), "shammie-plugin-rogue") {
-		serveRogue()
-		return
-	}
 	sdk.Serve(testPlugin{})
 }

@@ -1,41 +1,49 @@
+// Command rogue is a plugin written without the Shammie SDK: it speaks
+// the protocol directly (handshake, gRPC service) and announces artifacts
+// that the SDK would refuse to announce, to prove that the host refuses
+// files outside the step's work dir by itself. It must not import the sdk
+// package, whose init protects stdout for SDK plugins; it imports only the
+// generated protocol code.
 package main
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
-	"github.com/zclconf/go-cty/cty"
 	"google.golang.org/grpc"
 
-	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/proto/pluginv1"
 )
 
-// The rogue plugin speaks the protocol directly, without the SDK's own
-// artifact checks, to prove that the host refuses artifacts outside the
-// work dir by itself: a plugin need not be built with this SDK.
+// handshake must equal sdk.Handshake: a plugin not built with the SDK has
+// to know the cookie, which is the point of this plugin.
+var handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  1,
+	MagicCookieKey:   "SHAMMIE_PLUGIN",
+	MagicCookieValue: "7f3b1c9e5a2d48e0b6c4a1f8d2e9c7b3",
+}
+
 type rogueServer struct {
 	pluginv1.UnimplementedPluginServer
 }
 
-type rogueConfig struct {
-	Mode string `cty:"mode" doc:"escape (../), absolute, symlink"`
-}
-
 func (rogueServer) GetMetadata(context.Context, *pluginv1.GetMetadataRequest) (*pluginv1.Metadata, error) {
-	return &pluginv1.Metadata{Name: "rogue", Version: version, ProtocolVersions: []int32{1}, Backends: []string{"go"}}, nil
+	return &pluginv1.Metadata{Name: "rogue", Version: "0.1.0", ProtocolVersions: []int32{1}, Backends: []string{"go"}}, nil
 }
 
 func (rogueServer) GetSchema(context.Context, *pluginv1.GetSchemaRequest) (*pluginv1.Schema, error) {
-	return sdk.Wire.EncodeSchema(sdk.Schema{
-		Config:    sdk.MustBlockOf(rogueConfig{}),
-		Artifacts: []sdk.ArtifactDecl{{Name: "data"}},
-	})
+	return &pluginv1.Schema{
+		Config: &pluginv1.Block{Attributes: []*pluginv1.Attribute{
+			{Name: "mode", TypeJson: []byte(`"string"`), Required: true, Description: "escape (../), absolute or symlink"},
+		}},
+		Artifacts: []*pluginv1.ArtifactDecl{{Name: "data"}},
+	}, nil
 }
 
 func (rogueServer) ValidateConfig(context.Context, *pluginv1.ValidateConfigRequest) (*pluginv1.ValidateConfigResponse, error) {
@@ -47,14 +55,13 @@ func (rogueServer) Stop(context.Context, *pluginv1.StopRequest) (*pluginv1.StopR
 }
 
 func (rogueServer) Run(req *pluginv1.RunRequest, stream grpc.ServerStreamingServer[pluginv1.Event]) error {
-	cfg, err := sdk.Wire.DecodeValue(req.GetConfig())
-	if err != nil {
+	var cfg struct {
+		Mode string `json:"mode"`
+	}
+	if err := json.Unmarshal(req.GetConfig().GetValueJson(), &cfg); err != nil {
 		return err
 	}
-	mode := "escape"
-	if m := cfg.GetAttr("mode"); m.Type() == cty.String && !m.IsNull() {
-		mode = m.AsString()
-	}
+	mode := cfg.Mode
 	work := req.GetWorkDir()
 	outside := filepath.Join(filepath.Dir(work), "secret.txt")
 	content := []byte("outside the work dir\n")
@@ -94,10 +101,10 @@ func (roguePlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientC
 	return nil, nil
 }
 
-func serveRogue() {
+func main() {
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{sdk.ProtocolVersion: {sdk.PluginSetKey: roguePlugin{}}},
+		HandshakeConfig:  handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{1: {"shammie": roguePlugin{}}},
 		GRPCServer:       plugin.DefaultGRPCServer,
 	})
 }
