@@ -126,7 +126,7 @@ func checkStepReferences(spec *Spec) hcl.Diagnostics {
 					Severity: hcl.DiagError,
 					Summary:  "Reference to undeclared plugin",
 					Detail: fmt.Sprintf("Step %q uses plugin.%s, but no plugin %q block is declared.%s To use a new plugin, declare it:\n  plugin %q { version = \">= 0.1.0\" }",
-						name, s.Plugin, s.Plugin, didYouMean(s.Plugin, keys(spec.Plugins)), s.Plugin),
+						name, s.Plugin, s.Plugin, didYouMean(s.Plugin, SortedKeys(spec.Plugins)), s.Plugin),
 					Subject: s.PluginRange.Ptr(),
 				})
 			}

@@ -12,7 +12,8 @@ func sortByRange(attrs []*hcl.Attribute) {
 	sort.Slice(attrs, func(i, j int) bool { return attrs[i].Range.Start.Byte < attrs[j].Range.Start.Byte })
 }
 
-func keys[V any](m map[string]V) []string {
+// SortedKeys returns the keys of m in sorted order.
+func SortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

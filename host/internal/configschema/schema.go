@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -96,7 +97,7 @@ func Validate(b sdk.Block) []error {
 func validateBlock(b sdk.Block, where string, errs *[]error) {
 	seen := map[string]bool{}
 	for _, a := range b.Attributes {
-		if !hclsyntaxValidIdentifier(a.Name) {
+		if !hclsyntax.ValidIdentifier(a.Name) {
 			*errs = append(*errs, fmt.Errorf("%s: attribute name %q is not a valid identifier", where, a.Name))
 		}
 		if seen[a.Name] {
@@ -117,7 +118,7 @@ func validateBlock(b sdk.Block, where string, errs *[]error) {
 		}
 	}
 	for _, nb := range b.Blocks {
-		if !hclsyntaxValidIdentifier(nb.TypeName) {
+		if !hclsyntax.ValidIdentifier(nb.TypeName) {
 			*errs = append(*errs, fmt.Errorf("%s: block type %q is not a valid identifier", where, nb.TypeName))
 		}
 		if seen[nb.TypeName] {
@@ -134,21 +135,6 @@ func validateBlock(b sdk.Block, where string, errs *[]error) {
 		}
 		validateBlock(nb.Block, where+"."+nb.TypeName, errs)
 	}
-}
-
-func hclsyntaxValidIdentifier(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'):
-		case i > 0 && (r == '-' || (r >= '0' && r <= '9')):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // AttributeNames returns the attribute names in sorted order.

@@ -66,7 +66,7 @@ func Plan(spec *configs.Spec, vars map[string]cty.Value, schemas map[string]sdk.
 	locals, diags := lang.EvalLocals(spec, vars, opts.Cwd)
 	g.Locals = locals
 
-	for _, name := range sortedNames(spec.Plugins) {
+	for _, name := range configs.SortedKeys(spec.Plugins) {
 		if s, ok := schemas[name]; ok {
 			g.schemas[name] = configschema.FromSDK(s.Config)
 			g.sdkSchemas[name] = s
@@ -837,14 +837,5 @@ func dedupe(diags hcl.Diagnostics) hcl.Diagnostics {
 		seen[key] = true
 		out = append(out, d)
 	}
-	return out
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

@@ -18,7 +18,7 @@ func EvalLocals(spec *configs.Spec, vars map[string]cty.Value, cwd string) (map[
 	var diags hcl.Diagnostics
 	deps := map[string][]string{}
 	bad := map[string]bool{}
-	names := sortedKeys(spec.Locals)
+	names := configs.SortedKeys(spec.Locals)
 	for _, name := range names {
 		l := spec.Locals[name]
 		refs := l.Expr.Variables()

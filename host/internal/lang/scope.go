@@ -3,7 +3,6 @@ package lang
 import (
 	"fmt"
 	"os"
-	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/shammie-ml/shammie/host/internal/configs"
@@ -122,12 +121,12 @@ func (s *Scope) CheckReferences(spec *configs.Spec, traversals []hcl.Traversal, 
 			case RootVar:
 				if _, declared := spec.Variables[name]; !declared {
 					bad("Reference to undeclared input variable",
-						fmt.Sprintf("No variable %q is declared. Declare it with a variable %q { ... } block.%s", name, name, configs.DidYouMean(name, sortedKeys(spec.Variables))))
+						fmt.Sprintf("No variable %q is declared. Declare it with a variable %q { ... } block.%s", name, name, configs.DidYouMean(name, configs.SortedKeys(spec.Variables))))
 				}
 			case RootLocal:
 				if _, declared := spec.Locals[name]; !declared {
 					bad("Reference to undeclared local value",
-						fmt.Sprintf("No local value %q is declared in a locals block.%s", name, configs.DidYouMean(name, sortedKeys(spec.Locals))))
+						fmt.Sprintf("No local value %q is declared in a locals block.%s", name, configs.DidYouMean(name, configs.SortedKeys(spec.Locals))))
 				}
 			case RootPath:
 				if name != "spec" && name != "cwd" {
@@ -171,13 +170,4 @@ func attrAt(t hcl.Traversal, i int) (string, bool) {
 		return s.Name, true
 	}
 	return "", false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
