@@ -254,3 +254,23 @@ locals { l = 1 }`)
 		}
 	}
 }
+
+func TestRedactSensitive(t *testing.T) {
+	spec := loadSpec(t, `
+variable "token" {
+  type      = string
+  sensitive = true
+}
+variable "n" { default = 1 }`)
+	vars, diags := lang.ResolveVariables(spec, []string{"token=s3cret"}, nil, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	got := lang.RedactSensitive(spec, vars)
+	if got["token"].AsString() != lang.SensitivePlaceholder || !got["n"].RawEquals(cty.NumberIntVal(1)) {
+		t.Errorf("redacted = %#v", got)
+	}
+	if vars["token"].AsString() != "s3cret" {
+		t.Error("input map modified")
+	}
+}

@@ -284,3 +284,21 @@ func convertErrString(err error) string {
 	}
 	return err.Error()
 }
+
+// SensitivePlaceholder replaces the values of sensitive variables in
+// anything shown or recorded (plan output, run records).
+const SensitivePlaceholder = "(sensitive)"
+
+// RedactSensitive returns vars with the value of every variable declared
+// `sensitive = true` replaced by SensitivePlaceholder. Steps still receive
+// the real values; only what is displayed or stored should be redacted.
+func RedactSensitive(spec *configs.Spec, vars map[string]cty.Value) map[string]cty.Value {
+	out := make(map[string]cty.Value, len(vars))
+	for name, v := range vars {
+		if decl, ok := spec.Variables[name]; ok && decl.Sensitive {
+			v = cty.StringVal(SensitivePlaceholder)
+		}
+		out[name] = v
+	}
+	return out
+}
