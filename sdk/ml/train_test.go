@@ -57,4 +57,40 @@ func TestOverfitTinyText(t *testing.T) {
 	if res.FinalLoss > 0.1 {
 		t.Fatalf("final loss %.4f, want < 0.1 after memorising %d windows", res.FinalLoss, w.NumWindows())
 	}
+
+	// The memorised text comes back from greedy decoding with the KV cache,
+	// from beam search, and from low-temperature sampling.
+	dec, err := m.NewDecoder(backend, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt, _ := ByteTokenizer{}.Encode("the quick ")
+	want := "brown fox"
+	gens, err := dec.Generate([][]int32{prompt, prompt[:4]}, DecodeOptions{MaxNewTokens: len(want), Stop: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := (ByteTokenizer{}).Decode(gens[0].Tokens); got != want {
+		t.Errorf("greedy continuation of %q = %q, want %q", "the quick ", got, want)
+	}
+	if got := (ByteTokenizer{}).Decode(gens[1].Tokens); got != "quick bro" {
+		t.Errorf("greedy continuation of %q = %q, want %q", "the ", got, "quick bro")
+	}
+	beams, err := dec.Beam(prompt, 3, DecodeOptions{MaxNewTokens: len(want), Stop: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := (ByteTokenizer{}).Decode(beams[0].Tokens); got != want || beams[0].LogProb < gens[0].LogProb-1e-4 {
+		t.Errorf("best beam %q (log p %.4f), want %q scoring at least greedy's %.4f", got, beams[0].LogProb, want, gens[0].LogProb)
+	}
+	if len(beams) != 3 || beams[1].LogProb > beams[0].LogProb {
+		t.Errorf("beams not sorted best first: %+v", beams)
+	}
+	sampled, err := dec.Generate([][]int32{prompt}, DecodeOptions{MaxNewTokens: len(want), Stop: -1, Temperature: 0.05, TopK: 5, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := (ByteTokenizer{}).Decode(sampled[0].Tokens); got != want {
+		t.Errorf("sampling at temperature 0.05: %q, want %q", got, want)
+	}
 }

@@ -3,6 +3,7 @@ package ml
 import (
 	"math"
 	"testing"
+	"time"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -194,3 +195,5 @@ func (r *recorder) Metric(name string, _ int64, v float64) {
 	}
 	r.metrics[name] = append(r.metrics[name], v)
 }
+
+func timeAfter(seconds int) <-chan time.Time { return time.After(time.Duration(seconds) * time.Second) }
