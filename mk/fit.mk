@@ -9,11 +9,13 @@ test-fit: ## Fit plugin tests only (incl. the real-count test when ../shared/dat
 # imitation-score shaped, is reported) and imitation scores of 400 concepts ×
 # 5 prompts × (100 training × 200 generated) embeddings of width 512 in one
 # batched GoMLX graph (~1 GB of inputs, ~5 GB peak RSS on the go backend).
-# FIT_BENCH_BACKEND picks the backend (default go). Last line:
+# FIT_BENCH_BACKEND picks the backend (default go); xla:cuda needs
+# FIT_BENCH_TAGS=xla (cgo) and PJRT_PLUGIN_LIBRARY_PATH. Last line:
 # bench-fit: pelt100k_s=N scores_s=N
 FIT_BENCH_BACKEND ?= go
+FIT_BENCH_TAGS ?=
 bench-fit: ## Fit: time PELT on 100k concepts and the batched imitation-score graph.
-	cd plugins/fit && $(GO) run ./cmd/fitbench -backend $(FIT_BENCH_BACKEND)
+	cd plugins/fit && $(GO) run -tags '$(FIT_BENCH_TAGS)' ./cmd/fitbench -backend $(FIT_BENCH_BACKEND)
 
 run-fit: build ## Fit: generated concepts with a planted onset (specs/fit.hcl).
 	$(BIN)/shammie init specs/fit.hcl
