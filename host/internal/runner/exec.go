@@ -53,7 +53,7 @@ const (
 	waiting nodeState = iota
 	running
 	succeeded
-	failed   // failed or cancelled
+	failed // failed or cancelled
 	skipped
 )
 
@@ -547,4 +547,3 @@ func sensitivePaths(b sdk.Block, prefix cty.Path) []cty.Path {
 	}
 	return out
 }
-
