@@ -33,6 +33,9 @@ const BackendGo = "go"
 // split across all cores, which is where nearly all the time goes.
 const simplegoConfig = "ops_sequential"
 
+// PJRTPathEnvName is the only place the XLA backend looks for PJRT plugins.
+const PJRTPathEnvName = "PJRT_PLUGIN_LIBRARY_PATH"
+
 // xlaOpener is set by backend_xla.go when the binary is built with the "xla"
 // build tag; nil otherwise.
 var xlaOpener func(plugin string) (backends.Backend, error)

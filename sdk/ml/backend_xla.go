@@ -14,7 +14,7 @@ import (
 
 // PJRTPathEnv is where the XLA backend looks for PJRT plugins, and the only
 // place: nothing is ever downloaded.
-const PJRTPathEnv = "PJRT_PLUGIN_LIBRARY_PATH"
+const PJRTPathEnv = PJRTPathEnvName
 
 func init() {
 	// gomlx's xla package auto-installs (downloads) PJRT plugins from
