@@ -272,6 +272,7 @@ type ttyUI struct {
 	w       io.Writer
 	order   []string          // running steps in start order
 	status  map[string]string // step -> its live line
+	started map[string]time.Time
 	drawn   int               // live lines on screen
 	last    time.Time
 	stopped chan struct{}
@@ -279,7 +280,7 @@ type ttyUI struct {
 }
 
 func newTTYUI(w io.Writer) *ttyUI {
-	u := &ttyUI{w: w, status: map[string]string{}, stopped: make(chan struct{})}
+	u := &ttyUI{w: w, status: map[string]string{}, started: map[string]time.Time{}, stopped: make(chan struct{})}
 	// Redraw on a timer too, so elapsed times move while plugins are quiet.
 	u.wg.Add(1)
 	go func() {
@@ -307,6 +308,7 @@ func (u *ttyUI) event(e runner.Event) {
 	case "start":
 		u.order = append(u.order, e.Step)
 		u.status[e.Step] = "starting"
+		u.started[e.Step] = time.Now()
 	case "progress":
 		u.status[e.Step] = bar(e) + " " + progressText(e)
 	case "metric":
@@ -335,6 +337,7 @@ func (u *ttyUI) event(e runner.Event) {
 
 func (u *ttyUI) remove(step string) {
 	delete(u.status, step)
+	delete(u.started, step)
 	for i, s := range u.order {
 		if s == step {
 			u.order = append(u.order[:i], u.order[i+1:]...)
@@ -354,7 +357,7 @@ func (u *ttyUI) redraw() { u.redrawNow() }
 func (u *ttyUI) redrawNow() {
 	u.clear()
 	for _, s := range u.order {
-		fmt.Fprintf(u.w, "%s %s\n", s, u.status[s])
+		fmt.Fprintf(u.w, "%s %s  %s\n", s, u.status[s], time.Since(u.started[s]).Truncate(100*time.Millisecond))
 		u.drawn++
 	}
 	u.last = time.Now()

@@ -1,0 +1,53 @@
+package command
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/shammie-ml/shammie/host/internal/runner"
+)
+
+func TestEventLine(t *testing.T) {
+	v, step := 0.25, int64(7)
+	tests := []struct {
+		e    runner.Event
+		want string
+	}{
+		{runner.Event{Kind: "progress", Step: "step.train", Stage: "train", Done: 120, Total: 500, Unit: "steps"}, "[step.train] progress train 120/500 steps"},
+		{runner.Event{Kind: "progress", Step: "step.gen", Stage: "read", Done: 3}, "[step.gen] progress read 3"},
+		{runner.Event{Kind: "metric", Step: "step.train", Name: "loss", Metric: &v, MStep: &step}, "[step.train] metric loss=0.25 (step 7)"},
+		{runner.Event{Kind: "log", Step: "step.a", Level: "warn", Message: "careful"}, "[step.a] warn: careful"},
+		{runner.Event{Kind: "log", Step: "step.a", Level: "info", Message: "hi"}, "[step.a] hi"},
+		{runner.Event{Kind: "done", Step: "step.a", Status: "succeeded", DurationMS: 1500}, "[step.a] succeeded in 1.5s"},
+		{runner.Event{Kind: "done", Step: "step.a", Status: "failed", DurationMS: 2, Message: "boom", StderrTail: "l1\nl2"},
+			"[step.a] failed in 2ms: boom\n    --- last lines of the plugin's stderr ---\n    l1\n    l2"},
+		{runner.Event{Kind: "skipped", Step: `step.s["x"]`, Message: "upstream step.a failed"}, `[step.s["x"]] skipped: upstream step.a failed`},
+	}
+	for _, tc := range tests {
+		if d := cmp.Diff(tc.want, eventLine(tc.e)); d != "" {
+			t.Errorf("eventLine(%+v) (-want +got):\n%s", tc.e, d)
+		}
+	}
+}
+
+func TestTTYUIRedrawsLiveLines(t *testing.T) {
+	var b strings.Builder
+	u := newTTYUI(&b)
+	u.event(runner.Event{Kind: "start", Step: "step.a"})
+	u.event(runner.Event{Kind: "progress", Step: "step.a", Stage: "train", Done: 5, Total: 10, Unit: "steps"})
+	u.redrawNow()
+	u.event(runner.Event{Kind: "done", Step: "step.a", Status: "succeeded", DurationMS: 10})
+	u.close()
+	out := b.String()
+	if !strings.Contains(out, "step.a [██████████··········] train 5/10 steps") {
+		t.Errorf("no live progress line in:\n%q", out)
+	}
+	if !strings.Contains(out, "\x1b[1A\x1b[2K[step.a] succeeded in 10ms\n") {
+		t.Errorf("the finished step did not replace its live line:\n%q", out)
+	}
+	if u.drawn != 0 {
+		t.Errorf("%d live lines left on screen after close", u.drawn)
+	}
+}
