@@ -57,19 +57,34 @@ func LoadFiles(files map[string]string, evalFrac float64, minEval int) ([]Domain
 }
 
 // Markov is a first-order chain over the byte range [Lo, Lo+States).
+// From state s it moves, with probability Local, to one of s's own few
+// successors, and otherwise to a state drawn from the chain's shared
+// (domain-wide) distribution. The shared part is what makes a domain a
+// domain: every state of the chain predicts much the same successors, so a
+// model's representations of one domain's bytes share a common component —
+// as with the vocabulary of a topic — on which a router can group them.
 type Markov struct {
 	Lo     int
 	States int
-	// Next[s] lists successors and cumulative probabilities.
+	Local  float64
+	// next[s] lists successors and cumulative probabilities.
 	next [][]int
 	cum  [][]float64
+	// shared is the domain-wide distribution (cumulative).
+	shared []float64
 }
 
-// NewMarkov draws a sparse random chain: each state moves to `fanout`
-// random states with random (Dirichlet(1)) probabilities, so the text is
-// predictable enough for a small model to learn and distinct per domain.
-func NewMarkov(rng *rand.Rand, lo, states, fanout int) *Markov {
-	m := &Markov{Lo: lo, States: states, next: make([][]int, states), cum: make([][]float64, states)}
+// NewMarkov draws a random chain: each state's local successors are
+// `fanout` random states with Dirichlet(1) probabilities; the shared
+// distribution is Zipf-like (weight 1/rank over a random order of states).
+func NewMarkov(rng *rand.Rand, lo, states, fanout int, local float64) *Markov {
+	m := &Markov{Lo: lo, States: states, Local: local, next: make([][]int, states), cum: make([][]float64, states)}
+	order := rng.Perm(states)
+	w := make([]float64, states)
+	for rank, st := range order {
+		w[st] = 1 / float64(rank+1)
+	}
+	m.shared = cumulative(w)
 	for s := range states {
 		succ := rng.Perm(states)[:fanout]
 		w := make([]float64, fanout)
@@ -90,18 +105,39 @@ func NewMarkov(rng *rand.Rand, lo, states, fanout int) *Markov {
 	return m
 }
 
+func cumulative(w []float64) []float64 {
+	total := 0.0
+	for _, x := range w {
+		total += x
+	}
+	out := make([]float64, len(w))
+	acc := 0.0
+	for i, x := range w {
+		acc += x / total
+		out[i] = acc
+	}
+	out[len(out)-1] = 1
+	return out
+}
+
 // Generate emits n bytes of the chain from a random start.
 func (m *Markov) Generate(rng *rand.Rand, n int) []byte {
 	out := make([]byte, n)
 	s := rng.IntN(m.States)
 	for i := range out {
 		out[i] = byte(m.Lo + s)
-		u := rng.Float64()
-		j := sort.SearchFloat64s(m.cum[s], u)
-		s = m.next[s][min(j, len(m.next[s])-1)]
+		if rng.Float64() < m.Local {
+			j := sort.SearchFloat64s(m.cum[s], rng.Float64())
+			s = m.next[s][min(j, len(m.next[s])-1)]
+		} else {
+			s = min(sort.SearchFloat64s(m.shared, rng.Float64()), m.States-1)
+		}
 	}
 	return out
 }
+
+// PlantedLocal is the planted chains' probability of a state-specific move.
+const PlantedLocal = 0.1
 
 // Planted is the synthetic two-domain corpus: domain "low" is a Markov chain
 // over bytes 0–127 and "high" a different chain over 128–255, so a router
@@ -110,36 +146,33 @@ func Planted(seed int64, bytesPerDomain int) map[string][]byte {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x6d6f65))
 	out := map[string][]byte{}
 	for i, name := range []string{"low", "high"} {
-		m := NewMarkov(rng, 128*i, 128, 4)
+		m := NewMarkov(rng, 128*i, 128, 4, PlantedLocal)
 		out[name] = m.Generate(rng, bytesPerDomain)
 	}
 	return out
 }
 
 // Sampler draws training windows: each row picks a domain uniformly (so
-// small domains are not drowned) and a uniform random window in it.
+// small domains are not drowned) and a uniform random window in it. Batch i
+// depends only on the seed and i, so a resumed run sees the same data.
 type Sampler struct {
 	Domains []Domain
-	rng     *rand.Rand
+	Seed    int64
 }
 
-// NewSampler seeds a sampler.
-func NewSampler(domains []Domain, seed int64) *Sampler {
-	return &Sampler{Domains: domains, rng: rand.New(rand.NewPCG(uint64(seed), 0x73616d70))}
-}
-
-// Batch returns batch windows of seq+1 tokens (inputs and shifted targets)
+// Batch returns batch i: rows of seq+1 tokens (inputs and shifted targets)
 // and each row's domain index.
-func (s *Sampler) Batch(batch, seq int) (tokens [][]int32, domains []int) {
+func (s *Sampler) Batch(i, batch, seq int) (tokens [][]int32, domains []int) {
+	rng := rand.New(rand.NewPCG(uint64(s.Seed), uint64(i)))
 	tokens = make([][]int32, batch)
 	domains = make([]int, batch)
 	for b := range batch {
-		d := s.rng.IntN(len(s.Domains))
+		d := rng.IntN(len(s.Domains))
 		text := s.Domains[d].Train
-		start := s.rng.IntN(len(text) - seq)
+		start := rng.IntN(len(text) - seq)
 		row := make([]int32, seq+1)
-		for i := range row {
-			row[i] = int32(text[start+i])
+		for j := range row {
+			row[j] = int32(text[start+j])
 		}
 		tokens[b], domains[b] = row, d
 	}

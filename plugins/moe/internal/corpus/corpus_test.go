@@ -72,8 +72,15 @@ func TestSamplerAndEvalWindows(t *testing.T) {
 		}
 		ds = append(ds, d)
 	}
-	s := NewSampler(ds, 9)
-	toks, doms := s.Batch(64, 32)
+	s := &Sampler{Domains: ds, Seed: 9}
+	toks, doms := s.Batch(3, 64, 32)
+	again, _ := s.Batch(3, 64, 32)
+	if d := cmp.Diff(toks, again); d != "" {
+		t.Errorf("batch 3 drawn twice differs:\n%.200s", d)
+	}
+	if other, _ := s.Batch(4, 64, 32); cmp.Equal(toks, other) {
+		t.Error("batches 3 and 4 are identical")
+	}
 	seen := map[int]bool{}
 	for i, row := range toks {
 		if len(row) != 33 {

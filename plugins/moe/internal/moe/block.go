@@ -78,7 +78,7 @@ func weights(ctx *context.Context, g *Graph, c Config) (router, wGate, wUp, wDow
 	if c.Layers > 0 {
 		sH /= math.Sqrt(2 * float64(c.Layers))
 	}
-	router = ml.Weight(ctx, "router", shapes.Make(dt, c.DModel, c.Experts), sD).ValueGraph(g)
+	router = ml.Weight(ctx, "router", shapes.Make(dt, c.DModel, c.Experts), RouterInitStd).ValueGraph(g)
 	wGate = ml.Weight(ctx, "w_gate", shapes.Make(dt, c.Experts, c.DModel, c.Hidden), sD).ValueGraph(g)
 	wUp = ml.Weight(ctx, "w_up", shapes.Make(dt, c.Experts, c.DModel, c.Hidden), sD).ValueGraph(g)
 	wDown = ml.Weight(ctx, "w_down", shapes.Make(dt, c.Experts, c.Hidden, c.DModel), sH).ValueGraph(g)
@@ -154,3 +154,9 @@ func denseExperts(c Config, x *Node, r *Routing, wGate, wUp, wDown *Node) *Node 
 	r.UsedRows = Scalar(x.Graph(), dtypes.Float32, float64(E*T))
 	return Einsum("et,etd->td", Transpose(gates, 0, 1), y)
 }
+
+// RouterInitStd is the router's initial weight scale: OLMoE's 0.02. A small
+// router starts near-uniform and learns to route on directions the rest of
+// the model has learned (a domain's shared features, say); a fan-in scaled
+// one starts from sharp random token-level preferences that persist.
+const RouterInitStd = 0.02

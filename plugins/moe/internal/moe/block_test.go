@@ -6,17 +6,15 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
-	_ "github.com/gomlx/gomlx/backends/simplego"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 func testBackend(t testing.TB) backends.Backend {
 	t.Helper()
-	// parallelism=-1: simplego's default worker pool deadlocked on training
-	// graphs (see sdk/ml); tests stay on the safe setting.
-	b, err := backends.NewWithConfig("go:parallelism=-1")
+	b, err := ml.OpenBackend("go")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +61,7 @@ func TestSparseMatchesDense(t *testing.T) {
 		{"E4k4_allExperts", Config{DModel: 6, Hidden: 5, Experts: 4, TopK: 4, BlockSize: 8}, 21},
 		{"E16k3_renorm_defaultBlock", Config{DModel: 8, Hidden: 8, Experts: 16, TopK: 3, Renormalize: true}, 64},
 		{"E2k1_oneToken", Config{DModel: 4, Hidden: 4, Experts: 2, TopK: 1, BlockSize: 2}, 1},
+		{"E8k2_T256", Config{DModel: 32, Hidden: 32, Experts: 8, TopK: 2}, 256},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
