@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,11 @@ const (
 	TrainPrefix     = "train/"     // train/<concept>: [images, width]
 	GeneratedPrefix = "generated/" // generated/<concept>: [prompts, images, width] or [images, width]
 	CountPrefix     = "count/"     // __metadata__ count/<concept>: image count
+	// OrderKey (optional __metadata__) holds a JSON list of the concept
+	// names in their original order; safetensors keeps no tensor order of
+	// its own (sdk/ml writes tensors sorted by name). Without it concepts
+	// come in name order.
+	OrderKey = "fit.concepts"
 )
 
 // EmbeddingSet is the embeddings of every concept, ready to score.
@@ -123,13 +129,23 @@ func readBundle(path string, drop bool) (*EmbeddingSet, Drops, error) {
 		return nil, Drops{}, err
 	}
 	b := &setBuilder{drop: drop}
-	// Every concept named anywhere: by a tensor or by a count.
+	// Every concept named anywhere: in the order list, by a tensor or by a
+	// count.
 	seen := map[string]bool{}
 	var names []string
 	note := func(n string) {
 		if !seen[n] {
 			seen[n] = true
 			names = append(names, n)
+		}
+	}
+	if js, ok := st.Metadata[OrderKey]; ok {
+		var order []string
+		if err := json.Unmarshal([]byte(js), &order); err != nil {
+			return nil, Drops{}, fmt.Errorf("%s: metadata %s must be a JSON list of concept names: %v", path, OrderKey, err)
+		}
+		for _, n := range order {
+			note(n)
 		}
 	}
 	for _, n := range st.Names {

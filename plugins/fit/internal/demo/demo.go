@@ -8,6 +8,7 @@
 package demo
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -179,6 +180,11 @@ func (s *Set) WriteBundle(path string) error {
 		names = append(names, dataset.TrainPrefix+n, dataset.GeneratedPrefix+n)
 		meta[dataset.CountPrefix+n] = strconv.FormatInt(s.Counts[i], 10)
 	}
+	order, err := json.Marshal(s.Names)
+	if err != nil {
+		return err
+	}
+	meta[dataset.OrderKey] = string(order)
 	return embfile.WriteSafetensors(path, names, tensors, meta)
 }
 

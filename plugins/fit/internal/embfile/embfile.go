@@ -1,9 +1,8 @@
 // Package embfile reads and writes the embedding arrays the fit plugin
-// consumes: NumPy .npy files and Hugging Face safetensors files.
-//
-// sdk/ml had no safetensors reader when this was written, so this package
-// holds a minimal one (header JSON + little-endian tensors; F32, F64, F16,
-// BF16 read, F32 written). Every error names the file and what is wrong.
+// consumes as float32: NumPy .npy files (a small reader and writer here) and
+// Hugging Face safetensors files (through sdk/ml's reader and writer, the
+// project's one implementation of that format; F32, F64, F16 and BF16 are
+// converted). Every error names the file and what is wrong.
 package embfile
 
 import (

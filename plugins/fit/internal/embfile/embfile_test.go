@@ -119,7 +119,7 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &Safetensors{Names: names, Tensors: tensors, Metadata: meta}
+	want := &Safetensors{Names: []string{"generated/a", "train/a"}, Tensors: tensors, Metadata: meta}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
 	}
@@ -136,10 +136,14 @@ func stBytes(header string, data []byte) []byte {
 
 func TestSafetensorsHalfTypes(t *testing.T) {
 	// bf16 1.5 = 0x3fc0; f16 -0.5 = 0xb800. The F16 tensor comes first in
-	// the data although listed second: order follows data_offsets.
+	// the data although listed second in the header.
 	data := []byte{0x00, 0xb8, 0xc0, 0x3f}
 	hdr := `{"b":{"dtype":"BF16","shape":[1],"data_offsets":[2,4]},"a":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}}`
-	got, err := readSafetensors(bytes.NewReader(stBytes(hdr, data)), int64(8+len(hdr)+len(data)))
+	p := filepath.Join(t.TempDir(), "h.safetensors")
+	if err := os.WriteFile(p, stBytes(hdr, data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadSafetensors(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,10 +161,11 @@ func TestSafetensorsErrors(t *testing.T) {
 		name, header, want string
 		data               []byte
 	}{
-		{"bad json", `{"a":`, "not a JSON object", nil},
-		{"dtype", `{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}`, "dtype I64", make([]byte, 8)},
-		{"offsets", `{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, "do not fit shape", make([]byte, 8)},
-		{"past end", `{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, "do not fit shape", make([]byte, 8)},
+		{"bad json", `{"a":`, "not valid JSON", nil},
+		{"dtype", `{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}`, `tensor "a": dtype Int64 is not a float type`, make([]byte, 8)},
+		{"offsets", `{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, "inconsistent with shape", make([]byte, 8)},
+		{"past end", `{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, "inconsistent with shape", make([]byte, 8)},
+		{"nan", `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, `tensor "a": element 0`, []byte{0, 0, 0xc0, 0x7f}},
 	}
 	dir := t.TempDir()
 	for _, tc := range tests {
