@@ -61,6 +61,9 @@ type config struct {
 	RMHidden   int       `cty:"rm_hidden" default:"0" doc:"route: reward model MLP width (0 = linear Bradley–Terry)"`
 	RMSteps    int       `cty:"rm_steps" default:"150" doc:"route: full-batch Adam steps per reward model"`
 	RMLR       float64   `cty:"rm_lr" default:"0.05" doc:"route: reward model learning rate"`
+	Repr       string    `cty:"representation" default:"\"bow\"" doc:"route: response representation: bow (hashed bag of words) | transformer (sdk/ml byte-level LM pretrained on the responses, mean hidden state)"`
+	TFSteps    int       `cty:"transformer_steps" default:"200" doc:"route: LM pretraining steps of the transformer representation"`
+	TFDModel   int       `cty:"transformer_d_model" default:"64" doc:"route: width of the transformer representation"`
 
 	// ppm
 	Rows     string  `cty:"rows" optional:"true" doc:"ppm: proxy-RM result rows (JSONL; feature proportion columns + target)"`
@@ -155,6 +158,12 @@ func (plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 		if cfg.Mixtures < 8 {
 			d = append(d, sdk.Errorf(at("mixtures"), "too few mixtures", "the PPM needs at least 8 trained mixtures"))
 		}
+		if !slices.Contains([]string{"bow", "transformer"}, cfg.Repr) {
+			d = append(d, sdk.Errorf(at("representation"), "unknown representation", "want bow or transformer"))
+		}
+		if cfg.Repr == "transformer" && (cfg.TFSteps < 1 || cfg.TFDModel < 8 || cfg.TFDModel%4 != 0) {
+			d = append(d, sdk.Errorf(at("transformer_d_model"), "invalid transformer settings", "transformer_steps ≥ 1, transformer_d_model a multiple of 4 (4 heads), ≥ 8"))
+		}
 		if cfg.RMDim < 8 || cfg.RMSteps < 1 || cfg.RMLR <= 0 || cfg.RMHidden < 0 || cfg.Candidates < 1 {
 			d = append(d, sdk.Errorf(at("rm_dim"), "invalid reward model settings", "rm_dim ≥ 8, rm_steps ≥ 1, rm_lr > 0, rm_hidden ≥ 0, candidates ≥ 1"))
 		}
@@ -236,6 +245,8 @@ func runRoute(ctx context.Context, run *sdk.Run, cfg config) error {
 	rc.RM = rm.Config{Dim: cfg.RMDim, Hidden: cfg.RMHidden, Steps: cfg.RMSteps, LR: cfg.RMLR, WeightDecay: rm.DefaultConfig().WeightDecay, Seed: uint64(run.Seed)}
 	rc.Seed = uint64(run.Seed)
 	rc.StateDir = run.StateDir
+	rc.Representation = cfg.Repr
+	rc.Transformer.Steps, rc.Transformer.DModel, rc.Transformer.Seed = cfg.TFSteps, cfg.TFDModel, run.Seed
 	rc.PPM.Seed = uint64(run.Seed)
 	res, err := route.Run(ctx, backend, ds, rc, run)
 	if err != nil {

@@ -33,6 +33,7 @@ func TestValidateConfig(t *testing.T) {
 			"budgets": cty.ListVal([]cty.Value{cty.NumberFloatVal(0.5), cty.NumberFloatVal(1)})}, []string{"budget must be in (0,1)"}},
 		{"bad method", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.StringVal("x"), "method": cty.StringVal("best")}, []string{"unknown method"}},
 		{"ppm without rows", map[string]cty.Value{"mode": cty.StringVal("ppm")}, []string{"ppm needs rows"}},
+		{"bad representation", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.StringVal("x"), "representation": cty.StringVal("bert")}, []string{"unknown representation"}},
 		{"bad mode", map[string]cty.Value{"mode": cty.StringVal("fit")}, []string{"unknown mode"}},
 		{"bad planted", map[string]cty.Value{"mode": cty.StringVal("generate"), "human_flip": cty.NumberFloatVal(0.7)}, []string{"invalid planted data settings"}},
 	} {
@@ -57,6 +58,7 @@ func TestSchemaDefaults(t *testing.T) {
 	want := config{Mode: "route", N: 3000, PlantedFrac: 0.2, HumanFlip: 0.3, LMFlip: 0.05, LMPlantedFlip: 0.85,
 		Data: "d.jsonl", Format: "auto", LMField: "pref_gpt4", EvalLabels: "gold", EvalFrac: 0.25, Mixtures: 64,
 		Budgets: []float64{0.25, 0.5, 0.75}, Method: "topk", Candidates: 2000, RMDim: 512, RMHidden: 0, RMSteps: 150, RMLR: 0.05,
+		Repr: "bow", TFSteps: 200, TFDModel: 64,
 		Target: "Overall", TestFrac: 0.2}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("decoded defaults (-want +got):\n%s", diff)

@@ -48,8 +48,13 @@ type Config struct {
 	// RMBatch bounds how many RMs train in one graph.
 	RMBatch int
 	RM      rm.Config
-	PPM     ppm.Options
-	Seed    uint64
+	// Representation of responses for the RMs: "bow" (signed hashed bag of
+	// words, RM.Dim wide) or "transformer" (mean hidden state of a small
+	// byte-level LM from sdk/ml pretrained on the responses, no labels).
+	Representation string
+	Transformer    rm.TransformerConfig
+	PPM            ppm.Options
+	Seed           uint64
 	// StateDir, when set, keeps the trained mixtures' scores (the
 	// expensive part) so that a re-run of the same step with the same data
 	// and settings resumes after them.
@@ -59,7 +64,8 @@ type Config struct {
 // DefaultConfig is the plugin's default.
 func DefaultConfig() Config {
 	return Config{EvalFrac: 0.25, EvalLabels: "gold", Mixtures: 64, Budgets: []float64{0.25, 0.5, 0.75},
-		Candidates: 2000, TopkRounds: 3, RMBatch: 64, RM: rm.DefaultConfig(), PPM: ppm.DefaultOptions(), Seed: 1}
+		Candidates: 2000, TopkRounds: 3, RMBatch: 64, RM: rm.DefaultConfig(), Representation: "bow",
+		Transformer: rm.DefaultTransformer(), PPM: ppm.DefaultOptions(), Seed: 1}
 }
 
 // Method names a routing strategy.
@@ -142,8 +148,10 @@ func Run(ctx context.Context, backend backends.Backend, ds *prefdata.Dataset, cf
 	res.Features = fm
 	rep.Logf("router: %d pool instances, %d held out (%s labels), %d features, %d ties dropped", len(pool), len(eval), cfg.EvalLabels, len(fm.Names), ds.Ties)
 
-	trainPairs := pairs(pool, cfg.RM.Dim)
-	evalPairs := pairs(eval, cfg.RM.Dim)
+	trainPairs, evalPairs, err := represent(ctx, backend, &cfg, pool, eval, rep)
+	if err != nil {
+		return nil, err
+	}
 	train := func(stage string, mixes []mixture.Mixture) ([]float64, error) {
 		return trainMixtures(ctx, backend, cfg, pool, trainPairs, evalPairs, evalLabels, mixes, stage, rep)
 	}
@@ -359,6 +367,35 @@ func labelsFor(insts []prefdata.Instance, source string) ([]float32, error) {
 		out[i] = float32(p)
 	}
 	return out, nil
+}
+
+// represent builds the RM inputs of the pool and the held-out set.
+func represent(ctx context.Context, backend backends.Backend, cfg *Config, pool, eval []prefdata.Instance, rep sdk.Reporter) (rm.Pairs, rm.Pairs, error) {
+	switch cfg.Representation {
+	case "", "bow":
+		return pairs(pool, cfg.RM.Dim), pairs(eval, cfg.RM.Dim), nil
+	case "transformer":
+		var texts []string
+		for _, in := range append(append([]prefdata.Instance(nil), pool...), eval...) {
+			texts = append(texts, in.A, in.B)
+		}
+		reps, err := rm.TransformerRepresent(ctx, backend, texts, cfg.Transformer, rep)
+		if err != nil {
+			return rm.Pairs{}, rm.Pairs{}, err
+		}
+		d := cfg.Transformer.DModel
+		cfg.RM.Dim = d
+		split := func(lo, hi int) rm.Pairs {
+			p := rm.Pairs{N: hi - lo}
+			for i := lo; i < hi; i++ {
+				p.A = append(p.A, reps[2*i*d:(2*i+1)*d]...)
+				p.B = append(p.B, reps[(2*i+1)*d:(2*i+2)*d]...)
+			}
+			return p
+		}
+		return split(0, len(pool)), split(len(pool), len(pool)+len(eval)), nil
+	}
+	return rm.Pairs{}, rm.Pairs{}, fmt.Errorf("representation %q: want bow or transformer", cfg.Representation)
 }
 
 func pairs(insts []prefdata.Instance, dim int) rm.Pairs {

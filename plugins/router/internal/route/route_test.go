@@ -86,3 +86,32 @@ func argsortDesc(v []float64) []int {
 	}
 	return idx
 }
+
+// TestTransformerRepresentationRuns: the sdk/ml representation option runs
+// the whole experiment end to end (mechanics only, at a tiny size).
+func TestTransformerRepresentationRuns(t *testing.T) {
+	ds, err := prefdata.GeneratePlanted(prefdata.DefaultPlanted(300, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := compute.Open(os.Getenv("ROUTER_TEST_BACKEND"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Representation = "transformer"
+	cfg.Transformer.Steps, cfg.Transformer.DModel, cfg.Transformer.SeqLen, cfg.Transformer.Batch = 5, 16, 48, 8
+	cfg.Mixtures, cfg.RM.Steps, cfg.Candidates, cfg.Budgets = 10, 20, 50, []float64{0.5}
+	res, err := Run(context.Background(), b, ds, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Routings) != 5 || len(res.Mixtures) != 10 {
+		t.Errorf("%d routings, %d mixtures; want 5 and 10", len(res.Routings), len(res.Mixtures))
+	}
+	for _, r := range res.Routings {
+		if r.Measured <= 0 || r.Measured > 1 {
+			t.Errorf("%s: measured %v", r.Method, r.Measured)
+		}
+	}
+}
