@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -26,7 +27,9 @@ $SHAMMIE_PLUGIN_PATH (colon-separated) for shammie-plugin-<source> or
 shammie-plugin-<source>_v*, launches each to read its version, and picks the
 highest version satisfying the block's version constraint. The lock records
 version, path and sha256; every later launch checks the sha256, so run init
-again after rebuilding a plugin. The spec defaults to ` + DefaultSpec + `.`,
+again after rebuilding a plugin. The specs of one directory share its lock
+file: init updates this spec's plugins and keeps the others' entries.
+The spec defaults to ` + DefaultSpec + `.`,
 		example: "  shammie init specs/default.hcl\n  SHAMMIE_PLUGIN_PATH=/opt/shammie/plugins shammie init specs/fit.hcl",
 		run:     runInit,
 	})
@@ -76,7 +79,20 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 		*lockPath = depsfile.PathFor(specPath)
 	}
 	f := finder(env, *pluginsDir)
+	// One lock file serves every spec of a directory: entries for plugins
+	// this spec does not declare are kept.
 	lock := depsfile.New(*lockPath)
+	if _, err := os.Stat(*lockPath); err == nil {
+		if old, _, diags := depsfile.Load(*lockPath); !diags.HasErrors() {
+			for name, p := range old.Plugins {
+				if _, mine := spec.Plugins[name]; !mine {
+					lock.Plugins[name] = p
+				}
+			}
+		} else {
+			fmt.Fprintf(env.Stderr, "Warning: %s is invalid and is rewritten from scratch: %v\n", *lockPath, diags)
+		}
+	}
 	names := make([]string, 0, len(spec.Plugins))
 	for n := range spec.Plugins {
 		names = append(names, n)
