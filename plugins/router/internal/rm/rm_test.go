@@ -49,12 +49,12 @@ func TestLabelSourcesOnPlanted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, hidden := range []int{0, 8} {
+	for _, hidden := range []int{0, 4} {
 		cfg.Hidden = hidden
 		if hidden > 0 {
 			// The MLP costs ~H× the linear model per step: fewer steps
 			// keep the test short and still separate the label sources.
-			cfg.Steps = 60
+			cfg.Steps = 50
 		}
 		start := time.Now()
 		res, err := Train(context.Background(), b, cfg, Job{Train: pairs(train, cfg.Dim), Labels: labels, M: 4, Eval: pairs(eval, cfg.Dim), EvalLabels: gold}, nil)
