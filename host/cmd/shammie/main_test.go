@@ -71,6 +71,7 @@ func TestScripts(t *testing.T) {
 			"pidgone":  cmdPIDGone,
 			"killpid":  cmdKillPID,
 			"chmodx":   cmdChmodX,
+			"sleep":    cmdSleep,
 		},
 	})
 }
@@ -115,6 +116,16 @@ func cmdChmodX(ts *testscript.TestScript, neg bool, args []string) {
 	for _, a := range args {
 		ts.Check(os.Chmod(ts.MkAbs(a), 0o755))
 	}
+}
+
+// sleep DURATION: pause the script.
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
 }
 
 // waitfile FILE: wait up to 30 s for FILE to exist.
