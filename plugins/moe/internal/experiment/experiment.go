@@ -63,6 +63,8 @@ type Result struct {
 	// dense path computes (E·T). BoundRows is the static buffer size.
 	UsedRows, DenseRows, BoundRows float64
 	Model                          ml.Config
+	// Ctx holds the trained variables (for saving the model).
+	Ctx *context.Context
 }
 
 // Final is the routing of the trained model.
@@ -159,7 +161,7 @@ func Run(goctx gocontext.Context, backend backends.Backend, domains []corpus.Dom
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("no evaluation windows: every domain's held-out tail is shorter than seq = %d", o.Seq)
 	}
-	res := &Result{Model: o.ModelConfig()}
+	res := &Result{Model: o.ModelConfig(), Ctx: ctx}
 	for _, d := range domains {
 		res.Domains = append(res.Domains, d.Name)
 	}
@@ -200,6 +202,9 @@ func Run(goctx gocontext.Context, backend backends.Backend, domains []corpus.Dom
 			return fmt.Errorf("routing snapshot at step %d: %w", step, err)
 		}
 		res.UsedRows = used
+		for l, r := range layers {
+			rep.Metric(fmt.Sprintf("load/layer_%d/max_share", l), int64(step), analysis.MaxLoad(r))
+		}
 		snap := Snapshot{Step: step, Layers: layers}
 		taken[step] = snap
 		return saveSnapshot(snapDir, snap)

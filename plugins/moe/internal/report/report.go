@@ -1,0 +1,305 @@
+// Package report turns a finished MoE run into OLMoE's analyses: the
+// numbers (analysis.json), the per-domain specialisation table beside
+// OLMoE-1B-7B's (specialisation.txt) and the plots.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/shammie-ml/shammie/plugins/moe/internal/analysis"
+	"github.com/shammie-ml/shammie/plugins/moe/internal/experiment"
+)
+
+// File is one written file: artifact name, path relative to the report
+// directory, media type.
+type File struct {
+	Name, Rel, MediaType string
+}
+
+// DomainRow is one domain at one layer.
+type DomainRow struct {
+	Domain     string    `json:"domain"`
+	TopExperts []int     `json:"top_experts"`
+	TopSpec    []float64 `json:"top_spec"`
+	MinSpec    float64   `json:"min_spec"`
+	// TopOverUniform is the top expert's spec divided by 100·k/E, the
+	// scale-free figure comparable with OLMoE's.
+	TopOverUniform float64 `json:"top_over_uniform"`
+}
+
+// Summary holds every analysis figure.
+type Summary struct {
+	Domains   []string `json:"domains"`
+	Experts   int      `json:"experts"`
+	TopK      int      `json:"top_k"`
+	Uniform   float64  `json:"uniform_spec"`
+	Steps     int      `json:"steps"`
+	FinalLoss float64  `json:"final_train_loss"`
+	// DomainSpec[layer] rows, one per domain.
+	DomainSpec [][]DomainRow `json:"domain_specialisation"`
+	// FullSpec[layer][domain][expert]: every expert's spec.
+	FullSpec [][][]float64 `json:"domain_specialisation_full"`
+	// VocabSpec[layer], and the number of token ids it averages over.
+	VocabSpec    []float64 `json:"vocab_specialisation"`
+	VocabIDs     []int     `json:"vocab_ids"`
+	SnapshotStep []int     `json:"snapshot_steps"`
+	// Saturation[layer][snapshot] against the final model.
+	Saturation [][]float64 `json:"saturation"`
+	// Load[layer][snapshot][expert]: share of assignments.
+	Load [][][]float64 `json:"load"`
+	// CoActivation[layer][a][b] = P(b|a); CoActivationAdjacent: OLMoE's
+	// released code's variant counting only rank-adjacent pairs.
+	CoActivation         [][][]float64 `json:"coactivation"`
+	CoActivationAdjacent [][][]float64 `json:"coactivation_rank_adjacent"`
+	// Work of the sparse path: rows computed per layer (mean over the
+	// evaluation batches) against the dense path's E·T.
+	SparseRows float64 `json:"sparse_rows"`
+	BoundRows  float64 `json:"bound_rows"`
+	DenseRows  float64 `json:"dense_rows"`
+	// OLMoE comparison (real data only).
+	Pattern string `json:"olmoe_pattern,omitempty"`
+}
+
+// Analyse computes the summary of a run.
+func Analyse(res *experiment.Result, vocabMinCount int) (*Summary, error) {
+	final := res.Final()
+	if len(final.Layers) == 0 {
+		return nil, fmt.Errorf("run has no recorded routing")
+	}
+	k, E := final.Layers[0].K, final.Layers[0].E
+	s := &Summary{Domains: res.Domains, Experts: E, TopK: k, Uniform: analysis.Uniform(k, E),
+		Steps: res.Train.Steps, FinalLoss: res.Train.FinalLoss,
+		SparseRows: res.UsedRows, BoundRows: res.BoundRows, DenseRows: res.DenseRows}
+	for _, sn := range res.Snapshots {
+		s.SnapshotStep = append(s.SnapshotStep, sn.Step)
+	}
+	for l, r := range final.Layers {
+		if err := r.Validate(); err != nil {
+			return nil, fmt.Errorf("layer %d: %w", l, err)
+		}
+		spec := analysis.DomainSpec(r, res.EvalDomain, len(res.Domains))
+		var rows []DomainRow
+		for d, row := range spec {
+			ex, vals := analysis.Top(row, 3)
+			mn := row[0]
+			for _, v := range row {
+				mn = min(mn, v)
+			}
+			rows = append(rows, DomainRow{Domain: res.Domains[d], TopExperts: ex, TopSpec: vals, MinSpec: mn, TopOverUniform: vals[0] / s.Uniform})
+		}
+		s.DomainSpec = append(s.DomainSpec, rows)
+		s.FullSpec = append(s.FullSpec, spec)
+		vs, n := analysis.VocabSpec(r, res.EvalToken, vocabMinCount)
+		s.VocabSpec = append(s.VocabSpec, vs)
+		s.VocabIDs = append(s.VocabIDs, n)
+		var sat []float64
+		var load [][]float64
+		for _, sn := range res.Snapshots {
+			v, err := analysis.Saturation(sn.Layers[l], r)
+			if err != nil {
+				return nil, fmt.Errorf("layer %d, step %d: %w", l, sn.Step, err)
+			}
+			sat = append(sat, v)
+			load = append(load, analysis.Load(sn.Layers[l]))
+		}
+		s.Saturation = append(s.Saturation, sat)
+		s.Load = append(s.Load, load)
+		s.CoActivation = append(s.CoActivation, analysis.CoActivation(r, false))
+		s.CoActivationAdjacent = append(s.CoActivationAdjacent, analysis.CoActivation(r, true))
+	}
+	return s, nil
+}
+
+// refLayerFor maps our layer l of L onto the reference's layers by relative
+// depth (first ↔ first, last ↔ last).
+func refLayerFor(l, L int, ref []int) int {
+	if L <= 1 {
+		return ref[len(ref)-1]
+	}
+	pos := float64(l) / float64(L-1)
+	best, bestD := ref[0], 2.0
+	for _, r := range ref {
+		rp := float64(r-ref[0]) / float64(ref[len(ref)-1]-ref[0])
+		if d := abs(rp - pos); d < bestD {
+			best, bestD = r, d
+		}
+	}
+	return best
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// Table renders the specialisation table, with OLMoE's figures beside ours
+// when ref is given (OLMoE-1B-7B: E=64, k=8, uniform 12.5).
+func (s *Summary) Table(ref analysis.Reference) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Domain specialisation spec(e,D) = 100·k·count(e in top-k | D)/assignments(D); uniform = 100·%d/%d = %.1f\n", s.TopK, s.Experts, s.Uniform)
+	if ref != nil {
+		b.WriteString("OLMoE-1B-7B (E=64, k=8, uniform 12.5) at the layer of matching relative depth; ×u = top spec / uniform\n")
+	}
+	refLayers := ref.Layers()
+	for l, rows := range s.DomainSpec {
+		rl := -1
+		if ref != nil {
+			rl = refLayerFor(l, len(s.DomainSpec), refLayers)
+			fmt.Fprintf(&b, "\nLayer %d (OLMoE layer %d)\n", l, rl)
+		} else {
+			fmt.Fprintf(&b, "\nLayer %d\n", l)
+		}
+		fmt.Fprintf(&b, "  %-34s %-30s %6s", "domain", "ours: top3 (expert, spec%)", "×u")
+		if ref != nil {
+			fmt.Fprintf(&b, "   %-30s %6s", "OLMoE: top3 (expert, spec%)", "×u")
+		}
+		b.WriteString("\n")
+		for _, r := range rows {
+			var top []string
+			for i := range r.TopExperts {
+				top = append(top, fmt.Sprintf("(%d, %.1f)", r.TopExperts[i], r.TopSpec[i]))
+			}
+			fmt.Fprintf(&b, "  %-34s %-30s %6.2f", r.Domain, strings.Join(top, " "), r.TopOverUniform)
+			if ref != nil {
+				if e, ok := ref[rl][analysis.ReferenceDomain(r.Domain)]; ok {
+					var rt []string
+					for _, p := range e.Top {
+						rt = append(rt, fmt.Sprintf("(%d, %.1f)", p.Expert, p.Spec))
+					}
+					fmt.Fprintf(&b, "   %-30s %6.2f", strings.Join(rt, " "), e.Top[0].Spec/12.5)
+				} else {
+					fmt.Fprintf(&b, "   %-30s", "(no reference)")
+				}
+			}
+			b.WriteString("\n")
+		}
+	}
+	if s.Pattern != "" {
+		fmt.Fprintf(&b, "\n%s\n", s.Pattern)
+	}
+	fmt.Fprintf(&b, "\nVocabulary specialisation per layer: %s\n", fmtList(s.VocabSpec))
+	if n := len(s.Saturation); n > 0 {
+		var last []float64
+		for _, sat := range s.Saturation {
+			if len(sat) > 1 {
+				last = append(last, sat[len(sat)/2])
+			}
+		}
+		fmt.Fprintf(&b, "Router saturation at mid-training (step %d) vs final, per layer: %s\n", s.SnapshotStep[len(s.SnapshotStep)/2], fmtList(last))
+	}
+	fmt.Fprintf(&b, "Sparse path: %.0f expert rows per layer (static bound %.0f) vs dense %.0f: %.2f× less work\n", s.SparseRows, s.BoundRows, s.DenseRows, s.DenseRows/max(s.BoundRows, 1))
+	return b.String()
+}
+
+func fmtList(xs []float64) string {
+	var p []string
+	for _, x := range xs {
+		p = append(p, fmt.Sprintf("%.3f", x))
+	}
+	return "[" + strings.Join(p, ", ") + "]"
+}
+
+// OLMoEPattern checks the paper's observation on real data: arXiv and
+// GitHub specialise more than C4 and books (mean over layers of the top
+// expert's spec). ok is false when the domains are not all present.
+func (s *Summary) OLMoEPattern() (text string, holds, ok bool) {
+	mean := map[string]float64{}
+	for _, rows := range s.DomainSpec {
+		for _, r := range rows {
+			mean[analysis.ReferenceDomain(r.Domain)] += r.TopOverUniform / float64(len(s.DomainSpec))
+		}
+	}
+	for _, d := range []string{"arxiv", "github", "c4", "book"} {
+		if _, found := mean[d]; !found {
+			return "", false, false
+		}
+	}
+	holds = min(mean["arxiv"], mean["github"]) > max(mean["c4"], mean["book"])
+	var names []string
+	for d := range mean {
+		names = append(names, d)
+	}
+	sort.Slice(names, func(i, j int) bool { return mean[names[i]] > mean[names[j]] })
+	var parts []string
+	for _, d := range names {
+		parts = append(parts, fmt.Sprintf("%s %.2f", d, mean[d]))
+	}
+	verdict := "does not hold"
+	if holds {
+		verdict = "holds"
+	}
+	return fmt.Sprintf("OLMoE's pattern (arXiv and GitHub specialise more than C4 and books) %s here: top spec ×uniform, mean over layers: %s", verdict, strings.Join(parts, ", ")), holds, true
+}
+
+// Write saves analysis.json, specialisation.txt and the plots under dir.
+func Write(dir string, s *Summary, ref analysis.Reference) ([]File, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "plots"), 0o755); err != nil {
+		return nil, err
+	}
+	var files []File
+	b, err := json.MarshalIndent(s, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "analysis.json"), b, 0o644); err != nil {
+		return nil, err
+	}
+	files = append(files, File{"analysis", "analysis.json", "application/json"})
+	if err := os.WriteFile(filepath.Join(dir, "specialisation.txt"), []byte(s.Table(ref)), 0o644); err != nil {
+		return nil, err
+	}
+	files = append(files, File{"specialisation", "specialisation.txt", "text/plain"})
+
+	plot := func(name string, save func(base string) (string, string, error)) error {
+		png, _, err := save(filepath.Join(dir, "plots", name))
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", name, err)
+		}
+		rel, _ := filepath.Rel(dir, png)
+		files = append(files, File{"plot_" + name, rel, "image/png"})
+		rel = strings.TrimSuffix(rel, ".png") + ".svg"
+		files = append(files, File{"plot_" + name + "_svg", rel, "image/svg+xml"})
+		return nil
+	}
+	for l := range s.DomainSpec {
+		full := s.FullSpec[l]
+		if err := plot(fmt.Sprintf("domain_spec_layer%d", l), func(base string) (string, string, error) {
+			return analysis.PlotDomainSpec(full, s.Domains, s.TopK, l, base)
+		}); err != nil {
+			return nil, err
+		}
+		if err := plot(fmt.Sprintf("load_layer%d", l), func(base string) (string, string, error) {
+			return analysis.PlotLoad(s.SnapshotStep, s.Load[l], l, base)
+		}); err != nil {
+			return nil, err
+		}
+		if err := plot(fmt.Sprintf("coactivation_layer%d", l), func(base string) (string, string, error) {
+			return analysis.PlotCoActivation(s.CoActivation[l], fmt.Sprintf("Expert co-activation P(b|a), layer %d (all top-%d pairs)", l, s.TopK), base)
+		}); err != nil {
+			return nil, err
+		}
+		if err := plot(fmt.Sprintf("coactivation_adjacent_layer%d", l), func(base string) (string, string, error) {
+			return analysis.PlotCoActivation(s.CoActivationAdjacent[l], fmt.Sprintf("Co-activation, layer %d — rank-adjacent pairs only (OLMoE code variant)", l), base)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if err := plot("vocab_spec", func(base string) (string, string, error) {
+		return analysis.PlotVocabSpec(s.VocabSpec, s.Experts, base)
+	}); err != nil {
+		return nil, err
+	}
+	if err := plot("saturation", func(base string) (string, string, error) {
+		return analysis.PlotSaturation(s.SnapshotStep, s.Saturation, s.TopK, base)
+	}); err != nil {
+		return nil, err
+	}
+	return files, nil
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/plugintest"
+)
+
+// TestGenerateThenTrain runs the default-run pipeline at a tiny size through
+// the real plugin protocol: planted corpus, then a short training run with
+// every analysis.
+func TestGenerateThenTrain(t *testing.T) {
+	h := plugintest.New(t, plugin{})
+	gen := h.Run(map[string]any{"mode": "generate", "bytes_per_domain": 20000}, plugintest.WithSeed(3))
+	gen.RequireSuccess(t)
+	low, high := gen.Artifact(t, "low"), gen.Artifact(t, "high")
+	if low.Size != 20000 || high.Size != 20000 {
+		t.Fatalf("planted domains have %d and %d bytes, want 20000", low.Size, high.Size)
+	}
+	tr := h.Run(map[string]any{
+		"mode": "train", "domains": map[string]any{"low": low.Path, "high": high.Path},
+		"layers": 1, "d_model": 32, "heads": 2, "seq": 32, "batch": 8, "expert_hidden": 32,
+		"steps": 40, "lr": 0.01, "warmup": 4, "snapshots": 3, "eval_windows": 4,
+	}, plugintest.WithSeed(1))
+	tr.RequireSuccess(t)
+	for _, name := range []string{"model", "model_config", "analysis", "specialisation", "plot_vocab_spec",
+		"plot_saturation", "plot_domain_spec_layer0", "plot_load_layer0", "plot_coactivation_layer0", "plot_coactivation_adjacent_layer0"} {
+		if a := tr.Artifact(t, name); a.Size == 0 {
+			t.Errorf("artifact %s is empty", name)
+		}
+	}
+	table, err := os.ReadFile(tr.Artifact(t, "specialisation").Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("specialisation table:\n%s", table)
+	for _, want := range []string{"Layer 0", "high", "low", "uniform = 100·2/8 = 25.0", "less work"} {
+		if !strings.Contains(string(table), want) {
+			t.Errorf("specialisation table lacks %q:\n%s", want, table)
+		}
+	}
+	if ws := tr.Float(t, "work_saved"); ws <= 1 {
+		t.Errorf("work_saved = %g, want > 1 (sparse computes fewer rows than dense)", ws)
+	}
+	if len(tr.Metrics["aux/load_balance/layer_0"]) == 0 || len(tr.Metrics["aux/router_z/layer_0"]) == 0 {
+		t.Errorf("aux losses not reported as metrics; metrics: %v", keys(tr.Metrics))
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestValidateConfig(t *testing.T) {
+	h := plugintest.New(t, plugin{})
+	cases := []struct {
+		cfg  map[string]any
+		want string
+	}{
+		{map[string]any{"mode": "train"}, "train needs domains"},
+		{map[string]any{"mode": "bogus"}, "unknown mode"},
+		{map[string]any{"mode": "train", "domains": map[string]any{"a": "x"}, "top_k": 9}, "top_k"},
+		{map[string]any{"mode": "train", "domains": map[string]any{"a": "x"}, "d_model": 30, "heads": 4}, "d_model"},
+		{map[string]any{"mode": "generate", "bytes_per_domain": 10}, "too little"},
+	}
+	for _, tc := range cases {
+		d := h.Validate(tc.cfg)
+		if !d.HasErrors() || !strings.Contains(diagText(d), tc.want) {
+			t.Errorf("config %v: diagnostics %q, want an error mentioning %q", tc.cfg, diagText(d), tc.want)
+		}
+	}
+	if d := h.Validate(map[string]any{"mode": "train", "domains": map[string]any{"a": "x"}}); d.HasErrors() {
+		t.Errorf("default train config rejected: %s", diagText(d))
+	}
+}
+
+func diagText(d sdk.Diagnostics) string {
+	var parts []string
+	for _, x := range d {
+		parts = append(parts, x.String())
+	}
+	return strings.Join(parts, "; ")
+}
