@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/shammie-ml/shammie/host/internal/runner"
 )
@@ -49,5 +50,28 @@ func TestTTYUIRedrawsLiveLines(t *testing.T) {
 	}
 	if u.drawn != 0 {
 		t.Errorf("%d live lines left on screen after close", u.drawn)
+	}
+}
+
+func TestWriteDiags(t *testing.T) {
+	src := "step \"a\" {\n  plugin = plugin.x\n  config {\n\tcolour = \"red\"\n  }\n}\n"
+	f := &hcl.File{Bytes: []byte(src)}
+	diags := hcl.Diagnostics{{
+		Severity: hcl.DiagError, Summary: "Unsupported argument", Detail: "Not expected here.",
+		Subject: &hcl.Range{Filename: "s.hcl", Start: hcl.Pos{Line: 4, Column: 2, Byte: 0}, End: hcl.Pos{Line: 4, Column: 8}},
+	}, {
+		Severity: hcl.DiagWarning, Summary: "No position",
+	}}
+	var b strings.Builder
+	writeDiags(&b, map[string]*hcl.File{"s.hcl": f}, diags)
+	want := "Error: Unsupported argument\n" +
+		"  --> s.hcl:4:2\n" +
+		"   |\n" +
+		" 4 | \tcolour = \"red\"\n" +
+		"   | \t^^^^^^\n" +
+		"Not expected here.\n\n" +
+		"Warning: No position\n\n"
+	if d := cmp.Diff(want, b.String()); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
 	}
 }
