@@ -273,7 +273,7 @@ type ttyUI struct {
 	order   []string          // running steps in start order
 	status  map[string]string // step -> its live line
 	started map[string]time.Time
-	drawn   int               // live lines on screen
+	drawn   int // live lines on screen
 	last    time.Time
 	stopped chan struct{}
 	wg      sync.WaitGroup
