@@ -11,13 +11,16 @@ plugin "router" {
   version = ">= 0.1.0"
 }
 
+# The reference fits both a linear and a quadratic regressor.
 step "ppm" {
-  plugin = plugin.router
-  seed   = 42
+  plugin   = plugin.router
+  seed     = 42
+  for_each = { quadratic = "quadratic", linear = "linear" }
   config {
     mode      = "ppm"
     rows      = "${local.data}/proxy_rm_validation_set_features_rewardbench.jsonl"
     target    = "Overall"
     test_frac = 0.2
+    ppm_model = each.value
   }
 }

@@ -69,6 +69,7 @@ type config struct {
 	Rows     string  `cty:"rows" optional:"true" doc:"ppm: proxy-RM result rows (JSONL; feature proportion columns + target)"`
 	Target   string  `cty:"target" default:"\"Overall\"" doc:"ppm: target column of the rows"`
 	TestFrac float64 `cty:"test_frac" default:"0.2" doc:"ppm and route: share of PPM rows held out for RMSE"`
+	PPMModel string  `cty:"ppm_model" default:"\"quadratic\"" doc:"ppm and route: quadratic (all pairwise products) | linear"`
 }
 
 type plugin struct{}
@@ -175,6 +176,9 @@ func (plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 		d = append(d, sdk.Errorf(at("mode"), "unknown mode", fmt.Sprintf("mode %q: want generate, route or ppm", cfg.Mode)))
 	}
 	frac("test_frac", cfg.TestFrac, 0.05, 0.5)
+	if !slices.Contains([]string{"quadratic", "linear"}, cfg.PPMModel) {
+		d = append(d, sdk.Errorf(at("ppm_model"), "unknown ppm_model", "want quadratic or linear"))
+	}
 	return d
 }
 
@@ -248,6 +252,7 @@ func runRoute(ctx context.Context, run *sdk.Run, cfg config) error {
 	rc.Representation = cfg.Repr
 	rc.Transformer.Steps, rc.Transformer.DModel, rc.Transformer.Seed = cfg.TFSteps, cfg.TFDModel, run.Seed
 	rc.PPM.Seed = uint64(run.Seed)
+	rc.PPM.Linear = cfg.PPMModel == "linear"
 	res, err := route.Run(ctx, backend, ds, rc, run)
 	if err != nil {
 		return err
@@ -332,12 +337,13 @@ func runPPM(ctx context.Context, run *sdk.Run, cfg config) error {
 	}
 	opt := ppm.DefaultOptions()
 	opt.Seed = uint64(run.Seed)
+	opt.Linear = cfg.PPMModel == "linear"
 	ev, err := ppm.Evaluate(ctx, backend, rows.Names, rows.X, rows.Y, cfg.TestFrac, opt)
 	if err != nil {
 		return err
 	}
-	run.Logf("PPM on %d rows × %d features (%s): held-out RMSE %.4f on %d rows (mean predictor %.4f), λ=%g",
-		len(rows.X), len(rows.Names), filepath.Base(cfg.Rows), ev.RMSE, ev.TestRows, ev.BaselineRMSE, ev.Model.Lambda)
+	run.Logf("%s PPM on %d rows × %d features (%s): held-out RMSE %.4f on %d rows (mean predictor %.4f), λ=%g",
+		cfg.PPMModel, len(rows.X), len(rows.Names), filepath.Base(cfg.Rows), ev.RMSE, ev.TestRows, ev.BaselineRMSE, ev.Model.Lambda)
 	for _, c := range ev.Curve {
 		run.Metric("ppm_heldout_rmse", int64(c.TrainRows), c.RMSE)
 	}

@@ -59,7 +59,7 @@ func TestSchemaDefaults(t *testing.T) {
 		Data: "d.jsonl", Format: "auto", LMField: "pref_gpt4", EvalLabels: "gold", EvalFrac: 0.25, Mixtures: 64,
 		Budgets: []float64{0.25, 0.5, 0.75}, Method: "topk", Candidates: 2000, RMDim: 512, RMHidden: 0, RMSteps: 150, RMLR: 0.05,
 		Repr: "bow", TFSteps: 200, TFDModel: 64,
-		Target: "Overall", TestFrac: 0.2}
+		Target: "Overall", TestFrac: 0.2, PPMModel: "quadratic"}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("decoded defaults (-want +got):\n%s", diff)
 	}

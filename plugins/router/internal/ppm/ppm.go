@@ -85,6 +85,9 @@ type Options struct {
 	// CGIters bounds the conjugate-gradient iterations of each solve.
 	CGIters int
 	Seed    uint64
+	// Linear drops the pairwise products (the reference's "linear"
+	// regressor; Q stays zero). The quadratic model is the default.
+	Linear bool
 }
 
 // DefaultOptions are used by the plugin.
@@ -115,7 +118,11 @@ func Fit(ctx context.Context, backend backends.Backend, names []string, X [][]fl
 	}
 	phi := make([][]float64, len(X))
 	for i, x := range X {
-		phi[i] = Expand(x)
+		if opt.Linear {
+			phi[i] = append([]float64(nil), x...)
+		} else {
+			phi[i] = Expand(x)
+		}
 	}
 	lambda := opt.Lambdas[0]
 	folds := min(opt.Folds, len(X))
@@ -158,7 +165,7 @@ func Fit(ctx context.Context, backend backends.Backend, names []string, X [][]fl
 	f := len(names)
 	m := &Model{Names: append([]string(nil), names...), C: b, L: w[:f], Q: make([]float64, f*f), Lambda: lambda}
 	idx := f
-	for j := 0; j < f; j++ {
+	for j := 0; j < f && !opt.Linear; j++ {
 		for k := j; k < f; k++ {
 			if j == k {
 				m.Q[j*f+k] = w[idx]

@@ -80,6 +80,18 @@ func TestProxyRowsEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("26 proxy rows: train=%d test=%d rmse=%.4f baseline=%.4f λ=%g curve=%+v", ev.TrainRows, ev.TestRows, ev.RMSE, ev.BaselineRMSE, ev.Model.Lambda, ev.Curve)
+	lin := DefaultOptions()
+	lin.Linear = true
+	evLin, err := Evaluate(context.Background(), b, pr.Names, pr.X, pr.Y, 0.2, lin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("linear PPM on the same split: rmse=%.4f λ=%g", evLin.RMSE, evLin.Model.Lambda)
+	for _, q := range evLin.Model.Q {
+		if q != 0 {
+			t.Fatalf("linear PPM has a quadratic coefficient %v", q)
+		}
+	}
 	for i, x := range pr.X {
 		p := ev.Model.Predict(x)
 		if math.IsNaN(p) || p < 0.3 || p > 1.1 {
