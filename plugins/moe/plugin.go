@@ -89,12 +89,31 @@ var schema = sdk.Schema{
 		{Name: "model_config", MediaType: "application/json", Description: "train: transformer config"},
 		{Name: "analysis", MediaType: "application/json", Description: "train: every analysis figure"},
 		{Name: "specialisation", MediaType: "text/plain", Description: "train: per-domain specialisation table (beside OLMoE's with a reference)"},
-		{Name: "plot_vocab_spec", MediaType: "image/png", Description: "train: vocabulary specialisation per layer"},
-		{Name: "plot_saturation", MediaType: "image/png", Description: "train: router saturation over training"},
-		{Name: "plot_domain_spec_layer0", MediaType: "image/png", Description: "train: domain specialisation, layer 0 (one plot per layer)"},
-		{Name: "plot_load_layer0", MediaType: "image/png", Description: "train: expert load over training, layer 0 (one per layer)"},
-		{Name: "plot_coactivation_layer0", MediaType: "image/png", Description: "train: co-activation P(b|a), layer 0 (one per layer; also _adjacent_)"},
 	},
+}
+
+// MaxLayers bounds the layers of a run: the host needs every artifact
+// declared, and the per-layer plots are declared up to this depth.
+const MaxLayers = 8
+
+func init() {
+	plots := []struct{ name, desc string }{
+		{"vocab_spec", "vocabulary specialisation per layer"},
+		{"saturation", "router saturation against the final model over training, per layer"},
+	}
+	for l := range MaxLayers {
+		plots = append(plots,
+			struct{ name, desc string }{fmt.Sprintf("domain_spec_layer%d", l), fmt.Sprintf("domain specialisation of every expert, layer %d", l)},
+			struct{ name, desc string }{fmt.Sprintf("load_layer%d", l), fmt.Sprintf("expert load over training, layer %d", l)},
+			struct{ name, desc string }{fmt.Sprintf("coactivation_layer%d", l), fmt.Sprintf("expert co-activation P(b|a), layer %d", l)},
+			struct{ name, desc string }{fmt.Sprintf("coactivation_adjacent_layer%d", l), fmt.Sprintf("co-activation over rank-adjacent pairs only (OLMoE code variant), layer %d", l)},
+		)
+	}
+	for _, p := range plots {
+		schema.Artifacts = append(schema.Artifacts,
+			sdk.ArtifactDecl{Name: "plot_" + p.name, MediaType: "image/png", Description: "train: " + p.desc},
+			sdk.ArtifactDecl{Name: "plot_" + p.name + "_svg", MediaType: "image/svg+xml", Description: "train: " + p.desc + " (SVG)"})
+	}
 }
 
 func (plugin) Schema() sdk.Schema { return schema }
@@ -148,6 +167,9 @@ func (plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 			if ch.v < ch.min {
 				d = append(d, sdk.Errorf(at(ch.name), fmt.Sprintf("%s must be ≥ %d", ch.name, ch.min), fmt.Sprintf("got %d", ch.v)))
 			}
+		}
+		if cfg.Layers > MaxLayers {
+			d = append(d, sdk.Errorf(at("layers"), fmt.Sprintf("at most %d layers", MaxLayers), fmt.Sprintf("got %d: the per-layer plots are declared up to layer %d", cfg.Layers, MaxLayers-1)))
 		}
 		if cfg.LBWeight < 0 || cfg.ZWeight < 0 {
 			d = append(d, sdk.Errorf(at("lb_weight"), "loss weights must be ≥ 0", fmt.Sprintf("lb_weight %v, z_weight %v", cfg.LBWeight, cfg.ZWeight)))
