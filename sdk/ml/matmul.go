@@ -44,18 +44,22 @@ func DotGeneral(lhs *graph.Node, lhsContracting, lhsBatch []int, rhs *graph.Node
 		}
 		return dy
 	}
-	lhsG := graph.IdentityWithCustomGradient(lhs, func(_, _ *graph.Node) *graph.Node {
+	// The gradient products read the operands through lhsG/rhsG (not
+	// lhs/rhs) so that each operand has a single consumer and simplego's
+	// Identity can hand its buffer over instead of copying it.
+	var lhsG, rhsG *graph.Node
+	lhsG = graph.IdentityWithCustomGradient(lhs, func(_, _ *graph.Node) *graph.Node {
 		// dy: [batch…, lhsCross…, rhsCross…]; contract its rhs-cross axes with
 		// rhs's cross axes. Result: [batch…, lhsCross…, rhs's contracting axes
 		// in increasing rhs order].
-		g := DotGeneral0(needDY(), iota(nb+nlx, nrx), iota(0, nb), rhs, rcross, rb)
+		g := DotGeneral0(needDY(), iota(nb+nlx, nrx), iota(0, nb), rhsG, rcross, rb)
 		order := slices.Concat(lb, lcross, pairedInOrder(rc, lc))
 		return graph.TransposeAllAxes(g, inversePerm(order)...)
 	})
-	rhsG := graph.IdentityWithCustomGradient(rhs, func(_, _ *graph.Node) *graph.Node {
+	rhsG = graph.IdentityWithCustomGradient(rhs, func(_, _ *graph.Node) *graph.Node {
 		// Contract dy's lhs-cross axes with lhs's cross axes. Result:
 		// [batch…, rhsCross…, lhs's contracting axes in increasing lhs order].
-		g := DotGeneral0(needDY(), iota(nb, nlx), iota(0, nb), lhs, lcross, lb)
+		g := DotGeneral0(needDY(), iota(nb, nlx), iota(0, nb), lhsG, lcross, lb)
 		order := slices.Concat(rb, rcross, pairedInOrder(lc, rc))
 		return graph.TransposeAllAxes(g, inversePerm(order)...)
 	})

@@ -40,13 +40,16 @@ func Split(x *graph.Node, axis int, sizes ...int) []*graph.Node {
 		}
 		return graph.Concatenate(pieces, axis)
 	})
-	// The slices read a gradient-stopped x, so GoMLX never builds Slice's
-	// own (Pad-based) gradient. Each part is linked to xg through z, a zero
-	// made from one gathered element of xg (O(1) work, and a gradient path to
-	// x), so graph.Gradient still visits xg, whose custom gradient assembles
-	// the captured part gradients.
+	// Each part is the slice of xg seen through a custom-gradient identity
+	// that records the part's gradient and passes NOTHING back to the
+	// slice, so GoMLX never builds Slice's own (Pad-based) gradient. A zero
+	// made from one gathered element of xg (O(1) work) is added to every
+	// part (any of them may be the only one used): that is the path along
+	// which graph.Gradient reaches xg,
+	// whose custom gradient then assembles the recorded part gradients.
+	// Nodes are visited newest first, so the parts' identities run before
+	// xg's. Only x's single consumer is xg, so simplego need not copy x.
 	z := graph.MulScalar(graph.Gather(xg, graph.Const(x.Graph(), make([]int32, x.Rank()))), 0)
-	sx := graph.StopGradient(x)
 	start := 0
 	for i, s := range sizes {
 		specs := make([]graph.SliceAxisSpec, x.Rank())
@@ -54,11 +57,10 @@ func Split(x *graph.Node, axis int, sizes ...int) []*graph.Node {
 			specs[a] = graph.AxisRange()
 		}
 		specs[axis] = graph.AxisRange(start, start+s)
-		p := graph.Add(graph.Slice(sx, specs...), z)
-		parts[i] = graph.IdentityWithCustomGradient(p, func(_, v *graph.Node) *graph.Node {
+		parts[i] = graph.Add(graph.IdentityWithCustomGradient(graph.Slice(xg, specs...), func(_, v *graph.Node) *graph.Node {
 			dys[i] = v
-			return v
-		})
+			return nil
+		}), z)
 		start += s
 	}
 	return parts
