@@ -35,15 +35,16 @@ func main() {
 	n := flag.Int("n", 50, "launches to average the per-step overhead over")
 	sweep := flag.Int("sweep", 1000, "instances in the sweep")
 	par := flag.Int("parallelism", runtime.NumCPU(), "shammie run --parallelism")
+	fresh := flag.Int("fresh-sweep", 100, "also run a sweep of this many instances with --no-reuse (a process per instance); 0 skips it")
 	root := flag.String("root", ".", "repository root (where go.work is)")
 	flag.Parse()
-	if err := run(*root, *n, *sweep, *par); err != nil {
+	if err := run(*root, *n, *sweep, *par, *fresh); err != nil {
 		fmt.Fprintln(os.Stderr, "benchhost:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root string, n, sweep, par int) error {
+func run(root string, n, sweep, par, fresh int) error {
 	dir, err := os.MkdirTemp("", "benchhost-")
 	if err != nil {
 		return err
@@ -70,6 +71,13 @@ func run(root string, n, sweep, par int) error {
 	stepMS := ms(total) / float64(n)
 	fmt.Printf("  %-22s %7.2f ms   (target <= 50 ms: %s)\n", "total", stepMS, verdict(stepMS <= 50))
 
+	if fresh > 0 {
+		s, err := sweepRun(dir, host, fresh, par, "--no-reuse")
+		if err != nil {
+			return err
+		}
+		fmt.Printf("sweep of %d no-op instances with --no-reuse (one process each), parallelism %d: %.2f s (%.2f ms per instance)\n", fresh, par, s, 1000*s/float64(fresh))
+	}
 	sweepS, err := sweepRun(dir, host, sweep, par)
 	if err != nil {
 		return err
@@ -137,7 +145,7 @@ func stepOverhead(plugin string, n int, dir string) ([]*phase, time.Duration, er
 	return phases, total, nil
 }
 
-func sweepRun(dir, host string, count, par int) (float64, error) {
+func sweepRun(dir, host string, count, par int, extra ...string) (float64, error) {
 	spec := filepath.Join(dir, "sweep.hcl")
 	src := fmt.Sprintf(`plugin "noop" {}
 
@@ -161,7 +169,8 @@ step "sweep" {
 		return 0, fmt.Errorf("shammie init: %w", err)
 	}
 	start := time.Now()
-	if err := shammie(io.Discard, "run", "--no-cache", "--parallelism", fmt.Sprint(par), "--store", filepath.Join(dir, "store"), spec); err != nil {
+	args := append([]string{"run", "--no-cache", "--parallelism", fmt.Sprint(par), "--store", filepath.Join(dir, "store")}, extra...)
+	if err := shammie(io.Discard, append(args, spec)...); err != nil {
 		return 0, fmt.Errorf("shammie run: %w", err)
 	}
 	return time.Since(start).Seconds(), nil

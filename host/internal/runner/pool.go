@@ -122,11 +122,18 @@ func (pl *Pool) Get(ctx context.Context, p *Plugin) (Conn, error) {
 	return c, nil
 }
 
-// Put gives a process back: kept for reuse when healthy (and reuse is on),
-// killed otherwise.
-func (pl *Pool) Put(p *Plugin, c Conn, healthy bool) {
+// Put gives back a process that ran a step: kept for reuse when healthy
+// (and reuse is on), killed otherwise.
+func (pl *Pool) Put(p *Plugin, c Conn, healthy bool) { pl.put(p, c, healthy && pl.Reuse) }
+
+// Release gives back a process that only answered questions (metadata,
+// schema, ValidateConfig): kept when healthy even with reuse off, since no
+// step has run on it.
+func (pl *Pool) Release(p *Plugin, c Conn, healthy bool) { pl.put(p, c, healthy) }
+
+func (pl *Pool) put(p *Plugin, c Conn, keep bool) {
 	pl.mu.Lock()
-	if healthy && pl.Reuse && !pl.closed {
+	if keep && !pl.closed {
 		pl.idle[p.Label] = append(pl.idle[p.Label], c)
 		pl.mu.Unlock()
 		return

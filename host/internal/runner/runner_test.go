@@ -380,3 +380,28 @@ step "a" {
 		t.Errorf("diagnostic %q at %v, want 'invalid mode' at line 11", d.Summary, d.Subject)
 	}
 }
+
+func TestNoReuseRunsEachStepOnAFreshProcess(t *testing.T) {
+	s, l, store := setup(t, header+`
+step "sweep" {
+  plugin = plugin.fake
+  count  = 5
+  config {
+    mode = "ok"
+    n    = count.index
+  }
+}`)
+	s.Pool.Reuse = false
+	before := l.launches.Load() // processes that answered schema/validation
+	if _, err := s.Execute(context.Background(), store, RunOptions{Parallelism: 2}); err != nil {
+		t.Fatal(err)
+	}
+	// Each of the 5 runs gets its own process; the ones that only answered
+	// questions during loading may be used once.
+	if got := l.launches.Load(); got < 5 || got > before+5 {
+		t.Errorf("launched %d processes (%d while loading) for 5 runs without reuse, want 5..%d", got, before, before+5)
+	}
+	if got := l.killed.Load(); got < 5 {
+		t.Errorf("killed %d processes, want every one that ran a step (5)", got)
+	}
+}

@@ -248,7 +248,7 @@ func (s *Session) describe(ctx context.Context, p *Plugin) error {
 		return fmt.Errorf("plugin %q: %w", p.Label, err)
 	}
 	healthy := false
-	defer func() { s.Pool.Put(p, c, healthy) }()
+	defer func() { s.Pool.Release(p, c, healthy) }()
 	md, err := c.Metadata(ctx)
 	if err != nil {
 		return fmt.Errorf("plugin %q: %w", p.Label, err)
@@ -347,7 +347,7 @@ func (s *Session) validateNode(ctx context.Context, n *dag.Node, cfg cty.Value) 
 		return nil, err
 	}
 	pd, err := c.ValidateConfig(ctx, cfg)
-	s.Pool.Put(p, c, err == nil)
+	s.Pool.Release(p, c, err == nil)
 	if err != nil {
 		return nil, err
 	}
