@@ -1,0 +1,288 @@
+// Command benchmoe is `make bench-moe` (issue 6): training-step speed of the
+// MoE language model and of a dense model with the same active parameters
+// (d_ff = k·expert_hidden), in Shammie and in PyTorch, measured in one run.
+// For each Shammie model it also times a graph holding only the step's
+// matrix products (same shapes, same backend), interleaved with the steps
+// so both see the same machine load. It lives in the plugin's module
+// because it builds the plugin's internal MoE block; the PyTorch side is
+// tools/benchmoe/bench_moe.py. The last line is machine-readable:
+//
+//	bench-moe: shammie_tok_s=N pytorch_tok_s=N ratio=R matmul_ratio=M dense_ratio=D backend=NAME
+//
+// ratio = Shammie MoE tok/s ÷ PyTorch MoE tok/s; matmul_ratio = MoE step
+// time ÷ its matmuls' time; dense_ratio = MoE step time ÷ dense step time
+// (both Shammie): what the routing and the sparse bookkeeping cost on top of
+// a dense model doing the same useful work.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/shammie-ml/shammie/plugins/moe/internal/moe"
+	"github.com/shammie-ml/shammie/sdk/ml"
+)
+
+type flags struct {
+	backend                  string
+	layers, dModel, heads    int
+	seq, batch               int
+	experts, topK, hidden    int
+	blockSize                int
+	steps, warmup            int
+	torchScript, torchDevice string
+	python                   string
+	peakTFLOPs               float64
+}
+
+func main() {
+	var f flags
+	flag.StringVar(&f.backend, "backend", "go", `GoMLX backend: "go" or "xla:cuda" (build with -tags xla)`)
+	flag.IntVar(&f.layers, "layers", 2, "transformer layers")
+	flag.IntVar(&f.dModel, "d-model", 128, "model width")
+	flag.IntVar(&f.heads, "heads", 4, "attention heads")
+	flag.IntVar(&f.seq, "seq", 64, "sequence length")
+	flag.IntVar(&f.batch, "batch", 16, "batch size")
+	flag.IntVar(&f.experts, "experts", 8, "experts per layer")
+	flag.IntVar(&f.topK, "top-k", 2, "active experts per token")
+	flag.IntVar(&f.hidden, "expert-hidden", 176, "SwiGLU width of one expert (dense model: d_ff = top-k × this)")
+	flag.IntVar(&f.blockSize, "block-size", 0, "sparse path row block (0: automatic)")
+	flag.IntVar(&f.steps, "steps", 10, "timed steps per model")
+	flag.IntVar(&f.warmup, "warmup", 3, "untimed steps first")
+	flag.StringVar(&f.torchScript, "torch-script", "tools/benchmoe/bench_moe.py", "PyTorch reference; empty to skip")
+	flag.StringVar(&f.torchDevice, "torch-device", "cpu", `"cpu" or "cuda"`)
+	flag.StringVar(&f.python, "python", "python3", "Python with torch")
+	flag.Float64Var(&f.peakTFLOPs, "peak-tflops", 0, "device peak (f32) for model FLOPs utilisation; 0: not printed")
+	flag.Parse()
+	if err := run(f); err != nil {
+		fmt.Fprintln(os.Stderr, "benchmoe:", err)
+		os.Exit(1)
+	}
+}
+
+type measured struct {
+	tokS, stepMS, mmMS, matmulRatio, flops float64
+}
+
+func run(f flags) error {
+	backend, err := ml.OpenBackend(f.backend)
+	if err != nil {
+		return err
+	}
+	defer backend.Finalize()
+	mc := moe.Config{DModel: f.dModel, Hidden: f.hidden, Experts: f.experts, TopK: f.topK, BlockSize: f.blockSize, Layers: f.layers}
+	T := f.batch * f.seq
+	fmt.Printf("models: layers=%d d_model=%d heads=%d seq=%d batch=%d; MoE E=%d k=%d expert_hidden=%d (block %d, %d blocks: %d rows vs dense %d); dense d_ff=%d\n",
+		f.layers, f.dModel, f.heads, f.seq, f.batch, f.experts, f.topK, f.hidden, moe.BlockSizeFor(mc, T), moe.NumBlocks(mc, T),
+		moe.NumBlocks(mc, T)*moe.BlockSizeFor(mc, T), f.experts*T, f.topK*f.hidden)
+	moeM, err := measure(backend, f, &mc)
+	if err != nil {
+		return fmt.Errorf("MoE model: %w", err)
+	}
+	report("shammie moe", f, moeM)
+	denseM, err := measure(backend, f, nil)
+	if err != nil {
+		return fmt.Errorf("dense model: %w", err)
+	}
+	report("shammie dense", f, denseM)
+
+	torchMoE, torchDense := 0.0, 0.0
+	if f.torchScript != "" {
+		if torchMoE, err = runTorch(f, "moe"); err != nil {
+			return err
+		}
+		if torchDense, err = runTorch(f, "dense"); err != nil {
+			return err
+		}
+	}
+	ratio := 0.0
+	if torchMoE > 0 {
+		ratio = moeM.tokS / torchMoE
+		fmt.Printf("ratios: shammie/pytorch moe %.3f, dense %.3f; pytorch moe/dense step %.2f\n", ratio, denseM.tokS/torchDense, torchDense/torchMoE)
+	}
+	fmt.Printf("bench-moe: shammie_tok_s=%.0f pytorch_tok_s=%.0f ratio=%.3f matmul_ratio=%.2f dense_ratio=%.2f backend=%s\n",
+		moeM.tokS, torchMoE, ratio, moeM.matmulRatio, moeM.stepMS/denseM.stepMS, f.backend)
+	return nil
+}
+
+func report(name string, f flags, m measured) {
+	fmt.Printf("%s: step_ms=%.2f tok_s=%.0f matmuls_ms=%.2f (%.3f GFLOP, %.1f GFLOP/s) step/matmuls=%.2f",
+		name, m.stepMS, m.tokS, m.mmMS, m.flops/1e9, m.flops/m.mmMS/1e6, m.matmulRatio)
+	if f.peakTFLOPs > 0 {
+		fmt.Printf(" MFU=%.2f%%", 100*m.flops/(m.stepMS/1e3)/(f.peakTFLOPs*1e12))
+	}
+	fmt.Println()
+}
+
+// measure times training steps of the MoE model (mc != nil) or of the dense
+// model, and the matmul-only graph of its step.
+func measure(backend backends.Backend, f flags, mc *moe.Config) (measured, error) {
+	cfg := ml.Config{VocabSize: 256, DModel: f.dModel, NumHeads: f.heads, NumLayers: f.layers, MaxSeqLen: f.seq, DFF: f.topK * f.hidden}
+	model, err := ml.NewTransformer(cfg)
+	if err != nil {
+		return measured{}, err
+	}
+	if mc != nil {
+		model.FeedForward = moe.FeedForward(*mc, moe.DefaultLoss, f.layers)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	tokens := make([]int32, (f.steps+f.warmup+1)*f.batch*f.seq+1)
+	for i := range tokens {
+		tokens[i] = int32(rng.IntN(256))
+	}
+	windows, err := ml.NewLMWindows(tokens, f.batch, f.seq, 1)
+	if err != nil {
+		return measured{}, err
+	}
+	ctx := context.New()
+	ml.SetInitSeed(ctx, 1)
+	tr, err := ml.NewTrainer(backend, ctx, func(ctx *context.Context, b []*graph.Node) *graph.Node {
+		return model.LMLoss(ctx, b[0], nil, nil)
+	}, ml.TrainConfig{Steps: f.steps + f.warmup, LR: 1e-3, WarmupSteps: 2, WeightDecay: 0.1, ClipNorm: 1}, nil)
+	if err != nil {
+		return measured{}, err
+	}
+	var firstErr error
+	dots := ml.RecordDots(func() { _, firstErr = tr.Step(1, windows) })
+	if firstErr != nil {
+		return measured{}, firstErr
+	}
+	for s := 2; s <= f.warmup; s++ {
+		if _, err := tr.Step(s, windows); err != nil {
+			return measured{}, err
+		}
+	}
+	mm, flops, err := dotsGraph(backend, dots)
+	if err != nil {
+		return measured{}, err
+	}
+	if _, err := mm(); err != nil {
+		return measured{}, err
+	}
+	var steps, mms []float64
+	for s := f.warmup + 1; s <= f.warmup+f.steps; s++ {
+		t0 := time.Now()
+		if _, err := tr.Step(s, windows); err != nil {
+			return measured{}, err
+		}
+		steps = append(steps, time.Since(t0).Seconds()*1e3)
+		d, err := mm()
+		if err != nil {
+			return measured{}, err
+		}
+		mms = append(mms, d)
+	}
+	ratios := make([]float64, len(steps))
+	for i := range steps {
+		ratios[i] = steps[i] / mms[i]
+	}
+	st := median(steps)
+	return measured{tokS: float64(f.batch*f.seq) / (st / 1e3), stepMS: st, mmMS: median(mms), matmulRatio: median(ratios), flops: flops}, nil
+}
+
+// dotsGraph compiles a graph of only the recorded products on random inputs;
+// the returned function runs it once and gives its time in ms.
+func dotsGraph(backend backends.Backend, dots []ml.DotShape) (func() (float64, error), float64, error) {
+	var inputs []any
+	var flops float64
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, d := range dots {
+		for _, s := range [][]int{d.LHS.Dimensions, d.RHS.Dimensions} {
+			n := 1
+			for _, x := range s {
+				n *= x
+			}
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+			inputs = append(inputs, tensors.FromFlatDataAndDimensions(v, s...))
+		}
+		contracted, batch := 1, 1
+		for _, a := range d.LHSContract {
+			contracted *= d.LHS.Dim(a)
+		}
+		for _, a := range d.LHSBatch {
+			batch *= d.LHS.Dim(a)
+		}
+		flops += 2 * float64(d.LHS.Size()/contracted) * float64(d.RHS.Size()) / float64(batch)
+		if d.LHS.DType != dtypes.Float32 {
+			return nil, 0, fmt.Errorf("product of %s: only float32 models are benchmarked", d.LHS.DType)
+		}
+	}
+	fn := ml.DotsGraphFn(dots)
+	e, err := graph.NewExec(backend, func(in []*graph.Node) *graph.Node { return fn(in) })
+	if err != nil {
+		return nil, 0, err
+	}
+	return func() (float64, error) {
+		t0 := time.Now()
+		out, err := e.Exec(inputs...)
+		if err != nil {
+			return 0, err
+		}
+		_ = out[0].Value()
+		d := time.Since(t0).Seconds() * 1e3
+		out[0].FinalizeAll()
+		return d, nil
+	}, flops, nil
+}
+
+var torchLine = regexp.MustCompile(`tok_s=([0-9.]+)`)
+
+func runTorch(f flags, model string) (float64, error) {
+	cmd := exec.Command(f.python, f.torchScript, "--model", model, "--device", f.torchDevice, "--threads", "2",
+		"--layers", fmt.Sprint(f.layers), "--d-model", fmt.Sprint(f.dModel), "--heads", fmt.Sprint(f.heads),
+		"--seq", fmt.Sprint(f.seq), "--batch", fmt.Sprint(f.batch), "--experts", fmt.Sprint(f.experts),
+		"--top-k", fmt.Sprint(f.topK), "--expert-hidden", fmt.Sprint(f.hidden), "--dff", fmt.Sprint(f.topK*f.hidden),
+		"--steps", fmt.Sprint(f.steps), "--warmup", fmt.Sprint(f.warmup))
+	// PyTorch configured as in bench-train: one OpenBLAS thread per torch
+	// thread, OpenBLAS's own kernel choice.
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") || strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=") || strings.HasPrefix(kv, "OPENBLAS_NUM_THREADS=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	cmd.Env = append(env, "OPENBLAS_NUM_THREADS=1")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%s %s --model %s: %w (install torch with tools/benchtrain/install_torch.sh)", f.python, f.torchScript, model, err)
+	}
+	var tokS float64
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		fmt.Println(sc.Text())
+		if m := torchLine.FindStringSubmatch(sc.Text()); m != nil {
+			tokS, _ = strconv.ParseFloat(m[1], 64)
+		}
+	}
+	if tokS == 0 {
+		return 0, fmt.Errorf("%s printed no tok_s figure", f.torchScript)
+	}
+	return tokS, nil
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
