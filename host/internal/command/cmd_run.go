@@ -29,8 +29,9 @@ The first failure stops the run (running steps are asked to stop); with
 SIGINT/SIGTERM ask every running plugin to stop and wait --grace-period
 before killing it; a second signal kills at once.
 On a terminal, one progress line per running step is redrawn; otherwise one
-line per event: "[step.train] progress train 120/500 steps". --json prints
-one JSON object per event.
+line per event: "[step.train] progress train 120/500 steps" (progress and
+metric lines at most once a second per step and stage or metric; the run
+store keeps every event). --json prints one JSON object per event.
 Plugin processes are reused: a process whose step succeeded runs the next
 instance of the same plugin (--no-reuse launches one per instance).`,
 		example: "  shammie run specs/default.hcl\n  shammie run --parallelism 2 --keep-going -var n_concepts=50 --seed 7 specs/fit.hcl\n  shammie run --backend xla:cuda --store /scratch/shammie specs/moe.hcl",
@@ -177,13 +178,21 @@ func (u *jsonUI) event(e runner.Event) {
 
 func (u *jsonUI) close() {}
 
-// plainUI prints one line per event, for logs and pipes.
+// plainUI prints one line per event, for logs and pipes. Progress and
+// metric lines are thinned to one per interval per step and stage/metric
+// (the first and a stage's last always show): a training loop reporting
+// every step would otherwise bury everything else. The run store keeps
+// every event.
 type plainUI struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu       sync.Mutex
+	w        io.Writer
+	interval time.Duration
+	last     map[string]time.Time
 }
 
-func newPlainUI(w io.Writer) *plainUI { return &plainUI{w: w} }
+func newPlainUI(w io.Writer) *plainUI {
+	return &plainUI{w: w, interval: time.Second, last: map[string]time.Time{}}
+}
 
 func (u *plainUI) event(e runner.Event) {
 	line := eventLine(e)
@@ -192,6 +201,21 @@ func (u *plainUI) event(e runner.Event) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if e.Kind == "progress" || e.Kind == "metric" {
+		key := e.Kind + "\x00" + e.Step + "\x00" + e.Stage + e.Name
+		final := e.Kind == "progress" && e.Total > 0 && e.Done >= e.Total
+		if t, seen := u.last[key]; seen && !final && e.Time.Sub(t) < u.interval {
+			return
+		}
+		u.last[key] = e.Time
+	}
+	if e.Kind == "done" || e.Kind == "cached" || e.Kind == "skipped" {
+		for k := range u.last {
+			if strings.Contains(k, "\x00"+e.Step+"\x00") {
+				delete(u.last, k)
+			}
+		}
+	}
 	fmt.Fprintln(u.w, line)
 }
 

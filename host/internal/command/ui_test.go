@@ -3,6 +3,7 @@ package command
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
@@ -73,5 +74,37 @@ func TestWriteDiags(t *testing.T) {
 		"Warning: No position\n\n"
 	if d := cmp.Diff(want, b.String()); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
+func TestPlainUIThinsProgress(t *testing.T) {
+	var b strings.Builder
+	u := newPlainUI(&b)
+	t0 := time.Unix(1000, 0)
+	v := 1.0
+	for i := int64(1); i <= 100; i++ {
+		at := t0.Add(time.Duration(i) * 50 * time.Millisecond) // 5 s in all
+		u.event(runner.Event{Time: at, Kind: "progress", Step: "step.t", Stage: "train", Done: i, Total: 100})
+		u.event(runner.Event{Time: at, Kind: "metric", Step: "step.t", Name: "loss", Metric: &v, MStep: &i})
+	}
+	u.event(runner.Event{Time: t0, Kind: "log", Step: "step.t", Level: "info", Message: "kept"})
+	var progress, metrics int
+	for _, l := range strings.Split(b.String(), "\n") {
+		switch {
+		case strings.Contains(l, "] progress "):
+			progress++
+		case strings.Contains(l, "] metric "):
+			metrics++
+		}
+	}
+	// First at 50ms, then one per second (5 in 5 s), plus the final one.
+	if progress < 5 || progress > 7 || metrics < 4 || metrics > 6 {
+		t.Errorf("%d progress and %d metric lines for 100 events over 5 s, want about 6 and 5:\n%s", progress, metrics, b.String())
+	}
+	if !strings.Contains(b.String(), "progress train 100/100\n") {
+		t.Errorf("the final progress line is missing:\n%s", b.String())
+	}
+	if !strings.Contains(b.String(), "[step.t] kept") {
+		t.Errorf("log line thinned")
 	}
 }
