@@ -5,6 +5,9 @@
 BENCH_MOE_BACKEND ?= go
 BENCH_MOE_STEPS ?= 10
 BENCH_MOE_FLAGS ?=
+# Debian's python3-torch lives in the system Python; a pyenv python3 earlier
+# on PATH would not see it.
+BENCH_MOE_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 
 test-moe: ## plugins/moe tests (sparse==dense, losses, planted specialisation, collapse, plugin harness).
 	cd plugins/moe && $(GO) test -count=1 ./...
@@ -28,7 +31,7 @@ bench-moe: ## MoE training step: Shammie vs PyTorch CPU, MoE vs dense (last line
 	tools/benchtrain/install_torch.sh
 	@mkdir -p $(BIN)
 	cd plugins/moe && $(GO) build $(if $(filter xla:%,$(BENCH_MOE_BACKEND)),-tags xla) -o $(BIN)/benchmoe ./cmd/benchmoe
-	$(BIN)/benchmoe -backend $(BENCH_MOE_BACKEND) -steps $(BENCH_MOE_STEPS) -torch-script tools/benchmoe/bench_moe.py $(BENCH_MOE_FLAGS)
+	$(BIN)/benchmoe -backend $(BENCH_MOE_BACKEND) -steps $(BENCH_MOE_STEPS) -torch-script tools/benchmoe/bench_moe.py -python $(BENCH_MOE_PYTHON) $(BENCH_MOE_FLAGS)
 
 bench-moe-gpu: ## On a GPU machine with JAX+torch CUDA: MoE on xla:cuda vs PyTorch CUDA, with MFU.
 	tools/benchmoe/gpu.sh
