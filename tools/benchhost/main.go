@@ -35,16 +35,17 @@ func main() {
 	n := flag.Int("n", 50, "launches to average the per-step overhead over")
 	sweep := flag.Int("sweep", 1000, "instances in the sweep")
 	par := flag.Int("parallelism", runtime.NumCPU(), "shammie run --parallelism")
+	prebuilt := flag.String("bin", "", "directory with prebuilt shammie and shammie-plugin-noop (skips building; for machines without Go)")
 	fresh := flag.Int("fresh-sweep", 100, "also run a sweep of this many instances with --no-reuse (a process per instance); 0 skips it")
 	root := flag.String("root", ".", "repository root (where go.work is)")
 	flag.Parse()
-	if err := run(*root, *n, *sweep, *par, *fresh); err != nil {
+	if err := run(*root, *prebuilt, *n, *sweep, *par, *fresh); err != nil {
 		fmt.Fprintln(os.Stderr, "benchhost:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root string, n, sweep, par, fresh int) error {
+func run(root, prebuilt string, n, sweep, par, fresh int) error {
 	dir, err := os.MkdirTemp("", "benchhost-")
 	if err != nil {
 		return err
@@ -52,13 +53,22 @@ func run(root string, n, sweep, par, fresh int) error {
 	defer os.RemoveAll(dir)
 	host := filepath.Join(dir, "bin", "shammie")
 	plugin := filepath.Join(dir, "bin", "shammie-plugin-noop")
-	for _, b := range [][2]string{{host, "./host/cmd/shammie"}, {plugin, "./tools/benchhost/noopplugin"}} {
-		cmd := exec.Command("go", "build", "-o", b[0], b[1])
-		cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("building %s: %w", b[1], err)
+	if prebuilt != "" {
+		abs, err := filepath.Abs(prebuilt)
+		if err != nil {
+			return err
+		}
+		host, plugin = filepath.Join(abs, "shammie"), filepath.Join(abs, "shammie-plugin-noop")
+	} else {
+		for _, b := range [][2]string{{host, "./host/cmd/shammie"}, {plugin, "./tools/benchhost/noopplugin"}} {
+			cmd := exec.Command("go", "build", "-o", b[0], b[1])
+			cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stderr, os.Stderr
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("building %s: %w", b[1], err)
+			}
 		}
 	}
+	fmt.Printf("machine: %d CPUs (%s/%s)\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 
 	phases, total, err := stepOverhead(plugin, n, dir)
 	if err != nil {
@@ -72,13 +82,13 @@ func run(root string, n, sweep, par, fresh int) error {
 	fmt.Printf("  %-22s %7.2f ms   (target <= 50 ms: %s)\n", "total", stepMS, verdict(stepMS <= 50))
 
 	if fresh > 0 {
-		s, err := sweepRun(dir, host, fresh, par, "--no-reuse")
+		s, err := sweepRun(dir, host, plugin, fresh, par, "--no-reuse")
 		if err != nil {
 			return err
 		}
 		fmt.Printf("sweep of %d no-op instances with --no-reuse (one process each), parallelism %d: %.2f s (%.2f ms per instance)\n", fresh, par, s, 1000*s/float64(fresh))
 	}
-	sweepS, err := sweepRun(dir, host, sweep, par)
+	sweepS, err := sweepRun(dir, host, plugin, sweep, par)
 	if err != nil {
 		return err
 	}
@@ -145,7 +155,7 @@ func stepOverhead(plugin string, n int, dir string) ([]*phase, time.Duration, er
 	return phases, total, nil
 }
 
-func sweepRun(dir, host string, count, par int, extra ...string) (float64, error) {
+func sweepRun(dir, host, plugin string, count, par int, extra ...string) (float64, error) {
 	spec := filepath.Join(dir, "sweep.hcl")
 	src := fmt.Sprintf(`plugin "noop" {}
 
@@ -163,6 +173,7 @@ step "sweep" {
 	shammie := func(out io.Writer, args ...string) error {
 		cmd := exec.Command(host, args...)
 		cmd.Dir, cmd.Stdout, cmd.Stderr = dir, out, os.Stderr
+		cmd.Env = append(os.Environ(), "SHAMMIE_PLUGIN_PATH="+filepath.Dir(plugin))
 		return cmd.Run()
 	}
 	if err := shammie(io.Discard, "init", spec); err != nil {
