@@ -189,10 +189,10 @@ func (s *Summary) Table(ref analysis.Reference) string {
 		var last []float64
 		for _, sat := range s.Saturation {
 			if len(sat) > 1 {
-				last = append(last, sat[len(sat)/2])
+				last = append(last, sat[(len(sat)-1)/2])
 			}
 		}
-		fmt.Fprintf(&b, "Router saturation at mid-training (step %d) vs final, per layer: %s\n", s.SnapshotStep[len(s.SnapshotStep)/2], fmtList(last))
+		fmt.Fprintf(&b, "Router saturation at mid-training (step %d) vs final, per layer: %s\n", s.SnapshotStep[(len(s.SnapshotStep)-1)/2], fmtList(last))
 	}
 	fmt.Fprintf(&b, "Sparse path: %.0f expert rows per layer (static bound %.0f) vs dense %.0f: %.2f× less work\n", s.SparseRows, s.BoundRows, s.DenseRows, s.DenseRows/max(s.BoundRows, 1))
 	return b.String()
