@@ -102,9 +102,15 @@ func (roguePlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientC
 }
 
 func main() {
+	// ROGUE_PROTOCOL=2 makes it a plugin from the future that speaks only
+	// protocol version 2, which the host must refuse with a clear message.
+	proto := 1
+	if os.Getenv("ROGUE_PROTOCOL") == "2" {
+		proto = 2
+	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{1: {"shammie": roguePlugin{}}},
+		VersionedPlugins: map[int]plugin.PluginSet{proto: {"shammie": roguePlugin{}}},
 		GRPCServer:       plugin.DefaultGRPCServer,
 	})
 }
