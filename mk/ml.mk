@@ -4,6 +4,9 @@
 
 BENCH_TRAIN_BACKEND ?= go
 BENCH_TRAIN_STEPS ?= 20
+# Debian's python3-torch lives in /usr/bin/python3's dist-packages (a pyenv
+# python3 earlier on PATH would not see it).
+BENCH_TRAIN_PYTHON ?= /usr/bin/python3
 
 test-ml: ## sdk/ml tests only (gradient checks, overfit, resume, safetensors via Python).
 	cd sdk && $(GO) test -count=1 ./ml/...
@@ -19,7 +22,7 @@ bench-train: ## Training step: Shammie vs PyTorch CPU on the same model (last li
 	tools/benchtrain/install_torch.sh
 	@mkdir -p $(BIN)
 	cd tools && $(GO) build $(if $(filter xla:%,$(BENCH_TRAIN_BACKEND)),-tags xla) -o $(BIN)/benchtrain ./benchtrain
-	$(BIN)/benchtrain -backend $(BENCH_TRAIN_BACKEND) -steps $(BENCH_TRAIN_STEPS) -torch-script tools/benchtrain/torch_ref.py
+	$(BIN)/benchtrain -backend $(BENCH_TRAIN_BACKEND) -steps $(BENCH_TRAIN_STEPS) -torch-script tools/benchtrain/torch_ref.py -python $(BENCH_TRAIN_PYTHON)
 
 bench-train-gpu: ## On a GPU machine with JAX+torch CUDA: Shammie xla:cuda vs PyTorch CUDA.
 	@mkdir -p $(BIN)

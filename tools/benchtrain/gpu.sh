@@ -59,9 +59,9 @@ fi
 "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())' 2>&1 | tail -1
 
 echo "== GPU: Shammie xla:cuda vs PyTorch cuda (layers 2, d_model 128, heads 4, seq 64, batch 16)"
-timeout 300 "$BIN" -backend xla:cuda -torch-device cuda -python "$PY" -steps "$STEPS" -warmup 5 2>&1 | grep -v '^\s*$' | tail -8
+timeout 180 "$BIN" -backend xla:cuda -torch-device cuda -python "$PY" -steps "$STEPS" -warmup 5 2>&1 | grep -v '^\s*$' | tail -8
 echo "== GPU, batch 128"
-timeout 200 "$BIN" -backend xla:cuda -torch-device cuda -python "$PY" -steps "$STEPS" -warmup 5 -batch 128 2>&1 | tail -4
+timeout 120 "$BIN" -backend xla:cuda -torch-device cuda -python "$PY" -steps "$STEPS" -warmup 5 -batch 128 2>&1 | tail -4
 
-echo "== CPU on 2 pinned cores: Shammie go backend (matmul ratio on a quiet machine)"
-timeout 200 taskset -c 0,1 "$BIN" -backend go -torch-script "" -steps 8 -warmup 2 2>&1 | tail -3
+echo "== CPU on 2 pinned cores: Shammie go backend vs this machine's PyTorch CPU (not Debian's build)"
+timeout 120 taskset -c 0,1 "$BIN" -backend go -torch-device cpu -python "$PY" -steps 8 -warmup 2 2>&1 | tail -4

@@ -4,7 +4,7 @@
 # makes that OpenBLAS the system BLAS/LAPACK. Does nothing when both are there.
 set -euo pipefail
 need=()
-python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
+/usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)  # Debian's interpreter, not a pyenv shim
 dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need+=(libopenblas0-pthread)
 if ((${#need[@]})); then
   echo "install_torch: apt-get install ${need[*]}" >&2
