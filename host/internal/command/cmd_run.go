@@ -340,13 +340,12 @@ func (u *ttyUI) event(e runner.Event) {
 			base, _, _ := strings.Cut(s, "  |")
 			u.status[e.Step] = fmt.Sprintf("%s  | %s=%.4g", base, e.Name, deref(e.Metric))
 		}
-	case "done", "skipped", "cached", "run", "log":
-		if e.Kind == "log" && e.Level == "info" {
-			return
-		}
+	case "done", "skipped", "cached", "run", "log", "output":
+		// Log lines are meant for the user and outputs are small: they go
+		// to the scrolling log above the live lines, as do finished steps.
 		u.clear()
 		fmt.Fprintln(u.w, eventLine(e))
-		if e.Kind != "log" {
+		if e.Kind != "log" && e.Kind != "output" {
 			u.remove(e.Step)
 		}
 		u.redrawNow()
