@@ -17,6 +17,7 @@ cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python3}
 STEPS=${STEPS:-30}
 BIN=${BENCHMOE_BIN:-bin/benchmoe-xla}
+RT=${RUN_TIMEOUT:-240}
 
 echo "== machine"
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
@@ -66,9 +67,9 @@ fi
 
 for b in 16 128; do
   echo "== GPU, batch $b: MoE E=8 k=2 (and dense d_ff=352), xla:cuda vs torch cuda"
-  timeout 240 "$BIN" -backend xla:cuda -torch-device cuda -python "$PY" -steps "$STEPS" -warmup 5 -batch "$b" \
+  timeout "$RT" "$BIN" -backend xla:cuda -torch-device cuda -python "$PY" -steps "$STEPS" -warmup 5 -batch "$b" \
     -peak-tflops "$PEAK_TFLOPS" 2>&1 | grep -E '^(models|shammie|torch|ratios|bench-moe)'
 done
 echo "== GPU, batch 128: OLMoE-shaped routing E=64 k=8 (expert_hidden 44)"
-timeout 240 "$BIN" -backend xla:cuda -torch-device cuda -python "$PY" -steps "$STEPS" -warmup 5 -batch 128 \
+timeout "$RT" "$BIN" -backend xla:cuda -torch-device cuda -python "$PY" -steps "$STEPS" -warmup 5 -batch 128 \
   -experts 64 -top-k 8 -expert-hidden 44 -peak-tflops "$PEAK_TFLOPS" 2>&1 | grep -E '^(models|shammie|torch|ratios|bench-moe)'
