@@ -29,6 +29,8 @@ type fakeLauncher struct {
 	running  atomic.Int32
 	maxRun   atomic.Int32
 	killed   atomic.Int32
+	// waitForPeer makes failing modes wait until another step runs.
+	waitForPeer bool
 }
 
 func (l *fakeLauncher) Launch(ctx context.Context, p *Plugin) (Conn, error) {
@@ -69,7 +71,15 @@ func (c *fakeConn) Run(ctx context.Context, req pluginhost.RunRequest, on func(p
 		}
 	}
 	v := req.Config.GetAttr("n")
-	switch req.Config.GetAttr("mode").AsString() {
+	mode := req.Config.GetAttr("mode").AsString()
+	if c.l.waitForPeer && mode != "block" && mode != "ok" {
+		// Fail only once a peer step is running, so that fail-fast has
+		// something to cancel (otherwise the peer may never start).
+		for deadline := time.Now().Add(5 * time.Second); c.l.running.Load() < 2 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	switch mode {
 	case "ok":
 		time.Sleep(20 * time.Millisecond)
 		on(pluginhost.Output{Name: "value", Value: v.Add(cty.NumberIntVal(1))})
@@ -231,6 +241,7 @@ step "d" {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, l, store := setup(t, spec, "mode_a="+tc.mode)
+			l.waitForPeer = true
 			var rec recorder
 			out, err := s.Execute(context.Background(), store, RunOptions{Parallelism: 2, KeepGoing: tc.keepGoing, Observer: rec.observe})
 			if got := ExitCode(err); got != tc.code {
