@@ -440,8 +440,25 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 		if len(violations) > 0 {
 			msg += "; " + strings.Join(violations, "; ")
 		}
-		return s.finishFailed(st, n, p, msg, pdiags, conn.StderrTail(), emit)
+		return s.finishFailed(st, n, p, msg, pdiags, settledTail(conn), emit)
 	}
+}
+
+// settledTail returns the plugin's stderr tail once it stops growing: the
+// plugin writes its last words (a recovered panic's stack) just before it
+// sends the failed status, and stderr is read asynchronously, so the status
+// can overtake them. Waits at most 500 ms, only on failure.
+func settledTail(c Conn) string {
+	prev := c.StderrTail()
+	for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); {
+		time.Sleep(40 * time.Millisecond)
+		cur := c.StderrTail()
+		if cur == prev && cur != "" {
+			return cur
+		}
+		prev = cur
+	}
+	return prev
 }
 
 func (s *Session) finishFailed(st *runstore.Step, n *dag.Node, p *Plugin, msg string, diags []string, tail string, emit func(Event)) nodeResult {
