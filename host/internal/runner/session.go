@@ -132,6 +132,14 @@ func Load(ctx context.Context, opts LoadOptions, pool *Pool) (*Session, error) {
 		s.addFiles(spec.Files)
 	}
 	if diags.HasErrors() {
+		// Report the config errors the planner finds too, all at once, when
+		// the plugins can tell their schemas (Plan copes with a spec that
+		// loaded with errors).
+		if s.resolvePlugins(ctx) == nil {
+			_, d := dag.Plan(spec, s.Vars, s.schemas(), dag.Options{RunSeed: opts.Seed, DefaultBackend: opts.Backend, Cwd: opts.Cwd})
+			diags = appendNew(diags, d)
+		}
+		pool.Close()
 		return s, &Error{Code: ExitUsage, Diags: diags}
 	}
 	s.Warnings = append(s.Warnings, diags...)
@@ -149,7 +157,7 @@ func Load(ctx context.Context, opts LoadOptions, pool *Pool) (*Session, error) {
 	}
 	s.Warnings = append(s.Warnings, diags...)
 	if !opts.SkipPluginValidation {
-		diags = s.validateStatic(ctx)
+		diags = dag.CompactPluginDiagnostics(s.validateStatic(ctx))
 		if diags.HasErrors() {
 			pool.Close()
 			return s, &Error{Code: ExitUsage, Diags: diags}
@@ -363,4 +371,32 @@ func (s *Session) isValidated(addr string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.validated[addr]
+}
+
+// appendNew appends the diagnostics of more that are not already in diags
+// (same severity, summary and subject).
+func appendNew(diags, more hcl.Diagnostics) hcl.Diagnostics {
+	type key struct {
+		sev     hcl.DiagnosticSeverity
+		summary string
+		rng     string
+	}
+	seen := map[key]bool{}
+	k := func(d *hcl.Diagnostic) key {
+		r := ""
+		if d.Subject != nil {
+			r = d.Subject.String()
+		}
+		return key{d.Severity, d.Summary, r}
+	}
+	for _, d := range diags {
+		seen[k(d)] = true
+	}
+	for _, d := range more {
+		if !seen[k(d)] {
+			seen[k(d)] = true
+			diags = append(diags, d)
+		}
+	}
+	return diags
 }
