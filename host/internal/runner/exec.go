@@ -283,15 +283,12 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 		if st == nil {
 			var err error
 			if st, err = run.BeginStep(info); err != nil {
-				return nodeResult{status: runstore.StatusFailed, message: msg + "; and recording it failed: " + err.Error()}
+				msg += "; and recording it failed: " + err.Error()
+				emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: string(runstore.StatusFailed), Message: msg})
+				return nodeResult{status: runstore.StatusFailed, message: msg}
 			}
 		}
-		rec, err := st.Finish(runstore.StepResult{Status: runstore.StatusFailed, Message: msg, Diagnostics: diags})
-		if err != nil {
-			msg += "; recording: " + err.Error()
-		}
-		emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: string(runstore.StatusFailed), Message: msg, DurationMS: durationOf(rec)})
-		return nodeResult{status: runstore.StatusFailed, message: msg}
+		return s.finishFailed(st, n, p, msg, diags, "", emit)
 	}
 
 	cfg, seed, backend, diags := s.Graph.EvalConfig(n, deps)
@@ -507,7 +504,7 @@ func (s *Session) diagStrings(diags hcl.Diagnostics) []string {
 			line += ": " + d.Detail
 		}
 		if d.Subject != nil {
-			line = fmt.Sprintf("%s:%d,%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, line)
+			line = fmt.Sprintf("%s:%d:%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, line)
 		}
 		out = append(out, line)
 	}

@@ -27,7 +27,7 @@ import (
 var version = "0.1.0"
 
 type config struct {
-	Mode    string  `cty:"mode" doc:"ok, fail, panic, exit, sleep, hang, stdout, escape, undeclared, badtype, ignore-stop"`
+	Mode    string  `cty:"mode" doc:"ok, quiet (no outputs), fail, panic, exit, sleep, hang, stdout, escape, undeclared, badtype, ignore-stop"`
 	N       float64 `cty:"n" default:"1" doc:"input number; output value = n * 2"`
 	Message string  `cty:"message" default:"\"hello\"" doc:"written to the data artifact"`
 	Input   string  `cty:"input" optional:"true" doc:"a file to read (an upstream artifact); its content is appended to the data artifact"`
@@ -53,7 +53,7 @@ func (testPlugin) Schema() sdk.Schema {
 	}
 }
 
-var modes = []string{"ok", "fail", "panic", "exit", "sleep", "hang", "stdout", "escape", "undeclared", "badtype", "ignore-stop"}
+var modes = []string{"ok", "quiet", "fail", "panic", "exit", "sleep", "hang", "stdout", "escape", "undeclared", "badtype", "ignore-stop"}
 
 func (testPlugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 	var cfg config
@@ -140,10 +140,10 @@ func (testPlugin) Run(ctx context.Context, r *sdk.Run) error {
 	if err := r.Artifact("data", "data.txt", "text/plain"); err != nil {
 		return err
 	}
-	if cfg.Mode != "badtype" {
+	if cfg.Mode != "quiet" {
 		_ = r.Output("value", cty.NumberFloatVal(cfg.N*2))
+		_ = r.Output("echo", cty.StringVal(cfg.Message))
 	}
-	_ = r.Output("echo", cty.StringVal(cfg.Message))
 	// A short pause keeps "kill the host mid-run" tests deterministic
 	// without slowing the others down much.
 	if d, err := time.ParseDuration(os.Getenv("TESTPLUGIN_DELAY")); err == nil {
