@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -129,6 +130,10 @@ type LMWindows struct {
 	seq, batch int
 	seed       int64
 	n          int
+
+	mu        sync.Mutex
+	permEpoch int
+	perm      []int
 }
 
 // NewLMWindows checks that the stream holds at least one window.
@@ -151,7 +156,18 @@ func (w *LMWindows) Batch(i int) ([]*tensors.Tensor, error) {
 	if i < 0 {
 		return nil, errors.New("negative batch index")
 	}
-	idx := ExampleIndices(i, w.batch, w.n, w.seed)
+	// Same indices as ExampleIndices, with the epoch's permutation cached:
+	// recomputing it for every batch would cost O(windows) per step.
+	idx := make([]int, w.batch)
+	w.mu.Lock()
+	for b := range w.batch {
+		k := i*w.batch + b
+		if epoch := k / w.n; w.perm == nil || epoch != w.permEpoch {
+			w.perm, w.permEpoch = Permutation(w.n, w.seed, epoch), epoch
+		}
+		idx[b] = w.perm[k%w.n]
+	}
+	w.mu.Unlock()
 	flat := make([]int32, 0, w.batch*(w.seq+1))
 	for _, j := range idx {
 		flat = append(flat, w.tokens[j*w.seq:j*w.seq+w.seq+1]...)

@@ -2,7 +2,11 @@ package ml
 
 import (
 	gocontext "context"
+	"math"
+	"strings"
 	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -92,5 +96,41 @@ func TestOverfitTinyText(t *testing.T) {
 	}
 	if got := (ByteTokenizer{}).Decode(sampled[0].Tokens); got != want {
 		t.Errorf("sampling at temperature 0.05: %q, want %q", got, want)
+	}
+}
+
+// TestNonFiniteLossFailsWithStep makes the loss infinite from the third step
+// on and expects the trainer to stop there, naming the step.
+func TestNonFiniteLossFailsWithStep(t *testing.T) {
+	backend := openGo(t)
+	m, err := NewTransformer(tinyConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.New()
+	ids := make([]int32, 400)
+	for i := range ids {
+		ids[i] = int32(i % 97)
+	}
+	w, _ := NewLMWindows(ids, 2, 8, 1)
+	// The batch carries a scale: 1 for the first two steps, +Inf afterwards.
+	scaled := BatchFunc(func(i int) ([]*tensors.Tensor, error) {
+		b, err := w.Batch(i)
+		scale := float32(1)
+		if i >= 2 {
+			scale = float32(math.Inf(1))
+		}
+		return append(b, tensors.FromValue(scale)), err
+	})
+	loss := func(ctx *context.Context, b []*graph.Node) *graph.Node {
+		return graph.Mul(m.LMLoss(ctx, b[0], nil, nil), b[1])
+	}
+	tr, err := NewTrainer(backend, ctx, loss, TrainConfig{Steps: 5}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tr.Train(gocontext.Background(), scaled, nil)
+	if err == nil || !strings.Contains(err.Error(), "step 3:") || res.Steps != 2 {
+		t.Fatalf("Train: steps=%d err=%v, want a failure at step 3 after 2 good steps", res.Steps, err)
 	}
 }
