@@ -159,7 +159,6 @@ func (g grid) Y(r int) float64    { return float64(r) }
 // PlotCoActivation draws P(b|a) as a heat map (rows a, columns b).
 func PlotCoActivation(pm [][]float64, title string, base string) (string, string, error) {
 	p := plot.New()
-	p.Title.Text = title
 	p.X.Label.Text = "expert b"
 	p.Y.Label.Text = "expert a   (cell: P(b | a))"
 	pal := moreland.SmoothBlueRed()
@@ -171,6 +170,8 @@ func PlotCoActivation(pm [][]float64, title string, base string) (string, string
 	}
 	pal.SetMin(0)
 	pal.SetMax(max(hi, 1e-9))
+	// gonum's heat map has no colour bar: the title states the scale.
+	p.Title.Text = fmt.Sprintf("%s\nblue 0 → red %.2f", title, hi)
 	h := plotter.NewHeatMap(grid(pm), pal.Palette(64))
 	p.Add(h)
 	return chart.Save(p, base, 14*vg.Centimeter, 13*vg.Centimeter)
