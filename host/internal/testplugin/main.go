@@ -27,7 +27,7 @@ import (
 var version = "0.1.0"
 
 type config struct {
-	Mode    string  `cty:"mode" doc:"ok, quiet (no outputs), fail, panic, exit, sleep, hang, stdout, escape, undeclared, badtype, ignore-stop"`
+	Mode    string  `cty:"mode" doc:"ok, quiet (no outputs), resume (blocks on its first attempt, succeeds on the next: state in StateDir), fail, panic, exit, sleep, hang, stdout, escape, undeclared, badtype, ignore-stop"`
 	N       float64 `cty:"n" default:"1" doc:"input number; output value = n * 2"`
 	Message string  `cty:"message" default:"\"hello\"" doc:"written to the data artifact"`
 	Input   string  `cty:"input" optional:"true" doc:"a file to read (an upstream artifact); its content is appended to the data artifact"`
@@ -53,7 +53,7 @@ func (testPlugin) Schema() sdk.Schema {
 	}
 }
 
-var modes = []string{"ok", "quiet", "fail", "panic", "exit", "sleep", "hang", "stdout", "escape", "undeclared", "badtype", "ignore-stop"}
+var modes = []string{"ok", "quiet", "resume", "fail", "panic", "exit", "sleep", "hang", "stdout", "escape", "undeclared", "badtype", "ignore-stop"}
 
 func (testPlugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 	var cfg config
@@ -109,6 +109,19 @@ func (testPlugin) Run(ctx context.Context, r *sdk.Run) error {
 	case "sleep":
 		<-ctx.Done()
 		return ctx.Err()
+	case "resume":
+		// Counts attempts in the state dir, which the host keeps for a
+		// step with the same cache key: the first attempt blocks (to be
+		// killed), a rerun finds the count and completes.
+		attempts, err := bumpCounter(filepath.Join(r.StateDir, "attempts"))
+		if err != nil {
+			return err
+		}
+		if attempts == 1 {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		cfg.N = float64(attempts)
 	case "hang", "ignore-stop":
 		fmt.Fprintln(os.Stderr, "ignoring the host's stop request")
 		select {} //nolint: the host must kill us
@@ -154,6 +167,15 @@ func (testPlugin) Run(ctx context.Context, r *sdk.Run) error {
 		}
 	}
 	return nil
+}
+
+func bumpCounter(path string) (int, error) {
+	n := 0
+	if b, err := os.ReadFile(path); err == nil {
+		n, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	n++
+	return n, os.WriteFile(path, []byte(strconv.Itoa(n)), 0o644)
 }
 
 func main() {
