@@ -5,16 +5,25 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
 
 // TokenLogProbs returns log p(targets[b,t] | ·) from logits [B, T, V] and
-// int targets [B, T]: a [B, T] tensor.
+// int targets [B, T]: a [B, T] tensor, computed as the target's logit minus
+// log-sum-exp — a gather of B·T values instead of a one-hot product and a
+// full log-softmax over B·T·V.
 func TokenLogProbs(logits, targets *graph.Node) *graph.Node {
-	v := logits.Shape().Dim(-1)
-	logp := graph.LogSoftmax(logits, -1)
-	oh := graph.OneHot(graph.ConvertDType(targets, dtypes.Int32), v, logits.DType())
-	return graph.ReduceSum(graph.Mul(logp, oh), -1)
+	g := logits.Graph()
+	b, t, v := logits.Shape().Dim(0), logits.Shape().Dim(1), logits.Shape().Dim(2)
+	n := b * t
+	flat := graph.Reshape(logits, n, v)
+	mx := graph.StopGradient(graph.ReduceAndKeep(flat, graph.ReduceMax, -1))
+	lse := graph.Add(graph.Log(graph.ReduceSum(graph.Exp(graph.Sub(flat, mx)), -1)), graph.Reshape(mx, n))
+	rows := graph.Iota(g, shapes.Make(dtypes.Int32, n, 1), 0)
+	cols := graph.Reshape(graph.ConvertDType(targets, dtypes.Int32), n, 1)
+	picked := graph.Gather(flat, graph.Concatenate([]*graph.Node{rows, cols}, 1))
+	return graph.Reshape(graph.Sub(picked, lse), b, t)
 }
 
 // SequenceLogProbs runs the model on tokens [B, S] and returns the log

@@ -249,7 +249,14 @@ func (m *Transformer) Forward(ctx *context.Context, in Inputs) Outputs {
 		prefixLen = c.PrefixLen
 	}
 	total := seq + prefixLen
-	cos, sin := ropeTables(g, c, offset, total, dt)
+	var cos, sin *graph.Node
+	if in.Cache == nil {
+		// Positions are static: host-computed tables at the full q/k shape,
+		// so the RoPE products are same-shape (no broadcasting) ops.
+		cos, sin = ropeConstTables(g, c, x.Shape().Dim(0), total, dt)
+	} else {
+		cos, sin = ropeTables(g, c, offset, total, dt)
+	}
 
 	var newCache *KVCache
 	if in.Cache != nil {
@@ -352,34 +359,75 @@ func causalBias(g *graph.Graph, seq int, dt dtypes.DType) *graph.Node {
 	return graph.Const(g, tensorFromFloat64(shapes.Make(dt, seq, seq), v))
 }
 
-// ropeTables returns cos and sin [total, d_head] for positions offset…offset+total-1,
-// in the "rotate half" layout: column i and i+d_head/2 share frequency
-// base^(-2i/d_head).
+// ropeTables returns cos and sin' (first half negated) [total, d_head] for
+// positions offset…offset+total-1, computed in-graph because the offset of
+// a KV-cache chunk is dynamic.
 func ropeTables(g *graph.Graph, c Config, offset *graph.Node, total int, dt dtypes.DType) (cos, sin *graph.Node) {
+	inv := ropeInvFreq(c)
+	sign := make([]float64, len(inv))
+	for i := range sign {
+		sign[i] = 1
+		if i < len(inv)/2 {
+			sign[i] = -1
+		}
+	}
+	pos := graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, total), 0), offset)
+	posF := graph.ExpandAxes(graph.ConvertDType(pos, dt), -1) // [total, 1]
+	ang := graph.Mul(posF, graph.ExpandAxes(graph.ConvertDType(graph.Const(g, inv), dt), 0))
+	return graph.Cos(ang), graph.Mul(graph.Sin(ang), graph.ExpandAxes(graph.ConvertDType(graph.Const(g, sign), dt), 0))
+}
+
+// applyRoPE rotates x [batch, seq, heads, d_head] in the rotate-half layout:
+// x·cos + concat(x₂, x₁)·sin', where sin' is sin with its first half negated
+// (so no separate Neg pass). cos and sin' are either [seq, d_head] tables or
+// already broadcast to x's shape.
+func applyRoPE(x, cos, sin *graph.Node) *graph.Node {
+	dh := x.Shape().Dim(-1)
+	half := dh / 2
+	halves := Split(x, -1, half, dh-half)
+	rot := graph.Concatenate([]*graph.Node{halves[1], halves[0]}, -1)
+	if cos.Rank() == 2 {
+		cos = graph.InsertAxes(cos, 0, 1) // [1, seq, 1, d_head]
+		sin = graph.InsertAxes(sin, 0, 1)
+	}
+	return graph.Add(graph.Mul(x, cos), graph.Mul(rot, sin))
+}
+
+// ropeInvFreq: column i and i+d_head/2 rotate at base^(-2i/d_head).
+func ropeInvFreq(c Config) []float64 {
 	half := c.HeadDim() / 2
 	inv := make([]float64, c.HeadDim())
 	for i := range half {
 		f := math.Pow(c.RoPEBase, -2*float64(i)/float64(c.HeadDim()))
 		inv[i], inv[i+half] = f, f
 	}
-	// Angles in float64 on the host side would be exact, but positions may be
-	// dynamic (KV cache offset), so compute them in-graph in float32/64.
-	pos := graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, total), 0), offset)
-	posF := graph.ExpandAxes(graph.ConvertDType(pos, dt), -1) // [total, 1]
-	ang := graph.Mul(posF, graph.ExpandAxes(graph.ConvertDType(graph.Const(g, inv), dt), 0))
-	return graph.Cos(ang), graph.Sin(ang)
+	return inv
 }
 
-// applyRoPE rotates x [batch, seq, heads, d_head] by the tables [seq, d_head].
-func applyRoPE(x, cos, sin *graph.Node) *graph.Node {
-	dh := x.Shape().Dim(-1)
-	half := dh / 2
-	halves := Split(x, -1, half, dh-half)
-	x1, x2 := halves[0], halves[1]
-	rot := graph.Concatenate([]*graph.Node{graph.Neg(x2), x1}, -1)
-	c := graph.InsertAxes(cos, 0, 1) // [1, seq, 1, d_head]
-	s := graph.InsertAxes(sin, 0, 1)
-	return graph.Add(graph.Mul(x, c), graph.Mul(rot, s))
+// ropeConstTables returns cos and sin' (first half negated) for positions
+// 0…total-1, broadcast to [batch, total, heads, d_head], as constants.
+func ropeConstTables(g *graph.Graph, c Config, batch, total int, dt dtypes.DType) (cos, sin *graph.Node) {
+	inv := ropeInvFreq(c)
+	dh, nh := c.HeadDim(), c.NumHeads
+	cv := make([]float64, batch*total*nh*dh)
+	sv := make([]float64, len(cv))
+	for p := range total {
+		for i := range dh {
+			a := float64(p) * inv[i]
+			co, si := math.Cos(a), math.Sin(a)
+			if i < dh/2 {
+				si = -si
+			}
+			for b := range batch {
+				for h := range nh {
+					k := ((b*total+p)*nh+h)*dh + i
+					cv[k], sv[k] = co, si
+				}
+			}
+		}
+	}
+	shape := shapes.Make(dt, batch, total, nh, dh)
+	return graph.Const(g, tensorFromFloat64(shape, cv)), graph.Const(g, tensorFromFloat64(shape, sv))
 }
 
 // attention is causal multi-head self-attention on h [batch, seq, d_model].
