@@ -52,24 +52,18 @@ func NumBlocks(c Config, T int) int {
 }
 
 // exclusiveCumSum0 is the exclusive cumulative sum over axis 0 of an int32
-// [S, E] tensor. GoMLX's CumSum is a full-width window sum (O(S²)), so it is
-// done in two levels of √S-sized chunks: O(S·(√S)) work.
+// [S, E] tensor, as a Hillis–Steele scan: ⌈log₂ S⌉ rounds of "add the
+// tensor shifted down by 2^r". GoMLX's CumSum is a full-width window sum
+// (O(S²) work, and simplego's ReduceWindow is slow); the scan is O(S·log S)
+// in a few cheap element-wise ops.
 func exclusiveCumSum0(x *Node) *Node {
 	S, E := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
-	chunk := 1
-	for chunk*chunk < S {
-		chunk++
+	y := x
+	for d := 1; d < S; d *= 2 {
+		shifted := Concatenate([]*Node{Zeros(x.Graph(), shapes.Make(x.DType(), d, E)), Slice(y, AxisRange(0, S-d))}, 0)
+		y = Add(y, shifted)
 	}
-	nc := (S + chunk - 1) / chunk
-	if pad := nc*chunk - S; pad > 0 {
-		x = Concatenate([]*Node{x, Zeros(x.Graph(), shapes.Make(x.DType(), pad, E))}, 0)
-	}
-	x3 := Reshape(x, nc, chunk, E)
-	within := Sub(CumSum(x3, 1), x3)          // exclusive within a chunk
-	totals := ReduceSum(x3, 1)                // [nc, E]
-	before := Sub(CumSum(totals, 0), totals)  // exclusive across chunks
-	out := Add(within, InsertAxes(before, 1)) // [nc, chunk, E]
-	return Slice(Reshape(out, nc*chunk, E), AxisRange(0, S))
+	return Sub(y, x)
 }
 
 // sparseExperts computes only the selected experts (see the file comment).
@@ -87,7 +81,7 @@ func sparseExperts(c Config, x *Node, r *Routing, wGate, wUp, wDown *Node) *Node
 	counts := ReduceSum(oh, 0)                          // [E]
 	bI := Scalar(g, dtypes.Int32, B)
 	padded := Mul(Div(Add(counts, Scalar(g, dtypes.Int32, B-1)), bI), bI) // ⌈c/B⌉·B
-	offset := Sub(CumSum(padded, 0), padded)                              // [E] exclusive
+	offset := Squeeze(exclusiveCumSum0(InsertAxes(padded, -1)), -1)       // [E] exclusive
 	end := Add(offset, padded)
 	pos := Add(ReduceSum(Mul(oh, InsertAxes(offset, 0)), 1), rank) // [S] row of each slot
 	r.UsedRows = ConvertDType(ReduceSum(padded), dtypes.Float32)
