@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/gomlx/gomlx v0.26.0
 	github.com/shammie-ml/shammie/sdk v0.0.0
+	github.com/zclconf/go-cty v1.20.0
 )
 
 require (
@@ -26,7 +27,6 @@ require (
 	github.com/oklog/run v1.1.0 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
-	github.com/zclconf/go-cty v1.20.0 // indirect
 	golang.org/x/exp v0.0.0-20250819193227-8b4c13bb791b // indirect
 	golang.org/x/mod v0.41.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
