@@ -45,15 +45,16 @@ func main() {
 		torchScript = flag.String("torch-script", "tools/benchtrain/torch_ref.py", "PyTorch reference script; empty to skip")
 		torchDevice = flag.String("torch-device", "cpu", `PyTorch device ("cpu" or "cuda")`)
 		python      = flag.String("python", "python3", "Python interpreter with torch")
+		torchThr    = flag.Int("torch-threads", 2, "torch.set_num_threads (issue 3 fixes 2; 1 is faster on a loaded 2-CPU machine)")
 	)
 	flag.Parse()
-	if err := run(*backendName, *layers, *dModel, *heads, *seq, *batch, *steps, *warmup, *cpuProfile, *torchScript, *torchDevice, *python); err != nil {
+	if err := run(*backendName, *layers, *dModel, *heads, *seq, *batch, *steps, *warmup, *cpuProfile, *torchScript, *torchDevice, *python, *torchThr); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtrain:", err)
 		os.Exit(1)
 	}
 }
 
-func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup int, cpuProfile, torchScript, torchDevice, python string) error {
+func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup int, cpuProfile, torchScript, torchDevice, python string, torchThreads int) error {
 	backend, err := ml.OpenBackend(backendName)
 	if err != nil {
 		return err
@@ -148,7 +149,7 @@ func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup in
 
 	torchTokS := 0.0
 	if torchScript != "" {
-		torchTokS, err = runTorch(python, torchScript, torchDevice, layers, dModel, heads, seq, batch, steps, warmup)
+		torchTokS, err = runTorch(python, torchScript, torchDevice, torchThreads, layers, dModel, heads, seq, batch, steps, warmup)
 		if err != nil {
 			return err
 		}
@@ -224,8 +225,8 @@ func batchSize(d ml.DotShape) int {
 
 var torchLine = regexp.MustCompile(`tok_s=([0-9.]+)`)
 
-func runTorch(python, script, device string, layers, dModel, heads, seq, batch, steps, warmup int) (float64, error) {
-	cmd := exec.Command(python, script, "--device", device, "--threads", "2",
+func runTorch(python, script, device string, threads, layers, dModel, heads, seq, batch, steps, warmup int) (float64, error) {
+	cmd := exec.Command(python, script, "--device", device, "--threads", fmt.Sprint(threads),
 		"--layers", fmt.Sprint(layers), "--d-model", fmt.Sprint(dModel), "--heads", fmt.Sprint(heads),
 		"--seq", fmt.Sprint(seq), "--batch", fmt.Sprint(batch), "--steps", fmt.Sprint(steps), "--warmup", fmt.Sprint(warmup))
 	// PyTorch at its best here: one OpenBLAS thread per torch thread and
