@@ -197,3 +197,47 @@ func (r *recorder) Metric(name string, _ int64, v float64) {
 }
 
 func timeAfter(seconds int) <-chan time.Time { return time.After(time.Duration(seconds) * time.Second) }
+
+// TestScorerMatchesDecoder scores pairs of different lengths in one padded
+// batch and compares each with the sum of the decoder's next-token
+// log-probabilities (an independent path: KV cache, one pair at a time).
+func TestScorerMatchesDecoder(t *testing.T) {
+	backend := openGo(t)
+	cfg := float64Config()
+	cfg.PrefixVocab, cfg.PrefixLen = 2, 1
+	m, ctx := newModel(t, cfg)
+	prompts := [][]int32{{1, 2, 3}, {4}, {7, 7}}
+	conts := [][]int32{{5, 6}, {9, 10, 0, 3}, {}}
+	prefix := []int32{1, 0, 1}
+	sc, err := m.NewScorer(backend, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sc.Score(prompts, conts, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := m.NewDecoder(backend, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range prompts {
+		want := 0.0
+		st, err := dec.runFirst([][]int32{prompts[i]}, prefix[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range conts[i] {
+			want += float64(st.logp[0][tok])
+			if st, err = dec.runNext(st, []int32{tok}, []int32{0}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if math.Abs(got[i]-want) > 1e-5*(1+math.Abs(want)) {
+			t.Errorf("pair %d: scorer %.8f, decoder %.8f", i, got[i], want)
+		}
+	}
+	if got[2] != 0 {
+		t.Errorf("empty continuation scored %v, want 0", got[2])
+	}
+}
