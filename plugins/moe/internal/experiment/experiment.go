@@ -48,6 +48,9 @@ type Options struct {
 type Snapshot struct {
 	Step   int             `json:"step"`
 	Layers []analysis.TopK `json:"layers"`
+	// UsedRows is the mean number of rows the sparse path filled per layer
+	// and evaluation batch.
+	UsedRows float64 `json:"used_rows"`
 }
 
 // Result of a run.
@@ -201,11 +204,10 @@ func Run(goctx gocontext.Context, backend backends.Backend, domains []corpus.Dom
 		if err != nil {
 			return fmt.Errorf("routing snapshot at step %d: %w", step, err)
 		}
-		res.UsedRows = used
 		for l, r := range layers {
 			rep.Metric(fmt.Sprintf("load/layer_%d/max_share", l), int64(step), analysis.MaxLoad(r))
 		}
-		snap := Snapshot{Step: step, Layers: layers}
+		snap := Snapshot{Step: step, Layers: layers, UsedRows: used}
 		taken[step] = snap
 		return saveSnapshot(snapDir, snap)
 	}
@@ -231,10 +233,16 @@ func Run(goctx gocontext.Context, backend backends.Backend, domains []corpus.Dom
 		return nil, err
 	}
 	for _, s := range steps {
-		if snap, ok := taken[s]; ok {
+		snap, ok := taken[s]
+		if !ok {
+			// Recorded by an earlier, interrupted run of this step.
+			snap, ok = loadSnapshot(snapDir, s)
+		}
+		if ok {
 			res.Snapshots = append(res.Snapshots, snap)
 		}
 	}
+	res.UsedRows = res.Final().UsedRows
 	T := float64(o.EvalBatchRows() * o.Seq)
 	res.DenseRows = float64(mc.Experts) * T
 	res.BoundRows = float64(moe.NumBlocks(mc, int(T)) * moe.BlockSizeFor(mc, int(T)))

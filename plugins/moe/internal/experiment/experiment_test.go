@@ -4,6 +4,8 @@ import (
 	gocontext "context"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/shammie-ml/shammie/plugins/moe/internal/analysis"
 	"github.com/shammie-ml/shammie/plugins/moe/internal/corpus"
 	"github.com/shammie-ml/shammie/plugins/moe/internal/moe"
@@ -99,5 +101,30 @@ func TestLoadCollapse(t *testing.T) {
 		if (got > 0.5) != tc.collapse {
 			t.Errorf("w=%g: largest expert share %.3f; want collapse (> 0.5) = %v", tc.w, got, tc.collapse)
 		}
+	}
+}
+
+// TestRerunResumes: a second run in the same state directory resumes from
+// the final checkpoint and recorded snapshots instead of training again.
+func TestRerunResumes(t *testing.T) {
+	be, err := ml.OpenBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	o := tiny(12)
+	first, err := Run(gocontext.Background(), be, plantedDomains(t, 4), o, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Run(gocontext.Background(), be, plantedDomains(t, 4), o, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Train.ResumedFrom != 12 {
+		t.Errorf("second run resumed from step %d, want 12", again.Train.ResumedFrom)
+	}
+	if d := cmp.Diff(first.Snapshots, again.Snapshots); d != "" {
+		t.Errorf("snapshots differ after resume (-first +again):\n%.1500s", d)
 	}
 }
