@@ -166,6 +166,9 @@ func TestResumeIsBitExact(t *testing.T) {
 	if diff := cmp.Diff(want, modelWeights(t, resumedCtx)); diff != "" {
 		t.Fatalf("resumed weights differ from the uninterrupted run (-want +got):\n%.2000s", diff)
 	}
+	if kept, _ := filepath.Glob(filepath.Join(dir, "step-*")); len(kept) != 2 || filepath.Base(kept[1]) != "step-00000008" {
+		t.Errorf("kept checkpoints %v, want the newest two ending with step-00000008", kept)
+	}
 	// The checkpoint holds a loadable model: config.json and model.safetensors.
 	ck, _ := LatestCheckpoint(dir)
 	gotCfg, err := LoadConfig(filepath.Join(ck, "config.json"))

@@ -49,11 +49,19 @@ func TestOverfitTinyText(t *testing.T) {
 	}
 	ctx := context.New()
 	SetInitSeed(ctx, 1)
-	tr, err := NewTrainer(backend, ctx, lmLoss(m), TrainConfig{Steps: 150, LR: 1e-2, WarmupSteps: 10, ClipNorm: 1}, nil)
+	rec := &recorder{}
+	tr, err := NewTrainer(backend, ctx, lmLoss(m), TrainConfig{Steps: 150, LR: 1e-2, WarmupSteps: 10, ClipNorm: 1, EvalEvery: 50}, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := tr.Train(gocontext.Background(), w, nil)
+	eval, _ := w.Batch(0)
+	res, err := tr.Train(gocontext.Background(), w, [][]*tensors.Tensor{eval})
+	if got := len(rec.metrics["eval/loss"]); got != 3 || len(rec.metrics["train/loss"]) != 150 {
+		t.Errorf("%d eval/loss and %d train/loss metrics, want 3 (every 50 steps) and 150", got, len(rec.metrics["train/loss"]))
+	}
+	if !(res.EvalLoss < 0.1) {
+		t.Errorf("eval loss %v on memorised windows, want < 0.1", res.EvalLoss)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
