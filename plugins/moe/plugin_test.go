@@ -88,3 +88,32 @@ func diagText(d sdk.Diagnostics) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// TestOLMoEDomainsSmoke trains a few steps on OLMoE's real domain samples
+// (skipped without the shared data) and checks the table is printed beside
+// OLMoE-1B-7B's with the pattern verdict; the full run is specs/olmoe.hcl.
+func TestOLMoEDomainsSmoke(t *testing.T) {
+	dir := plugintest.SharedData(t, "olmoe_domains")
+	h := plugintest.New(t, plugin{})
+	files := map[string]any{}
+	for name, f := range map[string]string{"arxiv": "arxiv_texts.txt", "github": "github_oss_with_stack_texts.txt",
+		"c4": "c4_texts.txt", "books": "b3g_texts.txt", "wikipedia": "wikipedia_texts.txt"} {
+		files[name] = dir + "/" + f
+	}
+	tr := h.Run(map[string]any{
+		"mode": "train", "domains": files, "max_bytes_per_domain": 40000, "reference": dir + "/domain_spec_reference.txt",
+		"layers": 2, "d_model": 32, "heads": 2, "seq": 32, "batch": 8, "experts": 8, "expert_hidden": 32,
+		"steps": 8, "warmup": 2, "snapshots": 2, "eval_windows": 4,
+	}, plugintest.WithSeed(1))
+	tr.RequireSuccess(t)
+	table, err := os.ReadFile(tr.Artifact(t, "specialisation").Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Layer 1 (OLMoE layer 15)", "OLMoE: top3", "(17, 93.7)", "OLMoE's pattern"} {
+		if !strings.Contains(string(table), want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	tr.Output(t, "olmoe_pattern_holds")
+}
