@@ -1,0 +1,107 @@
+# The default experiment that `make run` executes: one small run of every
+# method on data the project generates itself (no ../shared/data needed),
+# on the CPU backend unless --backend says otherwise. Each method's full
+# spec lives beside this file (fit.hcl, hyper.hcl, moe.hcl; the real-data
+# specs are fit-mimetic2.hcl, hyper-real.hcl and olmoe.hcl).
+#
+# The three methods are independent sub-graphs, so with --parallelism 2
+# they share the two cores.
+
+plugin "fit" {
+  version = ">= 0.1.0"
+}
+
+plugin "router" {
+  version = ">= 0.1.0"
+}
+
+plugin "moe" {
+  version = ">= 0.1.0"
+}
+
+# FIT / MIMETIC²: concepts with a planted imitation onset at 300 images;
+# the estimated threshold should be the first generated count >= 300.
+step "fit_generate" {
+  plugin = plugin.fit
+  seed   = 7
+  config {
+    mode              = "generate"
+    n_concepts        = 400
+    planted_threshold = 300
+    prompts           = 5
+    train_images      = 20
+    generated_images  = 10
+    width             = 64
+  }
+}
+
+step "fit_estimate" {
+  plugin = plugin.fit
+  seed   = 7
+  config {
+    mode       = "estimate"
+    embeddings = step.fit_generate.artifacts.embeddings
+    penalty    = 0.9
+    bootstrap  = 1000
+    title      = "generated concepts, onset planted at 300 images"
+  }
+}
+
+# HyPER: the LM annotator is systematically wrong on one planted subject;
+# the router should send that subject to humans first.
+step "hyper_planted" {
+  plugin = plugin.router
+  seed   = 11
+  config {
+    mode = "generate"
+    n    = 2000
+  }
+}
+
+step "hyper_route" {
+  plugin = plugin.router
+  seed   = 11
+  config {
+    mode     = "route"
+    data     = step.hyper_planted.artifacts.data
+    mixtures = 48
+    budgets  = [0.25, 0.5, 0.75]
+    method   = "topk"
+  }
+}
+
+# OLMoE-style sparse MoE on two planted Markov "domains": experts should
+# specialise by domain.
+step "moe_corpus" {
+  plugin = plugin.moe
+  seed   = 3
+  config {
+    mode             = "generate"
+    bytes_per_domain = 100000
+  }
+}
+
+step "moe_train" {
+  plugin = plugin.moe
+  seed   = 1
+  config {
+    mode = "train"
+    domains = {
+      low  = step.moe_corpus.artifacts.low
+      high = step.moe_corpus.artifacts.high
+    }
+    layers        = 2
+    d_model       = 64
+    heads         = 4
+    seq           = 64
+    batch         = 16
+    experts       = 8
+    top_k         = 2
+    expert_hidden = 64
+    steps         = 120
+    lr            = 0.003
+    warmup        = 15
+    snapshots     = 6
+    eval_windows  = 16
+  }
+}
