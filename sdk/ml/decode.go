@@ -10,7 +10,6 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
@@ -376,5 +375,3 @@ func (d *Decoder) Beam(prompt []int32, beams int, opt DecodeOptions) ([]Generati
 	}
 	return out, nil
 }
-
-var _ = shapes.Make

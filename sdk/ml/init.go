@@ -2,7 +2,6 @@ package ml
 
 import (
 	"hash/fnv"
-	"math"
 	"math/rand/v2"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -68,5 +67,3 @@ func tensorFromFloat64(shape shapes.Shape, vals []float64) *tensors.Tensor {
 	}
 	return t
 }
-
-var _ = math.Sqrt

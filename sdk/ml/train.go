@@ -14,7 +14,6 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/shammie-ml/shammie/sdk"
@@ -275,7 +274,6 @@ type TrainResult struct {
 	ResumedFrom int     // step the run resumed from (0: fresh)
 	FinalLoss   float64 // mean training loss of the last step
 	EvalLoss    float64 // last evaluation loss (NaN without eval set)
-	TokensSeen  int64   // not tracked by the trainer: 0
 	StepTime    time.Duration
 }
 
@@ -597,5 +595,3 @@ func finalize(ts []*tensors.Tensor) {
 		t.FinalizeAll()
 	}
 }
-
-var _ = shapes.Make
