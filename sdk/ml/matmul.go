@@ -53,15 +53,15 @@ func DotGeneral(lhs *graph.Node, lhsContracting, lhsBatch []int, rhs *graph.Node
 		// rhs's cross axes. Result: [batch…, lhsCross…, rhs's contracting axes
 		// in increasing rhs order].
 		g := DotGeneral0(needDY(), iota(nb+nlx, nrx), iota(0, nb), rhsG, rcross, rb)
-		order := slices.Concat(lb, lcross, pairedInOrder(rc, lc))
-		return graph.TransposeAllAxes(g, inversePerm(order)...)
+		return transposeTo(g, slices.Concat(lb, lcross, pairedInOrder(rc, lc)))
 	})
 	rhsG = graph.IdentityWithCustomGradient(rhs, func(_, _ *graph.Node) *graph.Node {
-		// Contract dy's lhs-cross axes with lhs's cross axes. Result:
-		// [batch…, rhsCross…, lhs's contracting axes in increasing lhs order].
-		g := DotGeneral0(needDY(), iota(nb, nlx), iota(0, nb), lhsG, lcross, lb)
-		order := slices.Concat(rb, rcross, pairedInOrder(lc, rc))
-		return graph.TransposeAllAxes(g, inversePerm(order)...)
+		// Contract lhs's cross axes with dy's lhs-cross axes, lhs first, so
+		// that a plain x[M,K]·w[K,N] gets dw = xᵀ·dy directly as [K, N].
+		// Result: [batch…, lhs's contracting axes in increasing lhs order
+		// (paired with rhs axes), rhsCross…].
+		g := DotGeneral0(lhsG, lcross, lb, needDY(), iota(nb, nlx), iota(0, nb))
+		return transposeTo(g, slices.Concat(rb, pairedInOrder(lc, rc), rcross))
 	})
 	y := DotGeneral0(lhsG, lc, lb, rhsG, rc, rb)
 	return graph.IdentityWithCustomGradient(y, func(_, v *graph.Node) *graph.Node {
@@ -150,6 +150,19 @@ func pairedInOrder(mine, theirs []int) []int {
 		out[i] = theirs[j]
 	}
 	return out
+}
+
+// transposeTo puts the axes of g, where position i holds operand axis
+// order[i], back in operand order — skipping the no-op transpose, which
+// GoMLX would otherwise execute as a full copy.
+func transposeTo(g *graph.Node, order []int) *graph.Node {
+	p := inversePerm(order)
+	for i, a := range p {
+		if i != a {
+			return graph.TransposeAllAxes(g, p...)
+		}
+	}
+	return g
 }
 
 // inversePerm: order[i] is the operand axis held at position i; the returned
