@@ -6,10 +6,12 @@ test-router: ## Router plugin tests only.
 	cd plugins/router && $(GO) test -count=1 ./...
 
 # Scale benchmark: score 1 000 000 random candidate routings of 10 000
-# instances with a 64-feature quadratic PPM as batched matmuls. Backend from
-# ROUTER_BENCH_BACKEND (default go: a 32 768-candidate slice, extrapolated;
-# xla:cuda builds with -tags xla and needs PJRT_PLUGIN_LIBRARY_PATH).
-# ROUTER_BENCH_CANDIDATES / ROUTER_BENCH_CHUNK override the size. Last line:
+# instances with a 64-feature quadratic PPM. Backend from ROUTER_BENCH_BACKEND
+# (default go: bitset masks, popcount feature counts on all cores, the PPM as
+# batched GoMLX matmuls — the full million, no extrapolation; xla:cuda builds
+# with -tags xla, needs PJRT_PLUGIN_LIBRARY_PATH, and uses dense mask matmuls
+# on the device). ROUTER_BENCH_CANDIDATES / ROUTER_BENCH_CHUNK override the
+# size. Prints the time split (masks/counts/PPM, CPU seconds) and last:
 # bench-router: score1m_s=N
 ROUTER_BENCH_BACKEND ?= go
 bench-router: ## Router: time scoring 1M candidate mixtures × 10k instances with the PPM.

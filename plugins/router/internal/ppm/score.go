@@ -2,6 +2,9 @@ package ppm
 
 import (
 	"fmt"
+	"math/bits"
+	"runtime"
+	"sync"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -10,24 +13,100 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
-// Scorer scores candidate routings with a fitted PPM as batched matrix
-// products: counts = masks·B/N (B the instance × feature matrix), then
-// f = C + counts·L + rowsum((counts·Q) ⊙ counts).
+// Path is how a Scorer turns candidate routings into per-feature counts.
+type Path int
+
+const (
+	// PathAuto picks PathBits on the pure-Go CPU backend and PathDense on
+	// the others (XLA): on CPU the dense masks·B product is 6.4e11
+	// multiply-adds for 1M candidates × 10k instances × 64 features (≈500 s
+	// on simplego), while AND+popcount over bitsets is 1e10 word operations;
+	// on a GPU the dense product with masks drawn on the device is faster
+	// still (≈0.12 s) and never moves masks across the host boundary.
+	PathAuto Path = iota
+	// PathBits: counts[k,f] = popcount(mask_k AND featureBits_f) on host
+	// goroutines, then the quadratic PPM as batched matmuls on the backend.
+	PathBits
+	// PathDense: counts = masks·B as a float32 matmul on the backend.
+	PathDense
+)
+
+// ChunkBits is the static candidate-chunk size of the bitset path's PPM
+// graph: one compiled graph serves every chunk (the last is zero-padded).
+const ChunkBits = 16384
+
+// Masks holds K candidate routings of N instances as bitsets: candidate k
+// is Bits[k*W:(k+1)*W], instance i is bit i%64 of word i/64 (1 = routed to
+// humans). Bits past N in the last word must be 0.
+type Masks struct {
+	K, W int
+	Bits []uint64
+}
+
+// Words is the bitset length for n instances.
+func Words(n int) int { return (n + 63) / 64 }
+
+// NewMasks allocates k empty candidate bitsets over n instances.
+func NewMasks(k, n int) Masks {
+	w := Words(n)
+	return Masks{K: k, W: w, Bits: make([]uint64, k*w)}
+}
+
+// Row is candidate k's bitset.
+func (m Masks) Row(k int) []uint64 { return m.Bits[k*m.W : (k+1)*m.W] }
+
+// Set marks instance i of candidate k as human-routed.
+func (m Masks) Set(k, i int) { m.Bits[k*m.W+i/64] |= 1 << (uint(i) % 64) }
+
+// Scorer scores candidate routings with a fitted PPM: per-feature human
+// counts c (from bitsets or a dense matmul, see Path), x = c/N, then
+// f = C + x·L + rowsum((x·Q) ⊙ x) as batched matrix products.
 type Scorer struct {
 	backend backends.Backend
 	model   *Model
-	n, f    int
+	path    Path
+	n, f, w int
 	b, l, q *tensors.Tensor
-	masks   *Exec
-	random  *Exec
+	// featBits is F×W: bit i of feature f's bitset is set when instance i
+	// has the (binary) feature.
+	featBits []uint64
+	// present lists the features with at least one instance; the others
+	// always count 0 and are skipped.
+	present []int
+	masks   *Exec // dense path: masks [K,N] → f
+	random  *Exec // dense path: random masks drawn on the backend → f
+	quadC   *Exec // bitset path: counts [ChunkBits,F] → f
+	workers int
 }
 
 // NewScorer prepares scoring for n instances with feature matrix data
-// (row-major n × F, F = model.F()).
+// (row-major n × F, F = model.F()), choosing the path by backend.
 func NewScorer(backend backends.Backend, m *Model, n int, data []float32) (*Scorer, error) {
+	return NewScorerPath(backend, m, n, data, PathAuto)
+}
+
+// NewScorerPath is NewScorer with an explicit path. PathBits needs a binary
+// (0/1) feature matrix; PathAuto falls back to PathDense when it is not.
+func NewScorerPath(backend backends.Backend, m *Model, n int, data []float32, path Path) (*Scorer, error) {
 	f := m.F()
 	if len(data) != n*f {
 		return nil, fmt.Errorf("ppm scorer: feature matrix has %d values, want %d×%d", len(data), n, f)
+	}
+	binary := true
+	for _, v := range data {
+		if v != 0 && v != 1 {
+			binary = false
+			break
+		}
+	}
+	if path == PathAuto {
+		path = PathDense
+		if backend.String() == "go" && binary {
+			path = PathBits
+		}
+	}
+	if path == PathBits && !binary {
+		return nil, fmt.Errorf("ppm scorer: the bitset path needs a 0/1 feature matrix")
 	}
 	l := make([]float32, f)
 	q := make([]float32, f*f)
@@ -37,19 +116,58 @@ func NewScorer(backend backends.Backend, m *Model, n int, data []float32) (*Scor
 	for j := range q {
 		q[j] = float32(m.Q[j])
 	}
-	s := &Scorer{backend: backend, model: m, n: n, f: f,
-		b: tensors.FromFlatDataAndDimensions(data, n, f),
+	s := &Scorer{backend: backend, model: m, path: path, n: n, f: f, w: Words(n),
 		l: tensors.FromFlatDataAndDimensions(l, f),
-		q: tensors.FromFlatDataAndDimensions(q, f, f)}
+		q: tensors.FromFlatDataAndDimensions(q, f, f), workers: runtime.GOMAXPROCS(0)}
 	c, invN := m.C, 1/float64(n)
-	quad := func(masks, b, l, q *Node) *Node {
-		counts := MulScalar(MatMul(masks, b), invN) // [K,F]
-		lin := Einsum("kf,f->k", counts, l)
-		qc := MatMul(counts, q)
-		return AddScalar(Add(lin, ReduceSum(Mul(qc, counts), 1)), c)
+	quad := func(counts, l, q *Node) *Node {
+		x := MulScalar(counts, invN) // [K,F] fractions of N routed to humans
+		lin := Einsum("kf,f->k", x, l)
+		qx := MatMul(x, q)
+		return AddScalar(Add(lin, ReduceSum(Mul(qx, x), 1)), c)
 	}
 	var err error
-	if s.masks, err = NewExec(backend, quad); err != nil {
+	if path == PathBits {
+		s.featBits = make([]uint64, f*s.w)
+		for i := 0; i < n; i++ {
+			for j := 0; j < f; j++ {
+				if data[i*f+j] != 0 {
+					s.featBits[j*s.w+i/64] |= 1 << (uint(i) % 64)
+				}
+			}
+		}
+		for j := 0; j < f; j++ {
+			for _, v := range s.featBits[j*s.w : (j+1)*s.w] {
+				if v != 0 {
+					s.present = append(s.present, j)
+					break
+				}
+			}
+		}
+		// The counts graph takes raw integer counts with a constant 1
+		// appended (c̃ = [c, 1]) and one (F+1)² matrix
+		// Q̃ = [[Q/N², 0], [L/N, C]], so f = C + L·c/N + cᵀQc/N² is
+		// rowsum((c̃·Q̃) ⊙ c̃): one matmul and one multiply-reduce per chunk,
+		// no broadcast adds.
+		f1 := f + 1
+		qt := make([]float32, f1*f1)
+		for j := 0; j < f; j++ {
+			for k := 0; k < f; k++ {
+				qt[j*f1+k] = float32(m.Q[j*f+k] * invN * invN)
+			}
+			qt[f*f1+j] = float32(m.L[j] * invN)
+		}
+		qt[f*f1+f] = float32(c)
+		s.l, s.q = nil, tensors.FromFlatDataAndDimensions(qt, f1, f1)
+		s.quadC, err = NewExec(backend, func(counts, q *Node) *Node {
+			return ReduceSum(Mul(MatMul(counts, q), counts), 1)
+		})
+		return s, err
+	}
+	s.b = tensors.FromFlatDataAndDimensions(data, n, f)
+	if s.masks, err = NewExec(backend, func(masks, b, l, q *Node) *Node {
+		return quad(MatMul(masks, b), l, q)
+	}); err != nil {
 		return nil, err
 	}
 	// Random candidates drawn on the backend: candidate k routes each
@@ -59,52 +177,149 @@ func NewScorer(backend backends.Backend, m *Model, n int, data []float32) (*Scor
 		k := frac.Shape().Dimensions[0]
 		newRng, u := RandomUniform(rng, shapes.Make(dtypes.Float32, k, n))
 		masks := ConvertDType(LessThan(u, ExpandAxes(frac, 1)), dtypes.Float32)
-		return newRng, quad(masks, b, l, q)
+		return newRng, quad(MatMul(masks, b), l, q)
 	})
 	return s, err
 }
 
-// Score returns f for each candidate mask (row-major K × N, 0/1).
+// Path is the path this scorer uses.
+func (s *Scorer) Path() Path { return s.path }
+
+// Counts fills counts (K×F, row-major) with the number of human-routed
+// instances having each feature, for every candidate of masks: popcounts of
+// mask AND featureBits, split over GOMAXPROCS goroutines. Bitset path only.
+func (s *Scorer) Counts(masks Masks, counts []float32) {
+	s.parallel(masks.K, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			s.countRow(masks.Row(k), counts[k*s.f:(k+1)*s.f])
+		}
+	})
+}
+
+// parallel runs fn over [0,k) split into one contiguous range per worker.
+func (s *Scorer) parallel(k int, fn func(lo, hi int)) {
+	p := min(s.workers, k)
+	if p <= 1 {
+		fn(0, k)
+		return
+	}
+	var wg sync.WaitGroup
+	for t := 0; t < p; t++ {
+		lo, hi := t*k/p, (t+1)*k/p
+		wg.Add(1)
+		go func() { defer wg.Done(); fn(lo, hi) }()
+	}
+	wg.Wait()
+}
+
+// countRow is the hot loop. Features go four at a time so one load of a
+// mask word feeds four AND+POPCNTs (the loop is load-bound otherwise);
+// features absent from every instance stay 0.
+func (s *Scorer) countRow(mask []uint64, out []float32) {
+	w := s.w
+	mask = mask[:w]
+	clear(out)
+	p := s.present
+	for ; len(p) >= 4; p = p[4:] {
+		f0 := s.featBits[p[0]*w : (p[0]+1)*w][:len(mask)]
+		f1 := s.featBits[p[1]*w : (p[1]+1)*w][:len(mask)]
+		f2 := s.featBits[p[2]*w : (p[2]+1)*w][:len(mask)]
+		f3 := s.featBits[p[3]*w : (p[3]+1)*w][:len(mask)]
+		var c0, c1, c2, c3 int
+		for i, m := range mask {
+			c0 += bits.OnesCount64(m & f0[i])
+			c1 += bits.OnesCount64(m & f1[i])
+			c2 += bits.OnesCount64(m & f2[i])
+			c3 += bits.OnesCount64(m & f3[i])
+		}
+		out[p[0]], out[p[1]], out[p[2]], out[p[3]] = float32(c0), float32(c1), float32(c2), float32(c3)
+	}
+	for _, j := range p {
+		fb := s.featBits[j*w : (j+1)*w][:len(mask)]
+		c := 0
+		for i, m := range mask {
+			c += bits.OnesCount64(m & fb[i])
+		}
+		out[j] = float32(c)
+	}
+}
+
+// ScoreCounts evaluates the PPM on counts (K×F) in ChunkBits-row chunks of
+// one compiled graph, the last chunk zero-padded (padding rows score 0
+// and are dropped). Bitset path only.
+func (s *Scorer) ScoreCounts(counts []float32) ([]float32, error) {
+	if s.quadC == nil {
+		return nil, fmt.Errorf("ppm scorer: ScoreCounts needs the bitset path")
+	}
+	k := len(counts) / s.f
+	out := make([]float32, 0, k)
+	f1 := s.f + 1
+	buf := make([]float32, ChunkBits*f1)
+	for lo := 0; lo < k; lo += ChunkBits {
+		hi := min(lo+ChunkBits, k)
+		// Full chunks share one graph; a short tail pads to the next power
+		// of two (≥ 64) so a few small calls don't each pay a full chunk's
+		// matmul, at the cost of at most a handful of cached graph shapes.
+		rows := ChunkBits
+		for rows/2 >= max(hi-lo, 64) {
+			rows /= 2
+		}
+		buf := buf[:rows*f1]
+		clear(buf)
+		for r := lo; r < hi; r++ {
+			row := buf[(r-lo)*f1 : (r-lo+1)*f1]
+			copy(row, counts[r*s.f:(r+1)*s.f])
+			row[s.f] = 1
+		}
+		res, err := s.quadC.Exec(tensors.FromFlatDataAndDimensions(buf, rows, f1), s.q)
+		if err != nil {
+			return nil, fmt.Errorf("ppm scorer: %w", err)
+		}
+		out = append(out, tensors.MustCopyFlatData[float32](res[0])[:hi-lo]...)
+	}
+	return out, nil
+}
+
+// ScoreMasks returns f for each candidate bitset.
+func (s *Scorer) ScoreMasks(m Masks) ([]float32, error) {
+	if m.W != s.w || len(m.Bits) != m.K*m.W {
+		return nil, fmt.Errorf("ppm scorer: masks of %d words × %d candidates, want %d words (n=%d)", m.W, m.K, s.w, s.n)
+	}
+	if s.path == PathBits {
+		counts := make([]float32, m.K*s.f)
+		s.Counts(m, counts)
+		return s.ScoreCounts(counts)
+	}
+	dense := make([]float32, m.K*s.n)
+	for k := 0; k < m.K; k++ {
+		row := m.Row(k)
+		for i := 0; i < s.n; i++ {
+			if row[i/64]>>(uint(i)%64)&1 != 0 {
+				dense[k*s.n+i] = 1
+			}
+		}
+	}
+	return s.Score(dense)
+}
+
+// Score returns f for each candidate mask (row-major K × N, 0/1 floats).
 func (s *Scorer) Score(masks []float32) ([]float32, error) {
 	if len(masks)%s.n != 0 {
 		return nil, fmt.Errorf("ppm scorer: %d mask values is not a multiple of n=%d", len(masks), s.n)
 	}
 	k := len(masks) / s.n
+	if s.path == PathBits {
+		m := NewMasks(k, s.n)
+		for i, v := range masks {
+			if v != 0 {
+				m.Set(i/s.n, i%s.n)
+			}
+		}
+		return s.ScoreMasks(m)
+	}
 	out, err := s.masks.Exec(tensors.FromFlatDataAndDimensions(masks, k, s.n), s.b, s.l, s.q)
 	if err != nil {
 		return nil, fmt.Errorf("ppm scorer: %w", err)
 	}
 	return tensors.MustCopyFlatData[float32](out[0]), nil
-}
-
-// ScoreRandom draws total random candidate routings in chunks of chunk (the
-// fractions cycle through fracs) on the backend and scores them; it returns
-// the best score and its chunk/row index. It is the scale benchmark's core.
-func (s *Scorer) ScoreRandom(total, chunk int, fracs []float32, seed int64) (best float32, bestIdx int, err error) {
-	if chunk <= 0 || total <= 0 || len(fracs) == 0 {
-		return 0, 0, fmt.Errorf("ppm scorer: total, chunk and fracs must be positive")
-	}
-	rng, err := RNGStateFromSeed(seed)
-	if err != nil {
-		return 0, 0, err
-	}
-	fr := make([]float32, chunk)
-	best, bestIdx = -1e30, -1
-	for done := 0; done < total; done += chunk {
-		for i := range fr {
-			fr[i] = fracs[(done+i)%len(fracs)]
-		}
-		outs, err := s.random.Exec(rng, tensors.FromFlatDataAndDimensions(fr, chunk), s.b, s.l, s.q)
-		if err != nil {
-			return 0, 0, fmt.Errorf("ppm scorer: %w", err)
-		}
-		rng = outs[0]
-		sc := tensors.MustCopyFlatData[float32](outs[1])
-		for i, v := range sc {
-			if done+i < total && v > best {
-				best, bestIdx = v, done+i
-			}
-		}
-	}
-	return best, bestIdx, nil
 }

@@ -280,17 +280,20 @@ func Topk(m *ppm.Model, fm *features.Matrix, k, rounds int) (mixture.Mixture, []
 // Simulated draws candidates knapsack routings of k instances, scores them
 // all with the PPM in batched matrix products and keeps the best.
 func Simulated(s *ppm.Scorer, fm *features.Matrix, k, candidates int, rng *rand.Rand) (mixture.Mixture, error) {
-	const chunk = 256
+	// Candidates travel as bitsets (64 instances a word): on the bitset
+	// path their feature counts are popcounts, on the dense path the scorer
+	// expands them for its matmul.
+	const chunk = 2048
 	n := fm.N
 	best := float32(math.Inf(-1))
 	var bestMix mixture.Mixture
-	masks := make([]float32, 0, chunk*n)
+	masks := ppm.NewMasks(chunk, n)
 	var mixes []mixture.Mixture
 	flush := func() error {
 		if len(mixes) == 0 {
 			return nil
 		}
-		sc, err := s.Score(masks)
+		sc, err := s.ScoreMasks(ppm.Masks{K: len(mixes), W: masks.W, Bits: masks.Bits[:len(mixes)*masks.W]})
 		if err != nil {
 			return err
 		}
@@ -299,16 +302,16 @@ func Simulated(s *ppm.Scorer, fm *features.Matrix, k, candidates int, rng *rand.
 				best, bestMix = v, mixes[i]
 			}
 		}
-		masks, mixes = masks[:0], mixes[:0]
+		clear(masks.Bits)
+		mixes = mixes[:0]
 		return nil
 	}
 	for c := 0; c < candidates; c++ {
 		mix := mixture.Knapsack(fm, k, rng)
-		for _, h := range mix.Human {
+		r := len(mixes)
+		for i, h := range mix.Human {
 			if h {
-				masks = append(masks, 1)
-			} else {
-				masks = append(masks, 0)
+				masks.Set(r, i)
 			}
 		}
 		mixes = append(mixes, mix)
