@@ -16,7 +16,7 @@ test-router: ## Router plugin tests only.
 ROUTER_BENCH_BACKEND ?= go
 bench-router: ## Router: time scoring 1M candidate mixtures × 10k instances with the PPM.
 	@cd plugins/router && ROUTER_BENCH=1 ROUTER_BENCH_BACKEND=$(ROUTER_BENCH_BACKEND) $(GO) test $(if $(filter xla%,$(ROUTER_BENCH_BACKEND)),-tags xla) -count=1 -timeout 60m -run '^TestScore1MBench$$' -v ./internal/ppm | tee /tmp/bench-router.$$$$.log | grep -v '^bench-router:' ; \
-	  grep '^bench-router:' /tmp/bench-router.$$$$.log | tail -1; rm -f /tmp/bench-router.$$$$.log
+	  grep '^bench-router:' /tmp/bench-router.$$$$.log | tail -2; rm -f /tmp/bench-router.$$$$.log
 
 run-hyper: build ## Router: planted-data routing spec.
 	$(BIN)/shammie run specs/hyper.hcl

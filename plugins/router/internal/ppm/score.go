@@ -144,23 +144,22 @@ func NewScorerPath(backend backends.Backend, m *Model, n int, data []float32, pa
 				}
 			}
 		}
-		// The counts graph takes raw integer counts with a constant 1
-		// appended (c̃ = [c, 1]) and one (F+1)² matrix
-		// Q̃ = [[Q/N², 0], [L/N, C]], so f = C + L·c/N + cᵀQc/N² is
-		// rowsum((c̃·Q̃) ⊙ c̃): one matmul and one multiply-reduce per chunk,
-		// no broadcast adds.
-		f1 := f + 1
-		qt := make([]float32, f1*f1)
-		for j := 0; j < f; j++ {
-			for k := 0; k < f; k++ {
-				qt[j*f1+k] = float32(m.Q[j*f+k] * invN * invN)
-			}
-			qt[f*f1+j] = float32(m.L[j] * invN)
+		// The counts graph takes raw integer counts: 1/N is folded into
+		// L/N and Q/N² on the host, and L into the quadratic term,
+		// f = C + rowsum((c·Q/N² + L/N) ⊙ c): one [K,F]×[F,F] matmul per
+		// chunk. (Appending L and C as an extra row/column of Q would save
+		// the broadcast add but makes the matrix 65 wide for F=64, which
+		// simplego's 64×64 float32 blocks turn into four times the work.)
+		for j := range l {
+			l[j] = float32(m.L[j] * invN)
 		}
-		qt[f*f1+f] = float32(c)
-		s.l, s.q = nil, tensors.FromFlatDataAndDimensions(qt, f1, f1)
-		s.quadC, err = NewExec(backend, func(counts, q *Node) *Node {
-			return ReduceSum(Mul(MatMul(counts, q), counts), 1)
+		for j := range q {
+			q[j] = float32(m.Q[j] * invN * invN)
+		}
+		s.l = tensors.FromFlatDataAndDimensions(l, f)
+		s.q = tensors.FromFlatDataAndDimensions(q, f, f)
+		s.quadC, err = NewExec(backend, func(counts, l, q *Node) *Node {
+			return AddScalar(ReduceSum(Mul(Add(MatMul(counts, q), ExpandAxes(l, 0)), counts), 1), c)
 		})
 		return s, err
 	}
@@ -187,13 +186,60 @@ func (s *Scorer) Path() Path { return s.path }
 
 // Counts fills counts (K×F, row-major) with the number of human-routed
 // instances having each feature, for every candidate of masks: popcounts of
-// mask AND featureBits, split over GOMAXPROCS goroutines. Bitset path only.
+// mask AND featureBits, split over GOMAXPROCS goroutines, two candidates at
+// a time. Bitset path only.
 func (s *Scorer) Counts(masks Masks, counts []float32) {
 	s.parallel(masks.K, func(lo, hi int) {
-		for k := lo; k < hi; k++ {
+		k := lo
+		for ; k+2 <= hi; k += 2 {
+			s.countPair(masks.Row(k), masks.Row(k+1), counts[k*s.f:(k+1)*s.f], counts[(k+1)*s.f:(k+2)*s.f])
+		}
+		for ; k < hi; k++ {
 			s.countRow(masks.Row(k), counts[k*s.f:(k+1)*s.f])
 		}
 	})
+}
+
+// countPair is countRow for two candidates at once: each feature word
+// loaded feeds both, so a word of work is 6 loads for 8 AND+POPCNTs.
+func (s *Scorer) countPair(ma, mb []uint64, oa, ob []float32) {
+	w := s.w
+	ma, mb = ma[:w], mb[:w]
+	clear(oa)
+	clear(ob)
+	p := s.present
+	for ; len(p) >= 4; p = p[4:] {
+		f0 := s.featBits[p[0]*w : (p[0]+1)*w][:len(ma)]
+		f1 := s.featBits[p[1]*w : (p[1]+1)*w][:len(ma)]
+		f2 := s.featBits[p[2]*w : (p[2]+1)*w][:len(ma)]
+		f3 := s.featBits[p[3]*w : (p[3]+1)*w][:len(ma)]
+		mb := mb[:len(ma)]
+		var a0, a1, a2, a3, b0, b1, b2, b3 int
+		for i, x := range ma {
+			y := mb[i]
+			g0, g1, g2, g3 := f0[i], f1[i], f2[i], f3[i]
+			a0 += bits.OnesCount64(x & g0)
+			a1 += bits.OnesCount64(x & g1)
+			a2 += bits.OnesCount64(x & g2)
+			a3 += bits.OnesCount64(x & g3)
+			b0 += bits.OnesCount64(y & g0)
+			b1 += bits.OnesCount64(y & g1)
+			b2 += bits.OnesCount64(y & g2)
+			b3 += bits.OnesCount64(y & g3)
+		}
+		oa[p[0]], oa[p[1]], oa[p[2]], oa[p[3]] = float32(a0), float32(a1), float32(a2), float32(a3)
+		ob[p[0]], ob[p[1]], ob[p[2]], ob[p[3]] = float32(b0), float32(b1), float32(b2), float32(b3)
+	}
+	for _, j := range p {
+		fb := s.featBits[j*w : (j+1)*w][:len(ma)]
+		mb := mb[:len(ma)]
+		a, b := 0, 0
+		for i, x := range ma {
+			a += bits.OnesCount64(x & fb[i])
+			b += bits.OnesCount64(mb[i] & fb[i])
+		}
+		oa[j], ob[j] = float32(a), float32(b)
+	}
 }
 
 // parallel runs fn over [0,k) split into one contiguous range per worker.
@@ -253,8 +299,7 @@ func (s *Scorer) ScoreCounts(counts []float32) ([]float32, error) {
 	}
 	k := len(counts) / s.f
 	out := make([]float32, 0, k)
-	f1 := s.f + 1
-	buf := make([]float32, ChunkBits*f1)
+	buf := make([]float32, ChunkBits*s.f)
 	for lo := 0; lo < k; lo += ChunkBits {
 		hi := min(lo+ChunkBits, k)
 		// Full chunks share one graph; a short tail pads to the next power
@@ -264,14 +309,9 @@ func (s *Scorer) ScoreCounts(counts []float32) ([]float32, error) {
 		for rows/2 >= max(hi-lo, 64) {
 			rows /= 2
 		}
-		buf := buf[:rows*f1]
-		clear(buf)
-		for r := lo; r < hi; r++ {
-			row := buf[(r-lo)*f1 : (r-lo+1)*f1]
-			copy(row, counts[r*s.f:(r+1)*s.f])
-			row[s.f] = 1
-		}
-		res, err := s.quadC.Exec(tensors.FromFlatDataAndDimensions(buf, rows, f1), s.q)
+		buf := buf[:rows*s.f]
+		clear(buf[copy(buf, counts[lo*s.f:hi*s.f]):])
+		res, err := s.quadC.Exec(tensors.FromFlatDataAndDimensions(buf, rows, s.f), s.l, s.q)
 		if err != nil {
 			return nil, fmt.Errorf("ppm scorer: %w", err)
 		}
