@@ -9,19 +9,15 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"regexp"
 	"runtime/pprof"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/shammie-ml/shammie/sdk/ml/torchref"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -223,41 +219,10 @@ func batchSize(d ml.DotShape) int {
 	return n
 }
 
-var torchLine = regexp.MustCompile(`tok_s=([0-9.]+)`)
-
 func runTorch(python, script, device string, threads, layers, dModel, heads, seq, batch, steps, warmup int) (float64, error) {
-	cmd := exec.Command(python, script, "--device", device, "--threads", fmt.Sprint(threads),
+	return torchref.Run(python, script, "--device", device, "--threads", fmt.Sprint(threads),
 		"--layers", fmt.Sprint(layers), "--d-model", fmt.Sprint(dModel), "--heads", fmt.Sprint(heads),
 		"--seq", fmt.Sprint(seq), "--batch", fmt.Sprint(batch), "--steps", fmt.Sprint(steps), "--warmup", fmt.Sprint(warmup))
-	// PyTorch at its best here: one OpenBLAS thread per torch thread and
-	// OpenBLAS's own choice of kernel, whatever this shell sets.
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") || strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=") || strings.HasPrefix(kv, "OPENBLAS_NUM_THREADS=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	cmd.Env = append(env, "OPENBLAS_NUM_THREADS=1")
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("%s %s: %w (install torch with tools/benchtrain/install_torch.sh)", python, script, err)
-	}
-	var tokS float64
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		line := sc.Text()
-		fmt.Println(line)
-		if m := torchLine.FindStringSubmatch(line); m != nil {
-			tokS, _ = strconv.ParseFloat(m[1], 64)
-		}
-	}
-	if tokS == 0 {
-		return 0, fmt.Errorf("%s printed no tok_s figure", script)
-	}
-	return tokS, nil
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -16,18 +16,14 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"regexp"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/shammie-ml/shammie/sdk/ml/torchref"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -243,42 +239,12 @@ func dotsGraph(backend backends.Backend, dots []ml.DotShape) (func() (float64, e
 	}, flops, nil
 }
 
-var torchLine = regexp.MustCompile(`tok_s=([0-9.]+)`)
-
 func runTorch(f flags, model string) (float64, error) {
-	cmd := exec.Command(f.python, f.torchScript, "--model", model, "--device", f.torchDevice, "--threads", "2",
+	return torchref.Run(f.python, f.torchScript, "--model", model, "--device", f.torchDevice, "--threads", "2",
 		"--layers", fmt.Sprint(f.layers), "--d-model", fmt.Sprint(f.dModel), "--heads", fmt.Sprint(f.heads),
 		"--seq", fmt.Sprint(f.seq), "--batch", fmt.Sprint(f.batch), "--experts", fmt.Sprint(f.experts),
 		"--top-k", fmt.Sprint(f.topK), "--expert-hidden", fmt.Sprint(f.hidden), "--dff", fmt.Sprint(f.topK*f.hidden),
 		"--steps", fmt.Sprint(f.steps), "--warmup", fmt.Sprint(f.warmup))
-	// PyTorch configured as in bench-train: one OpenBLAS thread per torch
-	// thread, OpenBLAS's own kernel choice.
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") || strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=") || strings.HasPrefix(kv, "OPENBLAS_NUM_THREADS=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	cmd.Env = append(env, "OPENBLAS_NUM_THREADS=1")
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("%s %s --model %s: %w (install torch with tools/benchtrain/install_torch.sh)", f.python, f.torchScript, model, err)
-	}
-	var tokS float64
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		fmt.Println(sc.Text())
-		if m := torchLine.FindStringSubmatch(sc.Text()); m != nil {
-			tokS, _ = strconv.ParseFloat(m[1], 64)
-		}
-	}
-	if tokS == 0 {
-		return 0, fmt.Errorf("%s printed no tok_s figure", f.torchScript)
-	}
-	return tokS, nil
 }
 
 func median(v []float64) float64 {
