@@ -189,7 +189,7 @@ func (c *Client) launchError(opts LaunchOptions, err error) error {
 	switch {
 	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
 		got := "unreadable"
-		if sum, herr := fileSHA256(opts.Path); herr == nil {
+		if sum, herr := FileSHA256(opts.Path); herr == nil {
 			got = sum
 		}
 		return fmt.Errorf("plugin %s: the binary %s changed since `shammie init` recorded it (lock sha256 %s, file sha256 %s); if the new binary is intended, run `shammie init` again", c.name, opts.Path, opts.SHA256, got)
@@ -202,7 +202,9 @@ func (c *Client) launchError(opts LaunchOptions, err error) error {
 	return fmt.Errorf("launching plugin %s: %w", c.name, err)
 }
 
-func fileSHA256(path string) (string, error) {
+// FileSHA256 returns the hex sha256 of a file: the hash a lock file pins
+// for a plugin binary and LaunchOptions.SHA256 checks.
+func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err

@@ -14,6 +14,7 @@ import (
 	"github.com/shammie-ml/shammie/host/internal/depsfile"
 	"github.com/shammie-ml/shammie/host/internal/getplugins"
 	"github.com/shammie-ml/shammie/host/internal/runner"
+	"github.com/shammie-ml/shammie/sdk/pluginhost"
 )
 
 func init() {
@@ -107,7 +108,7 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 			problems = append(problems, fmt.Sprintf("plugin %q (%s): %v", name, decl.DeclRange, err))
 			continue
 		}
-		sum, err := depsfile.FileSHA256(best.Path)
+		sum, err := pluginhost.FileSHA256(best.Path)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("plugin %q: %v", name, err))
 			continue
