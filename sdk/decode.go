@@ -22,9 +22,11 @@ import (
 //
 // Null values leave the field at its zero value (nil for pointers), so
 // optional attributes need no pointer unless "absent" must be told apart from
-// zero. Attributes without a tagged field are ignored; a field of type
-// cty.Value receives the raw value. Errors name the attribute path, e.g.
-// `layer[1].width: a number is required`.
+// zero. Unknown values (see [Config]: only ValidateConfig sees them) also
+// leave the field at its zero value; use [Config.Known] or [Config.IsKnown]
+// to tell them apart. Attributes without a tagged field are ignored; a field
+// of type cty.Value receives the raw value. Errors name the attribute path,
+// e.g. `layer[1].width: a number is required`.
 func (c Config) Decode(target any) error {
 	rv := reflect.ValueOf(target)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
@@ -51,10 +53,7 @@ func decodeValue(v cty.Value, rv reflect.Value, p cty.Path) error {
 		return nil
 	}
 	v, _ = v.UnmarkDeep()
-	if !v.IsKnown() {
-		return pathErr(p, "value is not known yet (it depends on a step that has not run)")
-	}
-	if v.IsNull() {
+	if !v.IsKnown() || v.IsNull() {
 		rv.Set(reflect.Zero(rv.Type()))
 		return nil
 	}
@@ -144,6 +143,31 @@ func decodeValue(v cty.Value, rv reflect.Value, p cty.Path) error {
 		return nil
 	}
 }
+
+// Known reports whether the value at path is wholly known (no unknown
+// inside it). A path that does not exist in the config is reported as
+// known: there is nothing to wait for. Use it in ValidateConfig to skip the
+// checks on values that come from steps not run yet.
+func (c Config) Known(path cty.Path) bool {
+	if c.Value == cty.NilVal {
+		return true
+	}
+	v, err := path.Apply(c.Value)
+	if err != nil {
+		// The path may cross an unknown collection; Apply cannot enter it.
+		for i := range path {
+			if pv, perr := path[:i].Apply(c.Value); perr == nil && !pv.IsKnown() {
+				return false
+			}
+		}
+		return true
+	}
+	return v.IsWhollyKnown()
+}
+
+// IsKnown is Known for a top-level attribute: c.IsKnown("lr") is
+// c.Known(cty.GetAttrPath("lr")).
+func (c Config) IsKnown(attr string) bool { return c.Known(cty.GetAttrPath(attr)) }
 
 // trimPathError drops the (empty) path prefix gocty puts on its errors.
 func trimPathError(err error) string {

@@ -91,9 +91,15 @@ func TestConfigDecode(t *testing.T) {
 			wantErr: `every: time: invalid duration "soon"`,
 		},
 		{
-			name:    "unknown",
-			in:      map[string]cty.Value{"steps": cty.UnknownVal(cty.Number)},
-			wantErr: "steps: value is not known yet",
+			// ValidateConfig sees unknowns (values of steps not run yet):
+			// they stay zero while the known attributes are decoded.
+			name: "unknowns leave zero values",
+			in: map[string]cty.Value{
+				"steps": cty.UnknownVal(cty.Number), "lr": cty.NumberFloatVal(0.25),
+				"tags":  cty.UnknownVal(cty.List(cty.String)),
+				"layer": cty.ListVal([]cty.Value{cty.ObjectVal(map[string]cty.Value{"width": cty.UnknownVal(cty.Number), "act": cty.StringVal("relu")})}),
+			},
+			want: trainConfig{LR: 0.25, Raw: cty.NullVal(cty.DynamicPseudoType), Layers: []layer{{Act: "relu"}}},
 		},
 		{
 			name:    "list expected",
@@ -125,6 +131,38 @@ func TestConfigDecode(t *testing.T) {
 	var notPtr trainConfig
 	if err := (sdk.Config{Value: cty.EmptyObjectVal}).Decode(notPtr); err == nil {
 		t.Error("Decode into a non-pointer succeeded")
+	}
+}
+
+func TestConfigKnown(t *testing.T) {
+	cfg := sdk.Config{Value: cty.ObjectVal(map[string]cty.Value{
+		"lr":    cty.NumberFloatVal(0.5),
+		"data":  cty.UnknownVal(cty.String),
+		"tags":  cty.UnknownVal(cty.List(cty.String)),
+		"layer": cty.ListVal([]cty.Value{cty.ObjectVal(map[string]cty.Value{"width": cty.UnknownVal(cty.Number), "act": cty.StringVal("relu")})}),
+		"none":  cty.NullVal(cty.String),
+	})}
+	tests := []struct {
+		path cty.Path
+		want bool
+	}{
+		{cty.GetAttrPath("lr"), true},
+		{cty.GetAttrPath("none"), true},
+		{cty.GetAttrPath("data"), false},
+		{cty.GetAttrPath("tags"), false},
+		{cty.GetAttrPath("tags").Index(cty.NumberIntVal(0)), false},
+		{cty.GetAttrPath("layer"), false}, // partly unknown inside
+		{cty.GetAttrPath("layer").Index(cty.NumberIntVal(0)).GetAttr("act"), true},
+		{cty.GetAttrPath("layer").Index(cty.NumberIntVal(0)).GetAttr("width"), false},
+		{cty.GetAttrPath("missing"), true},
+	}
+	for _, tt := range tests {
+		if got := cfg.Known(tt.path); got != tt.want {
+			t.Errorf("Known(%s) = %v, want %v", sdk.FormatPath(tt.path), got, tt.want)
+		}
+	}
+	if cfg.IsKnown("data") || !cfg.IsKnown("lr") {
+		t.Errorf("IsKnown disagrees with Known")
 	}
 }
 

@@ -150,6 +150,19 @@ func (d Diagnostics) HasErrors() bool {
 }
 
 // Config is a step's evaluated config, conforming to the plugin's schema.
+//
+// In ValidateConfig some values may be unknown: the host validates every
+// step instance before anything runs, so an attribute that refers to
+// step.X.outputs.* or step.X.artifacts.* has no value yet (it has its
+// declared type). Checks must skip unknown attributes and still run on the
+// known ones; the host calls ValidateConfig again on the full config right
+// before the step runs. Two helpers make that easy:
+//
+//	var cfg config
+//	_ = c.Decode(&cfg)          // unknown attributes stay at their zero value
+//	if c.IsKnown("penalty") && cfg.Penalty < 0 { ... }
+//
+// Run always receives a wholly known config (Serve refuses any other).
 type Config struct {
 	Value cty.Value
 }

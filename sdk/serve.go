@@ -166,6 +166,11 @@ func (s *server) Run(req *pluginv1.RunRequest, stream grpc.ServerStreamingServer
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	if !cfg.IsWhollyKnown() {
+		// Decode turns unknowns into zero values for ValidateConfig; Run
+		// must never compute with them.
+		return fmt.Errorf("config: contains values that are not known yet; the host must run the upstream steps first")
+	}
 	ctx, cancel := context.WithCancelCause(stream.Context())
 	defer cancel(nil)
 	st := &runState{runID: req.GetRunId(), step: req.GetStep(), cancel: cancel}

@@ -284,6 +284,68 @@ func TestEvalConfig(t *testing.T) {
 	}
 }
 
+func TestStaticConfig(t *testing.T) {
+	g := mustPlan(t, pipeline)
+	layerTy := cty.Object(map[string]cty.Type{"width": cty.Number, "act": cty.String})
+	headTy := cty.Object(map[string]cty.Type{"dim": cty.Number})
+	optTy := cty.Object(map[string]cty.Type{"lr": cty.Number})
+	tests := []struct {
+		addr string
+		want cty.Value
+	}{
+		{
+			// No upstream: wholly known, defaults applied (n = 10).
+			addr: "step.src",
+			want: cty.ObjectVal(map[string]cty.Value{
+				"mode": cty.StringVal("src"), "n": cty.NumberIntVal(10), "sizes": cty.NullVal(cty.List(cty.Number)),
+				"opts": cty.NullVal(cty.Map(cty.Number)), "layer": cty.ListValEmpty(layerTy),
+				"head": cty.MapValEmpty(headTy), "optimizer": cty.NullVal(optTy),
+			}),
+		},
+		{
+			// An artifact is an unknown string, an output unknown of its
+			// declared type; the known attributes keep their values.
+			addr: `step.sweep["b"]`,
+			want: cty.ObjectVal(map[string]cty.Value{
+				"mode": cty.UnknownVal(cty.String), "n": cty.UnknownVal(cty.Number),
+				"sizes": cty.ListVal([]cty.Value{cty.NumberIntVal(8), cty.NumberIntVal(4)}),
+				"opts":  cty.NullVal(cty.Map(cty.Number)), "layer": cty.ListValEmpty(layerTy),
+				"head": cty.MapValEmpty(headTy), "optimizer": cty.NullVal(optTy),
+			}),
+		},
+		{
+			// Unknowns inside a nested block; the block's default still applies.
+			addr: "step.all",
+			want: cty.ObjectVal(map[string]cty.Value{
+				"mode": cty.UnknownVal(cty.String), "n": cty.NumberIntVal(10),
+				"sizes": cty.ListVal([]cty.Value{cty.UnknownVal(cty.Number), cty.UnknownVal(cty.Number)}),
+				"opts":  cty.NullVal(cty.Map(cty.Number)),
+				"layer": cty.ListVal([]cty.Value{cty.ObjectVal(map[string]cty.Value{"width": cty.UnknownVal(cty.Number), "act": cty.StringVal("relu")})}),
+				"head":  cty.MapValEmpty(headTy), "optimizer": cty.NullVal(optTy),
+			}),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			got, diags := g.StaticConfig(g.Node(tt.addr))
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			// Refinements (prefix, not null, bounds) are HCL's extra
+			// knowledge; the test pins the values and what is unknown.
+			got, _ = cty.Transform(got, func(_ cty.Path, v cty.Value) (cty.Value, error) {
+				if !v.IsKnown() {
+					return cty.UnknownVal(v.Type()), nil
+				}
+				return v, nil
+			})
+			if !got.RawEquals(tt.want) {
+				t.Errorf("StaticConfig:\n got %#v\nwant %#v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestDefaultSeed(t *testing.T) {
 	a, b := dag.DefaultSeed(1, `step.s["a"]`), dag.DefaultSeed(1, `step.s["b"]`)
 	if a == b {

@@ -58,24 +58,12 @@ func (g *Graph) EvalConfig(n *Node, results map[string]StepResult) (cty.Value, i
 		return cty.NilVal, 0, "", diags
 	}
 
-	// Only the steps n refers to: building every step's value for every
-	// node would make a run quadratic in the number of instances.
-	referenced := map[string]bool{}
-	for _, r := range n.refs {
-		referenced[r.step] = true
+	ctx := g.scope(n, g.stepValues(results, g.referencedSteps(n))).EvalContext()
+	val, d := g.decodeConfig(n, ctx)
+	diags = append(diags, d...)
+	if val == cty.NilVal {
+		return cty.NilVal, 0, "", diags
 	}
-	ctx := g.scope(n, g.stepValues(results, referenced)).EvalContext()
-	spec, ok := g.configSpec(n.Step.Plugin)
-	if !ok {
-		return cty.NilVal, 0, "", hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Plugin schema unavailable",
-			Detail:   fmt.Sprintf("The schema of plugin %q is not known, so the config of %s cannot be decoded.", n.Step.Plugin, n.Addr),
-			Subject:  n.Step.PluginRange.Ptr(),
-		}}
-	}
-	val, d := hcldec.Decode(n.Step.Config, spec, ctx)
-	diags = append(diags, sortDiags(g.fixRanges(n, d))...)
 	seedVal, d := g.evalSeed(n, ctx)
 	diags = append(diags, d...)
 	backendVal, d := g.evalBackend(n, ctx)
@@ -93,6 +81,43 @@ func (g *Graph) EvalConfig(n *Node, results map[string]StepResult) (cty.Value, i
 	}
 	seed, _ := seedVal.AsBigFloat().Int64()
 	return val, seed, backendVal.AsString(), diags
+}
+
+// StaticConfig is node n's config as Plan validated it, before anything
+// runs: upstream outputs are unknown values of their declared types and
+// artifacts unknown strings; the rest is evaluated and decoded through the
+// plugin's schema (defaults applied). It is what the plugin's ValidateConfig
+// sees for an instance whose upstream steps have not run yet.
+func (g *Graph) StaticConfig(n *Node) (cty.Value, hcl.Diagnostics) {
+	ctx := g.scope(n, g.stepValues(nil, g.referencedSteps(n))).EvalContext()
+	return g.decodeConfig(n, ctx)
+}
+
+// referencedSteps names the steps n refers to: building every step's value
+// for every node would make planning and running quadratic in the number
+// of instances (cty.ObjectVal computes its type from all attributes).
+func (g *Graph) referencedSteps(n *Node) map[string]bool {
+	referenced := map[string]bool{}
+	for _, r := range n.refs {
+		referenced[r.step] = true
+	}
+	return referenced
+}
+
+// decodeConfig decodes n's config block through the plugin's schema in
+// ctx. The value is cty.NilVal when the schema is not known.
+func (g *Graph) decodeConfig(n *Node, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	spec, ok := g.configSpec(n.Step.Plugin)
+	if !ok {
+		return cty.NilVal, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Plugin schema unavailable",
+			Detail:   fmt.Sprintf("The schema of plugin %q is not known, so the config of %s cannot be decoded.", n.Step.Plugin, n.Addr),
+			Subject:  n.Step.PluginRange.Ptr(),
+		}}
+	}
+	val, d := hcldec.Decode(n.Step.Config, spec, ctx)
+	return val, sortDiags(g.fixRanges(n, d))
 }
 
 func singularOf(kind string) string {

@@ -702,11 +702,9 @@ func (g *Graph) connect() hcl.Diagnostics {
 // validateNode evaluates node n's config, seed and backend with unknown
 // upstream results and decodes the config with the plugin's schema.
 func (g *Graph) validateNode(n *Node, all map[string]cty.Value) hcl.Diagnostics {
-	// Only the steps n refers to: cty.ObjectVal computes its type from all
-	// attributes, so passing every step to every node is quadratic.
 	steps := map[string]cty.Value{}
-	for _, r := range n.refs {
-		steps[r.step] = all[r.step]
+	for name := range g.referencedSteps(n) {
+		steps[name] = all[name]
 	}
 	scope := g.scope(n, steps)
 	var diags hcl.Diagnostics
@@ -720,9 +718,10 @@ func (g *Graph) validateNode(n *Node, all map[string]cty.Value) hcl.Diagnostics 
 	diags = append(diags, refDiags...)
 	badRanges := append(rangesOf(refDiags), n.badRefs...)
 	ctx := scope.EvalContext()
-	if spec, ok := g.configSpec(n.Step.Plugin); ok {
-		_, d := hcldec.Decode(n.Step.Config, spec, ctx)
-		diags = append(diags, withoutInside(sortDiags(g.fixRanges(n, d)), badRanges)...)
+	// A missing schema is reported once per plugin by Plan.
+	if _, ok := g.configSpec(n.Step.Plugin); ok {
+		_, d := g.decodeConfig(n, ctx)
+		diags = append(diags, withoutInside(d, badRanges)...)
 	}
 	_, d := g.evalSeed(n, ctx)
 	diags = append(diags, withoutInside(d, badRanges)...)

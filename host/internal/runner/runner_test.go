@@ -365,30 +365,80 @@ step "b" {
 }
 
 func TestPluginValidationBeforeRun(t *testing.T) {
-	dir := t.TempDir()
-	specPath := filepath.Join(dir, "spec.hcl")
-	os.WriteFile(specPath, []byte(header+`
+	tests := []struct {
+		name     string
+		steps    string
+		wantLine int
+	}{
+		{
+			name: "no upstream",
+			steps: `
 step "a" {
   plugin = plugin.fake
   config {
     mode = "invalid"
   }
-}`), 0o644)
-	bin := filepath.Join(dir, "bin")
-	os.WriteFile(bin, nil, 0o755)
-	lock := depsfile.New(depsfile.PathFor(specPath))
-	lock.Plugins["fake"] = &depsfile.Plugin{Name: "fake", Version: "1.0.0", Path: bin, SHA256: strings.Repeat("ab", 32)}
-	if err := lock.Write(); err != nil {
-		t.Fatal(err)
+}`,
+			wantLine: 11,
+		},
+		{
+			// n is unknown before a runs; the known mode is still checked.
+			name: "dependent step",
+			steps: `
+step "a" {
+  plugin = plugin.fake
+  config { mode = "ok" }
+}
+step "b" {
+  plugin = plugin.fake
+  config {
+    n    = step.a.outputs.value
+    mode = "invalid"
+  }
+}`,
+			wantLine: 16,
+		},
+		{
+			// Both instances fail the same way: one compacted diagnostic.
+			name: "dependent sweep",
+			steps: `
+step "a" {
+  plugin = plugin.fake
+  config { mode = "ok" }
+}
+step "b" {
+  plugin   = plugin.fake
+  for_each = { x = 1, y = 2 }
+  config {
+    mode = "invalid"
+    n    = step.a.outputs.value + each.value
+  }
+}`,
+			wantLine: 16,
+		},
 	}
-	_, err := Load(context.Background(), LoadOptions{SpecPath: specPath}, NewPool(&fakeLauncher{}, true))
-	var re *Error
-	if !errors.As(err, &re) || re.Code != ExitUsage || len(re.Diags) != 1 {
-		t.Fatalf("want one usage diagnostic, got %v", err)
-	}
-	d := re.Diags[0]
-	if d.Summary != "invalid mode" || d.Subject == nil || d.Subject.Start.Line != 11 {
-		t.Errorf("diagnostic %q at %v, want 'invalid mode' at line 11", d.Summary, d.Subject)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			specPath := filepath.Join(dir, "spec.hcl")
+			os.WriteFile(specPath, []byte(header+tt.steps), 0o644)
+			bin := filepath.Join(dir, "bin")
+			os.WriteFile(bin, nil, 0o755)
+			lock := depsfile.New(depsfile.PathFor(specPath))
+			lock.Plugins["fake"] = &depsfile.Plugin{Name: "fake", Version: "1.0.0", Path: bin, SHA256: strings.Repeat("ab", 32)}
+			if err := lock.Write(); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(context.Background(), LoadOptions{SpecPath: specPath}, NewPool(&fakeLauncher{}, true))
+			var re *Error
+			if !errors.As(err, &re) || re.Code != ExitUsage || len(re.Diags) != 1 {
+				t.Fatalf("want one usage diagnostic, got %v", err)
+			}
+			d := re.Diags[0]
+			if d.Summary != "invalid mode" || d.Subject == nil || d.Subject.Start.Line != tt.wantLine {
+				t.Errorf("diagnostic %q at %v, want 'invalid mode' at line %d", d.Summary, d.Subject, tt.wantLine)
+			}
+		})
 	}
 }
 

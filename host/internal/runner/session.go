@@ -279,16 +279,13 @@ func (s *Session) describe(ctx context.Context, p *Plugin) error {
 	return nil
 }
 
-// validateStatic calls the plugins' ValidateConfig for every instance whose
-// config is known before anything runs (instances without upstream steps);
-// the others are validated right before they run, on their full config.
+// validateStatic calls the plugins' ValidateConfig for every instance
+// before anything runs. Instances with upstream steps are validated on
+// their static config (dag.Graph.StaticConfig: the values of steps not run
+// yet are unknown, and the plugin skips the checks on them); they are
+// validated again on their full config right before they run.
 func (s *Session) validateStatic(ctx context.Context) hcl.Diagnostics {
-	var nodes []*dag.Node
-	for _, n := range s.Graph.Nodes() {
-		if len(s.Graph.Deps(n)) == 0 {
-			nodes = append(nodes, n)
-		}
-	}
+	nodes := s.Graph.Nodes()
 	results := make([]hcl.Diagnostics, len(nodes))
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -298,12 +295,23 @@ func (s *Session) validateStatic(ctx context.Context) hcl.Diagnostics {
 			defer wg.Done()
 			for i := range work {
 				n := nodes[i]
-				cfg, _, backend, d := s.Graph.EvalConfig(n, nil)
-				if d.HasErrors() {
-					results[i] = d
-					continue
+				var cfg cty.Value
+				if len(s.Graph.Deps(n)) == 0 {
+					var backend string
+					var d hcl.Diagnostics
+					cfg, _, backend, d = s.Graph.EvalConfig(n, nil)
+					if d.HasErrors() {
+						results[i] = d
+						continue
+					}
+					results[i] = append(d, s.checkBackend(n, backend)...)
+				} else {
+					// Plan reported this config's own errors already.
+					var d hcl.Diagnostics
+					if cfg, d = s.Graph.StaticConfig(n); d.HasErrors() {
+						continue
+					}
 				}
-				results[i] = append(d, s.checkBackend(n, backend)...)
 				d, err := s.validateNode(ctx, n, cfg)
 				if err != nil {
 					results[i] = append(results[i], &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin failed to validate the config", Detail: err.Error(), Subject: n.Step.DeclRange.Ptr()})
