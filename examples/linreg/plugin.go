@@ -58,18 +58,16 @@ func (*Plugin) Schema() sdk.Schema {
 // ValidateConfig checks what the schema's types cannot. Each diagnostic
 // names its attribute, so the host can point at the line in the spec.
 func (*Plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
+	// Values from steps not run yet are unknown: Decode leaves them at
+	// zero and check skips them, so only the known attributes are judged
+	// (the host validates again on the full config before Run).
 	var cfg Config
 	if err := c.Decode(&cfg); err != nil {
-		// Unknown values (outputs of steps that have not run) are not
-		// errors at validation time; everything else is.
-		if !c.Value.IsWhollyKnown() {
-			return nil
-		}
 		return sdk.Diagnostics{sdk.Errorf(nil, "Invalid config", err.Error())}
 	}
 	var diags sdk.Diagnostics
 	check := func(ok bool, attr, summary string) {
-		if !ok {
+		if !ok && c.IsKnown(attr) {
 			diags = append(diags, sdk.Errorf(cty.GetAttrPath(attr), summary, ""))
 		}
 	}
@@ -80,7 +78,7 @@ func (*Plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 	check(cfg.LR > 0, "lr", "The learning rate must be positive")
 	check(cfg.CheckpointEv >= 0, "checkpoint_every", "checkpoint_every must not be negative")
 	check(cfg.Separation >= 0, "separation", "separation must not be negative")
-	if cfg.Samples >= 10 && cfg.TestFraction > 0 && cfg.TestFraction < 1 {
+	if c.IsKnown("samples") && cfg.Samples >= 10 && cfg.TestFraction > 0 && cfg.TestFraction < 1 {
 		nTest := int(float64(cfg.Samples) * cfg.TestFraction)
 		check(nTest >= 1 && cfg.Samples-nTest >= 1, "test_fraction", "test_fraction leaves no training or no test examples")
 	}

@@ -139,6 +139,10 @@ func TestValidateConfig(t *testing.T) {
 		{"defaults", map[string]any{}, nil},
 		{"bad values", map[string]any{"samples": 5, "lr": 0, "test_fraction": 1.5}, []string{"samples", "test_fraction", "lr"}},
 		{"no test examples", map[string]any{"samples": 10, "test_fraction": 0.01}, []string{"test_fraction"}},
+		// Upstream outputs are unknown before anything runs: their checks
+		// are skipped, the known attributes are still checked.
+		{"unknown samples, bad lr", map[string]any{"samples": cty.UnknownVal(cty.Number), "test_fraction": 0.01, "lr": 0}, []string{"lr"}},
+		{"unknown test_fraction, bad samples", map[string]any{"samples": 5, "test_fraction": cty.UnknownVal(cty.Number)}, []string{"samples"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
