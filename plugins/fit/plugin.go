@@ -118,6 +118,11 @@ func (*Plugin) ValidateConfig(_ context.Context, cfg sdk.Config) sdk.Diagnostics
 		// Unknown counts as set: it will be a path once the producer ran.
 		return !a.IsKnown() || (!a.IsNull() && !(a.Type() == cty.String && a.AsString() == ""))
 	}
+	if !cfg.IsKnown("mode") {
+		// Which checks apply depends on the mode; the host validates
+		// again once it is known.
+		return nil
+	}
 	mode := "estimate"
 	if m, ok := attr("mode"); ok {
 		mode = m.AsString()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
@@ -79,6 +80,35 @@ func TestValidateConfig(t *testing.T) {
 	m["scores"] = cty.UnknownVal(cty.String)
 	if diags := (&Plugin{}).ValidateConfig(t.Context(), sdk.Config{Value: cty.ObjectVal(m)}); diags.HasErrors() {
 		t.Errorf("unknown input path flagged: %v", diags)
+	}
+}
+
+// TestValidateConfigUnknowns: before anything runs, values from upstream
+// steps are unknown; their checks are skipped, the known ones still run.
+func TestValidateConfigUnknowns(t *testing.T) {
+	h := plugintest.New(t, &Plugin{})
+	tests := []struct {
+		name string
+		cfg  map[string]any
+		want []string // attribute paths of the errors, in order
+	}{
+		{"unknown embeddings, bad penalty", map[string]any{"embeddings": cty.UnknownVal(cty.String), "penalty": 0}, []string{"penalty"}},
+		{"unknown penalty", map[string]any{"embeddings": cty.UnknownVal(cty.String), "penalty": cty.UnknownVal(cty.Number), "confidence": 2}, []string{"confidence"}},
+		{"unknown mode", map[string]any{"mode": cty.UnknownVal(cty.String), "n_concepts": 1}, nil},
+		{"generate, unknown count", map[string]any{"mode": "generate", "n_concepts": cty.UnknownVal(cty.Number), "above": 1.5}, []string{"above"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, d := range h.Validate(tc.cfg) {
+				if d.Severity == sdk.SeverityError {
+					got = append(got, sdk.FormatPath(d.Path))
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("error paths (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
