@@ -116,6 +116,11 @@ func decode(c sdk.Config) (config, error) {
 	return cfg, err
 }
 
+// ValidateConfig checks what the schema's types cannot. Before anything
+// runs, values from upstream steps (e.g. data = step.generate.artifacts.data)
+// are unknown: Decode leaves them at zero and every check first asks whether
+// all the attributes it reads are known, so only the known ones are judged.
+// The host validates again on the full config right before Run.
 func (plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 	cfg, err := decode(c)
 	if err != nil {
@@ -123,62 +128,76 @@ func (plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 	}
 	var d sdk.Diagnostics
 	at := func(name string) cty.Path { return cty.GetAttrPath(name) }
+	known := func(names ...string) bool {
+		for _, n := range names {
+			if !c.IsKnown(n) {
+				return false
+			}
+		}
+		return true
+	}
 	frac := func(name string, v float64, lo, hi float64) {
-		if v < lo || v > hi {
+		if known(name) && (v < lo || v > hi) {
 			d = append(d, sdk.Errorf(at(name), fmt.Sprintf("%s must be in [%v, %v]", name, lo, hi), fmt.Sprintf("got %v", v)))
 		}
 	}
-	switch cfg.Mode {
+	oneOf := func(name, v string, want []string, summary, detail string) {
+		if known(name) && !slices.Contains(want, v) {
+			d = append(d, sdk.Errorf(at(name), summary, detail))
+		}
+	}
+	mode := cfg.Mode
+	if !known("mode") {
+		mode = "" // which checks apply is not known yet
+	}
+	switch mode {
+	case "":
+		if known("mode") {
+			d = append(d, sdk.Errorf(at("mode"), "unknown mode", `mode "": want generate, route or ppm`))
+		}
 	case "generate":
-		pc := plantedConfig(cfg, 0)
-		if err := pc.Validate(); err != nil {
-			d = append(d, sdk.Errorf(at("n"), "invalid planted data settings", err.Error()))
+		if known("n", "planted_frac", "human_flip", "lm_flip", "lm_planted_flip") {
+			pc := plantedConfig(cfg, 0)
+			if err := pc.Validate(); err != nil {
+				d = append(d, sdk.Errorf(at("n"), "invalid planted data settings", err.Error()))
+			}
 		}
 	case "route":
-		if cfg.Data == "" {
+		if known("data") && cfg.Data == "" {
 			d = append(d, sdk.Errorf(at("data"), "route needs data", "set data to a preference JSONL file, e.g. step.generate.artifacts.data"))
 		}
-		if !slices.Contains([]string{"auto", "multipref", "hyper", "jsonl"}, cfg.Format) {
-			d = append(d, sdk.Errorf(at("format"), "unknown format", "want auto, multipref, hyper or jsonl"))
-		}
-		if !slices.Contains([]string{"gold", "human", "lm"}, cfg.EvalLabels) {
-			d = append(d, sdk.Errorf(at("eval_labels"), "unknown eval_labels", "want gold, human or lm"))
-		}
-		if !slices.Contains([]string{route.MethodTopk, route.MethodSimulated}, cfg.Method) {
-			d = append(d, sdk.Errorf(at("method"), "unknown method", "want topk or simulated"))
-		}
+		oneOf("format", cfg.Format, []string{"auto", "multipref", "hyper", "jsonl"}, "unknown format", "want auto, multipref, hyper or jsonl")
+		oneOf("eval_labels", cfg.EvalLabels, []string{"gold", "human", "lm"}, "unknown eval_labels", "want gold, human or lm")
+		oneOf("method", cfg.Method, []string{route.MethodTopk, route.MethodSimulated}, "unknown method", "want topk or simulated")
 		frac("eval_frac", cfg.EvalFrac, 0.05, 0.9)
-		if len(cfg.Budgets) == 0 {
+		if known("budgets") && len(cfg.Budgets) == 0 {
 			d = append(d, sdk.Errorf(at("budgets"), "no budgets", "give fractions such as [0.25, 0.5, 0.75]"))
 		}
 		for i, b := range cfg.Budgets {
-			if b <= 0 || b >= 1 {
+			// A known list may still hold unknown elements.
+			if c.Known(at("budgets").IndexInt(i)) && (b <= 0 || b >= 1) {
 				d = append(d, sdk.Errorf(at("budgets").IndexInt(i), "budget must be in (0,1)", fmt.Sprintf("got %v; 0 and 1 (all-LM, all-human) are always measured", b)))
 			}
 		}
-		if cfg.Mixtures < 8 {
+		if known("mixtures") && cfg.Mixtures < 8 {
 			d = append(d, sdk.Errorf(at("mixtures"), "too few mixtures", "the PPM needs at least 8 trained mixtures"))
 		}
-		if !slices.Contains([]string{"bow", "transformer"}, cfg.Repr) {
-			d = append(d, sdk.Errorf(at("representation"), "unknown representation", "want bow or transformer"))
-		}
-		if cfg.Repr == "transformer" && (cfg.TFSteps < 1 || cfg.TFDModel < 8 || cfg.TFDModel%4 != 0) {
+		oneOf("representation", cfg.Repr, []string{"bow", "transformer"}, "unknown representation", "want bow or transformer")
+		if known("representation", "transformer_steps", "transformer_d_model") && cfg.Repr == "transformer" && (cfg.TFSteps < 1 || cfg.TFDModel < 8 || cfg.TFDModel%4 != 0) {
 			d = append(d, sdk.Errorf(at("transformer_d_model"), "invalid transformer settings", "transformer_steps ≥ 1, transformer_d_model a multiple of 4 (4 heads), ≥ 8"))
 		}
-		if cfg.RMDim < 8 || cfg.RMSteps < 1 || cfg.RMLR <= 0 || cfg.RMHidden < 0 || cfg.Candidates < 1 {
+		if known("rm_dim", "rm_steps", "rm_lr", "rm_hidden", "candidates") && (cfg.RMDim < 8 || cfg.RMSteps < 1 || cfg.RMLR <= 0 || cfg.RMHidden < 0 || cfg.Candidates < 1) {
 			d = append(d, sdk.Errorf(at("rm_dim"), "invalid reward model settings", "rm_dim ≥ 8, rm_steps ≥ 1, rm_lr > 0, rm_hidden ≥ 0, candidates ≥ 1"))
 		}
 	case "ppm":
-		if cfg.Rows == "" {
+		if known("rows") && cfg.Rows == "" {
 			d = append(d, sdk.Errorf(at("rows"), "ppm needs rows", "set rows to a proxy-RM result JSONL file"))
 		}
 	default:
 		d = append(d, sdk.Errorf(at("mode"), "unknown mode", fmt.Sprintf("mode %q: want generate, route or ppm", cfg.Mode)))
 	}
 	frac("test_frac", cfg.TestFrac, 0.05, 0.5)
-	if !slices.Contains([]string{"quadratic", "linear"}, cfg.PPMModel) {
-		d = append(d, sdk.Errorf(at("ppm_model"), "unknown ppm_model", "want quadratic or linear"))
-	}
+	oneOf("ppm_model", cfg.PPMModel, []string{"quadratic", "linear"}, "unknown ppm_model", "want quadratic or linear")
 	return d
 }
 

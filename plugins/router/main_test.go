@@ -36,6 +36,16 @@ func TestValidateConfig(t *testing.T) {
 		{"bad representation", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.StringVal("x"), "representation": cty.StringVal("bert")}, []string{"unknown representation"}},
 		{"bad mode", map[string]cty.Value{"mode": cty.StringVal("fit")}, []string{"unknown mode"}},
 		{"bad planted", map[string]cty.Value{"mode": cty.StringVal("generate"), "human_flip": cty.NumberFloatVal(0.7)}, []string{"invalid planted data settings"}},
+		// Before anything runs, values from upstream steps are unknown:
+		// their checks are skipped, the known attributes still checked.
+		{"unknown data, bad method", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.UnknownVal(cty.String), "method": cty.StringVal("best")}, []string{"unknown method"}},
+		{"unknown budget element", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.StringVal("x"),
+			"budgets": cty.ListVal([]cty.Value{cty.UnknownVal(cty.Number), cty.NumberFloatVal(1)})}, []string{"budget must be in (0,1)"}},
+		{"unknown budgets, no rm steps", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.StringVal("x"),
+			"budgets": cty.UnknownVal(cty.List(cty.Number)), "rm_steps": cty.NumberIntVal(0)}, []string{"invalid reward model settings"}},
+		{"unknown mode, bad test_frac", map[string]cty.Value{"mode": cty.UnknownVal(cty.String), "test_frac": cty.NumberFloatVal(0.9)}, []string{"test_frac must be in [0.05, 0.5]"}},
+		{"unknown rows", map[string]cty.Value{"mode": cty.StringVal("ppm"), "rows": cty.UnknownVal(cty.String)}, nil},
+		{"unknown flip", map[string]cty.Value{"mode": cty.StringVal("generate"), "human_flip": cty.UnknownVal(cty.Number)}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
