@@ -136,6 +136,17 @@ func (cfg config) options(seed int64) experiment.Options {
 	}
 }
 
+// optionAttrs are the attributes experiment.Options is built from: its
+// Validate runs only when all of them are known.
+var optionAttrs = []string{"layers", "d_model", "heads", "seq", "batch", "experts", "top_k", "expert_hidden",
+	"renormalize", "block_size", "dense", "lb_weight", "z_weight", "zloss_divide_by_k", "steps", "lr", "warmup",
+	"min_lr_ratio", "weight_decay", "clip", "snapshots", "eval_windows"}
+
+// ValidateConfig checks what the schema's types cannot. Before anything
+// runs, values from upstream steps (domains = the generate step's
+// artifacts, typically) are unknown: Decode leaves them at zero and each
+// check runs only when the attributes it reads are known. The host
+// validates again on the full config right before Run.
 func (plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 	cfg, err := decode(c)
 	if err != nil {
@@ -143,20 +154,35 @@ func (plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 	}
 	var d sdk.Diagnostics
 	at := func(name string) cty.Path { return cty.GetAttrPath(name) }
+	known := func(names ...string) bool {
+		for _, n := range names {
+			if !c.IsKnown(n) {
+				return false
+			}
+		}
+		return true
+	}
+	if !known("mode") {
+		return nil // which checks apply is not known yet
+	}
 	switch cfg.Mode {
 	case "generate":
-		if cfg.BytesPerDomain < 4096 {
+		if known("bytes_per_domain") && cfg.BytesPerDomain < 4096 {
 			d = append(d, sdk.Errorf(at("bytes_per_domain"), "too little planted text", fmt.Sprintf("need at least 4096 bytes per domain, got %d", cfg.BytesPerDomain)))
 		}
 	case "train":
-		if len(cfg.Domains) == 0 {
+		// A map of unknown paths is not empty: only a wholly known one is checked.
+		if known("domains") && len(cfg.Domains) == 0 {
 			d = append(d, sdk.Errorf(at("domains"), "train needs domains", `set domains = { name = "file" , ... }, e.g. the generate step's artifacts low and high`))
 		}
-		if cfg.EvalFrac <= 0 || cfg.EvalFrac >= 0.5 {
+		if known("eval_fraction") && (cfg.EvalFrac <= 0 || cfg.EvalFrac >= 0.5) {
 			d = append(d, sdk.Errorf(at("eval_fraction"), "eval_fraction must be in (0, 0.5)", fmt.Sprintf("got %v", cfg.EvalFrac)))
 		}
-		if err := cfg.options(0).Validate(); err != nil {
-			d = append(d, sdk.Errorf(nil, "invalid model or training settings", err.Error()))
+		// options(0).Validate would judge the zero values of unknowns.
+		if known(optionAttrs...) {
+			if err := cfg.options(0).Validate(); err != nil {
+				d = append(d, sdk.Errorf(nil, "invalid model or training settings", err.Error()))
+			}
 		}
 		checks := []struct {
 			name string
@@ -164,14 +190,14 @@ func (plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 			min  int
 		}{{"steps", cfg.Steps, 1}, {"snapshots", cfg.Snapshots, 2}, {"eval_windows", cfg.EvalWindows, 1}, {"layers", cfg.Layers, 1}}
 		for _, ch := range checks {
-			if ch.v < ch.min {
+			if known(ch.name) && ch.v < ch.min {
 				d = append(d, sdk.Errorf(at(ch.name), fmt.Sprintf("%s must be ≥ %d", ch.name, ch.min), fmt.Sprintf("got %d", ch.v)))
 			}
 		}
-		if cfg.Layers > MaxLayers {
+		if known("layers") && cfg.Layers > MaxLayers {
 			d = append(d, sdk.Errorf(at("layers"), fmt.Sprintf("at most %d layers", MaxLayers), fmt.Sprintf("got %d: the per-layer plots are declared up to layer %d", cfg.Layers, MaxLayers-1)))
 		}
-		if cfg.LBWeight < 0 || cfg.ZWeight < 0 {
+		if known("lb_weight", "z_weight") && (cfg.LBWeight < 0 || cfg.ZWeight < 0) {
 			d = append(d, sdk.Errorf(at("lb_weight"), "loss weights must be ≥ 0", fmt.Sprintf("lb_weight %v, z_weight %v", cfg.LBWeight, cfg.ZWeight)))
 		}
 	default:

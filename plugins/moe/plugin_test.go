@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
@@ -74,6 +77,32 @@ func TestValidateConfig(t *testing.T) {
 		d := h.Validate(tc.cfg)
 		if !d.HasErrors() || !strings.Contains(diagText(d), tc.want) {
 			t.Errorf("config %v: diagnostics %q, want an error mentioning %q", tc.cfg, diagText(d), tc.want)
+		}
+	}
+	// Before anything runs, values from upstream steps are unknown: their
+	// checks are skipped, the known attributes are still checked.
+	unknowns := []struct {
+		name string
+		cfg  map[string]any
+		want []string // error paths
+	}{
+		{"unknown domain paths, bad eval_fraction", map[string]any{"mode": "train", "eval_fraction": 0.7,
+			"domains": cty.MapVal(map[string]cty.Value{"low": cty.UnknownVal(cty.String), "high": cty.UnknownVal(cty.String)})}, []string{"eval_fraction"}},
+		{"unknown domains, bad top_k", map[string]any{"mode": "train", "domains": cty.UnknownVal(cty.Map(cty.String)), "top_k": 9}, []string{"(config)"}}, // Options.Validate names no attribute
+		{"unknown steps, bad snapshots", map[string]any{"mode": "train", "domains": map[string]any{"a": "x"},
+			"steps": cty.UnknownVal(cty.Number), "snapshots": 1}, []string{"snapshots"}},
+		{"unknown mode", map[string]any{"mode": cty.UnknownVal(cty.String), "bytes_per_domain": 10}, nil},
+		{"unknown bytes", map[string]any{"mode": "generate", "bytes_per_domain": cty.UnknownVal(cty.Number)}, nil},
+	}
+	for _, tc := range unknowns {
+		var got []string
+		for _, e := range h.Validate(tc.cfg) {
+			if e.Severity == sdk.SeverityError {
+				got = append(got, sdk.FormatPath(e.Path))
+			}
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s: error paths (-want +got):\n%s", tc.name, diff)
 		}
 	}
 	if d := h.Validate(map[string]any{"mode": "train", "domains": map[string]any{"a": "x"}}); d.HasErrors() {
