@@ -187,3 +187,25 @@ func TestSchemaPanicIsAnError(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// ValidateConfig sees unknowns (values of steps not run yet): Decode leaves
+// them at zero and the known attributes are still checked. Run never gets
+// them: the host client refuses to send such a config (and Serve would
+// refuse to pass one to the plugin's Run).
+func TestUnknownsValidateButNeverRun(t *testing.T) {
+	h := plugintest.New(t, repeater{})
+	cfg := h.Config(map[string]any{"word": cty.UnknownVal(cty.String), "times": -1})
+	d, err := h.Client().ValidateConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d) != 1 || sdk.FormatPath(d[0].Path) != "times" {
+		t.Errorf("diagnostics with an unknown word = %v, want only the one on times", d)
+	}
+	req := pluginhost.RunRequest{RunID: "r", Step: "s", Config: h.Config(map[string]any{"word": cty.UnknownVal(cty.String)}),
+		WorkDir: t.TempDir(), StateDir: t.TempDir(), Backend: "go"}
+	st, err := h.Client().Run(context.Background(), req, func(pluginhost.Event) {})
+	if err == nil {
+		t.Fatalf("Run accepted a config with an unknown value: status %+v", st)
+	}
+}
