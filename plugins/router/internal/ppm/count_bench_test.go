@@ -6,7 +6,8 @@ import (
 	"github.com/shammie-ml/shammie/plugins/router/internal/compute"
 )
 
-// BenchmarkCounts compares the one- and two-candidate popcount kernels on
+// BenchmarkCounts compares the one- and two-candidate popcount kernels (and
+// the AVX-512 one where the CPU has it) on
 // the benchmark's shape (10 000 instances, 64 features), one goroutine.
 func BenchmarkCounts(b *testing.B) {
 	be, err := compute.Open("go")
@@ -36,6 +37,13 @@ func BenchmarkCounts(b *testing.B) {
 			s.countPair(masks.Row(0), masks.Row(1), out[:f], out[f:])
 		}
 	})
+	if haveVecPopcnt {
+		b.Run("pair-avx512", func(b *testing.B) {
+			for b.Loop() {
+				s.countPairVec(masks.Row(0), masks.Row(1), out[:f], out[f:])
+			}
+		})
+	}
 }
 
 // BenchmarkScoreCounts times the PPM graph on one full chunk of counts.
