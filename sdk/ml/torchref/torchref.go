@@ -7,7 +7,7 @@
 // (the script sets torch's threads; OPENBLAS_NUM_THREADS=1 stops OpenBLAS
 // from oversubscribing the cores), the machine's OPENBLAS_CORETYPE and
 // OPENBLAS_L2_SIZE removed, and a kernel chosen for the CPU. Debian's
-// OpenBLAS 0.3.21 does not recognise recent CPUs (AMD Zen 5 here) and its
+// OpenBLAS 0.3.21 does not recognise this machine's virtual Xeon (AVX-512) and its
 // DYNAMIC_ARCH falls back to the SSE3 "Prescott" kernel; measured on this
 // benchmark's model: Prescott 317 ms/step, Zen 108, Haswell 99, SkylakeX 79.
 // So on a CPU with AVX-512 we ask for SkylakeX, with AVX2 for Haswell, and
