@@ -25,12 +25,13 @@ func andPopcnt2x4Go(ma, mb, f0, f1, f2, f3 []uint64, out *[8]uint64) {
 	*out = [8]uint64{uint64(a0), uint64(a1), uint64(a2), uint64(a3), uint64(b0), uint64(b1), uint64(b2), uint64(b3)}
 }
 
-// countPairVec is countPair through andPopcnt2x4 (the AVX-512 kernel where
-// the CPU has one): features four at a time, a short last group padded by
+// countPair counts two candidates at once through andPopcnt2x4 (the AVX-512
+// kernel where the CPU has one): each feature row loaded feeds both
+// candidates. Features go four at a time, a short last group padded by
 // repeating its first feature (whose duplicate counts are discarded), so
 // every call has the same shape. mb may be ma (ob then nil) for a single
 // candidate.
-func (s *Scorer) countPairVec(ma, mb []uint64, oa, ob []float32) {
+func (s *Scorer) countPair(ma, mb []uint64, oa, ob []float32) {
 	w := s.w
 	ma, mb = ma[:w], mb[:w]
 	clear(oa)

@@ -2,7 +2,6 @@ package ppm
 
 import (
 	"fmt"
-	"math/bits"
 	"runtime"
 	"sync"
 
@@ -77,11 +76,6 @@ type Scorer struct {
 	random  *Exec // dense path: random masks drawn on the backend → f
 	quadC   *Exec // bitset path: counts [ChunkBits,F] → f
 	workers int
-	// vecPopcnt: Counts uses the andPopcnt2x4 kernel (AVX-512 VPOPCNTQ,
-	// 8 words per instruction; ≈4.9× countPair in BenchmarkCounts) instead
-	// of countPair/countRow; a field so tests can compare both on one
-	// machine.
-	vecPopcnt bool
 }
 
 // NewScorer prepares scoring for n instances with feature matrix data
@@ -123,8 +117,7 @@ func NewScorerPath(backend backends.Backend, m *Model, n int, data []float32, pa
 	}
 	s := &Scorer{backend: backend, model: m, path: path, n: n, f: f, w: Words(n),
 		l: tensors.FromFlatDataAndDimensions(l, f),
-		q: tensors.FromFlatDataAndDimensions(q, f, f), workers: runtime.GOMAXPROCS(0),
-		vecPopcnt: haveVecPopcnt}
+		q: tensors.FromFlatDataAndDimensions(q, f, f), workers: runtime.GOMAXPROCS(0)}
 	c, invN := m.C, 1/float64(n)
 	quad := func(counts, l, q *Node) *Node {
 		x := MulScalar(counts, invN) // [K,F] fractions of N routed to humans
@@ -193,69 +186,18 @@ func (s *Scorer) Path() Path { return s.path }
 // Counts fills counts (K×F, row-major) with the number of human-routed
 // instances having each feature, for every candidate of masks: popcounts of
 // mask AND featureBits, split over GOMAXPROCS goroutines, two candidates at
-// a time: the AVX-512 kernel (countPairVec) where the CPU has VPOPCNTQ, the
-// pure-Go countPair/countRow elsewhere. Bitset path only.
+// a time through countPair (the AVX-512 kernel where the CPU has VPOPCNTQ,
+// the pure-Go one elsewhere). Bitset path only.
 func (s *Scorer) Counts(masks Masks, counts []float32) {
 	s.parallel(masks.K, func(lo, hi int) {
 		k := lo
-		if s.vecPopcnt {
-			for ; k+2 <= hi; k += 2 {
-				s.countPairVec(masks.Row(k), masks.Row(k+1), counts[k*s.f:(k+1)*s.f], counts[(k+1)*s.f:(k+2)*s.f])
-			}
-			if k < hi {
-				s.countPairVec(masks.Row(k), masks.Row(k), counts[k*s.f:(k+1)*s.f], nil)
-			}
-			return
-		}
 		for ; k+2 <= hi; k += 2 {
 			s.countPair(masks.Row(k), masks.Row(k+1), counts[k*s.f:(k+1)*s.f], counts[(k+1)*s.f:(k+2)*s.f])
 		}
-		for ; k < hi; k++ {
-			s.countRow(masks.Row(k), counts[k*s.f:(k+1)*s.f])
+		if k < hi {
+			s.countPair(masks.Row(k), masks.Row(k), counts[k*s.f:(k+1)*s.f], nil)
 		}
 	})
-}
-
-// countPair is countRow for two candidates at once: each feature word
-// loaded feeds both, so a word of work is 6 loads for 8 AND+POPCNTs.
-func (s *Scorer) countPair(ma, mb []uint64, oa, ob []float32) {
-	w := s.w
-	ma, mb = ma[:w], mb[:w]
-	clear(oa)
-	clear(ob)
-	p := s.present
-	for ; len(p) >= 4; p = p[4:] {
-		f0 := s.featBits[p[0]*w : (p[0]+1)*w][:len(ma)]
-		f1 := s.featBits[p[1]*w : (p[1]+1)*w][:len(ma)]
-		f2 := s.featBits[p[2]*w : (p[2]+1)*w][:len(ma)]
-		f3 := s.featBits[p[3]*w : (p[3]+1)*w][:len(ma)]
-		mb := mb[:len(ma)]
-		var a0, a1, a2, a3, b0, b1, b2, b3 int
-		for i, x := range ma {
-			y := mb[i]
-			g0, g1, g2, g3 := f0[i], f1[i], f2[i], f3[i]
-			a0 += bits.OnesCount64(x & g0)
-			a1 += bits.OnesCount64(x & g1)
-			a2 += bits.OnesCount64(x & g2)
-			a3 += bits.OnesCount64(x & g3)
-			b0 += bits.OnesCount64(y & g0)
-			b1 += bits.OnesCount64(y & g1)
-			b2 += bits.OnesCount64(y & g2)
-			b3 += bits.OnesCount64(y & g3)
-		}
-		oa[p[0]], oa[p[1]], oa[p[2]], oa[p[3]] = float32(a0), float32(a1), float32(a2), float32(a3)
-		ob[p[0]], ob[p[1]], ob[p[2]], ob[p[3]] = float32(b0), float32(b1), float32(b2), float32(b3)
-	}
-	for _, j := range p {
-		fb := s.featBits[j*w : (j+1)*w][:len(ma)]
-		mb := mb[:len(ma)]
-		a, b := 0, 0
-		for i, x := range ma {
-			a += bits.OnesCount64(x & fb[i])
-			b += bits.OnesCount64(mb[i] & fb[i])
-		}
-		oa[j], ob[j] = float32(a), float32(b)
-	}
 }
 
 // parallel runs fn over [0,k) split into one contiguous range per worker.
@@ -272,38 +214,6 @@ func (s *Scorer) parallel(k int, fn func(lo, hi int)) {
 		go func() { defer wg.Done(); fn(lo, hi) }()
 	}
 	wg.Wait()
-}
-
-// countRow is the hot loop. Features go four at a time so one load of a
-// mask word feeds four AND+POPCNTs (the loop is load-bound otherwise);
-// features absent from every instance stay 0.
-func (s *Scorer) countRow(mask []uint64, out []float32) {
-	w := s.w
-	mask = mask[:w]
-	clear(out)
-	p := s.present
-	for ; len(p) >= 4; p = p[4:] {
-		f0 := s.featBits[p[0]*w : (p[0]+1)*w][:len(mask)]
-		f1 := s.featBits[p[1]*w : (p[1]+1)*w][:len(mask)]
-		f2 := s.featBits[p[2]*w : (p[2]+1)*w][:len(mask)]
-		f3 := s.featBits[p[3]*w : (p[3]+1)*w][:len(mask)]
-		var c0, c1, c2, c3 int
-		for i, m := range mask {
-			c0 += bits.OnesCount64(m & f0[i])
-			c1 += bits.OnesCount64(m & f1[i])
-			c2 += bits.OnesCount64(m & f2[i])
-			c3 += bits.OnesCount64(m & f3[i])
-		}
-		out[p[0]], out[p[1]], out[p[2]], out[p[3]] = float32(c0), float32(c1), float32(c2), float32(c3)
-	}
-	for _, j := range p {
-		fb := s.featBits[j*w : (j+1)*w][:len(mask)]
-		c := 0
-		for i, m := range mask {
-			c += bits.OnesCount64(m & fb[i])
-		}
-		out[j] = float32(c)
-	}
 }
 
 // ScoreCounts evaluates the PPM on counts (K×F) in ChunkBits-row chunks of
