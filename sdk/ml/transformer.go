@@ -296,31 +296,33 @@ func (m *Transformer) Forward(ctx *context.Context, in Inputs) Outputs {
 	if prefixLen > 0 {
 		x = Split(x, 1, prefixLen, seq)[1]
 	}
-	hidden := RMSNorm(ctx.In("final_norm"), x, c.NormEps)
-	return Outputs{Logits: m.Head(ctx, hidden), Hidden: hidden, Cache: newCache}
+	hidden := m.finalNorm(ctx, x)
+	return Outputs{Logits: m.head(ctx, hidden), Hidden: hidden, Cache: newCache}
 }
 
 // Head applies the output projection to a [.., d_model] stream (already
-// normalised: for the logit lens, apply FinalNorm first). ctx must be the
-// model scope ("/model") or its parent.
+// normalised: for the logit lens, apply FinalNorm first). ctx is the context
+// given to Forward (the model's variables are under its scope + "/model"),
+// so a model under "/ref" has its lens read "/ref/model/head".
 func (m *Transformer) Head(ctx *context.Context, hidden *graph.Node) *graph.Node {
-	ctx = modelCtx(ctx)
+	return m.head(ctx.In(ModelScope), hidden)
+}
+
+// head is Head with ctx already at the model scope.
+func (m *Transformer) head(ctx *context.Context, hidden *graph.Node) *graph.Node {
 	w := Weight(ctx.In("head"), "weights", shapes.Make(m.Config.dtype(), m.Config.DModel, m.Config.VocabSize),
 		1/math.Sqrt(float64(m.Config.DModel))).ValueGraph(hidden.Graph())
 	return MatMul(hidden, w)
 }
 
 // FinalNorm applies the model's final RMSNorm to a residual stream, for the
-// logit lens: Head(ctx, FinalNorm(ctx, resid)).
+// logit lens: Head(ctx, FinalNorm(ctx, resid)), with the ctx given to Forward.
 func (m *Transformer) FinalNorm(ctx *context.Context, resid *graph.Node) *graph.Node {
-	return RMSNorm(modelCtx(ctx).In("final_norm"), resid, m.Config.NormEps)
+	return m.finalNorm(ctx.In(ModelScope), resid)
 }
 
-func modelCtx(ctx *context.Context) *context.Context {
-	if ctx.Scope() == context.RootScope+ModelScope {
-		return ctx
-	}
-	return ctx.In(ModelScope)
+func (m *Transformer) finalNorm(ctx *context.Context, resid *graph.Node) *graph.Node {
+	return RMSNorm(ctx.In("final_norm"), resid, m.Config.NormEps)
 }
 
 // SwiGLU is the default feed-forward: down(silu(x·Wgate) ⊙ (x·Wup)), with
