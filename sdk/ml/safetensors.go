@@ -226,41 +226,19 @@ func SaveVariables(path string, ctx *context.Context, scope string, metadata map
 
 // LoadVariables sets the variables under scope from a safetensors file.
 // Every existing variable there must be in the file with its exact shape and
-// dtype; tensors of the file under scope with no variable yet are created,
-// so a fresh context can be loaded before any graph is built. Errors name
-// the file and the offending tensor.
+// dtype (otherwise the error names every missing tensor and the file's
+// tensors no variable takes); tensors of the file under scope with no
+// variable yet are created, so a fresh context can be loaded before any
+// graph is built. The scope is then marked loaded: a graph that asks for a
+// weight the file did not have fails, naming the file and the tensor,
+// instead of initialising it at random. Errors name the file and the
+// offending tensor.
 func LoadVariables(path string, ctx *context.Context, scope string) error {
 	ts, _, err := ReadSafetensors(path)
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for _, v := range VariablesUnder(ctx, scope) {
-		name := TensorName(v)
-		t, ok := ts[name]
-		if !ok {
-			return fmt.Errorf("checkpoint %s: no tensor %q for variable %s %s", path, name, v.ScopeAndName(), v.Shape())
-		}
-		if !t.Shape().Equal(v.Shape()) {
-			return fmt.Errorf("checkpoint %s: tensor %q is %s but the model's variable is %s (was it written for another model config?)",
-				path, name, t.Shape(), v.Shape())
-		}
-		if err := v.SetValue(t); err != nil {
-			return fmt.Errorf("checkpoint %s: tensor %q: %w", path, name, err)
-		}
-		seen[name] = true
-	}
-	for name, t := range ts {
-		if seen[name] {
-			continue
-		}
-		vscope, vname := splitTensorName(name)
-		if scope != context.RootScope && vscope != scope && !strings.HasPrefix(vscope, scope+context.ScopeSeparator) {
-			continue
-		}
-		ctx.InAbsPath(vscope).VariableWithValue(vname, t)
-	}
-	return nil
+	return loadTensors(path, ts, ctx, scope, TensorName, splitTensorName)
 }
 
 func splitTensorName(name string) (scope, vname string) {
