@@ -33,6 +33,9 @@ type Config struct {
 	// DType of weights and activations: "float32" (default) or "float64"
 	// (gradient checks).
 	DType string `json:"dtype"`
+	// FFN selects the feed-forward sublayer: zero is SwiGLU of width DFF;
+	// other kinds (MoE) come from RegisterFFN.
+	FFN FFNSpec `json:"ffn,omitzero"`
 }
 
 // WithDefaults fills the zero fields that have defaults.
@@ -154,17 +157,25 @@ type FeedForward func(ctx *context.Context, layer int, x *graph.Node) *graph.Nod
 // Every weight is stored as [in, out] (y = x·W), unlike PyTorch's nn.Linear.
 // See TensorName for the variable → tensor-name rule.
 type Transformer struct {
-	Config      Config
-	FeedForward FeedForward // nil: SwiGLU
+	Config Config
+	// FeedForward is built from Config.FFN by NewTransformer (nil: SwiGLU).
+	// Setting another one by hand works for experiments, but such a model
+	// cannot be rebuilt from its saved file: register an FFNBuilder instead.
+	FeedForward FeedForward
 }
 
-// NewTransformer validates cfg (after defaults) and returns the model.
+// NewTransformer validates cfg (after defaults) and returns the model, with
+// the feed-forward cfg.FFN names (see RegisterFFN).
 func NewTransformer(cfg Config) (*Transformer, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Transformer{Config: cfg}, nil
+	ff, err := buildFFN(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Transformer{Config: cfg, FeedForward: ff}, nil
 }
 
 // ModelScope is the context scope holding the transformer's variables.
