@@ -89,11 +89,9 @@ func (d *Decoder) chunkGraph(ctx *context.Context, tokens, offset, prefix, pad, 
 	return append(res, out.Cache.V...)
 }
 
-// reorderBatch picks rows parents[b] of a cache [max_seq, batch, heads, d_head].
+// reorderBatch picks rows parents[b] of a cache [batch, …].
 func reorderBatch(c, parents *graph.Node) *graph.Node {
-	t := graph.TransposeAllAxes(c, 1, 0, 2, 3)
-	t = graph.Gather(t, graph.ExpandAxes(graph.ConvertDType(parents, dtypes.Int32), -1))
-	return graph.TransposeAllAxes(t, 1, 0, 2, 3)
+	return graph.Gather(c, graph.ExpandAxes(graph.ConvertDType(parents, dtypes.Int32), -1))
 }
 
 // Stream is a batch of sequences being decoded, one token per row per step,

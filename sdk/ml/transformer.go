@@ -205,11 +205,15 @@ type Outputs struct {
 	Cache *KVCache
 }
 
-// KVCache holds keys and values of all layers for decoding:
-// K[l], V[l] are [max_seq_len, batch, heads, d_head] (position first, so a
-// chunk is written with one scatter along axis 0: simplego has no
-// DynamicUpdateSlice); Offset (scalar int32) is the number of positions
-// already written.
+// KVCache holds keys and values of all layers for decoding: K[l] is
+// [batch, heads, max_seq_len, d_head] and V[l] [batch, heads, d_head,
+// max_seq_len], the layouts in which both attention products read them
+// directly (simplego's DotGeneral would otherwise transpose the whole cache
+// at every step, in every layer). Offset (scalar int32) is the number of
+// positions already written; the slots from Offset on must be zero (as
+// NewKVCache makes them), since a chunk is added into them with one scatter
+// (simplego has no DynamicUpdateSlice, and a scatter-update costs a mask and
+// a Where over the whole cache).
 type KVCache struct {
 	K, V   []*graph.Node
 	Offset *graph.Node
@@ -218,11 +222,12 @@ type KVCache struct {
 // NewKVCache returns an empty cache for batch sequences in graph g.
 func (m *Transformer) NewKVCache(g *graph.Graph, batch int) *KVCache {
 	c := m.Config
-	shape := shapes.Make(c.dtype(), c.MaxSeqLen, batch, c.NumHeads, c.HeadDim())
+	kShape := shapes.Make(c.dtype(), batch, c.NumHeads, c.MaxSeqLen, c.HeadDim())
+	vShape := shapes.Make(c.dtype(), batch, c.NumHeads, c.HeadDim(), c.MaxSeqLen)
 	kv := &KVCache{Offset: graph.Const(g, int32(0))}
 	for range c.NumLayers {
-		kv.K = append(kv.K, graph.Zeros(g, shape))
-		kv.V = append(kv.V, graph.Zeros(g, shape))
+		kv.K = append(kv.K, graph.Zeros(g, kShape))
+		kv.V = append(kv.V, graph.Zeros(g, vShape))
 	}
 	return kv
 }
@@ -500,6 +505,24 @@ func (m *Transformer) paddedLayout(g *graph.Graph, in Inputs, offset *graph.Node
 	return cos, sin, graph.InsertAxes(bias, 1)
 }
 
+// addAt adds update into x at offset along axis; update's other dimensions
+// are x's. It is one scatter-sum of update's elements, or of its rows when
+// axis is not the last: simplego scatters correctly only windows of whole
+// trailing axes (a window of the whole update lands at the wrong place).
+func addAt(x, update, offset *graph.Node, axis int) *graph.Node {
+	g := x.Graph()
+	lead := update.Shape().Dimensions[:axis+1] // indexed axes: up to and including axis
+	idxShape := shapes.Make(dtypes.Int32, append(append([]int(nil), lead...), 1)...)
+	parts := make([]*graph.Node, len(lead))
+	for a := range lead {
+		parts[a] = graph.Iota(g, idxShape, a)
+		if a == axis {
+			parts[a] = graph.Add(parts[a], graph.ConvertDType(offset, dtypes.Int32))
+		}
+	}
+	return graph.ScatterSum(x, graph.Concatenate(parts, -1), update, true, true)
+}
+
 // attention is causal multi-head self-attention on h [batch, seq, d_model].
 // Scores are q·k/sqrt(d_head) plus bias (from layout: the causal and padding
 // mask). With a cache (kc, vc non-nil) the new keys and values are written at
@@ -523,23 +546,23 @@ func (m *Transformer) attention(ctx *context.Context, layer int, h, cos, sin, bi
 	// Scale q (seq·d_model values) rather than the scores (seq²·heads).
 	q = graph.MulScalar(q, 1/math.Sqrt(float64(dh)))
 
-	keys, vals := k, v
-	kvPos, kvBatch := 1, 0 // axes of keys/vals [batch, seq, heads, d_head]
-	if kc != nil {
-		// Write positions offset…offset+seq-1 of the cache [max_seq, batch, heads, d_head].
-		idx := graph.ExpandAxes(graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, seq), 0), offset), -1)
-		kOut = graph.ScatterUpdate(kc, idx, graph.TransposeAllAxes(k, 1, 0, 2, 3), true, true)
-		vOut = graph.ScatterUpdate(vc, idx, graph.TransposeAllAxes(v, 1, 0, 2, 3), true, true)
-		keys, vals = kOut, vOut
-		kvPos, kvBatch = 0, 1
+	var scores, ctxv *graph.Node // [batch, heads, seq, keys], [batch, heads, seq, d_head]
+	if kc == nil {
+		scores = DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2})
+	} else {
+		// Add the chunk into slots offset…offset+seq-1 (zero until now).
+		kOut = addAt(kc, graph.TransposeAllAxes(k, 0, 2, 1, 3), offset, 2)
+		vOut = addAt(vc, graph.TransposeAllAxes(v, 0, 2, 3, 1), offset, 3)
+		scores = DotGeneral(graph.TransposeAllAxes(q, 0, 2, 1, 3), []int{3}, []int{0, 1}, kOut, []int{3}, []int{0, 1})
 	}
-	// scores [batch, heads, seq, kvLen]
-	scores := DotGeneral(q, []int{3}, []int{0, 2}, keys, []int{3}, []int{kvBatch, 2})
 	// An additive bias and a plain softmax cost fewer passes over the scores
 	// than MaskedSoftmax's three Where()s.
 	probs := graph.Softmax(graph.Add(scores, bias), -1)
-	// ctx [batch, heads, seq, d_head]
-	ctxv := DotGeneral(probs, []int{3}, []int{0, 1}, vals, []int{kvPos}, []int{kvBatch, 2})
+	if kc == nil {
+		ctxv = DotGeneral(probs, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})
+	} else {
+		ctxv = DotGeneral(probs, []int{3}, []int{0, 1}, vOut, []int{3}, []int{0, 1})
+	}
 	heads := graph.TransposeAllAxes(ctxv, 0, 2, 1, 3) // [batch, seq, heads, d_head]
 	heads = hooks.apply(HookPoint{layer, SiteHeads}, heads)
 	wo := Weight(ctx.In("out"), "weights", shapes.Make(h.DType(), c.DModel, c.DModel),

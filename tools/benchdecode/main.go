@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -38,6 +39,7 @@ type flags struct {
 	batch, minPrompt, maxPrompt  int
 	newTokens, reps, warmup      int
 	torchScript, torchDevice     string
+	cpuProfile                   string
 	python                       string
 	torchThreads                 int
 	logitTol, tieTol             float64
@@ -57,7 +59,8 @@ func main() {
 	flag.IntVar(&f.newTokens, "new-tokens", 64, "tokens generated per prompt")
 	flag.IntVar(&f.reps, "reps", 5, "timed decodes (the median is reported)")
 	flag.IntVar(&f.warmup, "warmup", 1, "untimed decodes first (compilation)")
-	flag.StringVar(&f.torchScript, "torch-script", "tools/benchdecode/torch_decode.py", "PyTorch reference")
+	flag.StringVar(&f.torchScript, "torch-script", "tools/benchdecode/torch_decode.py", "PyTorch reference; empty to skip it (and the check)")
+	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed Shammie decodes to PATH")
 	flag.StringVar(&f.torchDevice, "torch-device", "cpu", `"cpu" or "cuda"`)
 	flag.StringVar(&f.python, "python", "python3", "Python with torch")
 	flag.IntVar(&f.torchThreads, "torch-threads", 2, "torch.set_num_threads")
@@ -119,13 +122,15 @@ func run(f flags) error {
 	// before anything is timed.
 	args := []string{"--weights", weights, "--config", cfgPath, "--prompts", promptsPath, "--new-tokens", fmt.Sprint(f.newTokens),
 		"--out", outPath, "--threads", fmt.Sprint(f.torchThreads), "--device", f.torchDevice}
-	cmd := exec.Command(f.python, append([]string{f.torchScript, "--check-only"}, args...)...)
-	cmd.Env, cmd.Stdout, cmd.Stderr = torchref.Env(), os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s --check-only: %w (install torch with tools/benchtrain/install_torch.sh)", f.torchScript, err)
-	}
-	if err := compare(outPath, got, gaps, first, f); err != nil {
-		return err
+	if f.torchScript != "" {
+		cmd := exec.Command(f.python, append([]string{f.torchScript, "--check-only"}, args...)...)
+		cmd.Env, cmd.Stdout, cmd.Stderr = torchref.Env(), os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s --check-only: %w (install torch with tools/benchtrain/install_torch.sh)", f.torchScript, err)
+		}
+		if err := compare(outPath, got, gaps, first, f); err != nil {
+			return err
+		}
 	}
 
 	// Shammie timing.
@@ -134,6 +139,14 @@ func run(f flags) error {
 		if _, err := dec.Generate(prompts, opt); err != nil {
 			return err
 		}
+	}
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		_ = pprof.StartCPUProfile(pf)
 	}
 	times := make([]time.Duration, f.reps)
 	for i := range times {
@@ -149,6 +162,9 @@ func run(f flags) error {
 			}
 		}
 	}
+	if f.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	med := times[len(times)/2]
 	tokS := float64(f.batch*f.newTokens) / med.Seconds()
@@ -156,12 +172,15 @@ func run(f flags) error {
 		f.backend, f.layers, f.dModel, f.heads, f.vocab, f.qkNorm, f.batch, f.minPrompt, f.maxPrompt, f.newTokens,
 		ms(med), f.reps, ms(times[0]), tokS)
 
-	torchTokS, err := torchref.Run(f.python, f.torchScript, append(args, "--reps", fmt.Sprint(f.reps), "--warmup", fmt.Sprint(f.warmup))...)
-	if err != nil {
-		return err
+	torchTokS, ratio := 0.0, 0.0
+	if f.torchScript != "" {
+		if torchTokS, err = torchref.Run(f.python, f.torchScript, append(args, "--reps", fmt.Sprint(f.reps), "--warmup", fmt.Sprint(f.warmup))...); err != nil {
+			return err
+		}
+		ratio = tokS / torchTokS
 	}
 	fmt.Printf("bench-decode: shammie_tok_s=%.0f pytorch_tok_s=%.0f ratio=%.3f backend=%s\n",
-		tokS, torchTokS, tokS/torchTokS, f.backend)
+		tokS, torchTokS, ratio, f.backend)
 	return nil
 }
 
