@@ -37,6 +37,8 @@ SlurmctldHost=$HOST
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+# Requeued jobs wait cred_expire seconds before they may start again (120 by default).
+AuthInfo=cred_expire=10
 CredType=cred/munge
 StateSaveLocation=$DIR/spool/ctld
 SlurmdSpoolDir=$DIR/spool/d
@@ -95,7 +97,7 @@ wait_idle() {
     esac
     sleep 0.5
   done
-  tail -20 "$DIR/log/slurmctld.log" "$DIR/log/slurmd.log" >&2 || true
+  tail -n 20 "$DIR/log/slurmctld.log" "$DIR/log/slurmd.log" >&2 || true
   die "node $HOST did not become idle within 60 s (last state: ${state:-none})"
 }
 
@@ -125,7 +127,10 @@ stop() {
   done
   if [[ -f $DIR/run/munged.started ]]; then
     pid=$(pgrep -x munged || true)
-    [[ -n $pid ]] && kill $pid 2>/dev/null || true
+    if [[ -n $pid ]]; then
+      kill $pid 2>/dev/null || true
+      for _ in $(seq 1 50); do pgrep -x munged >/dev/null || break; sleep 0.1; done
+    fi
     rm -f "$DIR/run/munged.started"
   fi
 }

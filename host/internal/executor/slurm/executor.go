@@ -343,7 +343,8 @@ func (e *Executor) flush(key string) {
 		fail(err)
 		return
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].task.Request.Step < items[j].task.Request.Step })
+	// Array task i is the i-th instance in address order (numbers by value).
+	sort.Slice(items, func(i, j int) bool { return naturalLess(items[i].task.Request.Step, items[j].task.Request.Step) })
 	dir, err := e.batchDir(items[0].task.Request.RunID)
 	if err != nil {
 		fail(err)
@@ -591,4 +592,36 @@ func (r *eventReader) read() ([]WireEvent, error) {
 		}
 		out = append(out, w)
 	}
+}
+
+// naturalLess orders strings with their digit runs compared as numbers:
+// step.s[2] before step.s[10].
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digitRun(s string) int {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
 }

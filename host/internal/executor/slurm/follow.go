@@ -154,13 +154,13 @@ func (f *follower) follow(ctx context.Context) (pluginhost.Status, error) {
 		}
 		switch {
 		case haveResult && f.cancelled:
-			return f.finish(pluginhost.Status{State: pluginhost.Cancelled, Time: time.Now(), Message: "cancelled: Slurm job " + f.j.JobID + " stopped by scancel (" + res.Message + ")"}, nil)
+			return f.finish(pluginhost.Status{State: pluginhost.Cancelled, Time: time.Now(), Message: "Slurm job " + f.j.JobID + " stopped by scancel"}, nil)
 		case haveResult && res.State == "cancelled":
 			return f.finish(pluginhost.Status{}, fmt.Errorf("Slurm job %s was cancelled outside shammie (state %s%s); the plugin stopped: %s", f.j.JobID, orUnknown(f.final.State), reasonSuffix(f.final.Reason), res.Message))
 		case haveResult:
 			return f.finish(f.resultStatus(res))
 		case f.cancelled:
-			return f.finish(pluginhost.Status{State: pluginhost.Cancelled, Time: time.Now(), Message: "cancelled: Slurm job " + f.j.JobID + " stopped by scancel"}, nil)
+			return f.finish(pluginhost.Status{State: pluginhost.Cancelled, Time: time.Now(), Message: "Slurm job " + f.j.JobID + " stopped by scancel"}, nil)
 		}
 		grace := opts.ResultGrace
 		if f.final.State != "" && f.final.State != "COMPLETED" {
