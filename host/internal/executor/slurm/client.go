@@ -84,6 +84,9 @@ func (c *Client) run(ctx context.Context, stdin []byte, name string, args ...str
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("%s %s: no answer within %s", name, strings.Join(args, " "), timeout)
 		}
+		if strings.HasPrefix(msg, name+": ") {
+			return "", errors.New(msg)
+		}
 		if msg != "" {
 			return "", fmt.Errorf("%s: %s", name, msg)
 		}
