@@ -105,6 +105,10 @@ type Trainer struct {
 	apply    *context.Exec // update from accumulators
 	evalExec *context.Exec
 	auxNames []string
+	// accVars are the variables the accumulating graph adds gradients for:
+	// the apply graph updates exactly those (and so agrees with the fused
+	// path, which updates what the loss reads).
+	accVars []*context.Variable
 }
 
 // OptimizerScope holds AdamW's moments ("m", "v") and gradient accumulators
@@ -238,6 +242,7 @@ func (t *Trainer) fusedGraph(ctx *context.Context, in []*graph.Node) []*graph.No
 func (t *Trainer) accumGraph(ctx *context.Context, batch []*graph.Node) []*graph.Node {
 	g := batch[0].Graph()
 	loss, _, aux, vars, grads := t.objective(ctx, batch)
+	t.accVars = vars
 	for i, v := range vars {
 		acc := t.stateVar("acc", v)
 		acc.SetValueGraph(graph.Add(acc.ValueGraph(g), grads[i]))
@@ -251,13 +256,10 @@ func (t *Trainer) accumGraph(ctx *context.Context, batch []*graph.Node) []*graph
 
 func (t *Trainer) applyGraph(ctx *context.Context, hyper *graph.Node) *graph.Node {
 	g := hyper.Graph()
-	var vars []*context.Variable
-	for v := range t.ctx.IterVariables() {
-		if v.Trainable && !strings.HasPrefix(v.Scope(), OptimizerScope) {
-			vars = append(vars, v)
-		}
+	vars := t.accVars
+	if len(vars) == 0 {
+		panic(errors.New("ml.Trainer: the update graph was built before the accumulation graph"))
 	}
-	sort.Slice(vars, func(i, j int) bool { return TensorName(vars[i]) < TensorName(vars[j]) })
 	grads := make([]*graph.Node, len(vars))
 	for i, v := range vars {
 		acc := t.stateVar("acc", v)
