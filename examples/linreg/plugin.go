@@ -93,11 +93,11 @@ func (*Plugin) Run(ctx context.Context, run *sdk.Run) error {
 	}
 	data := Generate(cfg, run.Seed)
 
-	backend, err := ml.OpenBackend(run.Backend)
+	backend, release, err := ml.AcquireBackend(run.Backend)
 	if err != nil {
 		return err
 	}
-	defer backend.Finalize()
+	defer release()
 
 	res, err := Train(ctx, backend, data, cfg, run.StateDir, run)
 	if err != nil {

@@ -269,10 +269,11 @@ func train(ctx context.Context, run *sdk.Run, cfg config) error {
 		}
 		ref = r
 	}
-	backend, err := ml.OpenBackend(run.Backend)
+	backend, release, err := ml.AcquireBackend(run.Backend)
 	if err != nil {
 		return err
 	}
+	defer release()
 	o := cfg.options(run.Seed)
 	run.Logf("MoE LM: %d layers, d_model %d, E=%d experts (hidden %d), top-%d, %d steps of %d×%d bytes on %d domains, backend %s",
 		o.Layers, o.DModel, o.MoE.Experts, o.MoE.Hidden, o.MoE.TopK, o.Train.Steps, o.Batch, o.Seq, len(domains), run.Backend)

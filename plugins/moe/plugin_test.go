@@ -9,6 +9,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/ml"
 	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
 
@@ -29,6 +30,9 @@ func TestGenerateThenTrain(t *testing.T) {
 		"steps": 40, "lr": 0.01, "warmup": 4, "snapshots": 3, "eval_windows": 4,
 	}, plugintest.WithSeed(1))
 	tr.RequireSuccess(t)
+	if n := ml.LiveBackends(); n != 0 {
+		t.Errorf("%d backends still open after the steps (a reused plugin process would leak them)", n)
+	}
 	for _, name := range []string{"model", "model_config", "analysis", "specialisation", "plot_vocab_spec",
 		"plot_saturation", "plot_domain_spec_layer0", "plot_load_layer0", "plot_coactivation_layer0", "plot_coactivation_adjacent_layer0"} {
 		if a := tr.Artifact(t, name); a.Size == 0 {

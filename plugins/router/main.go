@@ -24,7 +24,6 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/shammie-ml/shammie/plugins/router/internal/compute"
 	"github.com/shammie-ml/shammie/plugins/router/internal/ppm"
 	"github.com/shammie-ml/shammie/plugins/router/internal/prefdata"
 	"github.com/shammie-ml/shammie/plugins/router/internal/report"
@@ -259,10 +258,11 @@ func runRoute(ctx context.Context, run *sdk.Run, cfg config) error {
 	if ds.Ties > 0 {
 		run.Warnf("dropped %d rows whose human or LM label is a tie", ds.Ties)
 	}
-	backend, err := compute.Open(run.Backend)
+	backend, release, err := ml.AcquireBackend(run.Backend)
 	if err != nil {
 		return err
 	}
+	defer release()
 	rc := route.DefaultConfig()
 	rc.EvalFrac, rc.EvalLabels, rc.Mixtures, rc.Budgets, rc.Candidates = cfg.EvalFrac, cfg.EvalLabels, cfg.Mixtures, cfg.Budgets, cfg.Candidates
 	rc.RM = rm.Config{Dim: cfg.RMDim, Hidden: cfg.RMHidden, Steps: cfg.RMSteps, LR: cfg.RMLR, WeightDecay: rm.DefaultConfig().WeightDecay, Seed: uint64(run.Seed)}
@@ -350,10 +350,11 @@ func runPPM(ctx context.Context, run *sdk.Run, cfg config) error {
 	if err != nil {
 		return err
 	}
-	backend, err := compute.Open(run.Backend)
+	backend, release, err := ml.AcquireBackend(run.Backend)
 	if err != nil {
 		return err
 	}
+	defer release()
 	opt := ppm.DefaultOptions()
 	opt.Seed = uint64(run.Seed)
 	opt.Linear = cfg.PPMModel == "linear"
