@@ -85,8 +85,7 @@ var schema = sdk.Schema{
 	Artifacts: []sdk.ArtifactDecl{
 		{Name: "low", MediaType: "application/octet-stream", Description: "generate: planted domain over bytes 0–127"},
 		{Name: "high", MediaType: "application/octet-stream", Description: "generate: planted domain over bytes 128–255"},
-		{Name: "model", MediaType: "application/octet-stream", Description: "train: model weights (safetensors; names as sdk/ml.TensorName)"},
-		{Name: "model_config", MediaType: "application/json", Description: "train: transformer config"},
+		{Name: "model", MediaType: ml.ModelMediaType, Description: "train: the trained model as one file (sdk/ml.SaveModel: safetensors weights, config with the MoE block and tokenizer in its metadata; sdk/ml.LoadModel rebuilds it)"},
 		{Name: "analysis", MediaType: "application/json", Description: "train: every analysis figure"},
 		{Name: "specialisation", MediaType: "text/plain", Description: "train: per-domain specialisation table (beside OLMoE's with a reference)"},
 	},
@@ -293,14 +292,10 @@ func train(ctx context.Context, run *sdk.Run, cfg config) error {
 	if err != nil {
 		return err
 	}
-	if err := ml.SaveModelVariables(run.Path("model.safetensors"), res.Ctx, map[string]string{"plugin": "moe " + Version}); err != nil {
+	if err := ml.SaveModel(run.Path("model.safetensors"), res.Ctx, res.Model, ml.ByteTokenizer{}, map[string]string{"plugin": "moe " + Version}); err != nil {
 		return fmt.Errorf("saving the model: %w", err)
 	}
-	if err := ml.SaveConfig(run.Path("config.json"), res.Model); err != nil {
-		return err
-	}
-	files2 = append(files2, report.File{Name: "model", Rel: "model.safetensors", MediaType: "application/octet-stream"},
-		report.File{Name: "model_config", Rel: "config.json", MediaType: "application/json"})
+	files2 = append(files2, report.File{Name: "model", Rel: "model.safetensors", MediaType: ml.ModelMediaType})
 	for _, f := range files2 {
 		if err := run.Artifact(f.Name, f.Rel, f.MediaType); err != nil {
 			return err

@@ -5,9 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	gomlxctx "github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/google/go-cmp/cmp"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/shammie-ml/shammie/plugins/moe/internal/moe"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/ml"
 	"github.com/shammie-ml/shammie/sdk/plugintest"
@@ -33,7 +37,8 @@ func TestGenerateThenTrain(t *testing.T) {
 	if n := ml.LiveBackends(); n != 0 {
 		t.Errorf("%d backends still open after the steps (a reused plugin process would leak them)", n)
 	}
-	for _, name := range []string{"model", "model_config", "analysis", "specialisation", "plot_vocab_spec",
+	checkModelArtifact(t, tr.Artifact(t, "model").Path)
+	for _, name := range []string{"model", "analysis", "specialisation", "plot_vocab_spec",
 		"plot_saturation", "plot_domain_spec_layer0", "plot_load_layer0", "plot_coactivation_layer0", "plot_coactivation_adjacent_layer0"} {
 		if a := tr.Artifact(t, name); a.Size == 0 {
 			t.Errorf("artifact %s is empty", name)
@@ -54,6 +59,53 @@ func TestGenerateThenTrain(t *testing.T) {
 	}
 	if len(tr.Metrics["aux/load_balance/layer_0"]) == 0 || len(tr.Metrics["aux/router_z/layer_0"]) == 0 {
 		t.Errorf("aux losses not reported as metrics; metrics: %v", keys(tr.Metrics))
+	}
+}
+
+// checkModelArtifact: the model artifact alone rebuilds the MoE model
+// (experts, top-k and expert width from its metadata), and its weights
+// cannot be loaded into a dense transformer of the same shape.
+func checkModelArtifact(t *testing.T, path string) {
+	t.Helper()
+	backend, release, err := ml.AcquireBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	ctx := gomlxctx.New()
+	m, err := ml.LoadModel(backend, path, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := m.Config.FFN; f.Kind != moe.Kind || f.Experts != 8 || f.TopK != 2 || f.ExpertHidden != 32 {
+		t.Errorf("the model file's feed-forward is %+v, want moe with 8 experts, top-2, hidden 32", f)
+	}
+	logits := func(m *ml.Transformer, ctx *gomlxctx.Context) error {
+		e, err := gomlxctx.NewExec(backend, ctx, func(ctx *gomlxctx.Context, tok *graph.Node) *graph.Node {
+			return m.Forward(ctx, ml.Inputs{Tokens: tok}).Logits
+		})
+		if err != nil {
+			return err
+		}
+		_, err = e.Exec(tensors.FromFlatDataAndDimensions([]int32{104, 105}, 1, 2))
+		return err
+	}
+	if err := logits(m.Transformer, ctx); err != nil {
+		t.Fatalf("running the loaded MoE model: %v", err)
+	}
+	dense := m.Config
+	dense.FFN = ml.FFNSpec{}
+	dm, err := ml.NewTransformer(dense)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx := gomlxctx.New()
+	if err := ml.LoadVariables(path, dctx, "/"+ml.ModelScope); err != nil {
+		t.Fatal(err)
+	}
+	err = logits(dm, dctx)
+	if err == nil || !strings.Contains(err.Error(), "model.layer_0.ff.gate_up.weights") {
+		t.Fatalf("the MoE weights ran in a dense transformer (error %v); loading must fail naming the missing tensor", err)
 	}
 }
 
