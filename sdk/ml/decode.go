@@ -198,6 +198,9 @@ func (s *Stream) logSumExp(b int) float64 {
 // size; with parents it may differ from the old one (parents [0,0,0] turns
 // one row into three beams).
 func (s *Stream) Advance(tokens, parents []int32) error {
+	if s.offset == nil {
+		return errors.New("decode: the stream is closed (or a previous Advance failed)")
+	}
 	if s.Room() < 1 {
 		return fmt.Errorf("decode: the KV cache is full (max_seq_len %d)", s.d.m.Config.MaxSeqLen)
 	}
@@ -220,35 +223,45 @@ func (s *Stream) Advance(tokens, parents []int32) error {
 		identity = identity && int(p) == i
 	}
 	tok := tensors.FromFlatDataAndDimensions(tokens, len(tokens), 1)
+	// The old caches are donated: the backend may then write the new
+	// positions in place instead of copying every cache at every step.
+	kv := make([]any, len(s.kv))
+	for i, t := range s.kv {
+		var err error
+		if kv[i], err = graph.DonateTensorBuffer(t, s.d.backend, 0); err != nil {
+			return err
+		}
+	}
+	s.kv = nil
 	var outs []*tensors.Tensor
 	var err error
 	if identity {
-		outs, err = s.d.next.Exec(append([]any{tok, s.offset, s.pad}, tensorsAny(s.kv)...)...)
+		outs, err = s.d.next.Exec(append([]any{tok, s.offset, s.pad}, kv...)...)
 	} else {
 		pad := make([]int32, len(parents))
 		for i, p := range parents {
 			pad[i] = s.pad[p]
 		}
-		outs, err = s.d.reorder.Exec(append([]any{tok, s.offset, pad, parents}, tensorsAny(s.kv)...)...)
+		outs, err = s.d.reorder.Exec(append([]any{tok, s.offset, pad, parents}, kv...)...)
 		s.pad = pad
 	}
+	s.offset.FinalizeAll()
+	s.offset = nil
 	if err != nil {
 		return err
 	}
-	s.offset.FinalizeAll()
-	finalize(s.kv)
 	s.used++
 	s.take(outs)
 	return nil
 }
 
-// Close releases the cache.
+// Close releases the cache. A Stream whose Advance failed holds none.
 func (s *Stream) Close() {
 	if s.offset != nil {
 		s.offset.FinalizeAll()
-		finalize(s.kv)
-		s.offset, s.kv = nil, nil
 	}
+	finalize(s.kv)
+	s.offset, s.kv = nil, nil
 }
 
 // take stores a graph's outputs: logits [B, vocab], offset, K…, V….
