@@ -82,8 +82,13 @@ func (d *Decoder) chunkGraph(ctx *context.Context, tokens, offset, prefix, pad, 
 		pre = prefix
 	}
 	out := m.Forward(ctx, Inputs{Tokens: tokens, Prefix: pre, Cache: cache, Pad: pad})
-	t := out.Logits.Shape().Dim(1)
-	last := graph.Reshape(Split(out.Logits, 1, t-1, 1)[1], batch, m.Config.VocabSize)
+	// The head runs on the last position only: Forward's logits for every
+	// position feed no output, so the backend never computes them.
+	hidden := out.Hidden
+	if t := hidden.Shape().Dim(1); t > 1 {
+		hidden = Split(hidden, 1, t-1, 1)[1]
+	}
+	last := m.Head(ctx, graph.Reshape(hidden, batch, m.Config.DModel))
 	res := []*graph.Node{last, out.Cache.Offset}
 	res = append(res, out.Cache.K...)
 	return append(res, out.Cache.V...)
