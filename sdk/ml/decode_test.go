@@ -88,9 +88,14 @@ func greedyNoCache(t *testing.T, backend backends.Backend, m *Transformer, ctx *
 // over the prompt alone); with and without a conditioning prefix.
 func TestMixedBatchGreedyMatchesAlone(t *testing.T) {
 	const n = 6
-	for _, prefix := range []bool{false, true} {
-		t.Run(fmt.Sprintf("prefix=%v", prefix), func(t *testing.T) {
+	for _, tc := range []struct {
+		prefix bool
+		dtype  string
+	}{{false, "float64"}, {true, "float64"}, {true, "float32"}} {
+		prefix := tc.prefix
+		t.Run(fmt.Sprintf("prefix=%v/%s", prefix, tc.dtype), func(t *testing.T) {
 			cfg := float64Config()
+			cfg.DType = tc.dtype
 			if prefix {
 				cfg.PrefixVocab, cfg.PrefixLen = 3, 2
 			}
