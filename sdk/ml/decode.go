@@ -55,7 +55,15 @@ func (m *Transformer) NewDecoder(backend backends.Backend, ctx *context.Context)
 	d.reorder, err = context.NewExec(backend, ctx, func(ctx *context.Context, in []*graph.Node) []*graph.Node {
 		return d.chunkGraph(ctx, in[0], in[1], nil, in[2], in[3], in[4:4+2*n])
 	})
-	return d, err
+	if err != nil {
+		return nil, err
+	}
+	// One graph per batch size and padded prompt length: many more than
+	// GoMLX's default limit of 32 over a long evaluation.
+	for _, e := range []*context.Exec{d.first, d.next, d.reorder} {
+		e.SetMaxCache(-1)
+	}
+	return d, nil
 }
 
 // chunkGraph runs one chunk and returns the next-token logits after the
@@ -120,12 +128,26 @@ type Stream struct {
 // conditioning id per prompt for a model with a conditioning prefix
 // (prefix_vocab > 0) and must be nil for a model without.
 func (d *Decoder) Start(prompts [][]int32, prefix []int32) (*Stream, error) {
-	if err := d.checkPrompts(prompts, prefix, 0); err != nil {
+	return d.start(prompts, prefix, -1)
+}
+
+// lengthBucket: Generate and Beam pad prompt chunks to a multiple of it
+// (room permitting), so that a long evaluation compiles few graphs.
+const lengthBucket = 8
+
+// start is Start; with steps >= 0 it pads the prompts further, to a
+// multiple of lengthBucket, as long as steps more Advances still fit.
+func (d *Decoder) start(prompts [][]int32, prefix []int32, steps int) (*Stream, error) {
+	if err := d.checkPrompts(prompts, prefix, max(steps, 0)); err != nil {
 		return nil, err
 	}
 	b, t := len(prompts), 0
 	for _, p := range prompts {
 		t = max(t, len(p))
+	}
+	if steps >= 0 {
+		c := d.m.Config
+		t = max(t, min((t+lengthBucket-1)/lengthBucket*lengthBucket, c.MaxSeqLen-c.PrefixPositions()-steps))
 	}
 	flat := make([]int32, b*t) // padding tokens are 0 (never attended to)
 	pad := make([]int32, b)
@@ -474,7 +496,7 @@ func (d *Decoder) Generate(prompts [][]int32, opt DecodeOptions) ([]Generation, 
 	if opt.MaxNewTokens == 0 {
 		return out, nil
 	}
-	s, err := d.Start(prompts, opt.Prefix)
+	s, err := d.start(prompts, opt.Prefix, opt.MaxNewTokens-1)
 	if err != nil {
 		return nil, err
 	}
@@ -592,7 +614,7 @@ func (d *Decoder) Beam(prompt []int32, beams int, opt DecodeOptions) ([]Generati
 	if opt.MaxNewTokens == 0 {
 		return []Generation{{}}, nil
 	}
-	s, err := d.Start([][]int32{prompt}, opt.Prefix)
+	s, err := d.start([][]int32{prompt}, opt.Prefix, opt.MaxNewTokens-1)
 	if err != nil {
 		return nil, err
 	}

@@ -507,3 +507,36 @@ func TestBeamIsExhaustiveWhenWide(t *testing.T) {
 		t.Errorf("beam width 1 vs greedy (-greedy +beam):\n%s", diff)
 	}
 }
+
+// TestManyBatchShapes decodes and scores batches of 40 different sizes:
+// more graphs than GoMLX's default per-Exec limit of 32.
+func TestManyBatchShapes(t *testing.T) {
+	backend := openGo(t)
+	cfg := float64Config()
+	m, ctx := newModel(t, cfg)
+	dec, err := m.NewDecoder(backend, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := m.NewScorer(backend, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := 1; b <= 40; b++ {
+		prompts := make([][]int32, b)
+		for i := range prompts {
+			prompts[i] = mixedPrompts[i%len(mixedPrompts)]
+		}
+		gens, err := dec.Generate(prompts, DecodeOptions{MaxNewTokens: 2})
+		if err != nil {
+			t.Fatalf("batch %d: %v", b, err)
+		}
+		conts := make([][]int32, b)
+		for i, g := range gens {
+			conts[i] = g.Tokens
+		}
+		if _, err := sc.Score(prompts, conts, nil); err != nil {
+			t.Fatalf("score batch %d: %v", b, err)
+		}
+	}
+}
