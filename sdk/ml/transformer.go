@@ -33,6 +33,9 @@ type Config struct {
 	// DType of weights and activations: "float32" (default) or "float64"
 	// (gradient checks).
 	DType string `json:"dtype"`
+	// FFN selects the feed-forward sublayer: zero is SwiGLU of width DFF;
+	// other kinds (MoE) come from RegisterFFN.
+	FFN FFNSpec `json:"ffn,omitzero"`
 }
 
 // WithDefaults fills the zero fields that have defaults.
@@ -154,17 +157,25 @@ type FeedForward func(ctx *context.Context, layer int, x *graph.Node) *graph.Nod
 // Every weight is stored as [in, out] (y = x·W), unlike PyTorch's nn.Linear.
 // See TensorName for the variable → tensor-name rule.
 type Transformer struct {
-	Config      Config
-	FeedForward FeedForward // nil: SwiGLU
+	Config Config
+	// FeedForward is built from Config.FFN by NewTransformer (nil: SwiGLU).
+	// Setting another one by hand works for experiments, but such a model
+	// cannot be rebuilt from its saved file: register an FFNBuilder instead.
+	FeedForward FeedForward
 }
 
-// NewTransformer validates cfg (after defaults) and returns the model.
+// NewTransformer validates cfg (after defaults) and returns the model, with
+// the feed-forward cfg.FFN names (see RegisterFFN).
 func NewTransformer(cfg Config) (*Transformer, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Transformer{Config: cfg}, nil
+	ff, err := buildFFN(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Transformer{Config: cfg, FeedForward: ff}, nil
 }
 
 // ModelScope is the context scope holding the transformer's variables.
@@ -296,31 +307,33 @@ func (m *Transformer) Forward(ctx *context.Context, in Inputs) Outputs {
 	if prefixLen > 0 {
 		x = Split(x, 1, prefixLen, seq)[1]
 	}
-	hidden := RMSNorm(ctx.In("final_norm"), x, c.NormEps)
-	return Outputs{Logits: m.Head(ctx, hidden), Hidden: hidden, Cache: newCache}
+	hidden := m.finalNorm(ctx, x)
+	return Outputs{Logits: m.head(ctx, hidden), Hidden: hidden, Cache: newCache}
 }
 
 // Head applies the output projection to a [.., d_model] stream (already
-// normalised: for the logit lens, apply FinalNorm first). ctx must be the
-// model scope ("/model") or its parent.
+// normalised: for the logit lens, apply FinalNorm first). ctx is the context
+// given to Forward (the model's variables are under its scope + "/model"),
+// so a model under "/ref" has its lens read "/ref/model/head".
 func (m *Transformer) Head(ctx *context.Context, hidden *graph.Node) *graph.Node {
-	ctx = modelCtx(ctx)
+	return m.head(ctx.In(ModelScope), hidden)
+}
+
+// head is Head with ctx already at the model scope.
+func (m *Transformer) head(ctx *context.Context, hidden *graph.Node) *graph.Node {
 	w := Weight(ctx.In("head"), "weights", shapes.Make(m.Config.dtype(), m.Config.DModel, m.Config.VocabSize),
 		1/math.Sqrt(float64(m.Config.DModel))).ValueGraph(hidden.Graph())
 	return MatMul(hidden, w)
 }
 
 // FinalNorm applies the model's final RMSNorm to a residual stream, for the
-// logit lens: Head(ctx, FinalNorm(ctx, resid)).
+// logit lens: Head(ctx, FinalNorm(ctx, resid)), with the ctx given to Forward.
 func (m *Transformer) FinalNorm(ctx *context.Context, resid *graph.Node) *graph.Node {
-	return RMSNorm(modelCtx(ctx).In("final_norm"), resid, m.Config.NormEps)
+	return m.finalNorm(ctx.In(ModelScope), resid)
 }
 
-func modelCtx(ctx *context.Context) *context.Context {
-	if ctx.Scope() == context.RootScope+ModelScope {
-		return ctx
-	}
-	return ctx.In(ModelScope)
+func (m *Transformer) finalNorm(ctx *context.Context, resid *graph.Node) *graph.Node {
+	return RMSNorm(ctx.In("final_norm"), resid, m.Config.NormEps)
 }
 
 // SwiGLU is the default feed-forward: down(silu(x·Wgate) ⊙ (x·Wup)), with
