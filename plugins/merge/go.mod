@@ -8,6 +8,7 @@ require (
 	github.com/shammie-ml/shammie/sdk v0.0.0-00010101000000-000000000000
 	github.com/x448/float16 v0.8.4
 	github.com/zclconf/go-cty v1.20.0
+	golang.org/x/sys v0.48.0
 	gonum.org/v1/plot v0.17.0
 )
 
@@ -40,7 +41,6 @@ require (
 	golang.org/x/mod v0.41.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sync v0.23.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/term v0.46.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/tools v0.49.0 // indirect

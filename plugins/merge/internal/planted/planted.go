@@ -33,6 +33,7 @@ type Config struct {
 	Signal  float64 // magnitude of a skill entry
 	Noise   float64 // std of each task vector's dense noise
 	Seed    uint64
+	NoIdeal bool // skip ideal.safetensors (the benchmark needs none)
 	// Progress, when set, gets the bytes written so far and in all.
 	Progress func(done, total int64)
 }
@@ -77,8 +78,14 @@ func Generate(ctx context.Context, c Config) (Set, error) {
 	meta := map[string]string{"planted.models": fmt.Sprint(c.Models), "planted.density": fmt.Sprint(c.Density),
 		"planted.signal": fmt.Sprint(c.Signal), "planted.noise": fmt.Sprint(c.Noise), "planted.seed": fmt.Sprint(c.Seed)}
 	paths := append([]string{set.Base, set.Ideal}, set.Models...)
+	if c.NoIdeal {
+		set.Ideal = ""
+	}
 	writers := make([]*ml.SafetensorsWriter, len(paths))
 	for i, p := range paths {
+		if i == 1 && c.NoIdeal {
+			continue
+		}
 		w, err := ml.CreateSafetensors(p, specs, meta)
 		if err != nil {
 			return Set{}, err
@@ -91,7 +98,7 @@ func Generate(ctx context.Context, c Config) (Set, error) {
 	sign := make([]float32, n)
 	model := make([]float32, n)
 	buf := make([]byte, 4*n)
-	total := set.Bytes * int64(len(paths))
+	total := set.Bytes * int64(len(paths)-1) // the ideal is not counted
 	var done int64
 	for t := range c.Tensors {
 		if err := ctx.Err(); err != nil {
@@ -117,8 +124,10 @@ func Generate(ctx context.Context, c Config) (Set, error) {
 		if err := write(writers[0], t, base, buf); err != nil {
 			return Set{}, err
 		}
-		if err := write(writers[1], t, ideal, buf); err != nil {
-			return Set{}, err
+		if !c.NoIdeal {
+			if err := write(writers[1], t, ideal, buf); err != nil {
+				return Set{}, err
+			}
 		}
 		for i := range c.Models {
 			r := rng(c.Seed, t, i)
@@ -132,12 +141,15 @@ func Generate(ctx context.Context, c Config) (Set, error) {
 				return Set{}, err
 			}
 		}
-		done += int64(len(paths)) * int64(n) * 4
+		done += int64(len(paths)-1) * int64(n) * 4
 		if c.Progress != nil {
 			c.Progress(done, total)
 		}
 	}
 	for _, w := range writers {
+		if w == nil {
+			continue
+		}
 		if err := w.Commit(); err != nil {
 			return Set{}, err
 		}
