@@ -341,6 +341,12 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 	if err != nil {
 		return fail(nil, err.Error(), nil)
 	}
+	// The plugin reads verified private copies of its input artifacts,
+	// never the store's objects.
+	pcfg, err := run.PluginConfig(cfg)
+	if err != nil {
+		return fail(st, err.Error(), nil)
+	}
 	conn, err := s.Pool.Get(ctx, p)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -352,7 +358,7 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 	defer func() { s.Pool.Put(p, conn, healthy) }()
 
 	if !s.isValidated(n.Addr) {
-		pd, err := conn.ValidateConfig(ctx, cfg)
+		pd, err := conn.ValidateConfig(ctx, pcfg)
 		if err != nil {
 			if ctx.Err() != nil {
 				return s.finishCancelled(st, n, p, ctx, conn.StderrTail(), emit)
@@ -405,7 +411,7 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 		emit(uiEvent(n.Addr, p.Label, ev, st))
 	}
 	status, err := conn.Run(ctx, pluginhost.RunRequest{
-		RunID: run.ID(), Step: n.Addr, Config: cfg, WorkDir: st.WorkDir(), StateDir: st.StateDir(),
+		RunID: run.ID(), Step: n.Addr, Config: pcfg, WorkDir: st.WorkDir(), StateDir: st.StateDir(),
 		Seed: seed, Backend: backend,
 	}, onEvent)
 	if err != nil {

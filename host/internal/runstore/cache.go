@@ -99,7 +99,8 @@ func (s *Store) cachePath(key string) string {
 
 // LookupCache returns the cache entry of a succeeded step with this key.
 // found is false when there is none, or when one of its artifact objects
-// has gone from the store (the step must then run again). StorePaths in the
+// has gone from the store or no longer has the content its name says (the
+// step must then run again; a damaged object is moved out of the store). StorePaths in the
 // entry point into this store.
 func (s *Store) LookupCache(key string) (entry *CacheEntry, found bool, err error) {
 	if !validSHA256(key) {
@@ -117,8 +118,12 @@ func (s *Store) LookupCache(key string) (entry *CacheEntry, found bool, err erro
 			return nil, false, fmt.Errorf("cache entry %s: artifact %q has a bad sha256", key, name)
 		}
 		a.StorePath = s.ObjectPath(a.SHA256, ObjectExt(a.RelPath))
-		fi, err := os.Stat(a.StorePath)
-		if err != nil || fi.Size() != a.Size {
+		if !objectIntact(a.StorePath, a.SHA256) {
+			// Gone or damaged: the step runs again and its PutArtifact
+			// writes the object afresh.
+			if _, err := os.Lstat(a.StorePath); err == nil {
+				s.quarantine(a.StorePath)
+			}
 			return nil, false, nil
 		}
 		e.Artifacts[name] = a

@@ -47,6 +47,10 @@ type Run struct {
 	// one. stateMu is always taken last (after mu or a Step's mu).
 	stateMu    sync.Mutex
 	stateInUse map[string]bool
+	// inputs are the private copies of input artifacts handed to plugins
+	// (see PluginConfig), by object path.
+	inputsMu sync.Mutex
+	inputs   map[string]inputCopy
 }
 
 // CreateRun starts the record of a new run: runs/<id>/run.json with status
@@ -155,6 +159,7 @@ func (r *Run) Finish(status Status, message string) error {
 	}
 	r.rec = rec
 	r.finished = true
+	r.removeInputs()
 	return nil
 }
 

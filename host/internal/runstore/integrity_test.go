@@ -1,0 +1,150 @@
+package runstore
+
+import (
+	"bytes"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// TestPutArtifactReplacesDamagedObject: dedup trusts no name. An object of
+// the right name and size but other content is replaced, not kept.
+func TestPutArtifactReplacesDamagedObject(t *testing.T) {
+	s := testStore(t)
+	work := t.TempDir()
+	data := []byte("the right bytes\n")
+	if err := os.WriteFile(filepath.Join(work, "a.txt"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	obj := s.ObjectPath(sha(data), ".txt")
+	if err := os.MkdirAll(filepath.Dir(obj), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bad := bytes.ToUpper(data)
+	if err := os.WriteFile(obj, bad, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.PutArtifact(work, "a.txt", sha(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(p); !bytes.Equal(got, data) {
+		t.Errorf("object content %q after PutArtifact, want %q", got, data)
+	}
+	if err := s.VerifyObject(p); err != nil {
+		t.Errorf("VerifyObject: %v", err)
+	}
+}
+
+// TestPutArtifactRefusesHardLink: a hard link in the work dir may name any
+// file of the user's.
+func TestPutArtifactRefusesHardLink(t *testing.T) {
+	s := testStore(t)
+	work := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(outside, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(outside, filepath.Join(work, "innocent.txt")); err != nil {
+		t.Skip("no hard links here:", err)
+	}
+	_, err := s.PutArtifact(work, "innocent.txt", sha([]byte("secret")))
+	if err == nil || !strings.Contains(err.Error(), "hard link") {
+		t.Errorf("PutArtifact(hard link) = %v; want a refusal", err)
+	}
+}
+
+// TestPluginConfigCopiesInputs: the plugin sees a private verified copy of
+// each input object; writing to it leaves the store intact, and the next
+// hand-off makes the copy again.
+func TestPluginConfigCopiesInputs(t *testing.T) {
+	s := testStore(t)
+	work := t.TempDir()
+	data := []byte("input\n")
+	if err := os.WriteFile(filepath.Join(work, "in.csv"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := s.PutArtifact(work, "in.csv", sha(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := s.CreateRun(RunMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cty.ObjectVal(map[string]cty.Value{"in": cty.StringVal(obj), "n": cty.NumberIntVal(1).Mark("sensitive")})
+	pcfg, err := run.PluginConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := pcfg.GetAttr("in").AsString()
+	if cp == obj || strings.HasPrefix(cp, filepath.Join(s.Root(), "objects")) || filepath.Ext(cp) != ".csv" {
+		t.Fatalf("plugin path %q: want a private copy with the extension, not the object %q", cp, obj)
+	}
+	if !pcfg.GetAttr("n").IsMarked() {
+		t.Error("PluginConfig lost a mark")
+	}
+	// Scribble on the copy.
+	if err := os.Chmod(cp, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cp, []byte("scribbled\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.VerifyObject(obj); err != nil {
+		t.Errorf("the store object was damaged through the copy: %v", err)
+	}
+	pcfg, err = run.PluginConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(pcfg.GetAttr("in").AsString()); !bytes.Equal(got, data) {
+		t.Errorf("second hand-off reads %q, want a fresh copy %q", got, data)
+	}
+	if err := run.Finish("", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(run.Dir(), "inputs")); !os.IsNotExist(err) {
+		t.Errorf("input copies left after the run: %v", err)
+	}
+}
+
+// BenchmarkVerifyObject is the cost of content verification of a 16 MiB
+// object: "cold" hashes it (the first use in a host process, or after any
+// change), "memo" is every later use (one lstat).
+func BenchmarkVerifyObject(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), ".shammie"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	work := b.TempDir()
+	data := make([]byte, 16<<20)
+	_, _ = rand.Read(data)
+	if err := os.WriteFile(filepath.Join(work, "big.bin"), data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	obj, err := s.PutArtifact(work, "big.bin", sha(data))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("cold", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			verifiedObjects.Clear()
+			if err := s.VerifyObject(obj); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("memo", func(b *testing.B) {
+		for b.Loop() {
+			if err := s.VerifyObject(obj); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
