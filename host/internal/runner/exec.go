@@ -300,10 +300,10 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 	}
 	info.Config, info.Seed, info.Backend = cfg, seed, backend
 	info.SensitivePaths = sensitivePaths(p.Schema.Config, nil)
-	key := runstore.CacheKey(runstore.CacheInputs{
-		PluginSHA256: p.SHA256, Config: cfg, InputArtifacts: store.InputArtifacts(cfg),
-		Seed: seed, Backend: backend,
-	})
+	key, err := s.cacheKey(store, p, cfg, seed, backend)
+	if err != nil {
+		return fail(nil, err.Error(), nil)
+	}
 	info.CacheKey = key
 
 	if !opts.NoCache && key != "" {
@@ -445,6 +445,22 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 		}
 		return s.finishFailed(st, n, p, msg, pdiags, settledTail(conn), emit)
 	}
+}
+
+// cacheKey is the instance's cache key: plugin, config, the content of
+// input artifacts and of the files the config names, seed, backend.
+func (s *Session) cacheKey(store *runstore.Store, p *Plugin, cfg cty.Value, seed int64, backend string) (string, error) {
+	if !cfg.IsWhollyKnown() {
+		return "", nil
+	}
+	files, err := store.FileInputs(cfg, s.Spec.Dir)
+	if err != nil {
+		return "", err
+	}
+	return runstore.CacheKey(runstore.CacheInputs{
+		PluginSHA256: p.SHA256, Config: cfg, InputArtifacts: store.InputArtifacts(cfg),
+		Files: files, Seed: seed, Backend: backend,
+	}), nil
 }
 
 // settledTail returns the plugin's stderr tail once it stops growing: the

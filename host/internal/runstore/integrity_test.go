@@ -148,3 +148,40 @@ func BenchmarkVerifyObject(b *testing.B) {
 		}
 	})
 }
+
+// TestFileInputs: files and directories named by a config have content
+// digests that change with their content; ".", the store and non-files do
+// not count.
+func TestFileInputs(t *testing.T) {
+	s := testStore(t)
+	base := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(base, "data", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(rel, text string) {
+		if err := os.WriteFile(filepath.Join(base, rel), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.csv", "1,2\n")
+	write("data/sub/x.txt", "x")
+	cfg := cty.ObjectVal(map[string]cty.Value{
+		"file": cty.StringVal("a.csv"), "dir": cty.StringVal(filepath.Join(base, "data")),
+		"here": cty.StringVal("."), "word": cty.StringVal("generate"), "store": cty.StringVal(s.Root()),
+	})
+	first, err := s.FileInputs(cfg, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 2 || first["a.csv"] == "" || first[filepath.Join(base, "data")] == "" {
+		t.Fatalf("FileInputs = %v; want a.csv and the data dir only", first)
+	}
+	write("data/sub/x.txt", "y")
+	second, err := s.FileInputs(cfg, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second["a.csv"] != first["a.csv"] || second[filepath.Join(base, "data")] == first[filepath.Join(base, "data")] {
+		t.Errorf("after editing a file in the dir: %v, before %v", second, first)
+	}
+}
