@@ -29,3 +29,21 @@ func linkCount(fi os.FileInfo) uint64 {
 
 // syscallNoFollow refuses to open a symlink swapped in after the checks.
 const syscallNoFollow = syscall.O_NOFOLLOW
+
+// lockDir takes an exclusive, non-blocking flock on the directory dir: the
+// returned file holds it until closed. ok is false when another process
+// (or another open of it) holds it.
+func lockDir(dir string) (f *os.File, ok bool, err error) {
+	f, err = os.Open(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if err == syscall.EWOULDBLOCK {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	return f, true, nil
+}

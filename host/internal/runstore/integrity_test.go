@@ -185,3 +185,48 @@ func TestFileInputs(t *testing.T) {
 		t.Errorf("after editing a file in the dir: %v, before %v", second, first)
 	}
 }
+
+// TestStateDirLockedAcrossHosts: two host processes on one store running
+// the same step must not share state/<key>: the second one works in a
+// state dir of its own while the first holds the lock, and the first one's
+// state survives the second finishing.
+func TestStateDirLockedAcrossHosts(t *testing.T) {
+	s1 := testStore(t)
+	s2, err := Open(s1.Root()) // another host on the same store
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := strings.Repeat("d", 64)
+	run1, err := s1.CreateRun(RunMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run2, err := s2.CreateRun(RunMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := run1.BeginStep(StepInfo{Address: "step.a", CacheKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := run2.BeginStep(StepInfo{Address: "step.a", CacheKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.StateDir() == b.StateDir() {
+		t.Fatalf("two runs share the state dir %s", a.StateDir())
+	}
+	ckpt := filepath.Join(a.StateDir(), "ckpt")
+	if err := os.WriteFile(ckpt, []byte("1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Finish(StepResult{Status: StatusSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ckpt); err != nil {
+		t.Errorf("the second run removed the first one's state: %v", err)
+	}
+	if _, err := a.Finish(StepResult{Status: StatusFailed}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -187,7 +187,8 @@ type Step struct {
 	run         *Run
 	dir         string
 	stateDir    string
-	sharedState bool // stateDir is the store's state/<key>, not the run's
+	sharedState bool     // stateDir is the store's state/<key>, not the run's
+	stateLock   *os.File // holds the flock on the shared state dir
 
 	mu       sync.Mutex
 	rec      StepRecord
@@ -229,20 +230,36 @@ func (r *Run) BeginStep(info StepInfo) (_ *Step, err error) {
 		r.stateInUse[info.CacheKey] = true
 	}
 	r.stateMu.Unlock()
+	var stateLock *os.File
 	if claim {
-		d, err := r.store.StateDir(info.CacheKey)
-		if err != nil {
+		// Another host process may run the same step on this store right
+		// now: the state dir is flocked for as long as the step runs, and
+		// a step that finds it taken works in a state dir of its own.
+		d, derr := r.store.StateDir(info.CacheKey)
+		var locked bool
+		if derr == nil {
+			stateLock, locked, derr = lockDir(d)
+		}
+		if derr != nil || !locked {
 			r.releaseState(info.CacheKey)
+			if derr != nil {
+				return nil, derr
+			}
+			claim = false
+		} else {
+			stateDir, shared = d, true
+			defer func() {
+				if err != nil {
+					r.releaseState(info.CacheKey)
+					closeLock(stateLock)
+				}
+			}()
+		}
+	}
+	if !claim {
+		if err := os.MkdirAll(stateDir, 0o700); err != nil {
 			return nil, err
 		}
-		stateDir, shared = d, true
-		defer func() {
-			if err != nil {
-				r.releaseState(info.CacheKey)
-			}
-		}()
-	} else if err := os.MkdirAll(stateDir, 0o755); err != nil {
-		return nil, err
 	}
 	rec := StepRecord{
 		Address: info.Address, Dir: name, Plugin: info.Plugin, PluginVersion: info.PluginVersion,
@@ -257,7 +274,7 @@ func (r *Run) BeginStep(info StepInfo) (_ *Step, err error) {
 		}
 		rec.Config = &v
 	}
-	st := &Step{run: r, dir: dir, stateDir: stateDir, sharedState: shared, rec: rec, outputs: map[string]cty.Value{}}
+	st := &Step{run: r, dir: dir, stateDir: stateDir, sharedState: shared, stateLock: stateLock, rec: rec, outputs: map[string]cty.Value{}}
 	if st.events, err = os.OpenFile(filepath.Join(dir, "events.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
 		return nil, err
 	}
@@ -509,6 +526,7 @@ func (st *Step) finishLocked(rec StepRecord) (*StepRecord, error) {
 	st.finished = true
 	if st.sharedState {
 		defer st.run.releaseState(rec.CacheKey)
+		defer closeLock(st.stateLock)
 		if rec.CacheHit {
 			_ = os.Remove(st.stateDir) // only if the restored step left it empty
 		}
@@ -596,4 +614,10 @@ func hasPathUnder(prefix cty.Path, paths []cty.Path) bool {
 		}
 	}
 	return false
+}
+
+func closeLock(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
 }
