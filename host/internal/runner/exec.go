@@ -430,6 +430,9 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 			return s.finishFailed(st, n, p, err.Error(), nil, "", emit)
 		}
 		healthy = true
+		if rec.CacheWarning != "" {
+			emit(Event{Kind: "log", Step: n.Addr, Plugin: p.Label, Level: "warn", Message: rec.CacheWarning})
+		}
 		res := dag.StepResult{Outputs: st.Outputs(), Artifacts: map[string]string{}}
 		for name, a := range st.Artifacts() {
 			res.Artifacts[name] = a.StorePath

@@ -230,3 +230,35 @@ func TestStateDirLockedAcrossHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCacheWriteFailureKeepsSuccess: a cache entry that cannot be written
+// leaves a succeeded step succeeded (with a warning), and its run too.
+func TestCacheWriteFailureKeepsSuccess(t *testing.T) {
+	s := testStore(t)
+	key := strings.Repeat("e", 64)
+	// A file where the entry's directory must go.
+	if err := os.WriteFile(filepath.Join(s.Root(), "cache", key[:2]), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run, err := s.CreateRun(RunMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := run.BeginStep(StepInfo{Address: "step.a", CacheKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := st.Finish(StepResult{Status: StatusSucceeded})
+	if err != nil {
+		t.Fatalf("Finish: %v; want success with a warning", err)
+	}
+	if rec.Status != StatusSucceeded || rec.CacheWarning == "" {
+		t.Errorf("record status %s, warning %q", rec.Status, rec.CacheWarning)
+	}
+	if err := run.Finish("", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := run.Record().Status; got != StatusSucceeded {
+		t.Errorf("run status %s, want succeeded", got)
+	}
+}

@@ -537,7 +537,14 @@ func (st *Step) finishLocked(rec StepRecord) (*StepRecord, error) {
 			DurationMS: rec.DurationMS, Outputs: rec.Outputs, Artifacts: rec.Artifacts,
 		}
 		if err := st.run.store.putCache(e); err != nil {
-			return nil, fmt.Errorf("step %s: writing cache entry: %w", rec.Address, err)
+			// The step did succeed and its record says so; only a later
+			// run cannot skip it. Said in the record, not turned into a
+			// failure of a step whose record reads "succeeded".
+			rec.CacheWarning = fmt.Sprintf("the result could not be cached (a later run will compute it again): %v", err)
+			_ = writeJSONAtomic(filepath.Join(st.dir, "step.json"), &rec, true)
+			st.rec = rec
+			out := rec
+			return &out, nil
 		}
 		// The checkpoints of a step that succeeded are never needed again:
 		// the cache entry now answers for it. Only after the entry is
