@@ -1,6 +1,6 @@
 // The dashboard: a hash router over four views (runs, run, sweep, diff) and
 // the metric comparison of several runs. Plain ES modules, no build step.
-import { h, api, esc, statusBadge, fmtDuration, fmtTime, fmtSize, valueText, kvTable, instanceOf } from './dom.js';
+import { h, api, esc, statusBadge, fmtDuration, fmtTime, fmtSize, valueText, kvTable, instanceOf, fmtNum } from './dom.js';
 import { lineChart, scatter } from './chart.js';
 import { dagView } from './dag.js';
 
@@ -27,7 +27,7 @@ window.addEventListener('hashchange', route);
 route();
 
 // ready marks a view as rendered (tests and the benchmark wait for it).
-const ready = (name) => { main.dataset.ready = name; };
+const ready = (name) => { main.dataset.readyMs = String(Math.round(performance.now())); main.dataset.ready = name; };
 
 // ---------------------------------------------------------------- runs list
 
@@ -250,8 +250,8 @@ async function stepDetail(runID, st, files) {
     h('div', {}, h('h3', {}, 'Outputs'), Object.keys(st.outputs || {}).length
       ? kvTable(Object.entries(st.outputs).sort().map(([k, v]) => [k, h('code', {}, valueText(v))])) : h('p', { class: 'muted' }, 'none'),
     h('h3', {}, 'Metrics'), (st.metrics || []).length ? h('table', {}, h('tr', {}, ['metric', 'points', 'final', 'at step', 'min', 'max'].map((c) => h('th', {}, c))),
-      st.metrics.map((m) => h('tr', {}, h('td', {}, m.name), h('td', { class: 'num' }, m.points), h('td', { class: 'num' }, m.final),
-        h('td', { class: 'num' }, m.final_step), h('td', { class: 'num' }, m.min), h('td', { class: 'num' }, m.max))))
+      st.metrics.map((m) => h('tr', {}, h('td', {}, m.name), h('td', { class: 'num' }, m.points), h('td', { class: 'num' }, fmtNum(m.final)),
+        h('td', { class: 'num' }, m.final_step), h('td', { class: 'num' }, fmtNum(m.min)), h('td', { class: 'num' }, fmtNum(m.max)))))
       : h('p', { class: 'muted' }, 'none')),
     h('div', {}, h('h3', {}, 'Config'), st.config ? h('pre', { class: 'config' }, JSON.stringify(st.config.value, null, 2)) : h('p', { class: 'muted' }, 'none'),
       kvTable([['plugin', `${st.plugin} ${st.plugin_version}`], ['seed', st.seed], ['backend', st.backend],
@@ -338,7 +338,7 @@ async function sweepView(runID, name) {
       h('thead', {}, h('tr', {}, h('th', {}, 'instance'), h('th', {}, 'status'), cols.map((c) => h('th', {}, c)))),
       h('tbody', {}, sw.instances.map((inst) => h('tr', { class: 'sweep-row' },
         h('td', { class: 'mono' }, inst.address), h('td', {}, statusBadge(inst.status)),
-        cols.map((c) => h('td', { class: 'num' }, c === 'key' ? inst.key : (inst.config[c] ?? inst.values[c] ?? '')))))))));
+        cols.map((c) => h('td', { class: 'num' }, c === 'key' ? inst.key : fmtNum(inst.config[c] ?? inst.values[c] ?? '')))))))));
   if (sw.values.length) draw(); else plotEl.append(h('p', { class: 'muted' }, 'The instances recorded no outputs or metrics.'));
   ready('sweep');
 }

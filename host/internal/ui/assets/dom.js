@@ -72,3 +72,11 @@ export function instanceOf(address) {
   const m = /^step\.([^[]+)(?:\[(.*)\])?$/.exec(address);
   return m ? { name: m[1], key: m[2] ?? null } : { name: address, key: null };
 }
+
+// fmtNum renders a number (or a numeric string) with up to 6 significant
+// digits; anything else as it is.
+export function fmtNum(v) {
+  const n = typeof v === 'number' ? v : (typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN);
+  if (!Number.isFinite(n)) return v ?? '';
+  return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(6)));
+}
