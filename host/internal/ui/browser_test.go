@@ -136,7 +136,10 @@ func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
 // the milliseconds from the navigation's start to that render.
 func (b *browser) visit(url, view string) float64 {
 	b.t.Helper()
-	b.do(chromedp.Navigate(url))
+	// A navigation that only changes the hash keeps the document: forget
+	// the previous view's mark first.
+	b.do(chromedp.Evaluate[chromedp.Void](`(() => { const m = document.querySelector('#main'); if (m) delete m.dataset.ready; })()`),
+		chromedp.Navigate(url))
 	return b.waitReady(view)
 }
 
@@ -175,7 +178,16 @@ func evalJS[T any](b *browser, expr string) T {
 
 // shot saves a screenshot of the viewport as NAME.png in the artifacts dir.
 func (b *browser) shot(name string) string {
-	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	return b.save(name, chromedp.CaptureScreenshot())
+}
+
+// shotPage saves a screenshot of the whole page.
+func (b *browser) shotPage(name string) string {
+	return b.save(name, chromedp.FullScreenshot(100))
+}
+
+func (b *browser) save(name string, capture chromedp.Action[[]byte]) string {
+	png, err := chromedp.Run(b.ctx, capture)
 	if err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return ""
@@ -319,6 +331,8 @@ func TestBrowser(t *testing.T) {
 	if n := evalJS[int](b, `document.querySelectorAll('#dag .node').length`); n != 2 {
 		t.Errorf("DAG has %d nodes, want 2 (sweep, hard)", n)
 	}
+	b.wait("the loss chart", `document.querySelector('#metric-chart canvas') !== null`)
+	b.shotPage("dashboard") // docs/ui.png (make ui-screenshot)
 	b.do(chromedp.Click(`#dag .node[data-step="hard"]`))
 	b.wait("the loss plot to load", `(() => { const i = document.querySelector('.artifact[data-artifact="loss_curve_png"] img');
 		return i && i.complete && i.naturalWidth > 0; })()`)
@@ -372,6 +386,12 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("diff view: changed variable row %q, want samples 300 → 400", got)
 	}
 	b.shot("diff")
+
+	// Metrics of two runs overlaid.
+	b.visit(base+"#/compare/"+runA+","+runB, "compare")
+	if got := evalJS[string](b, `document.querySelector('#compare-chart').dataset.series`); got != "2" {
+		t.Errorf("compare chart has %s series, want 2", got)
+	}
 
 	// A live run: running, then succeeded, without a reload.
 	live := shammieCmd(t, bin, liveDir, store, "run", "--store", store, "spec.hcl")

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -69,8 +70,25 @@ func (f *fixture) step(r *runstore.Run, addr string, deps []string, cfg map[stri
 	st, err := r.BeginStep(runstore.StepInfo{Address: addr, Plugin: "test", PluginVersion: "0.1.0", DependsOn: deps,
 		Config: cty.ObjectVal(cfg), Backend: "go"})
 	f.check(err)
-	for i := 1; i <= n; i++ {
-		f.check(st.Record(pluginhost.Metric{Name: "loss", Step: int64(i), Value: 1/float64(i) + 0.05*math.Sin(float64(i))}))
+	loss := func(i int) float64 { return 1/float64(i) + 0.05*math.Sin(float64(i)) }
+	if n <= 1000 {
+		for i := 1; i <= n; i++ {
+			f.check(st.Record(pluginhost.Metric{Name: "loss", Step: int64(i), Value: loss(i)}))
+		}
+	} else {
+		// Recording 100K points one event at a time takes seconds; append
+		// them to metrics.jsonl (the store's documented layout) at once.
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		t0 := time.Now().UTC()
+		for i := 1; i <= n; i++ {
+			f.check(enc.Encode(runstore.MetricPoint{Name: "loss", Step: int64(i), Value: runstore.Float(loss(i)), Time: t0}))
+		}
+		mf, err := os.OpenFile(filepath.Join(st.Dir(), "metrics.jsonl"), os.O_WRONLY|os.O_APPEND, 0)
+		f.check(err)
+		_, err = mf.Write(buf.Bytes())
+		f.check(err)
+		f.check(mf.Close())
 	}
 	f.check(st.Record(pluginhost.Log{Level: pluginhost.LogInfo, Message: "hello from " + addr}))
 	for name, file := range artifacts {
@@ -149,4 +167,25 @@ func standardStore(t testing.TB, n int) (*fixture, string, string) {
 	time.Sleep(2 * time.Millisecond)
 	b := mk(0.2, runstore.StatusFailed)
 	return f, a, b
+}
+
+// largeStore records runs-1 small runs (one step, 10 loss points) and one
+// run whose step has a loss metric of points points; it returns the big
+// run's id.
+func largeStore(t testing.TB, runs, points int) (*fixture, string) {
+	f := newFixture(t)
+	for i := 0; i < runs-1; i++ {
+		spec := fmt.Sprintf("specs/s%d.hcl", i%5)
+		f.run(spec, map[string]cty.Value{"i": cty.NumberIntVal(int64(i))}, func(r *runstore.Run) {
+			status := runstore.StatusSucceeded
+			if i%17 == 0 {
+				status = runstore.StatusFailed
+			}
+			f.step(r, "step.train", nil, map[string]cty.Value{"i": cty.NumberIntVal(int64(i))}, 10, nil, nil, status)
+		})
+	}
+	big := f.run("specs/big.hcl", nil, func(r *runstore.Run) {
+		f.step(r, "step.train", nil, map[string]cty.Value{"steps": cty.NumberIntVal(int64(points))}, points, nil, nil, runstore.StatusSucceeded)
+	})
+	return f, big
 }

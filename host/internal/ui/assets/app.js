@@ -12,7 +12,7 @@ function route() {
   for (const fn of cleanups) { try { fn(); } catch (e) { console.error(e); } }
   cleanups = [];
   delete main.dataset.ready;
-  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  const parts = location.hash.replace(/^#\/?/, '').split('?')[0].split('/').map(decodeURIComponent);
   const view = {
     '': () => runsView(),
     run: () => (parts[2] === 'sweep' ? sweepView(parts[1], parts[3]) : runView(parts[1])),
@@ -134,7 +134,7 @@ async function runView(ref) {
         }, h('td', { class: 'mono' }, st.address), h('td', {}, statusBadge(st.status)),
         h('td', { class: 'num' }, fmtDuration(st.duration_ms)), h('td', {}, st.cache_hit ? `hit (${st.cached_from})` : ''),
         h('td', {}, `${st.plugin} ${st.plugin_version}`),
-        h('td', { class: 'mono' }, Object.entries(st.outputs || {}).sort().map(([k, v]) => `${k}=${valueText(v)}`).join('  ').slice(0, 120))))))));
+        h('td', { class: 'mono' }, Object.entries(st.outputs || {}).sort().map(([k, v]) => `${k}=${fmtNum(valueText(v))}`).join('  ').slice(0, 120))))))));
     dagView(dagEl, run.steps, { selected: selectedStep, onSelect: selectStep });
   }
 
@@ -248,7 +248,7 @@ async function stepDetail(runID, st, files) {
   if (st.stderr_tail) out.append(h('h3', {}, 'Plugin stderr (tail)'), h('pre', { class: 'stderr' }, st.stderr_tail));
   out.append(h('div', { class: 'grid2' },
     h('div', {}, h('h3', {}, 'Outputs'), Object.keys(st.outputs || {}).length
-      ? kvTable(Object.entries(st.outputs).sort().map(([k, v]) => [k, h('code', {}, valueText(v))])) : h('p', { class: 'muted' }, 'none'),
+      ? kvTable(Object.entries(st.outputs).sort().map(([k, v]) => [k, h('code', { title: valueText(v) }, fmtNum(valueText(v)))])) : h('p', { class: 'muted' }, 'none'),
     h('h3', {}, 'Metrics'), (st.metrics || []).length ? h('table', {}, h('tr', {}, ['metric', 'points', 'final', 'at step', 'min', 'max'].map((c) => h('th', {}, c))),
       st.metrics.map((m) => h('tr', {}, h('td', {}, m.name), h('td', { class: 'num' }, m.points), h('td', { class: 'num' }, fmtNum(m.final)),
         h('td', { class: 'num' }, m.final_step), h('td', { class: 'num' }, fmtNum(m.min)), h('td', { class: 'num' }, fmtNum(m.max)))))

@@ -62,6 +62,7 @@ export function lineChart(container, series, opts = {}) {
       }))],
       cursor: { drag: { x: true, y: false } },
     }, data, plotEl);
+    container.uplot = u; // for tests: the scales after a zoom
     container.dataset.rendered = String(Date.now());
   }
   logBox.addEventListener('change', () => { state.log = logBox.checked; build(); });
