@@ -73,7 +73,7 @@ $SHAMMIE_PLUGIN_PATH. describe renders the schema as Markdown documentation.`,
 			if _, err := parse(env, c, fs, args); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "shammie %s (plugin protocol %d)\n", Version, sdk.ProtocolVersion)
+			fmt.Fprintf(env.Stdout, "shammie %s (plugin protocol %d, built with SDK %s)\n", Version, sdk.ProtocolVersion, sdk.Version)
 			return nil
 		},
 	})
