@@ -128,12 +128,36 @@ func (f BatchFunc) Batch(i int) ([]*tensors.Tensor, error) { return f(i) }
 type LMWindows struct {
 	tokens     []int32
 	seq, batch int
-	seed       int64
 	n          int
+	shuffle    *epochShuffle
+}
+
+// epochShuffle serves ExampleIndices with the current epoch's permutation
+// cached: recomputing it for every batch would cost O(examples) per step.
+type epochShuffle struct {
+	n    int
+	seed int64
 
 	mu        sync.Mutex
 	permEpoch int
 	perm      []int
+}
+
+func newEpochShuffle(n int, seed int64) *epochShuffle { return &epochShuffle{n: n, seed: seed} }
+
+// indices is ExampleIndices(i, batch, n, seed).
+func (s *epochShuffle) indices(i, batch int) []int {
+	idx := make([]int, batch)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for b := range batch {
+		k := i*batch + b
+		if epoch := k / s.n; s.perm == nil || epoch != s.permEpoch {
+			s.perm, s.permEpoch = Permutation(s.n, s.seed, epoch), epoch
+		}
+		idx[b] = s.perm[k%s.n]
+	}
+	return idx
 }
 
 // NewLMWindows checks that the stream holds at least one window.
@@ -145,7 +169,7 @@ func NewLMWindows(tokens []int32, batch, seq int, seed int64) (*LMWindows, error
 	if n < 1 {
 		return nil, fmt.Errorf("%d tokens are too few for one window of %d+1 tokens", len(tokens), seq)
 	}
-	return &LMWindows{tokens: tokens, seq: seq, batch: batch, seed: seed, n: n}, nil
+	return &LMWindows{tokens: tokens, seq: seq, batch: batch, n: n, shuffle: newEpochShuffle(n, seed)}, nil
 }
 
 // NumWindows is the number of distinct windows (one epoch).
@@ -156,18 +180,7 @@ func (w *LMWindows) Batch(i int) ([]*tensors.Tensor, error) {
 	if i < 0 {
 		return nil, errors.New("negative batch index")
 	}
-	// Same indices as ExampleIndices, with the epoch's permutation cached:
-	// recomputing it for every batch would cost O(windows) per step.
-	idx := make([]int, w.batch)
-	w.mu.Lock()
-	for b := range w.batch {
-		k := i*w.batch + b
-		if epoch := k / w.n; w.perm == nil || epoch != w.permEpoch {
-			w.perm, w.permEpoch = Permutation(w.n, w.seed, epoch), epoch
-		}
-		idx[b] = w.perm[k%w.n]
-	}
-	w.mu.Unlock()
+	idx := w.shuffle.indices(i, w.batch)
 	flat := make([]int32, 0, w.batch*(w.seq+1))
 	for _, j := range idx {
 		flat = append(flat, w.tokens[j*w.seq:j*w.seq+w.seq+1]...)

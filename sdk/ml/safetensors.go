@@ -105,6 +105,66 @@ func WriteSafetensors(path string, ts []NamedTensor, metadata map[string]string)
 	})
 }
 
+// stItem is one tensor entry of a safetensors header.
+type stItem struct {
+	name string
+	e    stEntry
+}
+
+// readSafetensorsHeader reads the header of an open safetensors file: the
+// tensor entries sorted by data offset, the metadata, and the number of data
+// bytes after the header (the reader is left at the start of the data).
+func readSafetensorsHeader(f io.Reader, path string, size int64) ([]stItem, map[string]string, int64, error) {
+	var lenBuf [8]byte
+	if _, err := io.ReadFull(f, lenBuf[:]); err != nil {
+		return nil, nil, 0, fmt.Errorf("safetensors %s: file too short for the 8-byte header length (%d bytes)", path, size)
+	}
+	hlen := binary.LittleEndian.Uint64(lenBuf[:])
+	if size < 8 || hlen > uint64(size)-8 || hlen > 100<<20 {
+		return nil, nil, 0, fmt.Errorf("safetensors %s: header length %d does not fit in a %d-byte file", path, hlen, size)
+	}
+	hb := make([]byte, hlen)
+	if _, err := io.ReadFull(f, hb); err != nil {
+		return nil, nil, 0, fmt.Errorf("safetensors %s: reading header: %w", path, err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(hb, &raw); err != nil {
+		return nil, nil, 0, fmt.Errorf("safetensors %s: header is not valid JSON: %w", path, err)
+	}
+	meta := map[string]string{}
+	var items []stItem
+	for name, msg := range raw {
+		if name == "__metadata__" {
+			if err := json.Unmarshal(msg, &meta); err != nil {
+				return nil, nil, 0, fmt.Errorf("safetensors %s: __metadata__ must map strings to strings: %w", path, err)
+			}
+			continue
+		}
+		var e stEntry
+		if err := json.Unmarshal(msg, &e); err != nil {
+			return nil, nil, 0, fmt.Errorf("safetensors %s: tensor %q: %w", path, name, err)
+		}
+		items = append(items, stItem{name, e})
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].e.DataOffsets[0] < items[j].e.DataOffsets[0] })
+	return items, meta, size - 8 - int64(hlen), nil
+}
+
+// ReadSafetensorsMetadata reads only the header's __metadata__.
+func ReadSafetensorsMetadata(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	_, meta, _, err := readSafetensorsHeader(bufio.NewReader(f), path, fi.Size())
+	return meta, err
+}
+
 // ReadSafetensors reads a whole safetensors file. Errors name the file and
 // what is wrong with it.
 func ReadSafetensors(path string) (map[string]*tensors.Tensor, map[string]string, error) {
@@ -117,45 +177,12 @@ func ReadSafetensors(path string) (map[string]*tensors.Tensor, map[string]string
 	if err != nil {
 		return nil, nil, err
 	}
-	var lenBuf [8]byte
-	if _, err := io.ReadFull(f, lenBuf[:]); err != nil {
-		return nil, nil, fmt.Errorf("safetensors %s: file too short for the 8-byte header length (%d bytes)", path, fi.Size())
-	}
-	hlen := binary.LittleEndian.Uint64(lenBuf[:])
-	if hlen > uint64(fi.Size())-8 || hlen > 100<<20 {
-		return nil, nil, fmt.Errorf("safetensors %s: header length %d does not fit in a %d-byte file", path, hlen, fi.Size())
-	}
-	hb := make([]byte, hlen)
-	if _, err := io.ReadFull(f, hb); err != nil {
-		return nil, nil, fmt.Errorf("safetensors %s: reading header: %w", path, err)
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(hb, &raw); err != nil {
-		return nil, nil, fmt.Errorf("safetensors %s: header is not valid JSON: %w", path, err)
-	}
-	meta := map[string]string{}
-	type item struct {
-		name string
-		e    stEntry
-	}
-	var items []item
-	for name, msg := range raw {
-		if name == "__metadata__" {
-			if err := json.Unmarshal(msg, &meta); err != nil {
-				return nil, nil, fmt.Errorf("safetensors %s: __metadata__ must map strings to strings: %w", path, err)
-			}
-			continue
-		}
-		var e stEntry
-		if err := json.Unmarshal(msg, &e); err != nil {
-			return nil, nil, fmt.Errorf("safetensors %s: tensor %q: %w", path, name, err)
-		}
-		items = append(items, item{name, e})
-	}
-	sort.Slice(items, func(i, j int) bool { return items[i].e.DataOffsets[0] < items[j].e.DataOffsets[0] })
-	dataLen := fi.Size() - 8 - int64(hlen)
-	out := map[string]*tensors.Tensor{}
 	r := bufio.NewReader(f)
+	items, meta, dataLen, err := readSafetensorsHeader(r, path, fi.Size())
+	if err != nil {
+		return nil, nil, err
+	}
+	out := map[string]*tensors.Tensor{}
 	var pos int64
 	for _, it := range items {
 		dt, ok := stDType(it.e.DType)
@@ -226,41 +253,19 @@ func SaveVariables(path string, ctx *context.Context, scope string, metadata map
 
 // LoadVariables sets the variables under scope from a safetensors file.
 // Every existing variable there must be in the file with its exact shape and
-// dtype; tensors of the file under scope with no variable yet are created,
-// so a fresh context can be loaded before any graph is built. Errors name
-// the file and the offending tensor.
+// dtype (otherwise the error names every missing tensor and the file's
+// tensors no variable takes); tensors of the file under scope with no
+// variable yet are created, so a fresh context can be loaded before any
+// graph is built. The scope is then marked loaded: a graph that asks for a
+// weight the file did not have fails, naming the file and the tensor,
+// instead of initialising it at random. Errors name the file and the
+// offending tensor.
 func LoadVariables(path string, ctx *context.Context, scope string) error {
 	ts, _, err := ReadSafetensors(path)
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for _, v := range VariablesUnder(ctx, scope) {
-		name := TensorName(v)
-		t, ok := ts[name]
-		if !ok {
-			return fmt.Errorf("checkpoint %s: no tensor %q for variable %s %s", path, name, v.ScopeAndName(), v.Shape())
-		}
-		if !t.Shape().Equal(v.Shape()) {
-			return fmt.Errorf("checkpoint %s: tensor %q is %s but the model's variable is %s (was it written for another model config?)",
-				path, name, t.Shape(), v.Shape())
-		}
-		if err := v.SetValue(t); err != nil {
-			return fmt.Errorf("checkpoint %s: tensor %q: %w", path, name, err)
-		}
-		seen[name] = true
-	}
-	for name, t := range ts {
-		if seen[name] {
-			continue
-		}
-		vscope, vname := splitTensorName(name)
-		if scope != context.RootScope && vscope != scope && !strings.HasPrefix(vscope, scope+context.ScopeSeparator) {
-			continue
-		}
-		ctx.InAbsPath(vscope).VariableWithValue(vname, t)
-	}
-	return nil
+	return loadTensors(path, ts, ctx, scope, TensorName, splitTensorName)
 }
 
 func splitTensorName(name string) (scope, vname string) {
