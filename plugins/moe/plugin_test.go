@@ -128,10 +128,12 @@ func TestValidateConfig(t *testing.T) {
 		{map[string]any{"mode": "train", "domains": map[string]any{"a": "x"}, "top_k": 9}, "top_k"},
 		{map[string]any{"mode": "train", "domains": map[string]any{"a": "x"}, "d_model": 30, "heads": 4}, "d_model"},
 		{map[string]any{"mode": "generate", "bytes_per_domain": 10}, "too little"},
+		{map[string]any{"mode": "train", "domains": map[string]any{"a": "x"}, "accum_steps": 2}, "gradient accumulation is not supported"},
+		{map[string]any{"mode": "train", "domains": map[string]any{"a": "x"}, "lr": 0}, "lr must be positive"},
 	}
 	for _, tc := range cases {
 		d := h.Validate(tc.cfg)
-		if !d.HasErrors() || !strings.Contains(diagText(d), tc.want) {
+		if !d.HasErrors() || !strings.Contains(strings.ToLower(diagText(d)), strings.ToLower(tc.want)) {
 			t.Errorf("config %v: diagnostics %q, want an error mentioning %q", tc.cfg, diagText(d), tc.want)
 		}
 	}
@@ -147,6 +149,8 @@ func TestValidateConfig(t *testing.T) {
 		{"unknown domains, bad top_k", map[string]any{"mode": "train", "domains": cty.UnknownVal(cty.Map(cty.String)), "top_k": 9}, []string{"(config)"}}, // Options.Validate names no attribute
 		{"unknown steps, bad snapshots", map[string]any{"mode": "train", "domains": map[string]any{"a": "x"},
 			"steps": cty.UnknownVal(cty.Number), "snapshots": 1}, []string{"snapshots"}},
+		{"unknown heads, bad d_model and min_lr_ratio", map[string]any{"mode": "train", "domains": map[string]any{"a": "x"},
+			"heads": cty.UnknownVal(cty.Number), "d_model": 30, "min_lr_ratio": 2}, []string{"min_lr_ratio"}},
 		{"unknown mode", map[string]any{"mode": cty.UnknownVal(cty.String), "bytes_per_domain": 10}, nil},
 		{"unknown bytes", map[string]any{"mode": "generate", "bytes_per_domain": cty.UnknownVal(cty.Number)}, nil},
 	}

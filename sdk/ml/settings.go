@@ -3,15 +3,13 @@ package ml
 import (
 	"fmt"
 
-	"github.com/zclconf/go-cty/cty"
-
 	"github.com/shammie-ml/shammie/sdk"
 )
 
 // Settings are the model-size and training attributes every plugin that
 // trains the kit's transformer exposes. Embed it, untagged, in the plugin's
 // config struct: its attributes join the config's own, flat
-// (layers = 2, lr = 0.003, …), and ValidateConfig calls Validate.
+// (layers = 2, lr = 0.003, …), and ValidateConfig calls Check (or Validate).
 //
 //	type config struct {
 //		Mode string `cty:"mode"`
@@ -46,53 +44,35 @@ func (s Settings) TrainConfig() TrainConfig {
 		WeightDecay: s.WeightDecay, ClipNorm: s.Clip, AccumSteps: s.AccumSteps}
 }
 
-// Validate checks the settings decoded from c (the plugin's whole config),
-// one diagnostic per bad attribute at its path. A check runs only when
-// every attribute it reads is known: before upstream steps run, some may
-// not be, and the host validates again before Run.
+// Check adds the settings' checks to v, the plugin's validator (each runs
+// only when the attributes it reads are known: before upstream steps run,
+// some may not be, and the host validates again before Run).
+func (s Settings) Check(v *sdk.Validator) {
+	v.Min("layers", float64(s.Layers), 1)
+	v.Min("d_model", float64(s.DModel), 1)
+	v.Min("heads", float64(s.Heads), 1)
+	v.Min("seq", float64(s.Seq), 2)
+	v.Min("batch", float64(s.Batch), 1)
+	v.Min("steps", float64(s.Steps), 1)
+	v.Min("warmup", float64(s.Warmup), 0)
+	v.Min("accum_steps", float64(s.AccumSteps), 1)
+	if s.DModel > 0 && s.Heads > 0 {
+		both := []string{"d_model", "heads"}
+		v.CheckAll(s.DModel%s.Heads == 0, both, "The d_model must be a multiple of heads",
+			fmt.Sprintf("Got d_model %d and heads %d.", s.DModel, s.Heads))
+		v.CheckAll(s.DModel%s.Heads != 0 || (s.DModel/s.Heads)%2 == 0, both, "The head width must be even",
+			fmt.Sprintf("d_model/heads = %d/%d = %d; rotary position embeddings rotate pairs of columns.", s.DModel, s.Heads, s.DModel/s.Heads))
+	}
+	v.Check(s.LR > 0, "lr", "The lr must be positive", fmt.Sprintf("Got %v.", s.LR))
+	v.Range("min_lr_ratio", s.MinLRRatio, 0, 1)
+	v.Min("weight_decay", s.WeightDecay, 0)
+	v.Min("clip", s.Clip, 0)
+}
+
+// Validate is Check on a validator of its own, for a plugin whose
+// ValidateConfig does not use one.
 func (s Settings) Validate(c sdk.Config) sdk.Diagnostics {
-	var d sdk.Diagnostics
-	known := func(names ...string) bool {
-		for _, n := range names {
-			if !c.IsKnown(n) {
-				return false
-			}
-		}
-		return true
-	}
-	bad := func(name, summary string, format string, args ...any) {
-		d = append(d, sdk.Errorf(cty.GetAttrPath(name), summary, fmt.Sprintf(format, args...)))
-	}
-	atLeast := []struct {
-		name string
-		v    int
-		min  int
-	}{{"layers", s.Layers, 1}, {"d_model", s.DModel, 1}, {"heads", s.Heads, 1}, {"seq", s.Seq, 2},
-		{"batch", s.Batch, 1}, {"steps", s.Steps, 1}, {"warmup", s.Warmup, 0}, {"accum_steps", s.AccumSteps, 1}}
-	for _, a := range atLeast {
-		if known(a.name) && a.v < a.min {
-			bad(a.name, fmt.Sprintf("%s must be ≥ %d", a.name, a.min), "got %d", a.v)
-		}
-	}
-	if known("d_model", "heads") && s.DModel > 0 && s.Heads > 0 {
-		switch {
-		case s.DModel%s.Heads != 0:
-			bad("d_model", "d_model must be a multiple of heads", "d_model %d, heads %d", s.DModel, s.Heads)
-		case (s.DModel/s.Heads)%2 != 0:
-			bad("d_model", "Head width must be even", "d_model/heads = %d/%d = %d; rotary position embeddings rotate pairs", s.DModel, s.Heads, s.DModel/s.Heads)
-		}
-	}
-	if known("lr") && !(s.LR > 0) {
-		bad("lr", "lr must be > 0", "got %v", s.LR)
-	}
-	if known("min_lr_ratio") && (s.MinLRRatio < 0 || s.MinLRRatio > 1) {
-		bad("min_lr_ratio", "min_lr_ratio must be in [0, 1]", "got %v", s.MinLRRatio)
-	}
-	if known("weight_decay") && s.WeightDecay < 0 {
-		bad("weight_decay", "weight_decay must be ≥ 0", "got %v", s.WeightDecay)
-	}
-	if known("clip") && s.Clip < 0 {
-		bad("clip", "clip must be ≥ 0", "got %v (0 turns clipping off)", s.Clip)
-	}
-	return d
+	v := sdk.NewValidator(c, nil)
+	s.Check(v)
+	return v.Diagnostics()
 }

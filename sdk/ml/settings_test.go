@@ -43,15 +43,15 @@ func TestSettingsValidate(t *testing.T) {
 		want []string // "path: summary" fragments, one per diagnostic
 	}{
 		{"defaults", nil, nil},
-		{"zero layers", map[string]cty.Value{"layers": n(0)}, []string{"layers: layers must be ≥ 1"}},
-		{"heads do not divide", map[string]cty.Value{"d_model": n(30), "heads": n(4)}, []string{"d_model: d_model must be a multiple of heads"}},
-		{"odd head width", map[string]cty.Value{"d_model": n(12), "heads": n(4)}, []string{"d_model: Head width must be even"}},
+		{"zero layers", map[string]cty.Value{"layers": n(0)}, []string{"layers: The layers must be at least 1"}},
+		{"heads do not divide", map[string]cty.Value{"d_model": n(30), "heads": n(4)}, []string{"d_model: The d_model must be a multiple of heads"}},
+		{"odd head width", map[string]cty.Value{"d_model": n(12), "heads": n(4)}, []string{"d_model: The head width must be even"}},
 		{"heads unknown: no divisibility check", map[string]cty.Value{"d_model": n(30), "heads": unknown}, nil},
 		{"lr unknown", map[string]cty.Value{"lr": unknown}, nil},
-		{"bad lr and clip", map[string]cty.Value{"lr": n(0), "clip": n(-1)}, []string{"lr: lr must be > 0", "clip: clip must be ≥ 0"}},
-		{"min_lr_ratio above 1", map[string]cty.Value{"min_lr_ratio": n(1.5)}, []string{"min_lr_ratio: min_lr_ratio must be in [0, 1]"}},
-		{"seq too short, steps unknown", map[string]cty.Value{"seq": n(1), "steps": unknown}, []string{"seq: seq must be ≥ 2"}},
-		{"accum 0", map[string]cty.Value{"accum_steps": n(0)}, []string{"accum_steps: accum_steps must be ≥ 1"}},
+		{"bad lr and clip", map[string]cty.Value{"lr": n(0), "clip": n(-1)}, []string{"lr: The lr must be positive", "clip: The clip must be at least 0"}},
+		{"min_lr_ratio above 1", map[string]cty.Value{"min_lr_ratio": n(1.5)}, []string{"min_lr_ratio: The min_lr_ratio must be between 0 and 1"}},
+		{"seq too short, steps unknown", map[string]cty.Value{"seq": n(1), "steps": unknown}, []string{"seq: The seq must be at least 2"}},
+		{"accum 0", map[string]cty.Value{"accum_steps": n(0)}, []string{"accum_steps: The accum_steps must be at least 1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
