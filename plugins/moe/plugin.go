@@ -121,9 +121,9 @@ func (cfg config) options(seed int64) experiment.Options {
 		Layers: cfg.Layers, DModel: cfg.DModel, Heads: cfg.Heads, Seq: cfg.Seq, Batch: cfg.Batch,
 		MoE: moe.Config{Hidden: cfg.ExpertHidden, Experts: cfg.Experts, TopK: cfg.TopK,
 			Renormalize: cfg.Renormalize, BlockSize: cfg.BlockSize, Dense: cfg.Dense},
-		Loss: moe.LossConfig{LoadBalance: cfg.LBWeight, ZLoss: cfg.ZWeight, ZLossDivideByK: cfg.ZDivideByK},
+		Loss:  moe.LossConfig{LoadBalance: cfg.LBWeight, ZLoss: cfg.ZWeight, ZLossDivideByK: cfg.ZDivideByK},
 		Train: cfg.Settings.TrainConfig(),
-		Seed: seed, Snapshots: cfg.Snapshots, EvalWindows: cfg.EvalWindows,
+		Seed:  seed, Snapshots: cfg.Snapshots, EvalWindows: cfg.EvalWindows,
 	}
 }
 
