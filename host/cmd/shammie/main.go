@@ -21,6 +21,7 @@ func main() {
 		Stdout: os.Stdout, Stderr: os.Stderr, Environ: os.Environ(), Cwd: cwd,
 		IsTTY:   term.IsTerminal(int(os.Stdout.Fd())),
 		Signals: sigs,
+		Exit:    os.Exit,
 	}
 	os.Exit(command.Main(context.Background(), env, os.Args[1:]))
 }

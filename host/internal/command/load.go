@@ -84,12 +84,17 @@ func (f *specFlags) load(ctx context.Context, env *Env, spec string, skipValidat
 		specDir = filepath.Join(env.Cwd, specDir)
 	}
 	pool := runner.NewPool(runner.ProcessLauncher{GracePeriod: f.grace, Stderr: stderr, Dir: specDir}, !f.noReuse)
+	env.onKill(pool.KillNow)
 	s, err := runner.Load(ctx, runner.LoadOptions{
 		SpecPath: spec, LockPath: f.lock, Vars: f.vars, VarFiles: f.varFiles, Environ: env.Environ,
 		Seed: f.seed, Backend: f.backend, Cwd: env.Cwd, Parallelism: f.parallelism,
 		SkipPluginValidation: skipValidate,
 	}, pool)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Interrupted: one line, not a diagnostic per cancelled call.
+			return s, &runner.Error{Code: runner.ExitInterrupted, Err: context.Cause(ctx)}
+		}
 		return s, f.reportError(env, s, err)
 	}
 	if len(s.Warnings) > 0 && !f.json {

@@ -358,7 +358,12 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 	defer func() { s.Pool.Put(p, conn, healthy) }()
 
 	if !s.isValidated(n.Addr) {
-		pd, err := conn.ValidateConfig(ctx, pcfg)
+		vctx, cancel := context.WithTimeoutCause(ctx, ValidateTimeout, fmt.Errorf("plugin %q did not validate the config within %s", p.Label, ValidateTimeout))
+		pd, err := conn.ValidateConfig(vctx, pcfg)
+		if err != nil && vctx.Err() != nil && ctx.Err() == nil {
+			err = context.Cause(vctx)
+		}
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return s.finishCancelled(st, n, p, ctx, conn.StderrTail(), emit)

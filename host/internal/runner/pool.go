@@ -172,3 +172,23 @@ func (pl *Pool) Close() {
 	}
 	wg.Wait()
 }
+
+// KillNow kills every process of the pool and what it spawned at once,
+// without asking (the host's second signal). Processes that cannot be
+// killed at once (fakes) get Kill.
+func (pl *Pool) KillNow() {
+	pl.mu.Lock()
+	pl.closed = true
+	conns := make([]Conn, 0, len(pl.live))
+	for c := range pl.live {
+		conns = append(conns, c)
+	}
+	pl.mu.Unlock()
+	for _, c := range conns {
+		if k, ok := c.(interface{ KillNow() }); ok {
+			k.KillNow()
+		} else {
+			go c.Kill()
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-version"
 	"github.com/hashicorp/hcl/v2"
@@ -68,6 +69,13 @@ func ExitCode(err error) int {
 	}
 	return ExitStepFailed
 }
+
+// Timeouts of the plugin calls that only answer questions: a plugin that
+// never answers must not hang validate, plan or run. Variables for tests.
+var (
+	DescribeTimeout = 30 * time.Second // GetMetadata and GetSchema
+	ValidateTimeout = 2 * time.Minute  // ValidateConfig of one instance
+)
 
 // LoadOptions say what to load.
 type LoadOptions struct {
@@ -257,7 +265,12 @@ func (s *Session) describe(ctx context.Context, p *Plugin) error {
 	}
 	healthy := false
 	defer func() { s.Pool.Release(p, c, healthy) }()
+	ctx, cancel := context.WithTimeoutCause(ctx, DescribeTimeout, fmt.Errorf("plugin %q did not describe itself within %s", p.Label, DescribeTimeout))
+	defer cancel()
 	md, err := c.Metadata(ctx)
+	if err != nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("plugin %q: %w", p.Label, err)
 	}
@@ -268,6 +281,9 @@ func (s *Session) describe(ctx context.Context, p *Plugin) error {
 		return fmt.Errorf("plugin %q: binary %s reports version %s but the lock file says %s; run `shammie init %s` to update the lock", p.Label, p.Path, md.Version, p.Version, s.Opts.SpecPath)
 	}
 	schema, err := c.Schema(ctx)
+	if err != nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("plugin %q: %w", p.Label, err)
 	}
@@ -362,7 +378,12 @@ func (s *Session) validateNode(ctx context.Context, n *dag.Node, cfg cty.Value) 
 	if err != nil {
 		return nil, err
 	}
-	pd, err := c.ValidateConfig(ctx, cfg)
+	vctx, cancel := context.WithTimeoutCause(ctx, ValidateTimeout, fmt.Errorf("plugin %q did not validate the config of %s within %s", p.Label, n.Addr, ValidateTimeout))
+	pd, err := c.ValidateConfig(vctx, cfg)
+	if err != nil && vctx.Err() != nil && ctx.Err() == nil {
+		err = context.Cause(vctx)
+	}
+	cancel()
 	s.Pool.Release(p, c, err == nil)
 	if err != nil {
 		return nil, err
