@@ -87,7 +87,7 @@ func (s *Store) CreateRun(meta RunMeta) (*Run, error) {
 		Process:     s.process(),
 	}
 	dir := s.runDir(id)
-	if err := os.MkdirAll(filepath.Join(dir, "steps"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "steps"), 0o700); err != nil {
 		return nil, err
 	}
 	if err := writeJSONAtomic(filepath.Join(dir, "run.json"), &rec, true); err != nil {
@@ -220,7 +220,7 @@ func (r *Run) BeginStep(info StepInfo) (_ *Step, err error) {
 	}
 	name := StepDirName(info.Address)
 	dir := filepath.Join(r.Dir(), "steps", name)
-	if err := os.MkdirAll(filepath.Join(dir, "work"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "work"), 0o700); err != nil {
 		return nil, err
 	}
 	stateDir, shared := filepath.Join(dir, "state"), false
@@ -275,10 +275,10 @@ func (r *Run) BeginStep(info StepInfo) (_ *Step, err error) {
 		rec.Config = &v
 	}
 	st := &Step{run: r, dir: dir, stateDir: stateDir, sharedState: shared, stateLock: stateLock, rec: rec, outputs: map[string]cty.Value{}}
-	if st.events, err = os.OpenFile(filepath.Join(dir, "events.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+	if st.events, err = os.OpenFile(filepath.Join(dir, "events.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
 		return nil, err
 	}
-	if st.metrics, err = os.OpenFile(filepath.Join(dir, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+	if st.metrics, err = os.OpenFile(filepath.Join(dir, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
 		st.events.Close()
 		return nil, err
 	}
