@@ -293,12 +293,15 @@ func objectOrEmpty(m map[string]cty.Value) cty.Value {
 }
 
 // stepValues builds the `step` object for the named steps (all when
-// names is nil): results of finished instances, unknown placeholders for
-// the others.
-func (g *Graph) stepValues(results map[string]StepResult, names map[string]bool) map[string]cty.Value {
+// names is nil; the instances named, or all when a step's set is nil):
+// results of finished instances, unknown placeholders for the others. A
+// repeated step narrowed to some instances is an object keyed by instance
+// key (a count step's by index: step.a[3] indexes it the same way).
+func (g *Graph) stepValues(results map[string]StepResult, names map[string]map[int]bool) map[string]cty.Value {
 	out := map[string]cty.Value{}
 	for name, st := range g.Spec.Steps {
-		if names != nil && !names[name] {
+		only, named := names[name]
+		if names != nil && !named {
 			continue
 		}
 		_, hasSchema := g.schemas[st.Plugin]
@@ -308,6 +311,19 @@ func (g *Graph) stepValues(results map[string]StepResult, names map[string]bool)
 				return instanceValue(schema, hasSchema, &r)
 			}
 			return instanceValue(schema, hasSchema, nil)
+		}
+		if only != nil && g.kinds[name] != single && !g.failed[name] {
+			m := map[string]cty.Value{}
+			for i := range only {
+				n := g.nodes[i]
+				k := n.Key
+				if g.kinds[name] == countExp {
+					k = cty.StringVal(n.Key.AsBigFloat().String())
+				}
+				m[k.AsString()] = inst(n)
+			}
+			out[name] = objectOrEmpty(m)
+			continue
 		}
 		switch g.kinds[name] {
 		case single:
@@ -704,7 +720,7 @@ func (g *Graph) connect() hcl.Diagnostics {
 func (g *Graph) validateNode(n *Node, all map[string]cty.Value) hcl.Diagnostics {
 	steps := map[string]cty.Value{}
 	for name := range g.referencedSteps(n) {
-		steps[name] = all[name]
+		steps[name] = all[name] // built once per pass by Plan
 	}
 	scope := g.scope(n, steps)
 	var diags hcl.Diagnostics

@@ -312,13 +312,6 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 			if err != nil {
 				return fail(nil, err.Error(), nil)
 			}
-			// The metrics of the run that computed the result come along,
-			// so that this run's report and diffs are complete.
-			if points, err := store.Metrics(entry.RunID, entry.Address); err == nil {
-				for _, m := range points {
-					_ = st.Record(pluginhost.Metric{Time: m.Time, Name: m.Name, Step: m.Step, Value: float64(m.Value)})
-				}
-			}
 			if _, err := st.FinishFromCache(entry); err != nil {
 				return nodeResult{status: runstore.StatusFailed, message: err.Error()}
 			}

@@ -487,8 +487,8 @@ func (st *Step) Finish(res StepResult) (*StepRecord, error) {
 }
 
 // FinishFromCache records the step as a cache hit restored from e (found by
-// LookupCache with this step's key): status succeeded, the entry's outputs
-// and artifacts. Decode the outputs with e.OutputValues().
+// LookupCache with this step's key): status succeeded, the entry's outputs,
+// artifacts and the metrics of the run that computed it. Decode the outputs with e.OutputValues().
 func (st *Step) FinishFromCache(e *CacheEntry) (*StepRecord, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -499,6 +499,7 @@ func (st *Step) FinishFromCache(e *CacheEntry) (*StepRecord, error) {
 	if err != nil {
 		return nil, fmt.Errorf("step %s: cache entry %s: %w", st.rec.Address, e.Key, err)
 	}
+	st.restoreMetrics(e)
 	now := st.run.store.now()
 	rec := st.rec
 	rec.Status, rec.CacheHit, rec.CachedFrom, rec.EndedAt = StatusSucceeded, true, e.RunID, &now
@@ -510,6 +511,30 @@ func (st *Step) FinishFromCache(e *CacheEntry) (*StepRecord, error) {
 		return nil, err
 	}
 	return st.finishLocked(rec)
+}
+
+// restoreMetrics gives a cache hit the metrics of the run that computed it,
+// so that this run's report and diffs are complete: the computing step's
+// metrics.jsonl (its directory follows from the address, no other record
+// is read) is hard-linked — the file is complete and never written again,
+// and the link keeps it when that run is collected — or copied.
+func (st *Step) restoreMetrics(e *CacheEntry) {
+	src := filepath.Join(st.run.store.runDir(e.RunID), "steps", StepDirName(e.Address), "metrics.jsonl")
+	dst := filepath.Join(st.dir, "metrics.jsonl")
+	if st.metrics != nil {
+		st.metrics.Close()
+		st.metrics = nil
+	}
+	if _, err := os.Stat(src); err != nil {
+		return
+	}
+	_ = os.Remove(dst)
+	if os.Link(src, dst) == nil {
+		return
+	}
+	if b, err := os.ReadFile(src); err == nil {
+		_ = os.WriteFile(dst, b, 0o600)
+	}
 }
 
 func (st *Step) finishLocked(rec StepRecord) (*StepRecord, error) {
