@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/shammie-ml/shammie/host/internal/configs"
 	"github.com/shammie-ml/shammie/host/internal/getplugins"
 	"github.com/shammie-ml/shammie/host/internal/runner"
 	"github.com/shammie-ml/shammie/host/internal/runstore"
@@ -114,6 +115,7 @@ func (f *specFlags) reportError(env *Env, s *runner.Session, err error) error {
 	if s != nil {
 		files = s.Files
 	}
+	re.Diags = configs.CapDiagnostics(re.Diags)
 	if f.json {
 		_ = json.NewEncoder(env.Stdout).Encode(struct {
 			Valid       bool       `json:"valid"`
