@@ -58,8 +58,17 @@ type ProcessLauncher struct {
 
 // Launch implements Launcher.
 func (l ProcessLauncher) Launch(ctx context.Context, p *Plugin) (Conn, error) {
+	path := p.Path
+	if p.SHA256 != "" {
+		// Execute exactly the bytes that were hashed.
+		priv, err := privateBinary(p.Path, p.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		path = priv
+	}
 	c, err := pluginhost.Launch(ctx, pluginhost.LaunchOptions{
-		Path: p.Path, SHA256: p.SHA256, AutoMTLS: true,
+		Path: path, SHA256: p.SHA256, AutoMTLS: true,
 		GracePeriod: l.GracePeriod, Stderr: l.Stderr, Dir: l.Dir,
 		// A Go panic's stack runs to ~30 lines; the frames that matter are
 		// at its top.
@@ -171,6 +180,9 @@ func (pl *Pool) Close() {
 		go func() { defer wg.Done(); c.Kill() }()
 	}
 	wg.Wait()
+	if _, real := pl.Launcher.(ProcessLauncher); real {
+		removePrivateBinaries()
+	}
 }
 
 // KillNow kills every process of the pool and what it spawned at once,
