@@ -110,7 +110,8 @@ type Session struct {
 	Files map[string]*hcl.File
 
 	mu        sync.Mutex
-	validated map[string]bool // instances whose plugin ValidateConfig passed on the full config
+	validated map[string]bool            // instances whose plugin ValidateConfig passed on the full config
+	validMemo map[string]sdk.Diagnostics // plugin answers by plugin and config
 }
 
 // Close kills the plugin processes.
@@ -126,7 +127,7 @@ func (s *Session) Close() {
 // the spec could be read) so that the error's diagnostics render with
 // snippets; its plugins are already stopped.
 func Load(ctx context.Context, opts LoadOptions, pool *Pool) (*Session, error) {
-	s := &Session{Opts: opts, Pool: pool, Files: map[string]*hcl.File{}, Plugins: map[string]*Plugin{}, validated: map[string]bool{}}
+	s := &Session{Opts: opts, Pool: pool, Files: map[string]*hcl.File{}, Plugins: map[string]*Plugin{}, validated: map[string]bool{}, validMemo: map[string]sdk.Diagnostics{}}
 	if opts.Parallelism <= 0 {
 		s.Opts.Parallelism = 4
 	}
@@ -374,12 +375,21 @@ func (s *Session) checkBackend(n *dag.Node, backend string) hcl.Diagnostics {
 // validateNode runs the plugin's ValidateConfig on a process from the pool.
 func (s *Session) validateNode(ctx context.Context, n *dag.Node, cfg cty.Value) (hcl.Diagnostics, error) {
 	p := s.Plugins[n.Step.Plugin]
+	// Instances whose static configs are equal (b[i] reading a[i] before
+	// a ran: all unknown alike) get the plugin's one answer.
+	memo := p.Label + "\x00" + cfg.GoString()
+	s.mu.Lock()
+	pd, seen := s.validMemo[memo]
+	s.mu.Unlock()
+	if seen {
+		return s.validatedNode(n, cfg, pd), nil
+	}
 	c, err := s.Pool.Get(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	vctx, cancel := context.WithTimeoutCause(ctx, ValidateTimeout, fmt.Errorf("plugin %q did not validate the config of %s within %s", p.Label, n.Addr, ValidateTimeout))
-	pd, err := c.ValidateConfig(vctx, cfg)
+	pd, err = c.ValidateConfig(vctx, cfg)
 	if err != nil && vctx.Err() != nil && ctx.Err() == nil {
 		err = context.Cause(vctx)
 	}
@@ -388,12 +398,19 @@ func (s *Session) validateNode(ctx context.Context, n *dag.Node, cfg cty.Value) 
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	s.validMemo[memo] = pd
+	s.mu.Unlock()
+	return s.validatedNode(n, cfg, pd), nil
+}
+
+func (s *Session) validatedNode(n *dag.Node, cfg cty.Value, pd sdk.Diagnostics) hcl.Diagnostics {
 	if cfg.IsWhollyKnown() && !pd.HasErrors() {
 		s.mu.Lock()
 		s.validated[n.Addr] = true
 		s.mu.Unlock()
 	}
-	return s.Graph.DiagnosticsFromPlugin(n, pd), nil
+	return s.Graph.DiagnosticsFromPlugin(n, pd)
 }
 
 func (s *Session) isValidated(addr string) bool {
