@@ -160,6 +160,9 @@ func (g *Graph) expand(st *configs.Step) (expansion, []cty.Value, []cty.Value, h
 		_, k, v, _ := g.failedExpansion(st)
 		return expansionOf(st), k, v, diags
 	}
+	// Instance keys are addresses, shown everywhere: a sensitive value
+	// cannot stay hidden in them, so its mark is dropped here.
+	val, _ = val.UnmarkDeep()
 	if val.IsNull() {
 		return bad(fmt.Sprintf("The %s value is null.", what))
 	}
@@ -774,6 +777,7 @@ func (g *Graph) evalSeed(n *Node, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnost
 			Subject: n.Step.Seed.Range().Ptr(), Expression: n.Step.Seed, EvalContext: ctx,
 		})
 	}
+	v, _ = v.UnmarkDeep()
 	num, err := convert.Convert(v, cty.Number)
 	if err != nil || num.IsNull() {
 		return bad(fmt.Sprintf("The seed must be a whole number, not %s.", v.Type().FriendlyName()))
@@ -793,6 +797,7 @@ func (g *Graph) evalBackend(n *Node, ctx *hcl.EvalContext) (cty.Value, hcl.Diagn
 	if diags.HasErrors() || !v.IsKnown() {
 		return cty.UnknownVal(cty.String), diags
 	}
+	v, _ = v.UnmarkDeep()
 	s, err := convert.Convert(v, cty.String)
 	if err != nil || s.IsNull() || s.AsString() == "" {
 		return cty.UnknownVal(cty.String), append(diags, &hcl.Diagnostic{

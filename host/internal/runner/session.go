@@ -112,6 +112,7 @@ type Session struct {
 	mu        sync.Mutex
 	validated map[string]bool            // instances whose plugin ValidateConfig passed on the full config
 	validMemo map[string]sdk.Diagnostics // plugin answers by plugin and config
+	secrets   []string                   // strings of sensitive values, masked (secrets.go)
 }
 
 // Close kills the plugin processes.
@@ -137,7 +138,8 @@ func Load(ctx context.Context, opts LoadOptions, pool *Pool) (*Session, error) {
 	if !diags.HasErrors() {
 		var d hcl.Diagnostics
 		s.Vars, d = lang.ResolveVariables(spec, opts.Vars, opts.VarFiles, opts.Environ)
-		diags = append(diags, d...)
+		s.secrets = collectSecrets(s.Vars)
+		diags = append(diags, s.maskDiags(d)...)
 		s.addFiles(spec.Files)
 	}
 	if diags.HasErrors() {
@@ -149,7 +151,7 @@ func Load(ctx context.Context, opts LoadOptions, pool *Pool) (*Session, error) {
 			diags = appendNew(diags, d)
 		}
 		pool.Close()
-		return s, &Error{Code: ExitUsage, Diags: diags}
+		return s, &Error{Code: ExitUsage, Diags: s.maskDiags(diags)}
 	}
 	s.Warnings = append(s.Warnings, diags...)
 
@@ -162,14 +164,14 @@ func Load(ctx context.Context, opts LoadOptions, pool *Pool) (*Session, error) {
 	s.Graph = g
 	if diags.HasErrors() {
 		pool.Close()
-		return s, &Error{Code: ExitUsage, Diags: diags}
+		return s, &Error{Code: ExitUsage, Diags: s.maskDiags(diags)}
 	}
-	s.Warnings = append(s.Warnings, diags...)
+	s.Warnings = append(s.Warnings, s.maskDiags(diags)...)
 	if !opts.SkipPluginValidation {
 		diags = dag.CompactPluginDiagnostics(s.validateStatic(ctx))
 		if diags.HasErrors() {
 			pool.Close()
-			return s, &Error{Code: ExitUsage, Diags: diags}
+			return s, &Error{Code: ExitUsage, Diags: s.maskDiags(diags)}
 		}
 		s.Warnings = append(s.Warnings, diags...)
 	}
@@ -375,6 +377,9 @@ func (s *Session) checkBackend(n *dag.Node, backend string) hcl.Diagnostics {
 // validateNode runs the plugin's ValidateConfig on a process from the pool.
 func (s *Session) validateNode(ctx context.Context, n *dag.Node, cfg cty.Value) (hcl.Diagnostics, error) {
 	p := s.Plugins[n.Step.Plugin]
+	// Plugins get plain values (marks do not cross the wire); the plugin
+	// schema's sensitive attributes tell it what is secret.
+	cfg, _ = cfg.UnmarkDeep()
 	// Instances whose static configs are equal (b[i] reading a[i] before
 	// a ran: all unknown alike) get the plugin's one answer.
 	memo := p.Label + "\x00" + cfg.GoString()

@@ -190,13 +190,17 @@ type Step struct {
 	sharedState bool     // stateDir is the store's state/<key>, not the run's
 	stateLock   *os.File // holds the flock on the shared state dir
 
-	mu       sync.Mutex
-	rec      StepRecord
-	events   *os.File
-	metrics  *os.File
-	outputs  map[string]cty.Value
-	last     *pluginhost.Status
-	finished bool
+	mu      sync.Mutex
+	rec     StepRecord
+	events  *os.File
+	metrics *os.File
+	outputs map[string]cty.Value
+	// cacheOutputs are the outputs with sensitive values in the clear, for
+	// the cache entry; sensitive names them.
+	cacheOutputs map[string]Value
+	sensitive    []string
+	last         *pluginhost.Status
+	finished     bool
 }
 
 // BeginStep records that a step instance starts: it creates steps/<dir>/
@@ -367,10 +371,18 @@ func (st *Step) Record(ev pluginhost.Event) error {
 		if err != nil {
 			return fmt.Errorf("step %s: output %q: %w", st.rec.Address, e.Name, err)
 		}
-		er.Type, er.Name, er.Output = "output", e.Name, &v
 		if st.rec.Outputs == nil {
 			st.rec.Outputs = map[string]Value{}
+			st.cacheOutputs = map[string]Value{}
 		}
+		// A marked output (derived from a secret) is recorded redacted;
+		// only the cache entry keeps its value.
+		st.cacheOutputs[e.Name] = v
+		if e.Value.ContainsMarked() {
+			st.sensitive = append(st.sensitive, e.Name)
+			v = redactedValue()
+		}
+		er.Type, er.Name, er.Output = "output", e.Name, &v
 		st.rec.Outputs[e.Name] = v
 		st.outputs[e.Name] = e.Value
 	case pluginhost.Status:
@@ -504,7 +516,7 @@ func (st *Step) FinishFromCache(e *CacheEntry) (*StepRecord, error) {
 	rec := st.rec
 	rec.Status, rec.CacheHit, rec.CachedFrom, rec.EndedAt = StatusSucceeded, true, e.RunID, &now
 	rec.DurationMS = e.DurationMS
-	rec.Outputs, rec.Artifacts = e.Outputs, e.Artifacts
+	rec.Outputs, rec.Artifacts = redactedOutputs(e.Outputs, e.Sensitive), e.Artifacts
 	st.outputs = vals
 	msg := fmt.Sprintf("cache hit: restored from run %s", e.RunID)
 	if err := st.appendLocked(EventRecord{Time: now, Type: "status", Status: StatusSucceeded, Message: msg}); err != nil {
@@ -560,6 +572,9 @@ func (st *Step) finishLocked(rec StepRecord) (*StepRecord, error) {
 		e := &CacheEntry{
 			Key: rec.CacheKey, RunID: st.run.id, Address: rec.Address, FinishedAt: *rec.EndedAt,
 			DurationMS: rec.DurationMS, Outputs: rec.Outputs, Artifacts: rec.Artifacts,
+		}
+		if len(st.sensitive) > 0 {
+			e.Outputs, e.Sensitive = st.cacheOutputs, st.sensitive
 		}
 		if err := st.run.store.putCache(e); err != nil {
 			// The step did succeed and its record says so; only a later
