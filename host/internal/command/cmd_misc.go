@@ -283,6 +283,10 @@ func runRuns(_ context.Context, env *Env, args []string) error {
 		return err
 	}
 	notFound := func(err error) error { return &runner.Error{Code: runner.ExitStepFailed, Err: err} }
+	out := env.Stdout
+	if !*asJSON {
+		out = safeWriter{env.Stdout}
+	}
 	switch pos[0] {
 	case "list":
 		runs, err := store.List()
@@ -292,7 +296,7 @@ func runRuns(_ context.Context, env *Env, args []string) error {
 		if *asJSON {
 			return report.RenderListJSON(env.Stdout, runs)
 		}
-		return report.RenderList(env.Stdout, runs)
+		return report.RenderList(out, runs)
 	case "show":
 		ref := "latest"
 		if len(pos) > 2 {
@@ -308,7 +312,7 @@ func runRuns(_ context.Context, env *Env, args []string) error {
 		if *asJSON {
 			return report.RenderShowJSON(env.Stdout, run)
 		}
-		return report.RenderShow(env.Stdout, run)
+		return report.RenderShow(out, run)
 	case "diff":
 		if len(pos) != 3 {
 			return usagef("expected runs diff RUN_A RUN_B")
@@ -320,7 +324,7 @@ func runRuns(_ context.Context, env *Env, args []string) error {
 		if *asJSON {
 			return report.RenderDiffJSON(env.Stdout, d)
 		}
-		return report.RenderDiff(env.Stdout, d)
+		return report.RenderDiff(out, d)
 	default:
 		return usagef("unknown runs subcommand %q (want list, show or diff)", pos[0])
 	}

@@ -177,7 +177,10 @@ func (u *plainUI) event(e runner.Event) {
 
 func (u *plainUI) close() {}
 
-func eventLine(e runner.Event) string {
+// eventLine is one line of the display, escaped for the terminal.
+func eventLine(e runner.Event) string { return termSafe(eventText(e)) }
+
+func eventText(e runner.Event) string {
 	p := "[" + e.Step + "] "
 	switch e.Kind {
 	case "run":

@@ -75,7 +75,7 @@ func Plan(spec *configs.Spec, vars map[string]cty.Value, schemas map[string]sdk.
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Plugin schema unavailable",
-				Detail:   fmt.Sprintf("The schema of plugin %q (binary %s) is not known, so steps using it cannot be checked. Build or install the plugin and run `shammie init`.", name, p.BinaryName()),
+				Detail:   fmt.Sprintf("The schema of plugin %q (binary %s) is not known, so steps using it cannot be checked. Build or install the plugin and run `shammie init %s`.", name, p.BinaryName(), spec.Filename),
 				Subject:  p.DeclRange.Ptr(),
 			})
 		}

@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +56,8 @@ type ProcessLauncher struct {
 	// Dir is the plugins' working directory (the spec's folder, against
 	// which relative paths in configs resolve); "": the host's.
 	Dir string
+	// Spec is the spec's path as given, named in "run `shammie init SPEC`".
+	Spec string
 }
 
 // Launch implements Launcher.
@@ -63,7 +67,7 @@ func (l ProcessLauncher) Launch(ctx context.Context, p *Plugin) (Conn, error) {
 		// Execute exactly the bytes that were hashed.
 		priv, err := privateBinary(p.Path, p.SHA256)
 		if err != nil {
-			return nil, err
+			return nil, l.forSpec(err)
 		}
 		path = priv
 	}
@@ -75,9 +79,17 @@ func (l ProcessLauncher) Launch(ctx context.Context, p *Plugin) (Conn, error) {
 		TailLines: 40,
 	})
 	if err != nil {
-		return nil, err
+		return nil, l.forSpec(err)
 	}
 	return c, nil
+}
+
+// forSpec makes "run `shammie init`" say for which spec.
+func (l ProcessLauncher) forSpec(err error) error {
+	if l.Spec == "" || !strings.Contains(err.Error(), "run `shammie init`") {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), "run `shammie init`", "run `shammie init "+l.Spec+"`"))
 }
 
 // Pool keeps plugin processes for reuse. A step takes a process of its
