@@ -235,6 +235,11 @@ func pluginsList(ctx context.Context, env *Env, f *getplugins.Finder, asJSON boo
 				continue
 			}
 			lp := listedPlugin{Path: p, Name: strings.TrimPrefix(e.Name(), "shammie-plugin-")}
+			if err := getplugins.Untrusted(p); err != nil {
+				lp.Error = err.Error()
+				found = append(found, lp)
+				continue
+			}
 			md, err := launchMetadata(ctx, p)
 			if err != nil {
 				lp.Error = strings.SplitN(err.Error(), "\n", 2)[0]
