@@ -143,6 +143,15 @@ func Load(ctx context.Context, opts LoadOptions, pool *Pool) (*Session, error) {
 		s.addFiles(spec.Files)
 	}
 	if diags.HasErrors() {
+		if s.Vars == nil && spec != nil {
+			// Variables were not resolved (the spec has errors): unknown
+			// values let the planner check the rest without claiming that
+			// steps may not refer to variables.
+			s.Vars = map[string]cty.Value{}
+			for name, v := range spec.Variables {
+				s.Vars[name] = cty.UnknownVal(v.Type)
+			}
+		}
 		// Report the config errors the planner finds too, all at once, when
 		// the plugins can tell their schemas (Plan copes with a spec that
 		// loaded with errors).
