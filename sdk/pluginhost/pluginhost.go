@@ -113,6 +113,7 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 
 	cmd := exec.Command(opts.Path)
 	cmd.Dir = opts.Dir
+	isolate(cmd)
 	// go-plugin appends the host environment after ours unless told not to,
 	// which would let the host's environment override opts.Env.
 	cmd.Env = append(os.Environ(), sdk.HostPIDEnv+"="+strconv.Itoa(os.Getpid()))
@@ -265,13 +266,16 @@ func (c *Client) Exited() bool {
 func (c *Client) StderrTail() string { return c.tail.String() }
 
 // Kill ends the plugin: go-plugin asks it to shut down, waits up to two
-// seconds and then kills the process. Safe to call more than once.
+// seconds and then kills the process, and then its process group (what it
+// spawned). Safe to call more than once.
 func (c *Client) Kill() {
 	c.mu.Lock()
 	c.killed = true
 	c.mu.Unlock()
 	if c.pc != nil {
 		c.pc.Kill()
+		// Whatever the plugin spawned goes with it.
+		killGroup(c.Pid())
 	}
 	if c.closeFn != nil {
 		c.closeFn()
@@ -284,11 +288,13 @@ func (c *Client) forceKill() {
 	c.mu.Lock()
 	c.killed = true
 	c.mu.Unlock()
-	if c.cmd != nil && c.cmd.Process != nil {
-		_ = c.cmd.Process.Kill()
-	}
+	killGroup(c.Pid())
 	c.Kill()
 }
+
+// KillNow kills the plugin and its process group at once, without asking
+// it to shut down (the host's second SIGINT).
+func (c *Client) KillNow() { c.forceKill() }
 
 // Metadata asks the plugin to describe itself.
 func (c *Client) Metadata(ctx context.Context) (sdk.Metadata, error) {
