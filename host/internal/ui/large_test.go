@@ -58,6 +58,11 @@ func largeStoreTimes(t *testing.T, runs, points int) (listMS, chartMS float64) {
 	b.do(chromedp.DragAndDropXY(x0, y, x1, y, 5))
 	b.wait("the zoom", fmt.Sprintf(`(() => { const s = document.querySelector('#metric-chart').uplot.scales.x; return s.max - s.min < %d; })()`, points/2))
 	t.Logf("drag-zoom over %d points: %v", drawn, time.Since(t0))
+	// The zoomed window is fetched again at full resolution.
+	if points > defaultMaxPoints {
+		b.wait("the zoomed window at full resolution", `(() => { const c = document.querySelector('#metric-chart'), u = c.uplot, s = u.scales.x;
+			return c.dataset.zoomed === '1' && u.data[0].filter((x) => x >= s.min && x <= s.max).length > 0.9 * Math.min(s.max - s.min, 4000); })()`)
+	}
 	b.shot("large-chart")
 	b.noErrors()
 	return listMS, chartMS

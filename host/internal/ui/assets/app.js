@@ -179,13 +179,14 @@ async function runView(ref) {
     const name = metricSel.value;
     if (!name) return;
     const n = ++drawing;
-    const series = await Promise.all([...picked].sort().map(async (addr) => {
-      const s = await api(`/api/runs/${id}/metrics?${new URLSearchParams({ step: addr, name })}`);
+    const fetchAll = (range = {}) => Promise.all([...picked].sort().map(async (addr) => {
+      const s = await api(`/api/runs/${id}/metrics?${new URLSearchParams({ step: addr, name, ...range })}`);
       return { label: addr, ...s };
     }));
+    const series = await fetchAll();
     if (n !== drawing) return;
     if (chart) chart.destroy();
-    chart = lineChart(chartEl, series, { title: name });
+    chart = lineChart(chartEl, series, { title: name, refetch: (from, to) => fetchAll({ from, to }) });
   }
 
   async function refresh() {
@@ -395,14 +396,13 @@ async function compareView(ids) {
   onLeave(() => chart && chart.destroy());
   async function draw() {
     const [step, name] = sel.value.split('\u0000');
-    const series = [];
-    for (const r of runs) {
-      if (!r.steps.some((st) => st.address === step)) continue;
-      const s = await api(`/api/runs/${r.run.id}/metrics?${new URLSearchParams({ step, name })}`);
-      series.push({ label: r.run.id, ...s });
-    }
+    const fetchAll = (range = {}) => Promise.all(runs.filter((r) => r.steps.some((st) => st.address === step)).map(async (r) => {
+      const s = await api(`/api/runs/${r.run.id}/metrics?${new URLSearchParams({ step, name, ...range })}`);
+      return { label: r.run.id, ...s };
+    }));
+    const series = await fetchAll();
     if (chart) chart.destroy();
-    chart = lineChart(chartEl, series, { title: `${step} · ${name}` });
+    chart = lineChart(chartEl, series, { title: `${step} · ${name}`, refetch: (from, to) => fetchAll({ from, to }) });
   }
   sel.addEventListener('change', draw);
   main.replaceChildren(h('h1', {}, `Compare ${runs.length} runs`),
