@@ -219,6 +219,7 @@ var e2eBinaries = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	e2eDir = dir
 	for out, pkg := range map[string]string{
 		"shammie":               "../../cmd/shammie",
 		"shammie-plugin-linreg": "../../../examples/linreg",
@@ -232,10 +233,13 @@ var e2eBinaries = sync.OnceValues(func() (string, error) {
 	return dir, nil
 })
 
+// e2eDir is the directory e2eBinaries made, if a test asked for them.
+var e2eDir string
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if dir, err := e2eBinaries(); err == nil && strings.Contains(dir, "shammie-ui-e2e-") {
-		os.RemoveAll(dir)
+	if e2eDir != "" {
+		os.RemoveAll(e2eDir)
 	}
 	os.Exit(code)
 }
