@@ -384,8 +384,11 @@ func TestBrowser(t *testing.T) {
 	}
 	b.shot("sweep")
 
-	// Diff: the changed variable, side by side.
-	b.visit(base+"#/diff/"+runA+"/"+runB, "diff")
+	// Diff: pick the two runs in the list; the changed variable shows side by side.
+	b.visit(base, "runs")
+	b.do(chromedp.Click(fmt.Sprintf(`input.pick[value=%q]`, runA)), chromedp.Click(fmt.Sprintf(`input.pick[value=%q]`, runB)),
+		chromedp.Click(`#diff-selected`))
+	b.waitReady("diff")
 	if got := evalJS[string](b, `(document.querySelector('#diff-vars tr.changed[data-key="samples"]') || {}).innerText || ''`); !strings.Contains(got, "300") || !strings.Contains(got, "400") {
 		t.Errorf("diff view: changed variable row %q, want samples 300 → 400", got)
 	}

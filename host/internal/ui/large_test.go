@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +45,17 @@ func largeStoreTimes(t *testing.T, runs, points int) (listMS, chartMS float64) {
 	}
 	b.do(chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#filter-spec"); s.value = "specs/s1.hcl"; s.dispatchEvent(new Event("change")); })()`))
 	b.wait("the spec filter", fmt.Sprintf(`location.hash.includes('s1.hcl') && document.querySelector('#main').dataset.ready === 'runs' && document.querySelectorAll('#runs-table tr.run-row').length === %d`, failedS1))
+	// A failed run opens on its failed step: message and stderr tail.
+	var failedID string
+	for _, r := range all {
+		if r.Status == "failed" {
+			failedID = r.ID
+		}
+	}
+	b.visit(base+"#/run/"+failedID, "run")
+	if got := evalJS[string](b, `(document.querySelector('#step-detail pre.stderr') || {}).textContent || ''`); !strings.Contains(got, "panic: boom") {
+		t.Errorf("failed run: stderr tail %q, want the plugin's panic", got)
+	}
 	b.do(chromedp.Navigate("about:blank"))
 	chartMS = b.visit(base+"#/run/"+big, "run")
 	total := evalJS[string](b, `document.querySelector('#metric-chart').dataset.total`)

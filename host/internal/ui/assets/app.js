@@ -31,6 +31,8 @@ const ready = (name) => { main.dataset.readyMs = String(Math.round(performance.n
 
 // ---------------------------------------------------------------- runs list
 
+const listSelection = new Set();
+
 function runDuration(r) {
   const end = r.ended_at ? new Date(r.ended_at) : (r.status === 'running' ? new Date() : null);
   return end ? end - new Date(r.started_at) : null;
@@ -49,28 +51,35 @@ async function runsView() {
   statusSel.addEventListener('change', refilter);
   const diffBtn = h('button', { id: 'diff-selected', disabled: true }, 'Diff 2 selected');
   const cmpBtn = h('button', { id: 'compare-selected', disabled: true }, 'Compare metrics of selected');
-  const selected = new Set();
+  const selected = listSelection; // kept across the list's refreshes
   const tbody = h('tbody');
   // One string of rows: 500 rows render in a few milliseconds.
   tbody.innerHTML = data.runs.map((r) => {
     const failed = r.step_status.failed || 0;
     return `<tr class="run-row" data-run="${esc(r.id)}" data-status="${esc(r.status)}">` +
-      `<td><input type="checkbox" class="pick" value="${esc(r.id)}"></td>` +
+      `<td><input type="checkbox" class="pick" value="${esc(r.id)}"${selected.has(r.id) ? ' checked' : ''}></td>` +
       `<td class="mono"><a href="#/run/${esc(r.id)}">${esc(r.id)}</a></td>` +
       `<td><span class="status ${esc(r.status)}">${esc(r.status)}</span></td>` +
       `<td>${esc((r.spec || []).join(', '))}</td><td>${esc(fmtTime(r.started_at))}</td>` +
       `<td class="num">${esc(fmtDuration(runDuration(r)))}</td><td class="num">${r.steps}</td>` +
       `<td class="num">${r.cache_hits}</td><td class="num">${failed || ''}</td></tr>`;
   }).join('');
+  const updateButtons = () => {
+    diffBtn.disabled = selected.size !== 2;
+    cmpBtn.disabled = selected.size < 1;
+  };
+  for (const id of [...selected]) if (!data.runs.some((r) => r.id === id)) selected.delete(id);
+  for (const tr of tbody.querySelectorAll('tr.run-row')) tr.classList.toggle('sel', selected.has(tr.dataset.run));
+  updateButtons();
   tbody.addEventListener('change', (e) => {
     if (!e.target.classList.contains('pick')) return;
     if (e.target.checked) selected.add(e.target.value); else selected.delete(e.target.value);
     e.target.closest('tr').classList.toggle('sel', e.target.checked);
-    diffBtn.disabled = selected.size !== 2;
-    cmpBtn.disabled = selected.size < 1;
+    updateButtons();
   });
   diffBtn.addEventListener('click', () => { const [a, b] = [...selected].sort(); location.hash = `#/diff/${a}/${b}`; });
   cmpBtn.addEventListener('click', () => { location.hash = `#/compare/${[...selected].sort().join(',')}`; });
+  document.title = 'Runs — Shammie';
   main.replaceChildren(
     h('h1', {}, 'Runs ', h('span', { class: 'muted', id: 'runs-count' }, `${data.runs.length} of ${data.total}`)),
     h('div', { class: 'toolbar' }, specSel, statusSel, diffBtn, cmpBtn),
@@ -78,7 +87,8 @@ async function runsView() {
     h('table', { id: 'runs-table' }, h('thead', {}, h('tr', {},
       ['', 'run', 'status', 'spec', 'started', 'duration', 'steps', 'cached', 'failed'].map((c) => h('th', {}, c)))), tbody));
   if (data.runs.some((r) => r.status === 'running')) {
-    const t = setTimeout(route, 3000); // a list with live runs refreshes itself
+    // A list with live runs refreshes itself (selection and scroll kept).
+    const t = setTimeout(() => { const y = window.scrollY; runsView().then(() => window.scrollTo(0, y)); }, 3000);
     onLeave(() => clearTimeout(t));
   }
   ready('runs');
@@ -138,13 +148,13 @@ async function runView(ref) {
     dagView(dagEl, run.steps, { selected: selectedStep, onSelect: selectStep });
   }
 
-  async function selectStep(addr) {
+  async function selectStep(addr, scroll = true) {
     selectedStep = addr;
     renderSteps();
     const st = run.steps.find((s) => s.address === addr);
     if (!st) return;
     detailEl.replaceChildren(await stepDetail(id, st, run.files[addr] || []));
-    detailEl.scrollIntoView({ block: 'nearest' });
+    if (scroll) detailEl.scrollIntoView({ block: 'nearest' });
   }
 
   // Metrics: one metric name, any of the steps that have it, overlaid.
@@ -200,7 +210,10 @@ async function runView(ref) {
   renderHeader();
   renderSteps();
   renderMetricControls();
-  await drawChart();
+  document.title = `Run ${id} — Shammie`;
+  // A failed step explains itself at once: its message and stderr tail.
+  const failed = run.steps.find((st) => st.status === 'failed');
+  await Promise.all([drawChart(), failed ? selectStep(failed.address, false) : null]);
   ready('run');
 
   if (run.run.status === 'running') {
@@ -227,7 +240,7 @@ async function runView(ref) {
     });
     es.addEventListener('events', (e) => {
       const m = JSON.parse(e.data);
-      if (m.step === selectedStep) later(() => selectStep(selectedStep));
+      if (m.step === selectedStep) later(() => selectStep(selectedStep, false));
     });
     es.addEventListener('end', async () => { es.close(); await refresh(); await drawChart(); });
     es.onerror = () => { if (es.readyState === EventSource.CLOSED) return; };
