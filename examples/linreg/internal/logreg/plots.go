@@ -1,4 +1,4 @@
-package main
+package logreg
 
 import (
 	"encoding/json"
@@ -7,11 +7,12 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 
+	"github.com/shammie-ml/shammie/examples/linreg/internal/planted"
 	"github.com/shammie-ml/shammie/sdk/chart"
 )
 
-// writeWeights saves the learned weights next to the true ones.
-func writeWeights(path string, data Data, res Result) error {
+// WriteWeights saves the learned weights next to the true ones.
+func WriteWeights(path string, data planted.Data, res Result) error {
 	b, err := json.MarshalIndent(map[string]any{
 		"learned": map[string]any{"w": res.W, "b": res.B},
 		"true":    map[string]any{"w": data.TrueW, "b": data.TrueB},
@@ -22,8 +23,9 @@ func writeWeights(path string, data Data, res Result) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-// plotLoss draws the training loss per step to base.png and base.svg.
-func plotLoss(base string, losses []float64) error {
+// PlotLoss draws the training loss per step to base.png and base.svg and
+// returns the two paths.
+func PlotLoss(base string, losses []float64) ([]string, error) {
 	p := plot.New()
 	p.Title.Text = "linreg: training loss"
 	p.X.Label.Text = "step"
@@ -36,9 +38,9 @@ func plotLoss(base string, losses []float64) error {
 	}
 	line, err := plotter.NewLine(pts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p.Add(line)
-	_, _, err = chart.Save(p, base, 0, 0)
-	return err
+	png, svg, err := chart.Save(p, base, 0, 0)
+	return []string{png, svg}, err
 }

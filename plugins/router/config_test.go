@@ -28,22 +28,22 @@ func TestValidateConfig(t *testing.T) {
 	}{
 		{"generate ok", map[string]cty.Value{"mode": cty.StringVal("generate")}, nil},
 		{"route ok", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.StringVal("x.jsonl")}, nil},
-		{"route without data", map[string]cty.Value{"mode": cty.StringVal("route")}, []string{"route needs data"}},
+		{"route without data", map[string]cty.Value{"mode": cty.StringVal("route")}, []string{"The route mode needs data"}},
 		{"bad budget", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.StringVal("x"),
-			"budgets": cty.ListVal([]cty.Value{cty.NumberFloatVal(0.5), cty.NumberFloatVal(1)})}, []string{"budget must be in (0,1)"}},
-		{"bad method", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.StringVal("x"), "method": cty.StringVal("best")}, []string{"unknown method"}},
-		{"ppm without rows", map[string]cty.Value{"mode": cty.StringVal("ppm")}, []string{"ppm needs rows"}},
-		{"bad representation", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.StringVal("x"), "representation": cty.StringVal("bert")}, []string{"unknown representation"}},
-		{"bad mode", map[string]cty.Value{"mode": cty.StringVal("fit")}, []string{"unknown mode"}},
-		{"bad planted", map[string]cty.Value{"mode": cty.StringVal("generate"), "human_flip": cty.NumberFloatVal(0.7)}, []string{"invalid planted data settings"}},
+			"budgets": cty.ListVal([]cty.Value{cty.NumberFloatVal(0.5), cty.NumberFloatVal(1)})}, []string{"Each budget must be in (0, 1)"}},
+		{"bad method", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.StringVal("x"), "method": cty.StringVal("best")}, []string{`Unknown method "best"`}},
+		{"ppm without rows", map[string]cty.Value{"mode": cty.StringVal("ppm")}, []string{"The ppm mode needs rows"}},
+		{"bad representation", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.StringVal("x"), "representation": cty.StringVal("bert")}, []string{`Unknown representation "bert"`}},
+		{"bad mode", map[string]cty.Value{"mode": cty.StringVal("fit")}, []string{`Unknown mode "fit"`}},
+		{"bad planted", map[string]cty.Value{"mode": cty.StringVal("generate"), "human_flip": cty.NumberFloatVal(0.7)}, []string{"Invalid planted data settings"}},
 		// Before anything runs, values from upstream steps are unknown:
 		// their checks are skipped, the known attributes still checked.
-		{"unknown data, bad method", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.UnknownVal(cty.String), "method": cty.StringVal("best")}, []string{"unknown method"}},
+		{"unknown data, bad method", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.UnknownVal(cty.String), "method": cty.StringVal("best")}, []string{`Unknown method "best"`}},
 		{"unknown budget element", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.StringVal("x"),
-			"budgets": cty.ListVal([]cty.Value{cty.UnknownVal(cty.Number), cty.NumberFloatVal(1)})}, []string{"budget must be in (0,1)"}},
+			"budgets": cty.ListVal([]cty.Value{cty.UnknownVal(cty.Number), cty.NumberFloatVal(1)})}, []string{"Each budget must be in (0, 1)"}},
 		{"unknown budgets, no rm steps", map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.StringVal("x"),
-			"budgets": cty.UnknownVal(cty.List(cty.Number)), "rm_steps": cty.NumberIntVal(0)}, []string{"invalid reward model settings"}},
-		{"unknown mode, bad test_frac", map[string]cty.Value{"mode": cty.UnknownVal(cty.String), "test_frac": cty.NumberFloatVal(0.9)}, []string{"test_frac must be in [0.05, 0.5]"}},
+			"budgets": cty.UnknownVal(cty.List(cty.Number)), "rm_steps": cty.NumberIntVal(0)}, []string{"Invalid reward model settings"}},
+		{"unknown mode, bad test_frac", map[string]cty.Value{"mode": cty.UnknownVal(cty.String), "test_frac": cty.NumberFloatVal(0.9)}, []string{"The test_frac must be between 0.05 and 0.5"}},
 		{"unknown rows", map[string]cty.Value{"mode": cty.StringVal("ppm"), "rows": cty.UnknownVal(cty.String)}, nil},
 		{"unknown flip", map[string]cty.Value{"mode": cty.StringVal("generate"), "human_flip": cty.UnknownVal(cty.Number)}, nil},
 	} {
@@ -61,8 +61,8 @@ func TestValidateConfig(t *testing.T) {
 
 func TestSchemaDefaults(t *testing.T) {
 	c := cfgVal(t, map[string]cty.Value{"mode": cty.StringVal("route"), "data": cty.StringVal("d.jsonl")})
-	cfg, err := decode(c)
-	if err != nil {
+	var cfg config
+	if err := c.Decode(&cfg); err != nil {
 		t.Fatal(err)
 	}
 	want := config{Mode: "route", N: 3000, PlantedFrac: 0.2, HumanFlip: 0.3, LMFlip: 0.05, LMPlantedFlip: 0.85,

@@ -1,4 +1,4 @@
-package demo
+package planted
 
 import (
 	"path/filepath"

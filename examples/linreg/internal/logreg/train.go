@@ -1,24 +1,30 @@
-package main
+// Package logreg is linreg's method: logistic regression trained by
+// full-batch gradient descent in one GoMLX graph, with checkpoints in the
+// step's state dir, and its plots.
+package logreg
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/shammie-ml/shammie/examples/linreg/internal/planted"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
+
+// Options of training.
+type Options struct {
+	Steps           int
+	LR              float64
+	CheckpointEvery int // steps between checkpoints (0: never)
+}
 
 // Result of training.
 type Result struct {
@@ -46,8 +52,8 @@ const checkpointFile = "linreg-checkpoint.json"
 // Train runs full-batch gradient descent on the logistic loss. The update
 // is one GoMLX graph (loss, gradients by autodiff, new weights) compiled
 // once and executed per step on the chosen backend.
-func Train(ctx context.Context, backend backends.Backend, data Data, cfg Config, stateDir string, rep sdk.Reporter) (Result, error) {
-	d := cfg.Features
+func Train(ctx context.Context, backend backends.Backend, data planted.Data, cfg Options, stateDir string, rep sdk.Reporter) (Result, error) {
+	d := len(data.TrueW)
 	n := len(data.TrainY)
 	lr := float32(cfg.LR)
 	step, err := graph.NewExec(backend, func(x, y, w, b *graph.Node) (*graph.Node, *graph.Node, *graph.Node) {
@@ -65,13 +71,12 @@ func Train(ctx context.Context, backend backends.Backend, data Data, cfg Config,
 
 	fp := fingerprint(cfg, data)
 	ck := checkpoint{Fingerprint: fp, W: make([]float64, d)}
-	if stateDir != "" {
-		if prev, err := loadCheckpoint(filepath.Join(stateDir, checkpointFile)); err != nil {
-			return Result{}, err
-		} else if prev != nil && prev.Fingerprint == fp && prev.Step <= cfg.Steps && len(prev.W) == d {
-			ck = *prev
-			rep.Logf("resuming from the checkpoint at step %d", ck.Step)
-		}
+	var prev checkpoint
+	if ok, err := sdk.LoadState(stateDir, checkpointFile, &prev); err != nil {
+		return Result{}, fmt.Errorf("%w (delete it to start over)", err)
+	} else if ok && prev.Fingerprint == fp && prev.Step <= cfg.Steps && len(prev.W) == d {
+		ck = prev
+		rep.Logf("resuming from the checkpoint at step %d", ck.Step)
 	}
 	res := Result{FirstStep: ck.Step, Losses: ck.Losses}
 
@@ -95,13 +100,13 @@ func Train(ctx context.Context, backend backends.Backend, data Data, cfg Config,
 		res.Losses = append(res.Losses, loss)
 		rep.Metric("loss", int64(i), loss)
 		rep.Progress("train", int64(i+1), int64(cfg.Steps), "steps")
-		if done := i + 1; stateDir != "" && cfg.CheckpointEv > 0 && (done%cfg.CheckpointEv == 0 || done == cfg.Steps) {
+		if done := i + 1; stateDir != "" && cfg.CheckpointEvery > 0 && (done%cfg.CheckpointEvery == 0 || done == cfg.Steps) {
 			wf, err := tensors.CopyFlatData[float32](w)
 			if err != nil {
 				return Result{}, err
 			}
 			ck = checkpoint{Fingerprint: fp, Step: done, W: toFloat64(wf), B: float64(tensors.ToScalar[float32](b)), Losses: res.Losses}
-			if err := saveCheckpoint(filepath.Join(stateDir, checkpointFile), ck); err != nil {
+			if err := sdk.SaveState(stateDir, checkpointFile, ck); err != nil {
 				return Result{}, err
 			}
 		}
@@ -116,38 +121,10 @@ func Train(ctx context.Context, backend backends.Backend, data Data, cfg Config,
 	return res, nil
 }
 
-func fingerprint(cfg Config, data Data) string {
+func fingerprint(cfg Options, data planted.Data) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%+v|%v|%v", cfg, data.TrueW, data.TrueB)
+	fmt.Fprintf(h, "%+v|%d|%d|%v|%v", cfg, len(data.TrainY), len(data.TestY), data.TrueW, data.TrueB)
 	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-func loadCheckpoint(path string) (*checkpoint, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var ck checkpoint
-	if err := json.Unmarshal(b, &ck); err != nil {
-		return nil, fmt.Errorf("%s: corrupt checkpoint (delete it to start over): %w", path, err)
-	}
-	return &ck, nil
-}
-
-// saveCheckpoint writes atomically: a crash never leaves half a file.
-func saveCheckpoint(path string, ck checkpoint) error {
-	b, err := json.Marshal(ck)
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func toFloat32(v []float64) []float32 {
@@ -164,4 +141,34 @@ func toFloat64(v []float32) []float64 {
 		out[i] = float64(x)
 	}
 	return out
+}
+
+// Accuracy of the classifier sign(x·w + b) on (x, y).
+func Accuracy(x, y []float32, w []float64, b float64, d int) float64 {
+	correct := 0
+	for i := range y {
+		z := b
+		for j := range d {
+			z += float64(x[i*d+j]) * w[j]
+		}
+		if (z > 0) == (y[i] > 0.5) {
+			correct++
+		}
+	}
+	return float64(correct) / float64(len(y))
+}
+
+// LogLoss is the mean logistic loss of (w, b) on (x, y), computed stably as
+// softplus(z) - y·z.
+func LogLoss(x, y []float32, w []float64, b float64, d int) float64 {
+	var sum float64
+	for i := range y {
+		z := b
+		for j := range d {
+			z += float64(x[i*d+j]) * w[j]
+		}
+		sp := math.Max(z, 0) + math.Log1p(math.Exp(-math.Abs(z)))
+		sum += sp - float64(y[i])*z
+	}
+	return sum / float64(len(y))
 }

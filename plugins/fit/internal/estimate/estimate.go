@@ -1,4 +1,7 @@
-package main
+// Package estimate is fit's pipeline: read a score table (or score an
+// embedding set in GoMLX), find the imitation threshold with PELT, put a
+// bootstrap interval on it, and write the summary, the table and the plot.
+package estimate
 
 import (
 	"context"
@@ -7,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +24,19 @@ import (
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
+
+// Options of an estimate: the plugin's config, estimate part.
+type Options struct {
+	Scores      string // a score table, or
+	Embeddings  string // an embedding set to score
+	Columns     dataset.Columns
+	DropInvalid bool
+	Penalty     float64
+	Bootstrap   int
+	Confidence  float64
+	Title       string
+	Version     string // the plugin's, recorded in the summary
+}
 
 // summary is the JSON summary artifact.
 type summary struct {
@@ -40,10 +57,11 @@ type summary struct {
 	Seconds       map[string]any   `json:"seconds"`
 }
 
-func runEstimate(ctx context.Context, run *sdk.Run, cfg Config) error {
-	opt := dataset.Options{Drop: cfg.DropInvalid, Columns: dataset.Columns{
-		Concept: cfg.ConceptColumn, Count: cfg.CountColumn, Score: cfg.ScoreColumn, Prompt: cfg.PromptColumn}}
-	sum := summary{Plugin: "fit", Version: Version, Penalty: cfg.Penalty, Seconds: map[string]any{}}
+// Run estimates the threshold and reports it as the step's artifacts,
+// outputs and metrics.
+func Run(ctx context.Context, run *sdk.Run, cfg Options) error {
+	opt := dataset.Options{Drop: cfg.DropInvalid, Columns: cfg.Columns}
+	sum := summary{Plugin: "fit", Version: cfg.Version, Penalty: cfg.Penalty, Seconds: map[string]any{}}
 	hint := func(err error) error {
 		if !cfg.DropInvalid {
 			return fmt.Errorf("%w (set drop_invalid = true to leave such rows and concepts out; they are counted)", err)
@@ -141,10 +159,12 @@ func runEstimate(ctx context.Context, run *sdk.Run, cfg Config) error {
 	}
 
 	// Artifacts.
-	if err := writeConceptScores(run.Path("concept_scores.csv"), concepts, est); err != nil {
+	if err := run.WriteArtifact("concept_scores", "concept_scores.csv", func(path string) error {
+		return writeConceptScores(path, concepts, est)
+	}); err != nil {
 		return err
 	}
-	if err := writeJSON(run.Path("summary.json"), sum); err != nil {
+	if err := run.WriteArtifact("summary", "summary.json", func(path string) error { return writeJSON(path, sum) }); err != nil {
 		return err
 	}
 	title := cfg.Title
@@ -160,18 +180,11 @@ func runEstimate(ctx context.Context, run *sdk.Run, cfg Config) error {
 	if !anySpread {
 		spread = nil
 	}
-	if _, _, err := fitplot.Save(fitplot.Input{Title: title, Estimate: est, Spread: spread, Interval: iv}, run.Path("fit")); err != nil {
+	if err := run.WritePlot("fit", []string{"plot_png", "plot_svg"}, func(base string) ([]string, error) {
+		png, svg, err := fitplot.Save(fitplot.Input{Title: title, Estimate: est, Spread: spread, Interval: iv}, base)
+		return []string{png, svg}, err
+	}); err != nil {
 		return err
-	}
-	for _, a := range [][3]string{
-		{"summary", "summary.json", "application/json"},
-		{"concept_scores", "concept_scores.csv", "text/csv"},
-		{"plot_png", "fit.png", "image/png"},
-		{"plot_svg", "fit.svg", "image/svg+xml"},
-	} {
-		if err := run.Artifact(a[0], a[1], a[2]); err != nil {
-			return err
-		}
 	}
 
 	// Outputs.
@@ -205,18 +218,18 @@ func runEstimate(ctx context.Context, run *sdk.Run, cfg Config) error {
 	if est.Found {
 		run.Metric("threshold", 0, float64(est.Threshold))
 	}
-	return errors.Join(
-		run.Output("threshold", thr),
-		run.Output("found", cty.BoolVal(est.Found)),
-		run.Output("interval_low", lo),
-		run.Output("interval_high", hi),
-		run.Output("change_points", nums(cps)),
-		run.Output("change_point_indices", nums(cpi)),
-		run.Output("segment_means", nums(means)),
-		run.Output("n_concepts", cty.NumberIntVal(int64(len(concepts)))),
-		run.Output("dropped_rows", cty.NumberIntVal(int64(drops.Rows))),
-		run.Output("dropped_concepts", cty.NumberIntVal(int64(drops.Concepts))),
-	)
+	return run.Outputs(map[string]cty.Value{
+		"threshold":            thr,
+		"found":                cty.BoolVal(est.Found),
+		"interval_low":         lo,
+		"interval_high":        hi,
+		"change_points":        nums(cps),
+		"change_point_indices": nums(cpi),
+		"segment_means":        nums(means),
+		"n_concepts":           cty.NumberIntVal(int64(len(concepts))),
+		"dropped_rows":         cty.NumberIntVal(int64(drops.Rows)),
+		"dropped_concepts":     cty.NumberIntVal(int64(drops.Concepts)),
+	})
 }
 
 func boolFloat(b bool) float64 {
@@ -298,4 +311,11 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func inputName(cfg Options) string {
+	if cfg.Scores != "" {
+		return filepath.Base(cfg.Scores)
+	}
+	return filepath.Base(cfg.Embeddings)
 }

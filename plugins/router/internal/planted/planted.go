@@ -1,21 +1,24 @@
-package prefdata
+// Package planted generates the router's planted data: preference instances
+// with a latent gold label, an LM annotator that is accurate except on one
+// planted subject, and humans uniformly noisier. A good router sends the
+// planted subject to humans first.
+package planted
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"strings"
+
+	"github.com/shammie-ml/shammie/plugins/router/internal/prefdata"
 )
 
-// PlantedConfig describes a synthetic data set with a known answer: every
+// Config describes a synthetic data set with a known answer: every
 // instance has a latent gold preference; the LM annotator is accurate except
 // on one planted feature (a subject tag), where it is systematically wrong;
 // humans are uniformly noisier than the LM elsewhere. A good router must send
 // the planted subject to humans first.
-type PlantedConfig struct {
+type Config struct {
 	N int
 	// Subjects are the values of the subject_of_expertise tag; Planted is
 	// the one the LM gets wrong.
@@ -35,9 +38,9 @@ type PlantedConfig struct {
 	Seed                         uint64
 }
 
-// DefaultPlanted is the planted set used by specs/hyper.hcl and the tests.
-func DefaultPlanted(n int, seed uint64) PlantedConfig {
-	return PlantedConfig{
+// Default is the planted set used by specs/hyper.hcl and the tests.
+func Default(n int, seed uint64) Config {
+	return Config{
 		N:               n,
 		Subjects:        []string{"Medicine_and_health", "Computer_sciences", "Literature", "Economics", "Physics"},
 		Planted:         "Medicine_and_health",
@@ -54,12 +57,12 @@ func DefaultPlanted(n int, seed uint64) PlantedConfig {
 
 // PlantedFeature is the feature name (as internal/features names tags) the
 // router should route first.
-func (c PlantedConfig) PlantedFeature() string {
+func (c Config) PlantedFeature() string {
 	return "subject_of_expertise=" + c.Planted
 }
 
 // Validate checks the configuration.
-func (c PlantedConfig) Validate() error {
+func (c Config) Validate() error {
 	switch {
 	case c.N < 20:
 		return fmt.Errorf("planted data: n=%d, need at least 20 instances", c.N)
@@ -82,8 +85,8 @@ func (c PlantedConfig) Validate() error {
 	return nil
 }
 
-// GeneratePlanted builds the planted data set.
-func GeneratePlanted(c PlantedConfig) (*Dataset, error) {
+// Generate builds the planted data set.
+func Generate(c Config) (*prefdata.Dataset, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -133,13 +136,13 @@ func GeneratePlanted(c PlantedConfig) (*Dataset, error) {
 		// nothing about quality.
 		return strings.Join(parts, " "), r / math.Sqrt(float64(n))
 	}
-	flip := func(p Pref, prob float64) Pref {
+	flip := func(p prefdata.Pref, prob float64) prefdata.Pref {
 		if rng.Float64() < prob {
 			return -p
 		}
 		return p
 	}
-	ds := &Dataset{Source: fmt.Sprintf("planted generator (n=%d, planted %s, seed %d)", c.N, c.PlantedFeature(), c.Seed)}
+	ds := &prefdata.Dataset{Source: fmt.Sprintf("planted generator (n=%d, planted %s, seed %d)", c.N, c.PlantedFeature(), c.Seed)}
 	for i := 0; i < c.N; i++ {
 		subject := c.Planted
 		if rng.Float64() >= c.PlantedFrac {
@@ -150,16 +153,16 @@ func GeneratePlanted(c PlantedConfig) (*Dataset, error) {
 		if ra == rb {
 			rb += 1e-9
 		}
-		gold := PrefA
+		gold := prefdata.PrefA
 		if rb > ra {
-			gold = PrefB
+			gold = prefdata.PrefB
 		}
 		lmFlip := c.LMFlip
 		if subject == c.Planted {
 			lmFlip = c.LMPlantedFlip
 		}
 		prompt, _ := response(subject)
-		ds.Instances = append(ds.Instances, Instance{
+		ds.Instances = append(ds.Instances, prefdata.Instance{
 			ID:     fmt.Sprintf("p%05d", i),
 			Prompt: "question: " + prompt[:min(len(prompt), 20+rng.IntN(120))],
 			A:      a,
@@ -175,63 +178,4 @@ func GeneratePlanted(c PlantedConfig) (*Dataset, error) {
 		})
 	}
 	return ds, nil
-}
-
-// plainRow is the plain JSONL layout (what FormatJSONL reads).
-type plainRow struct {
-	ID        string              `json:"id"`
-	Prompt    string              `json:"prompt"`
-	ResponseA string              `json:"response_a"`
-	ResponseB string              `json:"response_b"`
-	Human     string              `json:"human"`
-	LM        string              `json:"lm"`
-	Gold      *string             `json:"gold,omitempty"`
-	Tags      map[string][]string `json:"tags,omitempty"`
-}
-
-// WriteJSONL writes instances in the plain layout, which Read parses back.
-func WriteJSONL(w io.Writer, insts []Instance) error {
-	enc := json.NewEncoder(w)
-	for _, in := range insts {
-		row := plainRow{ID: in.ID, Prompt: in.Prompt, ResponseA: in.A, ResponseB: in.B,
-			Human: prefString(in.Human), LM: prefString(in.LM), Tags: in.Tags}
-		if in.Gold != PrefNone {
-			g := prefString(in.Gold)
-			row.Gold = &g
-		}
-		if err := enc.Encode(row); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func prefString(p Pref) string {
-	if p == PrefB {
-		return "b"
-	}
-	return "a"
-}
-
-// TagValues lists the sorted distinct values per tag dimension.
-func TagValues(insts []Instance) map[string][]string {
-	set := map[string]map[string]bool{}
-	for _, in := range insts {
-		for d, vs := range in.Tags {
-			if set[d] == nil {
-				set[d] = map[string]bool{}
-			}
-			for _, v := range vs {
-				set[d][v] = true
-			}
-		}
-	}
-	out := map[string][]string{}
-	for d, vs := range set {
-		for v := range vs {
-			out[d] = append(out[d], v)
-		}
-		sort.Strings(out[d])
-	}
-	return out
 }

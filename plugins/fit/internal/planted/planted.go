@@ -1,11 +1,11 @@
-// Package demo makes embedding sets with a planted imitation onset, for the
+// Package planted makes embedding sets with a planted imitation onset, for the
 // default run and for tests: concepts with log-uniform image counts (or
 // given counts), training-image embeddings scattered around a concept
 // centre, and generated-image embeddings that mix the concept centre with a
 // generic "model prior" direction. Below the planted count the mix leans to
 // the prior (the model does not imitate the concept); from the planted count
 // on it leans to the concept, so the imitation score steps up there.
-package demo
+package planted
 
 import (
 	"encoding/json"
