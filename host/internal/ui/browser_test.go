@@ -220,12 +220,18 @@ var e2eBinaries = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	e2eDir = dir
-	for out, pkg := range map[string]string{
-		"shammie":               "../../cmd/shammie",
-		"shammie-plugin-linreg": "../../../examples/linreg",
-		"shammie-plugin-test":   "../testplugin",
+	// Plugins carry the version of their VERSION file, as make build stamps it.
+	linregVersion, err := os.ReadFile("../../../examples/linreg/VERSION")
+	if err != nil {
+		return "", err
+	}
+	for _, b := range []struct{ out, pkg, ldflags string }{
+		{"shammie", "../../cmd/shammie", ""},
+		{"shammie-plugin-linreg", "../../../examples/linreg", "-X main.version=" + strings.TrimSpace(string(linregVersion))},
+		{"shammie-plugin-test", "../testplugin", ""},
 	} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
+		out, pkg := b.out, b.pkg
+		cmd := exec.Command("go", "build", "-ldflags", b.ldflags, "-o", filepath.Join(dir, out), pkg)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return "", fmt.Errorf("building %s: %v\n%s", pkg, err, b)
 		}

@@ -107,6 +107,7 @@ async function runView(ref) {
   const metricsEl = h('div', { id: 'metrics' });
   let chart = null;
   onLeave(() => chart && chart.destroy());
+  const picker = diffPicker(id); // one list fetch, kept across live redraws
 
   function renderHeader() {
     const r = run.run;
@@ -120,7 +121,7 @@ async function runView(ref) {
           ['started', `${fmtTime(r.started_at)} (${r.status === 'running' ? 'running for ' : 'took '}${fmtDuration(end - new Date(r.started_at))})`],
           ['host', `shammie ${r.host_version}, seed ${r.seed}, backends ${(r.backends || []).join(', ')}`],
           ['plugins', (r.plugins || []).map((p) => `${p.name} ${p.version}`).join(', ')],
-          ['diff', h('span', {}, 'with ', diffPicker(r.id))],
+          ['diff', h('span', {}, 'with ', picker)],
         ]),
         h('div', {}, h('h3', {}, 'Variables'), Object.keys(r.variables || {}).length
           ? kvTable(Object.entries(r.variables).sort().map(([k, v]) => [k, h('code', { 'data-var': k }, valueText(v))]), 'kv vars')
@@ -195,8 +196,11 @@ async function runView(ref) {
     }));
     const series = await fetchAll();
     if (n !== drawing) return;
+    const key = `${name}\u0000${[...picked].sort().join('\u0000')}`;
+    if (chart && chart.key === key && chart.update(series)) return; // live: new points only
     if (chart) chart.destroy();
     chart = lineChart(chartEl, series, { title: name, refetch: (from, to) => fetchAll({ from, to }) });
+    chart.key = key;
   }
 
   async function refresh() {

@@ -40,9 +40,13 @@ export function lineChart(container, series, opts = {}) {
     h('span', { class: 'muted' }, 'drag to zoom, double-click to reset')), plotEl, note);
   container.replaceChildren(wrap);
   let u = null;
-  let current = series; // what is drawn: the whole series or a zoomed window
-  const xmin = Math.min(...series.map((s) => (s.x.length ? s.x[0] : Infinity)));
-  const xmax = Math.max(...series.map((s) => (s.x.length ? s.x[s.x.length - 1] : -Infinity)));
+  let zoomed = false; // a zoomed window of downsampled series is drawn
+  let xmin, xmax;
+  const bounds = () => {
+    xmin = Math.min(...series.map((s) => (s.x.length ? s.x[0] : Infinity)));
+    xmax = Math.max(...series.map((s) => (s.x.length ? s.x[s.x.length - 1] : -Infinity)));
+  };
+  bounds();
 
   function describe(list, zoomed) {
     const total = list.reduce((a, s) => a + s.total, 0);
@@ -64,17 +68,19 @@ export function lineChart(container, series, opts = {}) {
 
   // Zoom: once the user picks a window, fetch it at full resolution.
   let timer = null, asked = null;
+  let userZoom = false; // the x window is narrower than the data
   function onScale(min, max) {
+    const whole = min <= xmin && max >= xmax;
+    userZoom = !whole;
     if (!opts.refetch || !series.some((s) => s.downsampled)) return;
     clearTimeout(timer);
     timer = setTimeout(async () => {
-      const whole = min <= xmin && max >= xmax;
       const key = whole ? 'whole' : `${min},${max}`;
       if (key === asked) return;
       asked = key;
       const list = whole ? series : await opts.refetch(Math.floor(min), Math.ceil(max));
       if (asked !== key || !u) return;
-      current = list;
+      zoomed = !whole;
       u.setData(toData(list), false);
       describe(list, !whole);
       container.dataset.rendered = String(Date.now());
@@ -83,8 +89,9 @@ export function lineChart(container, series, opts = {}) {
 
   function build() {
     if (u) u.destroy();
-    current = series;
-    asked = null;
+    zoomed = false;
+    userZoom = false;
+    asked = 'whole'; // what build draws
     describe(series, false);
     const width = Math.max(320, (container.clientWidth || 900) - 20);
     u = new uPlot({
@@ -103,7 +110,21 @@ export function lineChart(container, series, opts = {}) {
   logBox.addEventListener('change', () => { state.log = logBox.checked; build(); });
   smooth.addEventListener('input', () => { state.smooth = Number(smooth.value); smoothVal.textContent = smooth.value; build(); });
   build();
-  return { destroy() { clearTimeout(timer); if (u) u.destroy(); u = null; }, el: wrap };
+  return {
+    destroy() { clearTimeout(timer); if (u) u.destroy(); u = null; },
+    // update replaces the data of the same series (a live run's new
+    // points) without rebuilding the chart; a zoomed window stays as it is.
+    update(next) {
+      if (!u || next.length !== series.length) return false;
+      series = next;
+      bounds();
+      if (zoomed) return true;
+      u.setData(toData(series), !userZoom);
+      describe(series, false);
+      return true;
+    },
+    el: wrap,
+  };
 }
 
 // scatter draws points (x numeric, or categories given as labels) with a
