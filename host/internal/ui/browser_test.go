@@ -335,6 +335,13 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("run A status %q", got)
 	}
 	b.shot("runs")
+	// Offline: everything the page loaded came from the dashboard itself.
+	if foreign := evalJS[[]string](b, `performance.getEntriesByType('resource').map((e) => e.name).filter((n) => !n.startsWith(location.origin))`); len(foreign) > 0 {
+		t.Errorf("the page loaded from elsewhere: %v", foreign)
+	}
+	if n := evalJS[int](b, `performance.getEntriesByType('resource').filter((e) => e.name.includes('/assets/vendor/uplot/')).length`); n != 2 {
+		t.Errorf("the vendored uPlot (script and CSS) loaded %d times, want 2", n)
+	}
 
 	// One run: DAG, the plot artifact of a step, the loss chart.
 	b.visit(base+"#/run/"+runA, "run")
