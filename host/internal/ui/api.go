@@ -215,6 +215,8 @@ type seriesView struct {
 	Downsampled bool `json:"downsampled"`
 	// Range is true when the series was cut to ?from=&to=.
 	Range bool `json:"range,omitempty"`
+	// InRange counts the finite points in the range, before downsampling.
+	InRange int `json:"in_range"`
 	// NonFinite counts the NaN and ±Inf values left out of the chart.
 	NonFinite int `json:"non_finite"`
 }
@@ -280,6 +282,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		v.X, v.Y = v.X[lo:hi], v.Y[lo:hi]
 		v.Range = true
 	}
+	v.InRange = len(v.X)
 	if len(v.X) > maxPts {
 		v.X, v.Y = LTTB(v.X, v.Y, maxPts)
 		v.Downsampled = true

@@ -395,6 +395,8 @@ func TestBrowser(t *testing.T) {
 	if n := evalJS[int](b, `document.querySelectorAll('#sweep-table tr.sweep-row').length`); n != 3 {
 		t.Errorf("sweep table has %d rows", n)
 	}
+	b.do(chromedp.Click(`#sweep-logx`))
+	b.wait("the log-x sweep plot", `document.querySelector('#sweep-chart').dataset.points === '3' && document.querySelector('#sweep-chart canvas') !== null`)
 	b.shot("sweep")
 
 	// Diff: pick the two runs in the list; the changed variable shows side by side.

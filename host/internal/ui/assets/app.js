@@ -341,16 +341,16 @@ async function sweepView(runID, name) {
   function draw() {
     if (plot) plot.destroy();
     const pts = sw.instances.map((inst) => ({ x: xOf(inst, xSel.value), y: Number(parse(inst.values[ySel.value])), label: inst.address }))
-      .filter((p) => inst_ok(p));
-    plot = scatter(plotEl, pts, { xLabel: xSel.value, yLabel: ySel.value });
+      .filter((p) => p.x !== undefined && Number.isFinite(p.y));
+    plot = scatter(plotEl, pts, { xLabel: xSel.value, yLabel: ySel.value, logX: logX.checked });
   }
-  const inst_ok = (p) => p.x !== undefined && Number.isFinite(p.y);
+  const logX = h('input', { type: 'checkbox', id: 'sweep-logx', onchange: () => draw() });
   xSel.addEventListener('change', draw);
   ySel.addEventListener('change', draw);
   const cols = [...sw.swept, ...sw.values];
   main.replaceChildren(
     h('h1', {}, 'Sweep ', h('span', { class: 'mono' }, `step.${name}`), ' of run ', h('a', { class: 'mono', href: `#/run/${sw.run}` }, sw.run)),
-    h('div', { class: 'toolbar' }, h('label', {}, 'x', xSel), h('label', {}, 'y', ySel)),
+    h('div', { class: 'toolbar' }, h('label', {}, 'x', xSel), h('label', {}, 'y', ySel), h('label', {}, logX, 'log x')),
     plotEl,
     h('div', { class: 'scroll' }, h('table', { id: 'sweep-table' },
       h('thead', {}, h('tr', {}, h('th', {}, 'instance'), h('th', {}, 'status'), cols.map((c) => h('th', {}, c)))),

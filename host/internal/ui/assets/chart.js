@@ -56,8 +56,9 @@ export function lineChart(container, series, opts = {}) {
     container.dataset.series = String(list.length);
     container.dataset.zoomed = zoomed ? '1' : '0';
     const ds = list.some((s) => s.downsampled);
+    const from = zoomed ? list.reduce((a, s) => a + (s.in_range ?? s.x.length), 0) : total;
     note.textContent = `${list.length} series, ${drawn.toLocaleString()} points drawn` +
-      (ds ? ` (downsampled on the server from ${total.toLocaleString()}${zoomed ? ' in this window' : ''})` : '');
+      (ds ? ` (downsampled on the server from ${from.toLocaleString()}${zoomed ? ' in this window' : ''})` : '');
   }
 
   function toData(list) {
@@ -142,7 +143,7 @@ export function scatter(container, pts, opts = {}) {
   const width = Math.max(320, (container.clientWidth || 700) - 20);
   const u = new uPlot({
     width, height: 300,
-    scales: { x: { time: false, range: numeric ? undefined : [-0.5, cats.length - 0.5] } },
+    scales: { x: numeric && opts.logX && xy.every((p) => p.x > 0) ? { time: false, distr: 3 } : { time: false, range: numeric ? undefined : [-0.5, cats.length - 0.5] } },
     axes: [
       { label: opts.xLabel, values: numeric ? undefined : (_, ticks) => ticks.map((t) => (Number.isInteger(t) ? cats[t] ?? '' : '')),
         splits: numeric ? undefined : () => cats.map((_, i) => i) },
