@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shammie-ml/shammie/host/internal/runstore"
+	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
 
 // The browser tests drive Debian's chromium, headless, through chromedp.
@@ -220,20 +221,18 @@ var e2eBinaries = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	e2eDir = dir
-	// Plugins carry the version of their VERSION file, as make build stamps it.
-	linregVersion, err := os.ReadFile("../../../examples/linreg/VERSION")
-	if err != nil {
-		return "", err
-	}
-	for _, b := range []struct{ out, pkg, ldflags string }{
-		{"shammie", "../../cmd/shammie", ""},
-		{"shammie-plugin-linreg", "../../../examples/linreg", "-X main.version=" + strings.TrimSpace(string(linregVersion))},
-		{"shammie-plugin-test", "../testplugin", ""},
+	for out, pkg := range map[string]string{
+		"shammie":               "../../cmd/shammie",
+		"shammie-plugin-linreg": "../../../examples/linreg",
+		"shammie-plugin-test":   "../testplugin",
 	} {
-		out, pkg := b.out, b.pkg
-		cmd := exec.Command("go", "build", "-ldflags", b.ldflags, "-o", filepath.Join(dir, out), pkg)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("building %s: %v\n%s", pkg, err, b)
+		// plugintest.Build stamps the VERSION file as `make build` does.
+		out, err := filepath.Abs(filepath.Join(dir, out))
+		if err != nil {
+			return "", err
+		}
+		if err := plugintest.Build(pkg, out); err != nil {
+			return "", err
 		}
 	}
 	return dir, nil
