@@ -189,6 +189,15 @@ func ReadSafetensors(path string) (map[string]*tensors.Tensor, map[string]string
 		if !ok {
 			return nil, nil, fmt.Errorf("safetensors %s: tensor %q has unsupported dtype %q", path, it.name, it.e.DType)
 		}
+		// A corrupt header must fail here, not panic in shapes.Make or
+		// overflow the byte count it is checked against.
+		elems := int64(1)
+		for _, d := range it.e.Shape {
+			if d < 0 || (d > 0 && elems > (1<<40)/int64(d)) {
+				return nil, nil, fmt.Errorf("safetensors %s: tensor %q has an invalid shape %v", path, it.name, it.e.Shape)
+			}
+			elems *= int64(d)
+		}
 		sh := shapes.Make(dt, it.e.Shape...)
 		b, e := it.e.DataOffsets[0], it.e.DataOffsets[1]
 		if b < pos || e-b != int64(sh.Memory()) || e > dataLen {
