@@ -25,8 +25,9 @@ build: ## Build the host and every plugin into ./bin (plugins as shammie-plugin-
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags "$(HOST_LDFLAGS)" -o $(BIN)/shammie ./host/cmd/shammie
 	@for d in $(addprefix plugins/,$(PLUGINS)) $(addprefix examples/,$(EXAMPLES)); do \
-	  p=$${d#*/}; v=$$(cat $$d/VERSION 2>/dev/null || echo 0.0.0-dev); \
-	  echo "build shammie-plugin-$${p}_v$$v"; \
+	  p=$${d#*/}; \
+	  if [ ! -f $$d/VERSION ]; then echo "build shammie-plugin-$$p (no VERSION file)"; $(GO) build -o $(BIN)/shammie-plugin-$$p ./$$d; continue; fi; \
+	  v=$$(cat $$d/VERSION); echo "build shammie-plugin-$${p}_v$$v"; \
 	  rm -f $(BIN)/shammie-plugin-$$p; \
 	  $(GO) build -ldflags "-X main.version=$$v" -o $(BIN)/shammie-plugin-$${p}_v$$v ./$$d; \
 	done

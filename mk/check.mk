@@ -10,6 +10,7 @@ FUZZTIME_CHECK ?= 5s
 # binary reader.
 FUZZ_TARGETS := \
 	"sdk . FuzzDecodeValue" \
+	"sdk ./ml FuzzSafetensorsHeader" \
 	"host ./internal/configs FuzzLoadFile" \
 	"host ./internal/configs FuzzFormat" \
 	"host ./internal/depsfile FuzzLoad" \
