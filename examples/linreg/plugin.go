@@ -126,4 +126,3 @@ func (*Plugin) Run(ctx context.Context, run *sdk.Run) error {
 		"oracle_accuracy": cty.NumberFloatVal(oracle),
 	})
 }
-
