@@ -300,10 +300,10 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 	}
 	info.Config, info.Seed, info.Backend = cfg, seed, backend
 	info.SensitivePaths = sensitivePaths(p.Schema.Config, nil)
-	key := runstore.CacheKey(runstore.CacheInputs{
-		PluginSHA256: p.SHA256, Config: cfg, InputArtifacts: store.InputArtifacts(cfg),
-		Seed: seed, Backend: backend,
-	})
+	key, err := s.cacheKey(store, p, cfg, seed, backend)
+	if err != nil {
+		return fail(nil, err.Error(), nil)
+	}
 	info.CacheKey = key
 
 	if !opts.NoCache && key != "" {
@@ -311,13 +311,6 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 			st, err := run.BeginStep(info)
 			if err != nil {
 				return fail(nil, err.Error(), nil)
-			}
-			// The metrics of the run that computed the result come along,
-			// so that this run's report and diffs are complete.
-			if points, err := store.Metrics(entry.RunID, entry.Address); err == nil {
-				for _, m := range points {
-					_ = st.Record(pluginhost.Metric{Time: m.Time, Name: m.Name, Step: m.Step, Value: float64(m.Value)})
-				}
 			}
 			if _, err := st.FinishFromCache(entry); err != nil {
 				return nodeResult{status: runstore.StatusFailed, message: err.Error()}
@@ -341,6 +334,13 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 	if err != nil {
 		return fail(nil, err.Error(), nil)
 	}
+	// The plugin reads verified private copies of its input artifacts,
+	// never the store's objects.
+	pcfg, err := run.PluginConfig(cfg)
+	if err != nil {
+		return fail(st, err.Error(), nil)
+	}
+	pcfg, _ = pcfg.UnmarkDeep() // marks do not cross the wire
 	conn, err := s.Pool.Get(ctx, p)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -352,7 +352,12 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 	defer func() { s.Pool.Put(p, conn, healthy) }()
 
 	if !s.isValidated(n.Addr) {
-		pd, err := conn.ValidateConfig(ctx, cfg)
+		vctx, cancel := context.WithTimeoutCause(ctx, ValidateTimeout, fmt.Errorf("plugin %q did not validate the config within %s", p.Label, ValidateTimeout))
+		pd, err := conn.ValidateConfig(vctx, pcfg)
+		if err != nil && vctx.Err() != nil && ctx.Err() == nil {
+			err = context.Cause(vctx)
+		}
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return s.finishCancelled(st, n, p, ctx, conn.StderrTail(), emit)
@@ -377,7 +382,15 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 	var violations []string
 	onEvent := func(ev pluginhost.Event) {
 		switch e := ev.(type) {
+		case pluginhost.Log:
+			e.Message = s.mask(e.Message)
+			ev = e
+		case pluginhost.Status:
+			e.Message = s.mask(e.Message)
+			ev = e
 		case pluginhost.Output:
+			e.Value = s.markIfSecret(e.Value)
+			ev = e
 			ty, ok := declaredOut[e.Name]
 			if !ok {
 				violations = append(violations, fmt.Sprintf("the plugin set output %q, which its schema does not declare (declared: %s)", e.Name, names(declaredOut)))
@@ -405,7 +418,7 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 		emit(uiEvent(n.Addr, p.Label, ev, st))
 	}
 	status, err := conn.Run(ctx, pluginhost.RunRequest{
-		RunID: run.ID(), Step: n.Addr, Config: cfg, WorkDir: st.WorkDir(), StateDir: st.StateDir(),
+		RunID: run.ID(), Step: n.Addr, Config: pcfg, WorkDir: st.WorkDir(), StateDir: st.StateDir(),
 		Seed: seed, Backend: backend,
 	}, onEvent)
 	if err != nil {
@@ -424,6 +437,9 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 			return s.finishFailed(st, n, p, err.Error(), nil, "", emit)
 		}
 		healthy = true
+		if rec.CacheWarning != "" {
+			emit(Event{Kind: "log", Step: n.Addr, Plugin: p.Label, Level: "warn", Message: rec.CacheWarning})
+		}
 		res := dag.StepResult{Outputs: st.Outputs(), Artifacts: map[string]string{}}
 		for name, a := range st.Artifacts() {
 			res.Artifacts[name] = a.StorePath
@@ -439,6 +455,22 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 		}
 		return s.finishFailed(st, n, p, msg, pdiags, settledTail(conn), emit)
 	}
+}
+
+// cacheKey is the instance's cache key: plugin, config, the content of
+// input artifacts and of the files the config names, seed, backend.
+func (s *Session) cacheKey(store *runstore.Store, p *Plugin, cfg cty.Value, seed int64, backend string) (string, error) {
+	if !cfg.IsWhollyKnown() {
+		return "", nil
+	}
+	files, err := store.FileInputs(cfg, s.Spec.Dir)
+	if err != nil {
+		return "", err
+	}
+	return runstore.CacheKey(runstore.CacheInputs{
+		PluginSHA256: p.SHA256, Config: cfg, InputArtifacts: store.InputArtifacts(cfg),
+		Files: files, Seed: seed, Backend: backend,
+	}), nil
 }
 
 // settledTail returns the plugin's stderr tail once it stops growing: the
@@ -459,6 +491,7 @@ func settledTail(c Conn) string {
 }
 
 func (s *Session) finishFailed(st *runstore.Step, n *dag.Node, p *Plugin, msg string, diags []string, tail string, emit func(Event)) nodeResult {
+	msg, diags, tail = s.mask(msg), s.maskAll(diags), s.mask(tail)
 	rec, err := st.Finish(runstore.StepResult{Status: runstore.StatusFailed, Message: msg, Diagnostics: diags, StderrTail: tail})
 	if err != nil {
 		msg += "; recording: " + err.Error()
@@ -528,6 +561,9 @@ func uiEvent(addr, plugin string, ev pluginhost.Event, st *runstore.Step) Event 
 		}
 	case pluginhost.Output:
 		e.Kind, e.Name, e.Message = "output", x.Name, configschema.ValueString(x.Value)
+		if x.Value.ContainsMarked() {
+			e.Message = "(sensitive)"
+		}
 	}
 	return e
 }
