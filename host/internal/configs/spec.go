@@ -37,11 +37,25 @@ type Spec struct {
 	Locals    map[string]*Local
 	Plugins   map[string]*PluginDecl
 	Steps     map[string]*Step
+	Outputs   map[string]*Output
 
 	// Files holds every parsed file by name (the spec, var files, pseudo
 	// files for -var values) so diagnostics can be rendered with snippets.
 	Files map[string]*hcl.File
 }
+
+// Output is an `output "name" { value = ... }` block: a value computed
+// from step results (and variables, locals) once the run ends.
+type Output struct {
+	Name        string
+	Expr        hcl.Expression
+	Description string
+	Sensitive   bool
+	DeclRange   hcl.Range
+}
+
+// SortedOutputNames returns the output names in order.
+func (s *Spec) SortedOutputNames() []string { return SortedKeys(s.Outputs) }
 
 // Variable is a `variable "name" { ... }` block.
 type Variable struct {
@@ -300,6 +314,7 @@ func newSpec(filename string, src []byte) *Spec {
 		Locals:    map[string]*Local{},
 		Plugins:   map[string]*PluginDecl{},
 		Steps:     map[string]*Step{},
+		Outputs:   map[string]*Output{},
 		Files:     map[string]*hcl.File{},
 	}
 }

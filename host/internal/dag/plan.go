@@ -116,6 +116,7 @@ func Plan(spec *configs.Spec, vars map[string]cty.Value, schemas map[string]sdk.
 		valDiags = append(valDiags, g.validateNode(n, placeholders)...)
 	}
 	diags = append(diags, dedupe(valDiags)...)
+	diags = append(diags, g.checkOutputs(placeholders)...)
 	return g, diags
 }
 

@@ -45,6 +45,16 @@ type Outcome struct {
 	// Failed lists the failed instances with their messages.
 	Failed  []string
 	Message string
+	// Outputs are the spec's output blocks, evaluated at the end.
+	Outputs []OutputResult
+}
+
+// OutputResult is one spec output as shown: its value rendered, or why it
+// is not known.
+type OutputResult struct {
+	Name  string
+	Text  string
+	Known bool
 }
 
 type nodeState int
@@ -228,11 +238,39 @@ func (s *Session) Execute(ctx context.Context, store *runstore.Store, opts RunOp
 		status = runstore.StatusSucceeded
 	}
 	out.Status = status
+	s.recordOutputs(run, results, out, emit)
 	if err := run.Finish(status, out.Message); err != nil && retErr == nil {
 		retErr = &Error{Code: ExitStepFailed, Err: err}
 	}
 	emit(Event{Kind: "finish", RunID: run.ID(), Status: string(status), Message: out.Message})
 	return out, retErr
+}
+
+// recordOutputs evaluates the spec's output blocks from every instance that
+// succeeded (computed or cached), records them in the run and tells the
+// observer ("result" events), also when every step was a cache hit.
+func (s *Session) recordOutputs(run *runstore.Run, results map[string]dag.StepResult, out *Outcome, emit func(Event)) {
+	if len(s.Spec.Outputs) == 0 {
+		return
+	}
+	vals := map[string]cty.Value{}
+	for _, o := range s.Graph.EvalOutputs(results) {
+		text := "(" + o.Err + ")"
+		switch {
+		case o.Known && o.Sensitive:
+			text = "(sensitive)"
+		case o.Known:
+			text = s.mask(configschema.ValueString(o.Value))
+		}
+		if o.Known {
+			vals[o.Name] = o.Value
+		}
+		out.Outputs = append(out.Outputs, OutputResult{Name: o.Name, Text: text, Known: o.Known})
+		emit(Event{Kind: "result", Name: o.Name, Message: text})
+	}
+	if err := run.SetOutputs(vals); err != nil {
+		emit(Event{Kind: "log", Level: "warn", Message: "recording the spec's outputs: " + err.Error()})
+	}
 }
 
 func (s *Session) runMeta(opts RunOptions) runstore.RunMeta {
