@@ -1,9 +1,7 @@
 package ml
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -12,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/shammie-ml/shammie/sdk/datafile"
 )
 
 // LoadText reads a plain-text file as one document. An empty file and
@@ -32,46 +32,13 @@ func LoadText(path string) (string, error) {
 	return string(b), nil
 }
 
-// LoadJSONL decodes every non-blank line of a JSON Lines file into a T.
-// Unknown fields are errors (they are usually typos). Errors name the file
-// and line; an empty file is an error.
+// LoadJSONL decodes every non-blank line of a JSON Lines file (gzipped or
+// not) into a T, strictly: unknown fields are errors (they are usually
+// typos). Errors name the file and line; an empty file is an error. It is
+// datafile.ReadJSONL with default options; use that package for lenient
+// reading and JSON arrays.
 func LoadJSONL[T any](path string) ([]T, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 256<<20)
-	var out []T
-	line := 0
-	for sc.Scan() {
-		line++
-		raw := bytes.TrimSpace(sc.Bytes())
-		if len(raw) == 0 {
-			continue
-		}
-		if !utf8.Valid(raw) {
-			return nil, fmt.Errorf("%s:%d: invalid UTF-8", path, line)
-		}
-		var v T
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
-		}
-		if dec.More() {
-			return nil, fmt.Errorf("%s:%d: more than one JSON value on the line", path, line)
-		}
-		out = append(out, v)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", path, line+1, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: empty file: expected one JSON object per line", path)
-	}
-	return out, nil
+	return datafile.ReadJSONL[T](path, datafile.Options{})
 }
 
 // Permutation returns a permutation of [0, n) determined by seed and epoch
@@ -128,12 +95,36 @@ func (f BatchFunc) Batch(i int) ([]*tensors.Tensor, error) { return f(i) }
 type LMWindows struct {
 	tokens     []int32
 	seq, batch int
-	seed       int64
 	n          int
+	shuffle    *epochShuffle
+}
+
+// epochShuffle serves ExampleIndices with the current epoch's permutation
+// cached: recomputing it for every batch would cost O(examples) per step.
+type epochShuffle struct {
+	n    int
+	seed int64
 
 	mu        sync.Mutex
 	permEpoch int
 	perm      []int
+}
+
+func newEpochShuffle(n int, seed int64) *epochShuffle { return &epochShuffle{n: n, seed: seed} }
+
+// indices is ExampleIndices(i, batch, n, seed).
+func (s *epochShuffle) indices(i, batch int) []int {
+	idx := make([]int, batch)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for b := range batch {
+		k := i*batch + b
+		if epoch := k / s.n; s.perm == nil || epoch != s.permEpoch {
+			s.perm, s.permEpoch = Permutation(s.n, s.seed, epoch), epoch
+		}
+		idx[b] = s.perm[k%s.n]
+	}
+	return idx
 }
 
 // NewLMWindows checks that the stream holds at least one window.
@@ -145,7 +136,7 @@ func NewLMWindows(tokens []int32, batch, seq int, seed int64) (*LMWindows, error
 	if n < 1 {
 		return nil, fmt.Errorf("%d tokens are too few for one window of %d+1 tokens", len(tokens), seq)
 	}
-	return &LMWindows{tokens: tokens, seq: seq, batch: batch, seed: seed, n: n}, nil
+	return &LMWindows{tokens: tokens, seq: seq, batch: batch, n: n, shuffle: newEpochShuffle(n, seed)}, nil
 }
 
 // NumWindows is the number of distinct windows (one epoch).
@@ -156,18 +147,7 @@ func (w *LMWindows) Batch(i int) ([]*tensors.Tensor, error) {
 	if i < 0 {
 		return nil, errors.New("negative batch index")
 	}
-	// Same indices as ExampleIndices, with the epoch's permutation cached:
-	// recomputing it for every batch would cost O(windows) per step.
-	idx := make([]int, w.batch)
-	w.mu.Lock()
-	for b := range w.batch {
-		k := i*w.batch + b
-		if epoch := k / w.n; w.perm == nil || epoch != w.permEpoch {
-			w.perm, w.permEpoch = Permutation(w.n, w.seed, epoch), epoch
-		}
-		idx[b] = w.perm[k%w.n]
-	}
-	w.mu.Unlock()
+	idx := w.shuffle.indices(i, w.batch)
 	flat := make([]int32, 0, w.batch*(w.seq+1))
 	for _, j := range idx {
 		flat = append(flat, w.tokens[j*w.seq:j*w.seq+w.seq+1]...)

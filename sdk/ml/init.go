@@ -24,11 +24,14 @@ func SetInitSeed(ctx *context.Context, seed int64) {
 // Weight returns the variable name in ctx's scope, creating it — if it does
 // not exist yet — with normal(0, std) values (std 0: zeros; std < 0: ones,
 // for norm gains). Values are generated on the host, so they are identical on
-// every backend.
+// every backend. Inside a scope filled by LoadVariables or LoadModel it
+// panics instead (naming the file and the tensor it lacks): a missing
+// weight means the file belongs to another model.
 func Weight(ctx *context.Context, name string, shape shapes.Shape, std float64) *context.Variable {
 	if v := ctx.InspectVariableInScope(name); v != nil {
 		return v
 	}
+	checkNotLoaded(ctx, name, shape)
 	seed := context.GetParamOr(ctx, seedParam, int64(0))
 	t := initTensor(seed, context.JoinScope(ctx.Scope(), name), shape, std)
 	return ctx.VariableWithValue(name, t)

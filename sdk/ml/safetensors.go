@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
@@ -105,84 +104,34 @@ func WriteSafetensors(path string, ts []NamedTensor, metadata map[string]string)
 	})
 }
 
-// ReadSafetensors reads a whole safetensors file. Errors name the file and
-// what is wrong with it.
+// ReadSafetensorsMetadata reads only the header's __metadata__.
+func ReadSafetensorsMetadata(path string) (map[string]string, error) {
+	f, err := OpenSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Metadata, nil
+}
+
+// ReadSafetensors reads a whole safetensors file (through OpenSafetensors,
+// the one header parser and validator). Errors name the file and what is
+// wrong with it.
 func ReadSafetensors(path string) (map[string]*tensors.Tensor, map[string]string, error) {
-	f, err := os.Open(path)
+	f, err := OpenSafetensors(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	var lenBuf [8]byte
-	if _, err := io.ReadFull(f, lenBuf[:]); err != nil {
-		return nil, nil, fmt.Errorf("safetensors %s: file too short for the 8-byte header length (%d bytes)", path, fi.Size())
-	}
-	hlen := binary.LittleEndian.Uint64(lenBuf[:])
-	if hlen > uint64(fi.Size())-8 || hlen > 100<<20 {
-		return nil, nil, fmt.Errorf("safetensors %s: header length %d does not fit in a %d-byte file", path, hlen, fi.Size())
-	}
-	hb := make([]byte, hlen)
-	if _, err := io.ReadFull(f, hb); err != nil {
-		return nil, nil, fmt.Errorf("safetensors %s: reading header: %w", path, err)
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(hb, &raw); err != nil {
-		return nil, nil, fmt.Errorf("safetensors %s: header is not valid JSON: %w", path, err)
-	}
-	meta := map[string]string{}
-	type item struct {
-		name string
-		e    stEntry
-	}
-	var items []item
-	for name, msg := range raw {
-		if name == "__metadata__" {
-			if err := json.Unmarshal(msg, &meta); err != nil {
-				return nil, nil, fmt.Errorf("safetensors %s: __metadata__ must map strings to strings: %w", path, err)
-			}
-			continue
-		}
-		var e stEntry
-		if err := json.Unmarshal(msg, &e); err != nil {
-			return nil, nil, fmt.Errorf("safetensors %s: tensor %q: %w", path, name, err)
-		}
-		items = append(items, item{name, e})
-	}
-	sort.Slice(items, func(i, j int) bool { return items[i].e.DataOffsets[0] < items[j].e.DataOffsets[0] })
-	dataLen := fi.Size() - 8 - int64(hlen)
 	out := map[string]*tensors.Tensor{}
-	r := bufio.NewReader(f)
-	var pos int64
-	for _, it := range items {
-		dt, ok := stDType(it.e.DType)
-		if !ok {
-			return nil, nil, fmt.Errorf("safetensors %s: tensor %q has unsupported dtype %q", path, it.name, it.e.DType)
-		}
-		sh := shapes.Make(dt, it.e.Shape...)
-		b, e := it.e.DataOffsets[0], it.e.DataOffsets[1]
-		if b < pos || e-b != int64(sh.Memory()) || e > dataLen {
-			return nil, nil, fmt.Errorf("safetensors %s: tensor %q: byte range [%d, %d) is inconsistent with shape %v %s (%d bytes) or the %d data bytes",
-				path, it.name, b, e, it.e.Shape, it.e.DType, sh.Memory(), dataLen)
-		}
-		if _, err := r.Discard(int(b - pos)); err != nil {
-			return nil, nil, fmt.Errorf("safetensors %s: %w", path, err)
-		}
-		t := tensors.FromShape(sh)
-		var rerr error
-		if err := t.MutableBytes(func(buf []byte) { _, rerr = io.ReadFull(r, buf) }); err != nil {
+	for _, ti := range f.Tensors() {
+		t, err := f.ReadTensor(ti.Name)
+		if err != nil {
 			return nil, nil, err
 		}
-		if rerr != nil {
-			return nil, nil, fmt.Errorf("safetensors %s: tensor %q: %w", path, it.name, rerr)
-		}
-		pos = e
-		out[it.name] = t
+		out[ti.Name] = t
 	}
-	return out, meta, nil
+	return out, f.Metadata, nil
 }
 
 // TensorName is the stable safetensors name of a context variable: its scope
@@ -226,41 +175,19 @@ func SaveVariables(path string, ctx *context.Context, scope string, metadata map
 
 // LoadVariables sets the variables under scope from a safetensors file.
 // Every existing variable there must be in the file with its exact shape and
-// dtype; tensors of the file under scope with no variable yet are created,
-// so a fresh context can be loaded before any graph is built. Errors name
-// the file and the offending tensor.
+// dtype (otherwise the error names every missing tensor and the file's
+// tensors no variable takes); tensors of the file under scope with no
+// variable yet are created, so a fresh context can be loaded before any
+// graph is built. The scope is then marked loaded: a graph that asks for a
+// weight the file did not have fails, naming the file and the tensor,
+// instead of initialising it at random. Errors name the file and the
+// offending tensor.
 func LoadVariables(path string, ctx *context.Context, scope string) error {
 	ts, _, err := ReadSafetensors(path)
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for _, v := range VariablesUnder(ctx, scope) {
-		name := TensorName(v)
-		t, ok := ts[name]
-		if !ok {
-			return fmt.Errorf("checkpoint %s: no tensor %q for variable %s %s", path, name, v.ScopeAndName(), v.Shape())
-		}
-		if !t.Shape().Equal(v.Shape()) {
-			return fmt.Errorf("checkpoint %s: tensor %q is %s but the model's variable is %s (was it written for another model config?)",
-				path, name, t.Shape(), v.Shape())
-		}
-		if err := v.SetValue(t); err != nil {
-			return fmt.Errorf("checkpoint %s: tensor %q: %w", path, name, err)
-		}
-		seen[name] = true
-	}
-	for name, t := range ts {
-		if seen[name] {
-			continue
-		}
-		vscope, vname := splitTensorName(name)
-		if scope != context.RootScope && vscope != scope && !strings.HasPrefix(vscope, scope+context.ScopeSeparator) {
-			continue
-		}
-		ctx.InAbsPath(vscope).VariableWithValue(vname, t)
-	}
-	return nil
+	return loadTensors(path, ts, ctx, scope, TensorName, splitTensorName)
 }
 
 func splitTensorName(name string) (scope, vname string) {

@@ -78,7 +78,7 @@ func TestOverfitTinyText(t *testing.T) {
 	}
 	prompt, _ := ByteTokenizer{}.Encode("the quick ")
 	want := "brown fox"
-	gens, err := dec.Generate([][]int32{prompt, prompt[:4]}, DecodeOptions{MaxNewTokens: len(want), Stop: -1})
+	gens, err := dec.Generate([][]int32{prompt, prompt[:4]}, DecodeOptions{MaxNewTokens: len(want)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestOverfitTinyText(t *testing.T) {
 	if got := (ByteTokenizer{}).Decode(gens[1].Tokens); got != "quick bro" {
 		t.Errorf("greedy continuation of %q = %q, want %q", "the ", got, "quick bro")
 	}
-	beams, err := dec.Beam(prompt, 3, DecodeOptions{MaxNewTokens: len(want), Stop: -1})
+	beams, err := dec.Beam(prompt, 3, DecodeOptions{MaxNewTokens: len(want)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestOverfitTinyText(t *testing.T) {
 	if len(beams) != 3 || beams[1].LogProb > beams[0].LogProb {
 		t.Errorf("beams not sorted best first: %+v", beams)
 	}
-	sampled, err := dec.Generate([][]int32{prompt}, DecodeOptions{MaxNewTokens: len(want), Stop: -1, Temperature: 0.05, TopK: 5, Seed: 1})
+	sampled, err := dec.Generate([][]int32{prompt}, DecodeOptions{MaxNewTokens: len(want), Temperature: 0.05, TopK: 5, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,9 @@ type Config struct {
 	// DType of weights and activations: "float32" (default) or "float64"
 	// (gradient checks).
 	DType string `json:"dtype"`
+	// FFN selects the feed-forward sublayer: zero is SwiGLU of width DFF;
+	// other kinds (MoE) come from RegisterFFN.
+	FFN FFNSpec `json:"ffn,omitzero"`
 }
 
 // WithDefaults fills the zero fields that have defaults.
@@ -154,17 +157,25 @@ type FeedForward func(ctx *context.Context, layer int, x *graph.Node) *graph.Nod
 // Every weight is stored as [in, out] (y = x·W), unlike PyTorch's nn.Linear.
 // See TensorName for the variable → tensor-name rule.
 type Transformer struct {
-	Config      Config
-	FeedForward FeedForward // nil: SwiGLU
+	Config Config
+	// FeedForward is built from Config.FFN by NewTransformer (nil: SwiGLU).
+	// Setting another one by hand works for experiments, but such a model
+	// cannot be rebuilt from its saved file: register an FFNBuilder instead.
+	FeedForward FeedForward
 }
 
-// NewTransformer validates cfg (after defaults) and returns the model.
+// NewTransformer validates cfg (after defaults) and returns the model, with
+// the feed-forward cfg.FFN names (see RegisterFFN).
 func NewTransformer(cfg Config) (*Transformer, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Transformer{Config: cfg}, nil
+	ff, err := buildFFN(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Transformer{Config: cfg, FeedForward: ff}, nil
 }
 
 // ModelScope is the context scope holding the transformer's variables.
@@ -183,6 +194,14 @@ type Inputs struct {
 	// Cache, when set, makes this a decoding chunk: keys/values of previous
 	// positions come from it and the new ones are written into it.
 	Cache *KVCache
+	// Pad [batch] int32, optional: the number of padding tokens at the start
+	// of each row's Tokens (left padding, so that prompts of different lengths
+	// share a batch). Padding is never attended to, and each row's positions
+	// (RoPE) skip it, so a padded row computes what it would alone. With a
+	// prefix the padding sits between the prefix and the tokens. With a KV
+	// cache, give the same Pad with every chunk: the padding stays in the
+	// cache. Outputs at padding positions are meaningless.
+	Pad *graph.Node
 }
 
 // Outputs of a forward pass.
@@ -197,11 +216,15 @@ type Outputs struct {
 	Cache *KVCache
 }
 
-// KVCache holds keys and values of all layers for decoding:
-// K[l], V[l] are [max_seq_len, batch, heads, d_head] (position first, so a
-// chunk is written with one scatter along axis 0: simplego has no
-// DynamicUpdateSlice); Offset (scalar int32) is the number of positions
-// already written.
+// KVCache holds keys and values of all layers for decoding: K[l] is
+// [batch, heads, max_seq_len, d_head] and V[l] [batch, heads, d_head,
+// max_seq_len], the layouts in which both attention products read them
+// directly (simplego's DotGeneral would otherwise transpose the whole cache
+// at every step, in every layer). Offset (scalar int32) is the number of
+// positions already written; the slots from Offset on must be zero (as
+// NewKVCache makes them), since a chunk is added into them with one scatter
+// (simplego has no DynamicUpdateSlice, and a scatter-update costs a mask and
+// a Where over the whole cache).
 type KVCache struct {
 	K, V   []*graph.Node
 	Offset *graph.Node
@@ -210,11 +233,12 @@ type KVCache struct {
 // NewKVCache returns an empty cache for batch sequences in graph g.
 func (m *Transformer) NewKVCache(g *graph.Graph, batch int) *KVCache {
 	c := m.Config
-	shape := shapes.Make(c.dtype(), c.MaxSeqLen, batch, c.NumHeads, c.HeadDim())
+	kShape := shapes.Make(c.dtype(), batch, c.NumHeads, c.MaxSeqLen, c.HeadDim())
+	vShape := shapes.Make(c.dtype(), batch, c.NumHeads, c.HeadDim(), c.MaxSeqLen)
 	kv := &KVCache{Offset: graph.Const(g, int32(0))}
 	for range c.NumLayers {
-		kv.K = append(kv.K, graph.Zeros(g, shape))
-		kv.V = append(kv.V, graph.Zeros(g, shape))
+		kv.K = append(kv.K, graph.Zeros(g, kShape))
+		kv.V = append(kv.V, graph.Zeros(g, vShape))
 	}
 	return kv
 }
@@ -249,14 +273,7 @@ func (m *Transformer) Forward(ctx *context.Context, in Inputs) Outputs {
 		prefixLen = c.PrefixLen
 	}
 	total := seq + prefixLen
-	var cos, sin *graph.Node
-	if in.Cache == nil {
-		// Positions are static: host-computed tables at the full q/k shape,
-		// so the RoPE products are same-shape (no broadcasting) ops.
-		cos, sin = ropeConstTables(g, c, x.Shape().Dim(0), total, dt)
-	} else {
-		cos, sin = ropeTables(g, c, offset, total, dt)
-	}
+	cos, sin, bias := m.layout(g, in, offset, x.Shape().Dim(0), total)
 
 	var newCache *KVCache
 	if in.Cache != nil {
@@ -271,7 +288,7 @@ func (m *Transformer) Forward(ctx *context.Context, in Inputs) Outputs {
 		if in.Cache != nil {
 			kc, vc = in.Cache.K[l], in.Cache.V[l]
 		}
-		a, k2, v2 := m.attention(lctx.In("attn"), l, h, cos, sin, offset, kc, vc, in.Hooks)
+		a, k2, v2 := m.attention(lctx.In("attn"), l, h, cos, sin, bias, offset, kc, vc, in.Hooks)
 		if newCache != nil {
 			newCache.K = append(newCache.K, k2)
 			newCache.V = append(newCache.V, v2)
@@ -296,31 +313,33 @@ func (m *Transformer) Forward(ctx *context.Context, in Inputs) Outputs {
 	if prefixLen > 0 {
 		x = Split(x, 1, prefixLen, seq)[1]
 	}
-	hidden := RMSNorm(ctx.In("final_norm"), x, c.NormEps)
-	return Outputs{Logits: m.Head(ctx, hidden), Hidden: hidden, Cache: newCache}
+	hidden := m.finalNorm(ctx, x)
+	return Outputs{Logits: m.head(ctx, hidden), Hidden: hidden, Cache: newCache}
 }
 
 // Head applies the output projection to a [.., d_model] stream (already
-// normalised: for the logit lens, apply FinalNorm first). ctx must be the
-// model scope ("/model") or its parent.
+// normalised: for the logit lens, apply FinalNorm first). ctx is the context
+// given to Forward (the model's variables are under its scope + "/model"),
+// so a model under "/ref" has its lens read "/ref/model/head".
 func (m *Transformer) Head(ctx *context.Context, hidden *graph.Node) *graph.Node {
-	ctx = modelCtx(ctx)
+	return m.head(ctx.In(ModelScope), hidden)
+}
+
+// head is Head with ctx already at the model scope.
+func (m *Transformer) head(ctx *context.Context, hidden *graph.Node) *graph.Node {
 	w := Weight(ctx.In("head"), "weights", shapes.Make(m.Config.dtype(), m.Config.DModel, m.Config.VocabSize),
 		1/math.Sqrt(float64(m.Config.DModel))).ValueGraph(hidden.Graph())
 	return MatMul(hidden, w)
 }
 
 // FinalNorm applies the model's final RMSNorm to a residual stream, for the
-// logit lens: Head(ctx, FinalNorm(ctx, resid)).
+// logit lens: Head(ctx, FinalNorm(ctx, resid)), with the ctx given to Forward.
 func (m *Transformer) FinalNorm(ctx *context.Context, resid *graph.Node) *graph.Node {
-	return RMSNorm(modelCtx(ctx).In("final_norm"), resid, m.Config.NormEps)
+	return m.finalNorm(ctx.In(ModelScope), resid)
 }
 
-func modelCtx(ctx *context.Context) *context.Context {
-	if ctx.Scope() == context.RootScope+ModelScope {
-		return ctx
-	}
-	return ctx.In(ModelScope)
+func (m *Transformer) finalNorm(ctx *context.Context, resid *graph.Node) *graph.Node {
+	return RMSNorm(ctx.In("final_norm"), resid, m.Config.NormEps)
 }
 
 // SwiGLU is the default feed-forward: down(silu(x·Wgate) ⊙ (x·Wup)), with
@@ -363,6 +382,13 @@ func causalBias(g *graph.Graph, seq int, dt dtypes.DType) *graph.Node {
 // positions offset…offset+total-1, computed in-graph because the offset of
 // a KV-cache chunk is dynamic.
 func ropeTables(g *graph.Graph, c Config, offset *graph.Node, total int, dt dtypes.DType) (cos, sin *graph.Node) {
+	return ropeAt(c, graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, total), 0), offset), dt)
+}
+
+// ropeAt returns cos and sin' (first half negated) for int32 positions of
+// any shape: [pos…, d_head].
+func ropeAt(c Config, pos *graph.Node, dt dtypes.DType) (cos, sin *graph.Node) {
+	g := pos.Graph()
 	inv := ropeInvFreq(c)
 	sign := make([]float64, len(inv))
 	for i := range sign {
@@ -371,10 +397,11 @@ func ropeTables(g *graph.Graph, c Config, offset *graph.Node, total int, dt dtyp
 			sign[i] = -1
 		}
 	}
-	pos := graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, total), 0), offset)
-	posF := graph.ExpandAxes(graph.ConvertDType(pos, dt), -1) // [total, 1]
-	ang := graph.Mul(posF, graph.ExpandAxes(graph.ConvertDType(graph.Const(g, inv), dt), 0))
-	return graph.Cos(ang), graph.Mul(graph.Sin(ang), graph.ExpandAxes(graph.ConvertDType(graph.Const(g, sign), dt), 0))
+	row := func(v []float64) *graph.Node { // [1…, d_head]
+		return graph.ExpandLeftToRank(graph.ConvertDType(graph.Const(g, v), dt), pos.Rank()+1)
+	}
+	ang := graph.Mul(graph.ExpandAxes(graph.ConvertDType(pos, dt), -1), row(inv))
+	return graph.Cos(ang), graph.Mul(graph.Sin(ang), row(sign))
 }
 
 // applyRoPE rotates x [batch, seq, heads, d_head] in the rotate-half layout:
@@ -430,11 +457,88 @@ func ropeConstTables(g *graph.Graph, c Config, batch, total int, dt dtypes.DType
 	return graph.Const(g, tensorFromFloat64(shape, cv)), graph.Const(g, tensorFromFloat64(shape, sv))
 }
 
+// layout returns the RoPE tables and the additive attention bias (0 where a
+// query may see a key, -1e9 elsewhere: exp underflows to exactly 0) of a
+// chunk of total stream positions starting at cache slot offset. The bias is
+// [1 or batch, 1, total, keys], keys being total without a cache and
+// max_seq_len with one; it is built once and shared by every layer.
+func (m *Transformer) layout(g *graph.Graph, in Inputs, offset *graph.Node, batch, total int) (cos, sin, bias *graph.Node) {
+	c := m.Config
+	dt := c.dtype()
+	if in.Pad != nil {
+		return m.paddedLayout(g, in, offset, batch, total)
+	}
+	if in.Cache == nil {
+		// Positions are static: host-computed tables at the full q/k shape,
+		// so the RoPE products are same-shape (no broadcasting) ops.
+		cos, sin = ropeConstTables(g, c, batch, total, dt)
+		return cos, sin, graph.InsertAxes(causalBias(g, total, dt), 0, 0)
+	}
+	cos, sin = ropeTables(g, c, offset, total, dt)
+	// Query i sits at slot offset+i and may see slot j iff j ≤ offset+i.
+	qi := graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, total, c.MaxSeqLen), 0), offset)
+	kj := graph.Iota(g, shapes.Make(dtypes.Int32, total, c.MaxSeqLen), 1)
+	bias = graph.Where(graph.LessOrEqual(kj, qi), graph.Zeros(g, shapes.Make(dt, total, c.MaxSeqLen)),
+		graph.Scalar(g, dt, -1e9))
+	return cos, sin, graph.InsertAxes(bias, 0, 0)
+}
+
+// paddedLayout is layout for left-padded rows (Inputs.Pad): row b's padding
+// occupies slots P…P+pad[b]-1 (P the prefix positions), which no query sees,
+// and a slot s ≥ P has position s-pad[b], so RoPE angles are those of the row
+// alone. cos and sin' are [batch, total, 1, d_head].
+func (m *Transformer) paddedLayout(g *graph.Graph, in Inputs, offset *graph.Node, batch, total int) (cos, sin, bias *graph.Node) {
+	c := m.Config
+	dt := c.dtype()
+	keys := total
+	if in.Cache != nil {
+		keys = c.MaxSeqLen
+	}
+	start := int32(c.PrefixPositions())
+	pad := graph.ExpandAxes(graph.ConvertDType(in.Pad, dtypes.Int32), -1) // [batch, 1]
+	slot := graph.ExpandAxes(graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, total), 0), offset), 0)
+	afterPrefix := graph.ConvertDType(graph.GreaterOrEqual(slot, graph.Const(g, start)), dtypes.Int32)
+	pos := graph.Sub(slot, graph.Mul(pad, afterPrefix)) // [batch, total]
+
+	cos, sin = ropeAt(c, pos, dt)
+	cos = graph.Reshape(cos, batch, total, 1, c.HeadDim())
+	sin = graph.Reshape(sin, batch, total, 1, c.HeadDim())
+
+	// Query at slot offset+i sees slot j iff j ≤ offset+i and j is not padding.
+	qi := graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, 1, total, keys), 1), offset)
+	kj := graph.Iota(g, shapes.Make(dtypes.Int32, 1, total, keys), 2)
+	padLo := graph.Const(g, start)
+	padHi := graph.Reshape(graph.AddScalar(pad, float64(start)), batch, 1, 1)
+	isPad := graph.LogicalAnd(graph.BroadcastToDims(graph.GreaterOrEqual(kj, padLo), batch, total, keys),
+		graph.LessThan(graph.BroadcastToDims(kj, batch, total, keys), graph.BroadcastToDims(padHi, batch, total, keys)))
+	see := graph.LogicalAnd(graph.BroadcastToDims(graph.LessOrEqual(kj, qi), batch, total, keys), graph.LogicalNot(isPad))
+	bias = graph.Where(see, graph.Zeros(g, shapes.Make(dt, batch, total, keys)), graph.Scalar(g, dt, -1e9))
+	return cos, sin, graph.InsertAxes(bias, 1)
+}
+
+// addAt adds update into x at offset along axis; update's other dimensions
+// are x's. It is one scatter-sum of update's elements, or of its rows when
+// axis is not the last: simplego scatters correctly only windows of whole
+// trailing axes (a window of the whole update lands at the wrong place).
+func addAt(x, update, offset *graph.Node, axis int) *graph.Node {
+	g := x.Graph()
+	lead := update.Shape().Dimensions[:axis+1] // indexed axes: up to and including axis
+	idxShape := shapes.Make(dtypes.Int32, append(append([]int(nil), lead...), 1)...)
+	parts := make([]*graph.Node, len(lead))
+	for a := range lead {
+		parts[a] = graph.Iota(g, idxShape, a)
+		if a == axis {
+			parts[a] = graph.Add(parts[a], graph.ConvertDType(offset, dtypes.Int32))
+		}
+	}
+	return graph.ScatterSum(x, graph.Concatenate(parts, -1), update, true, true)
+}
+
 // attention is causal multi-head self-attention on h [batch, seq, d_model].
-// Scores are q·k/sqrt(d_head). With a cache (kc, vc non-nil) the new keys and
-// values are written at offset and attention spans the whole cache, masked to
-// the positions already written.
-func (m *Transformer) attention(ctx *context.Context, layer int, h, cos, sin, offset, kc, vc *graph.Node, hooks *Hooks) (out, kOut, vOut *graph.Node) {
+// Scores are q·k/sqrt(d_head) plus bias (from layout: the causal and padding
+// mask). With a cache (kc, vc non-nil) the new keys and values are written at
+// offset and attention spans the whole cache.
+func (m *Transformer) attention(ctx *context.Context, layer int, h, cos, sin, bias, offset, kc, vc *graph.Node, hooks *Hooks) (out, kOut, vOut *graph.Node) {
 	c := m.Config
 	g := h.Graph()
 	batch, seq := h.Shape().Dim(0), h.Shape().Dim(1)
@@ -453,35 +557,25 @@ func (m *Transformer) attention(ctx *context.Context, layer int, h, cos, sin, of
 	// Scale q (seq·d_model values) rather than the scores (seq²·heads).
 	q = graph.MulScalar(q, 1/math.Sqrt(float64(dh)))
 
-	keys, vals := k, v
-	kvLen := seq
-	kvPos, kvBatch := 1, 0 // axes of keys/vals [batch, seq, heads, d_head]
-	if kc != nil {
-		// Write positions offset…offset+seq-1 of the cache [max_seq, batch, heads, d_head].
-		idx := graph.ExpandAxes(graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, seq), 0), offset), -1)
-		kOut = graph.ScatterUpdate(kc, idx, graph.TransposeAllAxes(k, 1, 0, 2, 3), true, true)
-		vOut = graph.ScatterUpdate(vc, idx, graph.TransposeAllAxes(v, 1, 0, 2, 3), true, true)
-		keys, vals = kOut, vOut
-		kvLen = c.MaxSeqLen
-		kvPos, kvBatch = 0, 1
-	}
-	// scores [batch, heads, seq, kvLen]
-	scores := DotGeneral(q, []int{3}, []int{0, 2}, keys, []int{3}, []int{kvBatch, 2})
-	// Causal mask: query i sits at absolute position offset+i and may see key j iff j ≤ offset+i.
-	var bias *graph.Node
+	var scores, ctxv *graph.Node // [batch, heads, seq, keys], [batch, heads, seq, d_head]
 	if kc == nil {
-		bias = causalBias(g, seq, scores.DType())
+		scores = DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2})
 	} else {
-		qi := graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, seq, kvLen), 0), offset)
-		kj := graph.Iota(g, shapes.Make(dtypes.Int32, seq, kvLen), 1)
-		bias = graph.Where(graph.LessOrEqual(kj, qi), graph.Zeros(g, shapes.Make(scores.DType(), seq, kvLen)),
-			graph.Scalar(g, scores.DType(), -1e9))
+		// Add the chunk into slots offset…offset+seq-1 (zero until now).
+		kOut = addAt(kc, graph.TransposeAllAxes(k, 0, 2, 1, 3), offset, 2)
+		vOut = addAt(vc, graph.TransposeAllAxes(v, 0, 2, 3, 1), offset, 3)
+		// Decoding takes no gradients: the plain product (DotGeneral's
+		// gradient identities would copy the cache, which is also an output).
+		scores = DotGeneral0(graph.TransposeAllAxes(q, 0, 2, 1, 3), []int{3}, []int{0, 1}, kOut, []int{3}, []int{0, 1})
 	}
 	// An additive bias and a plain softmax cost fewer passes over the scores
 	// than MaskedSoftmax's three Where()s.
-	probs := graph.Softmax(graph.Add(scores, graph.InsertAxes(bias, 0, 0)), -1)
-	// ctx [batch, heads, seq, d_head]
-	ctxv := DotGeneral(probs, []int{3}, []int{0, 1}, vals, []int{kvPos}, []int{kvBatch, 2})
+	probs := graph.Softmax(graph.Add(scores, bias), -1)
+	if kc == nil {
+		ctxv = DotGeneral(probs, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})
+	} else {
+		ctxv = DotGeneral0(probs, []int{3}, []int{0, 1}, vOut, []int{3}, []int{0, 1})
+	}
 	heads := graph.TransposeAllAxes(ctxv, 0, 2, 1, 3) // [batch, seq, heads, d_head]
 	heads = hooks.apply(HookPoint{layer, SiteHeads}, heads)
 	wo := Weight(ctx.In("out"), "weights", shapes.Make(h.DType(), c.DModel, c.DModel),

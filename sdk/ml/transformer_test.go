@@ -69,21 +69,26 @@ func TestKVCacheMatchesFullForward(t *testing.T) {
 			t.Fatal(err)
 		}
 		const promptLen = 3
-		st, err := dec.runFirst([][]int32{seq[:promptLen]}, 2)
+		var pre []int32
+		if prefix {
+			pre = []int32{2}
+		}
+		st, err := dec.Start([][]int32{seq[:promptLen]}, pre)
 		if err != nil {
 			t.Fatal(err)
 		}
 		v := cfg.VocabSize
 		for pos := promptLen - 1; pos < len(seq)-1; pos++ {
 			got := make([]float64, v)
-			for i, x := range st.logp[0] {
+			for i, x := range st.LogProbs()[0] {
 				got[i] = float64(x)
 			}
 			closeSlices(t, "next-token log-probs after position "+string(rune('0'+pos)), got, want[pos*v:(pos+1)*v], 1e-5)
-			if st, err = dec.runNext(st, []int32{seq[pos+1]}, []int32{0}); err != nil {
+			if err = st.Advance([]int32{seq[pos+1]}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
+		st.Close()
 	}
 }
 
@@ -223,16 +228,17 @@ func TestScorerMatchesDecoder(t *testing.T) {
 	}
 	for i := range prompts {
 		want := 0.0
-		st, err := dec.runFirst([][]int32{prompts[i]}, prefix[i])
+		st, err := dec.Start([][]int32{prompts[i]}, prefix[i:i+1])
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, tok := range conts[i] {
-			want += float64(st.logp[0][tok])
-			if st, err = dec.runNext(st, []int32{tok}, []int32{0}); err != nil {
+			want += st.LogProb(0, tok)
+			if err = st.Advance([]int32{tok}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
+		st.Close()
 		if math.Abs(got[i]-want) > 1e-5*(1+math.Abs(want)) {
 			t.Errorf("pair %d: scorer %.8f, decoder %.8f", i, got[i], want)
 		}

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/internal/wire"
 	"github.com/shammie-ml/shammie/sdk/proto/pluginv1"
 )
 
@@ -116,12 +117,12 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 	isolate(cmd)
 	// go-plugin appends the host environment after ours unless told not to,
 	// which would let the host's environment override opts.Env.
-	cmd.Env = append(os.Environ(), sdk.HostPIDEnv+"="+strconv.Itoa(os.Getpid()))
+	cmd.Env = append(os.Environ(), wire.HostPIDEnv+"="+strconv.Itoa(os.Getpid()))
 	cmd.Env = append(cmd.Env, opts.Env...)
 
 	cfg := &plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{sdk.ProtocolVersion: {sdk.PluginSetKey: sdk.Wire.GoPlugin(nil)}},
+		HandshakeConfig:  wire.Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{sdk.ProtocolVersion: {wire.PluginSetKey: wire.W.GoPlugin(nil)}},
 		Cmd:              cmd,
 		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
@@ -133,7 +134,7 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 		SyncStdout:      stderr,
 		SyncStderr:      stderr,
 		StartTimeout:    start,
-		GRPCDialOptions: sdk.Wire.GRPCDialOptions(),
+		GRPCDialOptions: wire.W.GRPCDialOptions(),
 	}
 	verifiedAfterLaunch := ""
 	if opts.SHA256 != "" {
@@ -160,7 +161,7 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 		rc, err := pc.Client()
 		if err == nil {
 			var raw any
-			if raw, err = rc.Dispense(sdk.PluginSetKey); err == nil {
+			if raw, err = rc.Dispense(wire.PluginSetKey); err == nil {
 				c.rpc = raw.(pluginv1.PluginClient)
 			}
 		}
@@ -302,7 +303,7 @@ func (c *Client) Metadata(ctx context.Context) (sdk.Metadata, error) {
 	if err != nil {
 		return sdk.Metadata{}, c.rpcError("GetMetadata", err)
 	}
-	return sdk.Wire.DecodeMetadata(m), nil
+	return wire.W.DecodeMetadata(m), nil
 }
 
 // Schema asks for the config schema and declared outputs.
@@ -311,7 +312,7 @@ func (c *Client) Schema(ctx context.Context) (sdk.Schema, error) {
 	if err != nil {
 		return sdk.Schema{}, c.rpcError("GetSchema", err)
 	}
-	out, err := sdk.Wire.DecodeSchema(s)
+	out, err := wire.W.DecodeSchema(s)
 	if err != nil {
 		return sdk.Schema{}, fmt.Errorf("plugin %s sent an invalid schema: %w", c.name, err)
 	}
@@ -321,7 +322,7 @@ func (c *Client) Schema(ctx context.Context) (sdk.Schema, error) {
 // ValidateConfig runs the plugin's semantic checks on cfg, which may
 // contain unknown values (outputs of steps that have not run yet).
 func (c *Client) ValidateConfig(ctx context.Context, cfg cty.Value) (sdk.Diagnostics, error) {
-	v, err := sdk.Wire.EncodeValue(cfg)
+	v, err := wire.W.EncodeValue(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encoding config for plugin %s: %w", c.name, err)
 	}
@@ -329,7 +330,7 @@ func (c *Client) ValidateConfig(ctx context.Context, cfg cty.Value) (sdk.Diagnos
 	if err != nil {
 		return nil, c.rpcError("ValidateConfig", err)
 	}
-	diags, err := sdk.Wire.DecodeDiagnostics(resp.GetDiagnostics())
+	diags, err := wire.W.DecodeDiagnostics(resp.GetDiagnostics())
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s sent invalid diagnostics: %w", c.name, err)
 	}

@@ -20,6 +20,7 @@ var specSchema = &hcl.BodySchema{
 		{Type: "plugin", LabelNames: []string{"name"}},
 		{Type: "step", LabelNames: []string{"name"}},
 		{Type: "output", LabelNames: []string{"name"}},
+		{Type: "resources"},
 	},
 }
 
@@ -47,7 +48,7 @@ var stepSchema = &hcl.BodySchema{
 		{Name: "depends_on"}, {Name: "for_each"}, {Name: "count"},
 		{Name: "seed"}, {Name: "backend"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "config"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "config"}, {Type: "resources"}},
 }
 
 // pluginSourceRe is what may follow "shammie-plugin-" in a binary name: no
@@ -62,7 +63,7 @@ func parseFile(filename string, src []byte) (*hcl.File, hcl.Diagnostics) {
 }
 
 // topLevelBlocks lists what a spec may contain, for "not expected here".
-const topLevelBlocks = "variable, locals, plugin, step and output"
+const topLevelBlocks = "variable, locals, plugin, step, resources and output"
 
 func decodeSpec(spec *Spec, body hcl.Body) hcl.Diagnostics {
 	content, diags := body.Content(specSchema)
@@ -127,6 +128,14 @@ func decodeSpec(spec *Spec, body hcl.Body) hcl.Diagnostics {
 				}
 				spec.Steps[s.Name] = s
 			}
+		case "resources":
+			r, d := decodeResources(block)
+			diags = append(diags, d...)
+			if spec.Resources != nil {
+				diags = append(diags, duplicateResources("The spec", spec.Resources.DeclRange, block.DefRange))
+				continue
+			}
+			spec.Resources = r
 		}
 	}
 	diags = append(diags, checkStepReferences(spec)...)
@@ -408,6 +417,16 @@ func decodeStep(block *hcl.Block) (*Step, hcl.Diagnostics) {
 	s.ConfigRange = block.DefRange
 	var first *hcl.Block
 	for _, cb := range content.Blocks {
+		if cb.Type == "resources" {
+			r, d := decodeResources(cb)
+			diags = append(diags, d...)
+			if s.Resources != nil {
+				diags = append(diags, duplicateResources(fmt.Sprintf("Step %q", name), s.Resources.DeclRange, cb.DefRange))
+				continue
+			}
+			s.Resources = r
+			continue
+		}
 		if first != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,

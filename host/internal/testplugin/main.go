@@ -134,7 +134,7 @@ func (testPlugin) Run(ctx context.Context, r *sdk.Run) error {
 		cfg.N = float64(attempts)
 	case "hang", "ignore-stop":
 		fmt.Fprintln(os.Stderr, "ignoring the host's stop request")
-		select {} //nolint: the host must kill us
+		select {} // block forever: the host must kill us
 	case "stdout":
 		// Must not break the protocol: the SDK routes stdout to stderr.
 		fmt.Println("printed to stdout by the plugin")

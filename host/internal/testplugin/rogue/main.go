@@ -23,7 +23,7 @@ import (
 	"github.com/shammie-ml/shammie/sdk/proto/pluginv1"
 )
 
-// handshake must equal sdk.Handshake: a plugin not built with the SDK has
+// handshake must equal the SDK's (sdk/internal/handshake): a plugin not built with the SDK has
 // to know the cookie, which is the point of this plugin.
 var handshake = plugin.HandshakeConfig{
 	ProtocolVersion:  1,

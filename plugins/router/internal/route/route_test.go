@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shammie-ml/shammie/plugins/router/internal/compute"
-	"github.com/shammie-ml/shammie/plugins/router/internal/prefdata"
+	"github.com/shammie-ml/shammie/plugins/router/internal/planted"
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 // TestPlantedRouting is the acceptance check: on planted data the
@@ -15,16 +15,17 @@ import (
 // routed labels must train RMs that beat all-human, all-LM and random
 // routing on gold accuracy.
 func TestPlantedRouting(t *testing.T) {
-	pc := prefdata.DefaultPlanted(3000, 11)
-	ds, err := prefdata.GeneratePlanted(pc)
+	pc := planted.Default(3000, 11)
+	ds, err := planted.Generate(pc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	backend := os.Getenv("ROUTER_TEST_BACKEND") // e.g. xla:cuda on a GPU machine
-	b, err := compute.Open(backend)
+	b, release, err := ml.AcquireBackend(backend)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	cfg := DefaultConfig()
 	start := time.Now()
 	res, err := Run(context.Background(), b, ds, cfg, nil)
@@ -90,14 +91,15 @@ func argsortDesc(v []float64) []int {
 // TestTransformerRepresentationRuns: the sdk/ml representation option runs
 // the whole experiment end to end (mechanics only, at a tiny size).
 func TestTransformerRepresentationRuns(t *testing.T) {
-	ds, err := prefdata.GeneratePlanted(prefdata.DefaultPlanted(300, 2))
+	ds, err := planted.Generate(planted.Default(300, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := compute.Open(os.Getenv("ROUTER_TEST_BACKEND"))
+	b, release, err := ml.AcquireBackend(os.Getenv("ROUTER_TEST_BACKEND"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	cfg := DefaultConfig()
 	cfg.Representation = "transformer"
 	cfg.Transformer.Steps, cfg.Transformer.DModel, cfg.Transformer.SeqLen, cfg.Transformer.Batch = 5, 16, 48, 8
