@@ -1,0 +1,355 @@
+// Package prefs reads community preference pairs (the ComPRed layout, a
+// plain JSONL layout, Anthropic HH-RLHF transcripts), filters them as
+// ComPRed does, splits them by post and turns them into conditioned prompts.
+package prefs
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// Pair is one preference: after the post, Chosen beats Rejected in
+// Community's judgement.
+type Pair struct {
+	Community string  `json:"community"`
+	PostID    string  `json:"post_id"`
+	Title     string  `json:"title,omitempty"`
+	Post      string  `json:"post"`
+	Chosen    string  `json:"chosen"`
+	Rejected  string  `json:"rejected"`
+	Ratio     float64 `json:"score_ratio,omitempty"` // ComPRed: score of the preferred ÷ the other (0: unknown)
+	// Source is "file:line", for messages.
+	Source string `json:"-"`
+}
+
+// Layouts are the input layouts Load reads.
+var Layouts = []string{"jsonl", "compred", "hh"}
+
+// compredRow is one row of ComPRed (SHP-style: two human replies to a
+// Reddit post with their scores). labels = 1 means A is preferred.
+type compredRow struct {
+	Domain     *string  `json:"domain"`
+	PostID     *string  `json:"post_id"`
+	History    *string  `json:"history"`
+	Title      *string  `json:"title"`
+	RefA       *string  `json:"human_ref_A"`
+	RefB       *string  `json:"human_ref_B"`
+	ScoreA     *float64 `json:"score_A"`
+	ScoreB     *float64 `json:"score_B"`
+	Labels     *int     `json:"labels"`
+	ScoreRatio *float64 `json:"score_ratio"`
+}
+
+// plainRow is the plain layout (what sft writes as its split files).
+type plainRow struct {
+	Community string   `json:"community"`
+	PostID    string   `json:"post_id"`
+	Title     string   `json:"title"`
+	Post      *string  `json:"post"`
+	Chosen    *string  `json:"chosen"`
+	Rejected  *string  `json:"rejected"`
+	Ratio     *float64 `json:"score_ratio"`
+}
+
+type hhRow struct {
+	Chosen   *string `json:"chosen"`
+	Rejected *string `json:"rejected"`
+}
+
+// AssistantTurn is the marker HH-RLHF transcripts end their prompt with.
+const AssistantTurn = "\n\nAssistant:"
+
+// Load reads path (.jsonl, optionally .gz) in the given layout. community
+// names the pairs of layouts without one (hh; jsonl rows without
+// "community"). Errors name the file and line.
+func Load(path, layout, community string) ([]Pair, error) {
+	var out []Pair
+	err := eachLine(path, func(line int, raw []byte) error {
+		src := fmt.Sprintf("%s:%d", path, line)
+		p, err := parseRow(raw, layout, community, line)
+		if err != nil {
+			return fmt.Errorf("%s: %w", src, err)
+		}
+		p.Source = src
+		out = append(out, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no pairs (expected one JSON object per line)", path)
+	}
+	return out, nil
+}
+
+func parseRow(raw []byte, layout, community string, line int) (Pair, error) {
+	switch layout {
+	case "compred":
+		var r compredRow
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return Pair{}, err
+		}
+		return r.pair()
+	case "hh":
+		var r hhRow
+		if err := strictUnmarshal(raw, &r); err != nil {
+			return Pair{}, err
+		}
+		return r.pair(community, line)
+	case "jsonl":
+		var r plainRow
+		if err := strictUnmarshal(raw, &r); err != nil {
+			return Pair{}, err
+		}
+		return r.pair(community, line)
+	}
+	return Pair{}, fmt.Errorf("unknown layout %q (want one of %s)", layout, strings.Join(Layouts, ", "))
+}
+
+func strictUnmarshal(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("more than one JSON value on the line")
+	}
+	return nil
+}
+
+func missing(fields map[string]bool) error {
+	var names []string
+	for n, ok := range fields {
+		if !ok {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	return fmt.Errorf("missing field(s) %s", strings.Join(names, ", "))
+}
+
+func (r compredRow) pair() (Pair, error) {
+	if err := missing(map[string]bool{"domain": r.Domain != nil, "post_id": r.PostID != nil, "history": r.History != nil,
+		"human_ref_A": r.RefA != nil, "human_ref_B": r.RefB != nil, "labels": r.Labels != nil}); err != nil {
+		return Pair{}, err
+	}
+	p := Pair{Community: *r.Domain, PostID: *r.PostID, Post: *r.History}
+	if r.Title != nil {
+		p.Title = *r.Title
+	}
+	switch *r.Labels {
+	case 1:
+		p.Chosen, p.Rejected = *r.RefA, *r.RefB
+	case 0:
+		p.Chosen, p.Rejected = *r.RefB, *r.RefA
+	default:
+		return Pair{}, fmt.Errorf("labels is %d, want 1 (A preferred) or 0 (B preferred)", *r.Labels)
+	}
+	switch {
+	case r.ScoreRatio != nil:
+		p.Ratio = *r.ScoreRatio
+	case r.ScoreA != nil && r.ScoreB != nil:
+		hi, lo := max(*r.ScoreA, *r.ScoreB), min(*r.ScoreA, *r.ScoreB)
+		if lo > 0 {
+			p.Ratio = hi / lo
+		}
+	}
+	return p, p.check()
+}
+
+func (r plainRow) pair(community string, line int) (Pair, error) {
+	if err := missing(map[string]bool{"post": r.Post != nil, "chosen": r.Chosen != nil, "rejected": r.Rejected != nil}); err != nil {
+		return Pair{}, err
+	}
+	p := Pair{Community: r.Community, PostID: r.PostID, Title: r.Title, Post: *r.Post, Chosen: *r.Chosen, Rejected: *r.Rejected}
+	if p.Community == "" {
+		p.Community = community
+	}
+	if p.PostID == "" {
+		p.PostID = fmt.Sprintf("line-%d", line)
+	}
+	if r.Ratio != nil {
+		p.Ratio = *r.Ratio
+	}
+	return p, p.check()
+}
+
+// pair splits two HH transcripts at their last "\n\nAssistant:": the
+// dialogue up to it (included) is the post, the rest the responses.
+func (r hhRow) pair(community string, line int) (Pair, error) {
+	if err := missing(map[string]bool{"chosen": r.Chosen != nil, "rejected": r.Rejected != nil}); err != nil {
+		return Pair{}, err
+	}
+	ic, ir := strings.LastIndex(*r.Chosen, AssistantTurn), strings.LastIndex(*r.Rejected, AssistantTurn)
+	if ic < 0 || ir < 0 {
+		return Pair{}, fmt.Errorf("a transcript has no %q turn", AssistantTurn)
+	}
+	ic += len(AssistantTurn)
+	ir += len(AssistantTurn)
+	if (*r.Chosen)[:ic] != (*r.Rejected)[:ir] {
+		return Pair{}, fmt.Errorf("chosen and rejected differ before their last %q", AssistantTurn)
+	}
+	p := Pair{Community: community, PostID: fmt.Sprintf("line-%d", line), Post: (*r.Chosen)[:ic],
+		Chosen: (*r.Chosen)[ic:], Rejected: (*r.Rejected)[ir:]}
+	return p, p.check()
+}
+
+func (p Pair) check() error {
+	switch {
+	case p.Community == "":
+		return fmt.Errorf("no community (set the config's community for layouts without one)")
+	case p.Chosen == "" || p.Rejected == "":
+		return fmt.Errorf("empty chosen or rejected response")
+	case p.Chosen == p.Rejected:
+		return fmt.Errorf("chosen and rejected are the same text")
+	}
+	for _, s := range []string{p.Community, p.Title, p.Post, p.Chosen, p.Rejected} {
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("invalid UTF-8")
+		}
+	}
+	return nil
+}
+
+// eachLine calls fn on every non-blank line (gzip when the name ends in .gz).
+func eachLine(path string, fn func(line int, raw []byte) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		defer gz.Close()
+		r = gz
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		raw := bytes.TrimSpace(sc.Bytes())
+		if len(raw) == 0 {
+			continue
+		}
+		if err := fn(line, raw); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s:%d: %w", path, line+1, err)
+	}
+	return nil
+}
+
+// Filter keeps, as ComPRed does, the pairs whose score ratio is at least
+// minRatio (pairs of unknown ratio are kept: layouts without scores) and at
+// most maxPerPost pairs of each post (0: no limit), drawn with seed. The
+// result keeps the input order.
+func Filter(pairs []Pair, minRatio float64, maxPerPost int, seed int64) []Pair {
+	byPost := map[string][]int{}
+	var posts []string
+	for i, p := range pairs {
+		if p.Ratio != 0 && p.Ratio < minRatio {
+			continue
+		}
+		key := p.Community + "\x00" + p.PostID
+		if _, ok := byPost[key]; !ok {
+			posts = append(posts, key)
+		}
+		byPost[key] = append(byPost[key], i)
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x636f6d706f)) // "compo"
+	keep := make([]bool, len(pairs))
+	for _, key := range posts {
+		idx := byPost[key]
+		if maxPerPost > 0 && len(idx) > maxPerPost {
+			rng.Shuffle(len(idx), func(a, b int) { idx[a], idx[b] = idx[b], idx[a] })
+			idx = idx[:maxPerPost]
+		}
+		for _, i := range idx {
+			keep[i] = true
+		}
+	}
+	var out []Pair
+	for i, p := range pairs {
+		if keep[i] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Split holds out about testFraction of the posts (every pair of a post on
+// the same side, so no post is both trained and tested on), chosen by a
+// hash of (seed, community, post id): the split of a post does not depend
+// on the other rows of the file.
+func Split(pairs []Pair, testFraction float64, seed int64) (train, test []Pair) {
+	for _, p := range pairs {
+		if heldOut(p, testFraction, seed) {
+			test = append(test, p)
+		} else {
+			train = append(train, p)
+		}
+	}
+	return train, test
+}
+
+func heldOut(p Pair, frac float64, seed int64) bool {
+	h := uint64(14695981039346656037) ^ uint64(seed)*0x9e3779b97f4a7c15
+	for _, s := range []string{p.Community, "\x00", p.PostID} {
+		for i := range len(s) {
+			h ^= uint64(s[i])
+			h *= 1099511628211
+		}
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	return float64(h>>11)/float64(1<<53) < frac
+}
+
+// Save writes pairs in the plain layout.
+func Save(path string, pairs []Pair) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	for _, p := range pairs {
+		if err := enc.Encode(p); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// Communities lists the pairs' communities, sorted.
+func Communities(pairs []Pair) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range pairs {
+		if !seen[p.Community] {
+			seen[p.Community] = true
+			out = append(out, p.Community)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
