@@ -188,23 +188,26 @@ func (r plainRow) pair(community string, line int) (Pair, error) {
 	return p, p.check()
 }
 
-// pair splits two HH transcripts at their last "\n\nAssistant:": the
-// dialogue up to it (included) is the post, the rest the responses.
+// pair splits two HH transcripts after the last "\n\nAssistant:" of the
+// dialogue they share: that dialogue is the post, the rest the replies.
+// Normally the shared part ends at each transcript's last assistant turn;
+// a few rows (line 1255 of harmless-base test) have a chosen transcript
+// with extra turns, and cutting at the shared turn keeps them well formed.
 func (r hhRow) pair(community string, line int) (Pair, error) {
 	if err := missing(map[string]bool{"chosen": r.Chosen != nil, "rejected": r.Rejected != nil}); err != nil {
 		return Pair{}, err
 	}
-	ic, ir := strings.LastIndex(*r.Chosen, AssistantTurn), strings.LastIndex(*r.Rejected, AssistantTurn)
-	if ic < 0 || ir < 0 {
-		return Pair{}, fmt.Errorf("a transcript has no %q turn", AssistantTurn)
+	c, rj := *r.Chosen, *r.Rejected
+	n := 0
+	for n < len(c) && n < len(rj) && c[n] == rj[n] {
+		n++
 	}
-	ic += len(AssistantTurn)
-	ir += len(AssistantTurn)
-	if (*r.Chosen)[:ic] != (*r.Rejected)[:ir] {
-		return Pair{}, fmt.Errorf("chosen and rejected differ before their last %q", AssistantTurn)
+	cut := strings.LastIndex(c[:n], AssistantTurn)
+	if cut < 0 {
+		return Pair{}, fmt.Errorf("chosen and rejected share no dialogue ending in %q", AssistantTurn)
 	}
-	p := Pair{Community: community, PostID: fmt.Sprintf("line-%d", line), Post: (*r.Chosen)[:ic],
-		Chosen: (*r.Chosen)[ic:], Rejected: (*r.Rejected)[ir:]}
+	cut += len(AssistantTurn)
+	p := Pair{Community: community, PostID: fmt.Sprintf("line-%d", line), Post: c[:cut], Chosen: c[cut:], Rejected: rj[cut:]}
 	return p, p.check()
 }
 

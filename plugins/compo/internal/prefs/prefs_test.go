@@ -70,9 +70,10 @@ func TestLoadErrorsNameFileAndLine(t *testing.T) {
 		{"bad json", "jsonl", good + "\n{oops", "x.jsonl:2: "},
 		{"unknown field", "jsonl", good + "\n" + `{"post":"x","chosen":"c","rejected":"r","chosn":1}`, `x.jsonl:2: json: unknown field "chosn"`},
 		{"missing field", "jsonl", `{"post":"x","chosen":"c"}`, "x.jsonl:1: missing field(s) rejected"},
+		{"hh no assistant turn", "hh", `{"chosen":"\n\nHuman: a","rejected":"\n\nHuman: b"}`, "x.jsonl:1: chosen and rejected share no dialogue"},
 		{"compred labels", "compred", `{"domain":"d","post_id":"p","history":"h","human_ref_A":"a","human_ref_B":"b","labels":2}`, "x.jsonl:1: labels is 2"},
 		{"compred missing", "compred", `{"domain":"d","history":"h","human_ref_A":"a","human_ref_B":"b"}`, "x.jsonl:1: missing field(s) labels, post_id"},
-		{"hh prefix differs", "hh", `{"chosen":"\n\nHuman: a\n\nAssistant: x","rejected":"\n\nHuman: b\n\nAssistant: y"}`, "x.jsonl:1: chosen and rejected differ"},
+		{"hh prefix differs", "hh", `{"chosen":"\n\nHuman: a\n\nAssistant: x","rejected":"\n\nHuman: b\n\nAssistant: y"}`, "x.jsonl:1: chosen and rejected share no dialogue"},
 		{"same text", "jsonl", `{"post":"x","chosen":"c","rejected":"c"}`, "x.jsonl:1: chosen and rejected are the same"},
 		{"empty", "jsonl", "\n\n", "x.jsonl: no pairs"},
 	} {
