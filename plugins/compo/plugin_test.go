@@ -162,3 +162,37 @@ func TestSchemaDeclaresArtifacts(t *testing.T) {
 		t.Error("outputs lack random_context_accuracy")
 	}
 }
+
+// TestHHRLHFChain runs sft → dpo → eval on a slice of the real HH-RLHF
+// harmless pairs (one community) with a tiny model and a few steps: the
+// real-data path works end to end and eval reports the DPO model beside
+// the SFT model and the shorter-reply baseline (about 55 %), with no
+// random-context figure for a single community.
+func TestHHRLHFChain(t *testing.T) {
+	data := filepath.Join(plugintest.SharedData(t, "small_corpora"), "hh_rlhf_harmless_test", "harmless-base-test.jsonl.gz")
+	h := plugintest.New(t, &Plugin{})
+	small := map[string]any{"d_model": 16, "heads": 2, "layers": 1, "seq": 96, "batch": 4, "steps": 4}
+	sft := h.Run(merge(small, map[string]any{"mode": "sft", "pairs": data, "layout": "hh", "community": "harmless",
+		"test_fraction": 0.15, "max_train_pairs": 64}), plugintest.WithSeed(2))
+	sft.RequireSuccess(t)
+	if n := sft.Float(t, "test_pairs"); n < 250 || n > 450 {
+		t.Errorf("%v held-out pairs, want about 15 %% of 2312", n)
+	}
+	dpo := h.Run(merge(small, map[string]any{"mode": "dpo", "pairs": sft.Artifact(t, "train_pairs").Path,
+		"reference": sft.Artifact(t, "model").Path}), plugintest.WithSeed(3))
+	dpo.RequireSuccess(t)
+	ev := h.Run(map[string]any{"mode": "eval", "pairs": sft.Artifact(t, "test_pairs").Path, "seq": 96, "max_eval_pairs": 48,
+		"model": dpo.Artifact(t, "model").Path, "reference": sft.Artifact(t, "model").Path}, plugintest.WithSeed(4))
+	ev.RequireSuccess(t)
+	if lb := ev.Float(t, "length_baseline_accuracy"); lb < 0.3 || lb > 0.8 {
+		t.Errorf("shorter-reply baseline %.3f on 48 pairs, want near 0.55", lb)
+	}
+	for _, name := range []string{"contextual_accuracy", "sft_accuracy", "policy_accuracy"} {
+		if v := ev.Float(t, name); v < 0 || v > 1 {
+			t.Errorf("%s = %v", name, v)
+		}
+	}
+	if !ev.Output(t, "random_context_accuracy").IsNull() || !ev.Output(t, "win_rate").IsNull() {
+		t.Error("one community, no truth: random-context accuracy and win rate should be null")
+	}
+}
