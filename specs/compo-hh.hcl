@@ -39,6 +39,7 @@ step "dpo" {
   config {
     mode      = "dpo"
     pairs     = step.sft.artifacts.train_pairs
+    lr        = 0.0003
     reference = step.sft.artifacts.model
     beta      = 0.1
     seq       = 256

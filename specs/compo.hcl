@@ -47,6 +47,7 @@ step "dpo" {
   config {
     mode       = "dpo"
     pairs      = step.sft.artifacts.train_pairs
+    lr         = 0.0003
     reference  = step.sft.artifacts.model
     divergence = "reverse_kl"
     beta       = 0.1

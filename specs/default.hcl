@@ -165,6 +165,8 @@ step "compo_sft" {
     seq           = 64
     steps         = 130
     lr            = 0.01
+    warmup        = 20
+    weight_decay  = 0
   }
 }
 
@@ -172,11 +174,14 @@ step "compo_dpo" {
   plugin = plugin.compo
   seed   = 3
   config {
-    mode      = "dpo"
-    pairs     = step.compo_sft.artifacts.train_pairs
-    reference = step.compo_sft.artifacts.model
-    seq       = 64
-    steps     = 30
+    mode         = "dpo"
+    pairs        = step.compo_sft.artifacts.train_pairs
+    lr           = 0.0003
+    warmup       = 20
+    weight_decay = 0
+    reference    = step.compo_sft.artifacts.model
+    seq          = 64
+    steps        = 30
   }
 }
 

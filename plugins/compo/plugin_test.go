@@ -22,10 +22,10 @@ func chain(t *testing.T, h *plugintest.Harness, conditioning string, extra map[s
 	gen.RequireSuccess(t)
 	model := map[string]any{"d_model": 32, "heads": 2, "layers": 2, "seq": 64, "batch": 16, "conditioning": conditioning}
 	sft := h.Run(merge(model, map[string]any{"mode": "sft", "pairs": gen.Artifact(t, "pairs").Path,
-		"test_fraction": 0.2, "steps": 130, "lr": 0.01}), plugintest.WithSeed(2))
+		"test_fraction": 0.2, "steps": 130, "lr": 0.01, "warmup": 20, "weight_decay": 0}), plugintest.WithSeed(2))
 	sft.RequireSuccess(t)
 	dpo := h.Run(map[string]any{"mode": "dpo", "pairs": sft.Artifact(t, "train_pairs").Path,
-		"reference": sft.Artifact(t, "model").Path, "seq": 64, "batch": 16, "steps": 30}, plugintest.WithSeed(3))
+		"reference": sft.Artifact(t, "model").Path, "seq": 64, "batch": 16, "steps": 30, "lr": 0.0003, "warmup": 20, "weight_decay": 0}, plugintest.WithSeed(3))
 	dpo.RequireSuccess(t)
 	ev := h.Run(merge(map[string]any{"mode": "eval", "pairs": sft.Artifact(t, "test_pairs").Path, "seq": 64,
 		"model": dpo.Artifact(t, "model").Path, "reference": sft.Artifact(t, "model").Path,
@@ -120,7 +120,8 @@ func TestValidateConfig(t *testing.T) {
 		{"sft missing file", map[string]any{"mode": "sft", "pairs": filepath.Join(dir, "nope.jsonl")}, "File not found"},
 		{"sft bad layout", map[string]any{"mode": "sft", "pairs": file, "layout": "csv"}, "Unknown layout"},
 		{"sft bad conditioning", map[string]any{"mode": "sft", "pairs": file, "conditioning": "tag"}, "Unknown conditioning"},
-		{"sft odd head width", map[string]any{"mode": "sft", "pairs": file, "d_model": 30, "heads": 4}, "multiple of 2·heads"},
+		{"sft d_model not a multiple", map[string]any{"mode": "sft", "pairs": file, "d_model": 30, "heads": 4}, "multiple of heads"},
+		{"sft odd head width", map[string]any{"mode": "sft", "pairs": file, "d_model": 36, "heads": 4}, "head width must be even"},
 		{"sft unknown d_model skips the pair check", map[string]any{"mode": "sft", "pairs": file, "d_model": cty.UnknownVal(cty.Number), "heads": 4}, ""},
 		{"dpo needs reference", map[string]any{"mode": "dpo", "pairs": file}, "reference attribute is required"},
 		{"dpo reference unknown", map[string]any{"mode": "dpo", "pairs": unknown, "reference": unknown}, ""},

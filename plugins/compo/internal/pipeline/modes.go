@@ -26,7 +26,6 @@ type Settings struct {
 	TestFraction                float64
 	MaxTrainPairs, MaxEvalPairs int
 	Conditioning                string
-	Model                       Model
 	Train                       Train
 	DPO                         ml.DPOOptions
 	ModelPath, Reference, Truth string
@@ -79,16 +78,16 @@ func RunSFT(ctx gocontext.Context, run *sdk.Run, s Settings) error {
 			return err
 		}
 	}
-	backend, err := ml.OpenBackend(run.Backend)
+	backend, release, err := ml.AcquireBackend(run.Backend)
 	if err != nil {
 		return err
 	}
-	defer backend.Finalize()
+	defer release()
 	o := s.Train
 	o.CheckpointDir = filepath.Join(run.StateDir, "sft")
 	var res SFTResult
 	err = run.WriteArtifact("model", "model.safetensors", func(p string) error {
-		res, err = SFT(ctx, backend, train, s.Conditioning, s.Model, o, p, s.Version, run)
+		res, err = SFT(ctx, backend, train, s.Conditioning, o, p, s.Version, run)
 		return err
 	})
 	if err != nil {
@@ -106,11 +105,11 @@ func RunDPO(ctx gocontext.Context, run *sdk.Run, s Settings) error {
 		return err
 	}
 	pairs = capPairs(pairs, s.MaxTrainPairs)
-	backend, err := ml.OpenBackend(run.Backend)
+	backend, release, err := ml.AcquireBackend(run.Backend)
 	if err != nil {
 		return err
 	}
-	defer backend.Finalize()
+	defer release()
 	o := s.Train
 	o.CheckpointDir = filepath.Join(run.StateDir, "dpo")
 	o.NoContextFraction = 0 // see Config.NoContextShare
@@ -147,11 +146,11 @@ func RunEval(ctx gocontext.Context, run *sdk.Run, s Settings) error {
 	} else if o.Generate {
 		run.Logf("eval: no truth given, so no generations: on real data they would need a judge (the paper's GPT-4 judge is out of reach offline)")
 	}
-	backend, err := ml.OpenBackend(run.Backend)
+	backend, release, err := ml.AcquireBackend(run.Backend)
 	if err != nil {
 		return err
 	}
-	defer backend.Finalize()
+	defer release()
 	r, err := Evaluate(ctx, backend, pairs, s.ModelPath, s.Reference, o, run)
 	if err != nil {
 		return err

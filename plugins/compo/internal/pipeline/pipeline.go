@@ -19,16 +19,10 @@ import (
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
-// Model sizes the transformer built by SFT.
-type Model struct {
-	DModel, Layers, Heads int
-}
-
-// Train are the settings of one training stage.
+// Train are the settings of one training stage: the kit's model and
+// training settings (the model's size is used by SFT only) and more.
 type Train struct {
-	Seq, Batch, Steps int
-	LR                float64
-	Warmup            int
+	ml.Settings
 	// NoContextFraction of the training examples get the no-context prompt
 	// (drawn per example with the seed), so that the generic community
 	// means "any community": the model learns the marginal preference there.
@@ -38,8 +32,9 @@ type Train struct {
 }
 
 func (t Train) config(mc any) ml.TrainConfig {
-	return ml.TrainConfig{Steps: t.Steps, LR: t.LR, WarmupSteps: t.Warmup, ClipNorm: 1,
-		CheckpointDir: t.CheckpointDir, ModelConfig: mc}
+	c := t.Settings.TrainConfig()
+	c.CheckpointDir, c.ModelConfig = t.CheckpointDir, mc
+	return c
 }
 
 // tokenizer: bytes plus EOS (256), as the kit's byte tokenizer.

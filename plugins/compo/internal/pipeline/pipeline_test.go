@@ -31,8 +31,9 @@ func TestPrefixConditioningChain(t *testing.T) {
 	defer backend.Finalize()
 	dir := t.TempDir()
 	sft, dpo := filepath.Join(dir, "sft.safetensors"), filepath.Join(dir, "dpo.safetensors")
-	o := Train{Seq: 32, Batch: 4, Steps: 3, LR: 1e-3, NoContextFraction: 0.2, Seed: 1}
-	res, err := SFT(context.Background(), backend, train, "prefix", Model{DModel: 16, Layers: 1, Heads: 2}, o, sft, "test", quiet{})
+	o := Train{Settings: ml.Settings{DModel: 16, Layers: 1, Heads: 2, Seq: 32, Batch: 4, Steps: 3, LR: 1e-3, MinLRRatio: 0.1, AccumSteps: 1},
+		NoContextFraction: 0.2, Seed: 1}
+	res, err := SFT(context.Background(), backend, train, "prefix", o, sft, "test", quiet{})
 	if err != nil {
 		t.Fatal(err)
 	}

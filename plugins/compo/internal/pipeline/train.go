@@ -23,11 +23,12 @@ type SFTResult struct {
 // SFT trains a new model on the chosen replies of pairs, each prompt
 // conditioned on its community (or, for NoContextFraction of them, on none)
 // as cond.Mode says, and writes it to out as one model artifact.
-func SFT(goctx gocontext.Context, backend backends.Backend, pairs []prefs.Pair, mode string, mo Model, o Train,
+func SFT(goctx gocontext.Context, backend backends.Backend, pairs []prefs.Pair, mode string, o Train,
 	out, version string, rep sdk.Reporter) (SFTResult, error) {
 	cond := prefs.Conditioning{Mode: mode, Communities: prefs.Communities(pairs)}
-	cfg := ml.Config{VocabSize: tokenizer.VocabSize(), DModel: mo.DModel, NumHeads: mo.Heads, NumLayers: mo.Layers,
-		MaxSeqLen: o.Seq + 1 + 1, QKNorm: true, PrefixVocab: cond.PrefixVocab()}
+	cfg := o.ModelConfig(tokenizer.VocabSize())
+	// Windows hold seq+1 tokens (seq inputs), plus the prefix position.
+	cfg.MaxSeqLen, cfg.QKNorm, cfg.PrefixVocab = o.Seq+2, true, cond.PrefixVocab()
 	m, err := ml.NewTransformer(cfg)
 	if err != nil {
 		return SFTResult{}, err

@@ -4,17 +4,18 @@
 package prefs
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/shammie-ml/shammie/sdk/datafile"
 )
 
 // Pair is one preference: after the post, Chosen beats Rejected in
@@ -68,18 +69,26 @@ type hhRow struct {
 // AssistantTurn is the marker HH-RLHF transcripts end their prompt with.
 const AssistantTurn = "\n\nAssistant:"
 
-// Load reads path (.jsonl, optionally .gz) in the given layout. community
-// names the pairs of layouts without one (hh; jsonl rows without
-// "community"). Errors name the file and line.
+// Load reads path (JSON Lines, gzipped or not) in the given layout through
+// sdk/datafile: errors name the file and line; unknown fields are errors
+// except in compred (its rows carry more). community names the pairs of
+// layouts without one (hh; jsonl rows without "community").
 func Load(path, layout, community string) ([]Pair, error) {
+	if !slices.Contains(Layouts, layout) {
+		return nil, fmt.Errorf("unknown layout %q (want one of %s)", layout, strings.Join(Layouts, ", "))
+	}
+	r, err := datafile.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
 	var out []Pair
-	err := eachLine(path, func(line int, raw []byte) error {
-		src := fmt.Sprintf("%s:%d", path, line)
+	err = datafile.Lines(r, path, datafile.Options{}, func(line int, raw []byte) error {
 		p, err := parseRow(raw, layout, community, line)
 		if err != nil {
-			return fmt.Errorf("%s: %w", src, err)
+			return err
 		}
-		p.Source = src
+		p.Source = fmt.Sprintf("%s:%d", path, line)
 		out = append(out, p)
 		return nil
 	})
@@ -95,37 +104,37 @@ func Load(path, layout, community string) ([]Pair, error) {
 func parseRow(raw []byte, layout, community string, line int) (Pair, error) {
 	switch layout {
 	case "compred":
-		var r compredRow
-		if err := json.Unmarshal(raw, &r); err != nil {
+		r, err := decode[compredRow](raw, true)
+		if err != nil {
 			return Pair{}, err
 		}
 		return r.pair()
 	case "hh":
-		var r hhRow
-		if err := strictUnmarshal(raw, &r); err != nil {
-			return Pair{}, err
-		}
-		return r.pair(community, line)
-	case "jsonl":
-		var r plainRow
-		if err := strictUnmarshal(raw, &r); err != nil {
+		r, err := decode[hhRow](raw, false)
+		if err != nil {
 			return Pair{}, err
 		}
 		return r.pair(community, line)
 	}
-	return Pair{}, fmt.Errorf("unknown layout %q (want one of %s)", layout, strings.Join(Layouts, ", "))
+	r, err := decode[plainRow](raw, false)
+	if err != nil {
+		return Pair{}, err
+	}
+	return r.pair(community, line)
 }
 
-func strictUnmarshal(raw []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
+// decode is datafile's JSON-lines decoding of one line.
+func decode[T any](raw []byte, lenient bool) (T, error) {
+	var v T
+	err := datafile.EachJSONL(bytes.NewReader(raw), "", datafile.Options{Lenient: lenient}, func(_ int, x T) error {
+		v = x
+		return nil
+	})
+	var le *datafile.LineError
+	if errors.As(err, &le) {
+		err = le.Err // the caller's line, not this one-line reader's
 	}
-	if dec.More() {
-		return fmt.Errorf("more than one JSON value on the line")
-	}
-	return nil
+	return v, err
 }
 
 func missing(fields map[string]bool) error {
@@ -224,41 +233,6 @@ func (p Pair) check() error {
 		if !utf8.ValidString(s) {
 			return fmt.Errorf("invalid UTF-8")
 		}
-	}
-	return nil
-}
-
-// eachLine calls fn on every non-blank line (gzip when the name ends in .gz).
-func eachLine(path string, fn func(line int, raw []byte) error) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(path, ".gz") {
-		gz, err := gzip.NewReader(f)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		defer gz.Close()
-		r = gz
-	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		raw := bytes.TrimSpace(sc.Bytes())
-		if len(raw) == 0 {
-			continue
-		}
-		if err := fn(line, raw); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s:%d: %w", path, line+1, err)
 	}
 	return nil
 }
