@@ -60,7 +60,7 @@ type plugin struct{}
 // Metadata implements sdk.Plugin.
 func (plugin) Metadata() sdk.Metadata {
 	return sdk.Metadata{Name: "moe", Version: sdk.BuildVersion(version),
-		Description: "Sparse mixture-of-experts LM (OLMoE-style routing, dropless SwiGLU experts) with OLMoE's routing analyses",
+		Description: "sparse mixture-of-experts LM (OLMoE-style routing, dropless SwiGLU experts) with OLMoE's routing analyses",
 		Backends:    ml.Backends()}
 }
 
@@ -94,8 +94,8 @@ func init() {
 		{"saturation", "router saturation against the final model over training, per layer"},
 	} {
 		schema.Artifacts = append(schema.Artifacts,
-			sdk.ArtifactDecl{Name: "plot_" + p.name, MediaType: "image/png", Description: "Train: " + p.desc},
-			sdk.ArtifactDecl{Name: "plot_" + p.name + "_svg", MediaType: "image/svg+xml", Description: "Train: " + p.desc + " (SVG)"})
+			sdk.ArtifactDecl{Name: "plot_" + p.name, MediaType: "image/png", Description: "train: " + p.desc},
+			sdk.ArtifactDecl{Name: "plot_" + p.name + "_svg", MediaType: "image/svg+xml", Description: "train: " + p.desc + " (SVG)"})
 	}
 	for _, p := range []struct{ name, desc string }{
 		{"domain_spec", "domain specialisation of every expert, per layer"},
@@ -103,8 +103,8 @@ func init() {
 		{"coactivation", "expert co-activation P(b|a), per layer"},
 		{"coactivation_adjacent", "co-activation over rank-adjacent pairs only (OLMoE code variant), per layer"},
 	} {
-		schema.Artifacts = append(schema.Artifacts, sdk.ArtifactFamily("plot_"+p.name+"_layer{i}", MaxLayers, "image/png", "Train: "+p.desc)...)
-		schema.Artifacts = append(schema.Artifacts, sdk.ArtifactFamily("plot_"+p.name+"_layer{i}_svg", MaxLayers, "image/svg+xml", "Train: "+p.desc+" (SVG)")...)
+		schema.Artifacts = append(schema.Artifacts, sdk.ArtifactFamily("plot_"+p.name+"_layer{i}", MaxLayers, "image/png", "train: "+p.desc)...)
+		schema.Artifacts = append(schema.Artifacts, sdk.ArtifactFamily("plot_"+p.name+"_layer{i}_svg", MaxLayers, "image/svg+xml", "train: "+p.desc+" (SVG)")...)
 	}
 }
 
