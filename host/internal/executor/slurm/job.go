@@ -51,9 +51,12 @@ type Request struct {
 	Config     json.RawMessage `json:"config"`
 	ConfigType json.RawMessage `json:"config_type"`
 	WorkDir    string          `json:"work_dir"`
-	StateDir   string          `json:"state_dir"`
-	Seed       int64           `json:"seed"`
-	Backend    string          `json:"backend"`
+	// SpecDir is the spec's folder: the plugin's working directory, against
+	// which relative paths in its config resolve.
+	SpecDir  string `json:"spec_dir"`
+	StateDir string `json:"state_dir"`
+	Seed     int64  `json:"seed"`
+	Backend  string `json:"backend"`
 	// Dir is where the worker writes events, heartbeat and result.
 	Dir string `json:"dir"`
 	// MaxRequeue: a worker started for the (MaxRequeue+2)th time fails at once.
