@@ -18,6 +18,7 @@
 //	events.jsonl every plugin event, one WireEvent a line, appended by the worker
 //	heartbeat    rewritten every few seconds while the worker lives
 //	result.json  the final status (Result), written last, atomically
+//	job.json     the job id, node and outcome (JobRecord), written by the host
 //
 // And <store>/slurm/jobs/<cache key>.json names the job that computes an
 // instance, so that a host that died can re-attach to it (see Journal).
@@ -252,6 +253,7 @@ const (
 	EventsFile    = "events.jsonl"
 	ResultFile    = "result.json"
 	HeartbeatFile = "heartbeat"
+	JobFile       = "job.json" // JobRecord, written by the host
 )
 
 // WriteFileAtomic writes data so that a reader on another node sees the old
