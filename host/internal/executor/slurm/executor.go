@@ -183,15 +183,15 @@ func (e *Executor) Run(ctx context.Context, t Task, onEvent func(pluginhost.Even
 	t.Request.MaxRequeue = max(e.opts.MaxRequeue, 0)
 	t.Request.HeartbeatMS = e.opts.Heartbeat.Milliseconds()
 	var out Outcome
+	if err := os.MkdirAll(t.Request.Dir, 0o755); err != nil {
+		return pluginhost.Status{}, out, err
+	}
 	j, ok := e.reattach(ctx, t)
 	if ok {
 		out.Reattached = true
 		onEvent(pluginhost.Log{Time: time.Now(), Level: pluginhost.LogInfo,
 			Message: fmt.Sprintf("re-attached to Slurm job %s (submitted by run %s, which ended before it)", j.JobID, j.RunID)})
 	} else {
-		if err := os.MkdirAll(t.Request.Dir, 0o755); err != nil {
-			return pluginhost.Status{}, out, err
-		}
 		p := &pending{ctx: ctx, task: t, done: make(chan submitted, 1)}
 		e.enqueue(p)
 		var s submitted
