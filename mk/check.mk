@@ -11,6 +11,7 @@ FUZZTIME_CHECK ?= 5s
 FUZZ_TARGETS := \
 	"sdk . FuzzDecodeValue" \
 	"sdk ./ml FuzzSafetensorsHeader" \
+	"sdk ./textmetrics FuzzTokenize" \
 	"host ./internal/configs FuzzLoadFile" \
 	"host ./internal/configs FuzzFormat" \
 	"host ./internal/depsfile FuzzLoad" \

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/shammie-ml/shammie/plugins/router/internal/prefdata"
+	"github.com/shammie-ml/shammie/sdk/textmetrics"
 )
 
 // Tokenize lower-cases and splits on anything that is not a letter or digit.
@@ -35,7 +36,8 @@ type Scalars struct {
 // hundred tokens the score barely moves.
 const maxLCS = 600
 
-// RougeL is the ROUGE-L F-measure between two token sequences.
+// RougeL is the ROUGE-L F-measure between two token sequences
+// (textmetrics.RougeL on the router's unstemmed word tokens).
 func RougeL(a, b []string) float64 {
 	if len(a) > maxLCS {
 		a = a[:maxLCS]
@@ -43,30 +45,7 @@ func RougeL(a, b []string) float64 {
 	if len(b) > maxLCS {
 		b = b[:maxLCS]
 	}
-	if len(a) == 0 || len(b) == 0 {
-		return 0
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			switch {
-			case a[i-1] == b[j-1]:
-				cur[j] = prev[j-1] + 1
-			case prev[j] >= cur[j-1]:
-				cur[j] = prev[j]
-			default:
-				cur[j] = cur[j-1]
-			}
-		}
-		prev, cur = cur, prev
-	}
-	lcs := float64(prev[len(b)])
-	if lcs == 0 {
-		return 0
-	}
-	p, r := lcs/float64(len(a)), lcs/float64(len(b))
-	return 2 * p * r / (p + r)
+	return textmetrics.RougeL(a, b).F1
 }
 
 // BowCosine is the cosine between the two responses' word-count vectors.
