@@ -145,3 +145,13 @@ func (pc *PromptConfig) Prompt(input string, demos []Demo) string {
 
 // Stop is the reference's stop sequence for generation.
 const Stop = "\n\n\n"
+
+// TaskOnly is the task prompt alone (no instruction, no demos): the short
+// zero-shot form for small models.
+func (pc *PromptConfig) TaskOnly(input string) string {
+	task := pc.TaskPrompt
+	if task == "" {
+		task = pc.DemoPrompt
+	}
+	return substitute(task, input, "")
+}
