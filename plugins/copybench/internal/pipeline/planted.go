@@ -14,12 +14,13 @@ import (
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
-// The planted mode's short zero-shot prompts: the reference's task prompts
-// (literal and non-literal format1) without the instruction, which would
-// not fit a tiny byte-level model's context.
+// The planted mode's short zero-shot prompts: the reference's literal task
+// prompt (format1) without the instruction, and a shortened non-literal one
+// ("Continue the text to compose an original story about 500 words in
+// length:" would not fit a tiny byte-level model's context).
 const (
 	literalTask    = "Complete the prefix:\n${input} "
-	nonLiteralTask = "Continue the text to compose an original story about 500 words in length:\n${input}"
+	nonLiteralTask = "Continue the story:\n${input}"
 )
 
 var tokenizer = ml.ByteTokenizer{WithEOS: true}
@@ -52,6 +53,7 @@ type Sample struct {
 func Planted(goctx gocontext.Context, backend backends.Backend, books []planted.Book, s ml.Settings,
 	d Decoding, modelPath, version string, rep sdk.Reporter) (PlantedResult, error) {
 	var examples []ml.SFTExample
+	need := 0
 	for _, b := range books {
 		if !b.Trained {
 			continue
@@ -65,6 +67,7 @@ func Planted(goctx gocontext.Context, backend backends.Backend, books []planted.
 				return PlantedResult{}, err
 			}
 			examples = append(examples, ex)
+			need = max(need, len(ex.Prompt)+len(ex.Response)+1)
 		}
 	}
 	cfg := s.ModelConfig(tokenizer.VocabSize())
@@ -79,7 +82,7 @@ func Planted(goctx gocontext.Context, backend backends.Backend, books []planted.
 		return PlantedResult{}, err
 	}
 	if n := batches.Truncated(); n > 0 {
-		return PlantedResult{}, fmt.Errorf("%d planted examples do not fit seq %d: raise seq", n, s.Seq)
+		return PlantedResult{}, fmt.Errorf("%d planted examples do not fit seq %d: raise seq to %d", n, s.Seq, need)
 	}
 	ctx := context.New()
 	ml.SetInitSeed(ctx, 1)

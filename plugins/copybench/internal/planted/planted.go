@@ -36,11 +36,11 @@ type Book struct {
 var consonants = []string{"b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z"}
 var vowels = []string{"a", "e", "i", "o", "u"}
 
-// word makes a pseudo-word of 2–3 syllables; unique words keep books apart.
+// word makes a pseudo-word of two syllables; unique words keep books apart.
 func word(rng *rand.Rand, seen map[string]bool) string {
 	for {
 		var b strings.Builder
-		for range 2 + rng.IntN(2) {
+		for range 2 {
 			b.WriteString(consonants[rng.IntN(len(consonants))])
 			b.WriteString(vowels[rng.IntN(len(vowels))])
 		}
@@ -82,7 +82,7 @@ func Make(c Config) []Book {
 			Input:     strings.Join(passage[:c.PrefixWords], " "),
 			Reference: strings.Join(passage[c.PrefixWords:], " ")}
 		b.Story = benchdata.NonLiteral{ID: id, Title: b.Title,
-			Input:  fmt.Sprintf("In the town of %s, it was %s.", title(word(rng, seen)), word(rng, seen)),
+			Input:  fmt.Sprintf("In %s it was %s.", title(word(rng, seen)), word(rng, seen)),
 			Events: events, Characters: names}
 		b.StoryText = strings.Join(events, " ")
 		books = append(books, b)

@@ -1,0 +1,10 @@
+# plugins/copybench (CopyBench: literal and non-literal copying, fact recall).
+
+.PHONY: test-copybench run-copybench
+
+test-copybench: ## plugins/copybench tests (metrics, real-file checks, planted memorisation).
+	cd plugins/copybench && $(GO) test -count=1 ./...
+
+run-copybench: build ## CopyBench on planted books, then the planted model on the real files (needs ../shared/data).
+	$(BIN)/shammie init specs/copybench.hcl
+	$(BIN)/shammie run specs/copybench.hcl
