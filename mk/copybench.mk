@@ -1,6 +1,6 @@
 # plugins/copybench (CopyBench: literal and non-literal copying, fact recall).
 
-.PHONY: test-copybench run-copybench
+.PHONY: test-copybench test-copybench-planted run-copybench
 
 test-copybench: ## plugins/copybench tests (metrics, real-file checks, planted memorisation).
 	cd plugins/copybench && $(GO) test -count=1 ./...
@@ -8,3 +8,6 @@ test-copybench: ## plugins/copybench tests (metrics, real-file checks, planted m
 run-copybench: build ## CopyBench on planted books, then the planted model on the real files (needs ../shared/data).
 	$(BIN)/shammie init specs/copybench.hcl
 	$(BIN)/shammie run specs/copybench.hcl
+
+test-copybench-planted: ## The planted-memorisation test (trains a tiny model on synthetic books; minutes on 2 cores).
+	cd plugins/copybench && COPYBENCH_PLANTED=1 $(GO) test -count=1 -run TestPlantedMemorisation -v ./internal/pipeline/

@@ -15,20 +15,20 @@ step "copybench_planted" {
   seed   = 1
   config {
     mode               = "planted"
-    books              = 12
-    held_out           = 6
+    books              = 6
+    held_out           = 3
     prefix_words       = 5
     continuation_words = 8
     layers             = 2
     d_model            = 64
     heads              = 4
-    seq                = 160
+    seq                = 144
     batch              = 12
-    steps              = 300
+    steps              = 200
     lr                 = 0.01
     warmup             = 20
     weight_decay       = 0
-    max_new_tokens     = 96
+    max_new_tokens     = 90
   }
 }
 
