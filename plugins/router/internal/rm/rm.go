@@ -77,7 +77,11 @@ type Job struct {
 	Train Pairs
 	// Labels is M × N (row-major): +1 = A preferred, -1 = B, 0 = not used.
 	Labels []float32
-	M      int
+	// Weights (M × N, optional) weigh each model's pairs in its loss: a
+	// bootstrap replicate of a model trains on Poisson(1) counts of its
+	// pool. nil weighs every pair 1.
+	Weights []float32
+	M       int
 	Eval   Pairs
 	// EvalLabels: +1/-1 per eval instance, 0 = skipped.
 	EvalLabels []float32
@@ -87,6 +91,10 @@ type Job struct {
 type Result struct {
 	// Accuracy per model on the evaluation labels.
 	Accuracy []float64
+	// Correct is M × Eval.N (row-major): 1 where model m ranks eval pair i
+	// the way its label says, 0 where not or where the label is 0. The
+	// noise estimates resample eval instances from it.
+	Correct []float32
 	// FinalLoss per model (mean Bradley–Terry loss on its train labels).
 	FinalLoss []float64
 }
@@ -107,19 +115,28 @@ func Train(ctx context.Context, backend backends.Backend, cfg Config, job Job, p
 	if m == 0 || n == 0 {
 		return nil, fmt.Errorf("reward model: nothing to train (m=%d, n=%d)", m, n)
 	}
-	// Per-model normaliser: number of labelled pairs.
+	weights := job.Weights
+	if weights == nil {
+		weights = make([]float32, m*n)
+		for i := range weights {
+			weights[i] = 1
+		}
+	} else if len(weights) != m*n {
+		return nil, fmt.Errorf("reward model: %d weights, want m·n = %d", len(weights), m*n)
+	}
+	// Per-model normaliser: total weight of the labelled pairs.
 	inv := make([]float32, m)
 	for k := 0; k < m; k++ {
-		c := 0
-		for _, y := range job.Labels[k*n : (k+1)*n] {
+		c := 0.0
+		for i, y := range job.Labels[k*n : (k+1)*n] {
 			if y != 0 {
-				c++
+				c += float64(weights[k*n+i])
 			}
 		}
 		if c == 0 {
 			return nil, fmt.Errorf("reward model %d has no labels", k)
 		}
-		inv[k] = 1 / float32(c)
+		inv[k] = float32(1 / c)
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 77))
 	// Parameters: U [M,D], and with an MLP W [M,H,D], V [M,H].
@@ -145,16 +162,16 @@ func Train(ctx context.Context, backend backends.Backend, cfg Config, job Job, p
 	}
 
 	lr, b1, b2, eps, wd := cfg.LR, 0.9, 0.999, 1e-8, cfg.WeightDecay
-	// Graph inputs: XA, XB, Y, inv, t, params..., state...
+	// Graph inputs: XA, XB, Y, W·inv, t, params..., state...
 	step, err := NewExec(backend, func(in []*Node) []*Node {
-		xa, xb, y, invN, t0 := in[0], in[1], in[2], in[3], in[4]
+		xa, xb, y, wInv, t0 := in[0], in[1], in[2], in[3], in[4]
 		ps := append([]*Node(nil), in[5:5+np]...)
 		st := append([]*Node(nil), in[5+np:]...)
 		delta := Sub(xa, xb)
 		var loss *Node
 		for s := 0; s < stepsPerCall; s++ {
-			z, grads := forwardBackward(ps, xa, xb, delta, y, invN)
-			loss = Reshape(Mul(ReduceSum(Softplus(Neg(Mul(y, z))), 1), Reshape(invN, -1)), -1) // [M]
+			z, grads := forwardBackward(ps, xa, xb, delta, y, wInv)
+			loss = ReduceSum(Mul(Mul(Softplus(Neg(Mul(y, z))), Abs(y)), wInv), 1) // [M]
 			t := AddScalar(t0, float64(s+1))
 			for i := range ps {
 				g := Add(grads[i], MulScalar(ps[i], wd))
@@ -177,7 +194,14 @@ func Train(ctx context.Context, backend backends.Backend, cfg Config, job Job, p
 	xa := tensors.FromFlatDataAndDimensions(job.Train.A, n, d)
 	xb := tensors.FromFlatDataAndDimensions(job.Train.B, n, d)
 	yT := tensors.FromFlatDataAndDimensions(job.Labels, m, n)
-	invT := tensors.FromFlatDataAndDimensions(inv, m, 1)
+	// Each pair's share of its model's loss: weight / total weight.
+	wInv := make([]float32, m*n)
+	for k := range m {
+		for i := range n {
+			wInv[k*n+i] = weights[k*n+i] * inv[k]
+		}
+	}
+	invT := tensors.FromFlatDataAndDimensions(wInv, m, n)
 	var loss *tensors.Tensor
 	calls := (cfg.Steps + stepsPerCall - 1) / stepsPerCall
 	for c := 0; c < calls; c++ {
@@ -204,11 +228,12 @@ func Train(ctx context.Context, backend backends.Backend, cfg Config, job Job, p
 	}
 	res := &Result{FinalLoss: toF64(tensors.MustCopyFlatData[float32](loss))}
 	if job.Eval.N > 0 {
-		acc, err := evaluate(backend, params, job.Eval, job.EvalLabels, d)
+		correct, err := evaluate(backend, params, job.Eval, job.EvalLabels, d)
 		if err != nil {
 			return nil, err
 		}
-		res.Accuracy = acc
+		res.Correct = correct
+		res.Accuracy = Accuracy(correct, job.EvalLabels, m)
 	}
 	return res, nil
 }
@@ -234,11 +259,11 @@ func hidden(w, x *Node) *Node {
 	return Reshape(Einsum("nd,kd->nk", x, Reshape(w, m*h, d)), n, m, h)
 }
 
-// forwardBackward returns z and the gradients of the summed per-model mean
-// Bradley–Terry loss: dL/dz = −y σ(−y z)/n_m.
-func forwardBackward(ps []*Node, xa, xb, delta, y, invN *Node) (*Node, []*Node) {
+// forwardBackward returns z and the gradients of the summed per-model
+// weighted mean Bradley–Terry loss: dL/dz = −y σ(−y z)·w/Σw (wInv [M,N]).
+func forwardBackward(ps []*Node, xa, xb, delta, y, wInv *Node) (*Node, []*Node) {
 	z, preA, preB := scores(ps, xa, xb, delta)
-	g := Mul(Neg(Mul(y, Sigmoid(Neg(Mul(y, z))))), invN) // [M,N]
+	g := Mul(Neg(Mul(y, Sigmoid(Neg(Mul(y, z))))), wInv) // [M,N]
 	grads := []*Node{Einsum("mn,nd->md", g, delta)}
 	if len(ps) == 3 {
 		dims := ps[1].Shape().Dimensions
@@ -257,7 +282,30 @@ func forwardBackward(ps []*Node, xa, xb, delta, y, invN *Node) (*Node, []*Node) 
 	return z, grads
 }
 
-func evaluate(backend backends.Backend, params []*tensors.Tensor, ev Pairs, labels []float32, d int) ([]float64, error) {
+// Accuracy is each model's share of correct pairs among the labelled eval
+// pairs, from evaluate's M × N correctness.
+func Accuracy(correct, labels []float32, m int) []float64 {
+	n := len(labels)
+	used := 0
+	for _, y := range labels {
+		if y != 0 {
+			used++
+		}
+	}
+	out := make([]float64, m)
+	for k := range m {
+		s := 0.0
+		for _, c := range correct[k*n : (k+1)*n] {
+			s += float64(c)
+		}
+		out[k] = s / float64(max(used, 1))
+	}
+	return out
+}
+
+// evaluate returns M × N correctness: 1 where a model orders a labelled
+// pair as its label does.
+func evaluate(backend backends.Backend, params []*tensors.Tensor, ev Pairs, labels []float32, d int) ([]float32, error) {
 	if len(labels) != ev.N || len(ev.A) != ev.N*d || len(ev.B) != ev.N*d {
 		return nil, fmt.Errorf("reward model eval: inconsistent shapes")
 	}
@@ -267,8 +315,7 @@ func evaluate(backend backends.Backend, params []*tensors.Tensor, ev Pairs, labe
 		z, _, _ := scores(in[3:3+np], xa, xb, Sub(xa, xb))
 		yb := ExpandAxes(y, 0)
 		correct := ConvertDType(GreaterThan(Mul(z, yb), ZerosLike(z)), z.DType())
-		used := Abs(yb)
-		return Div(ReduceSum(Mul(correct, used), 1), ReduceSum(used, 1))
+		return Mul(correct, Abs(yb)) // [M,N]
 	})
 	if err != nil {
 		return nil, err
@@ -282,7 +329,7 @@ func evaluate(backend backends.Backend, params []*tensors.Tensor, ev Pairs, labe
 	if err != nil {
 		return nil, fmt.Errorf("reward model eval: %w", err)
 	}
-	return toF64(tensors.MustCopyFlatData[float32](out[0])), nil
+	return tensors.MustCopyFlatData[float32](out[0]), nil
 }
 
 func toF64(x []float32) []float64 {
