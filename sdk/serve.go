@@ -143,8 +143,10 @@ func (s *server) ValidateConfig(ctx context.Context, req *pluginv1.ValidateConfi
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	defer recoverAs("ValidateConfig", &err)
-	diags := s.impl.ValidateConfig(ctx, Config{Value: v})
+	diags, err := s.validate(ctx, v)
+	if err != nil {
+		return nil, err
+	}
 	return &pluginv1.ValidateConfigResponse{Diagnostics: Wire.EncodeDiagnostics(diags)}, nil
 }
 
@@ -173,6 +175,16 @@ func (s *server) Run(req *pluginv1.RunRequest, stream grpc.ServerStreamingServer
 	}
 	ctx, cancel := context.WithCancelCause(stream.Context())
 	defer cancel(nil)
+	sink := &streamSink{send: stream.Send}
+	// Run only ever sees a config that passed ValidateConfig: the host
+	// validates right before running too, but a plugin must not rely on
+	// every caller doing so (and need not re-validate in Run).
+	if diags, err := s.validate(ctx, cfg); err != nil || diags.HasErrors() {
+		if err == nil {
+			err = diags.Err()
+		}
+		return sink.finish(stream, statusOf(ctx, err))
+	}
 	st := &runState{runID: req.GetRunId(), step: req.GetStep(), cancel: cancel}
 	s.mu.Lock()
 	s.runs[st] = struct{}{}
@@ -183,19 +195,47 @@ func (s *server) Run(req *pluginv1.RunRequest, stream grpc.ServerStreamingServer
 		s.mu.Unlock()
 	}()
 
-	sink := &streamSink{send: stream.Send}
 	run := &Run{
 		RunID: req.GetRunId(), Step: req.GetStep(), Config: Config{Value: cfg},
 		WorkDir: req.GetWorkDir(), StateDir: req.GetStateDir(), Seed: req.GetSeed(), Backend: req.GetBackend(),
-		sink: sink,
+		sink: sink, artifacts: s.artifactDecls(),
 	}
 	runErr := runRecovered(ctx, s.impl, run)
-	status := statusOf(ctx, runErr)
-	// The final status is the last thing on the stream, and it must get
-	// through even when events failed to send earlier.
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
-	sink.closed = true
+	return sink.finish(stream, statusOf(ctx, runErr))
+}
+
+// validate calls the plugin's ValidateConfig, a panic in it becoming the
+// error, and puts the summaries in sentence case.
+func (s *server) validate(ctx context.Context, cfg cty.Value) (diags Diagnostics, err error) {
+	defer recoverAs("ValidateConfig", &err)
+	diags = s.impl.ValidateConfig(ctx, Config{Value: cfg})
+	for i := range diags {
+		diags[i].Summary = SentenceCase(diags[i].Summary)
+	}
+	return diags, nil
+}
+
+// artifactDecls indexes the declared artifacts by name, families expanded
+// (see [ArtifactFamily]), for [Run.WriteArtifact]'s media types.
+func (s *server) artifactDecls() (out map[string]ArtifactDecl) {
+	defer func() {
+		if recover() != nil {
+			out = nil // GetSchema reports the panic; Run then just lacks media types
+		}
+	}()
+	out = map[string]ArtifactDecl{}
+	for _, a := range s.impl.Schema().Artifacts {
+		out[a.Name] = a
+	}
+	return out
+}
+
+// finish sends the final status: the last thing on the stream, which must
+// get through even when events failed to send earlier.
+func (s *streamSink) finish(stream grpc.ServerStreamingServer[pluginv1.Event], status *pluginv1.Status) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
 	return stream.Send(&pluginv1.Event{TimeUnixNano: time.Now().UnixNano(), Kind: &pluginv1.Event_Status{Status: status}})
 }
 

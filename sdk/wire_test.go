@@ -190,7 +190,7 @@ func TestSchemaRoundTrip(t *testing.T) {
 func TestMetadataAndDiagnosticsRoundTrip(t *testing.T) {
 	md := sdk.Metadata{Name: "fit", Version: "0.1.0", Description: "d", Backends: []string{"go", "xla:cuda"}}
 	got := sdk.Wire.DecodeMetadata(sdk.Wire.EncodeMetadata(md))
-	md.ProtocolVersions = []int{sdk.ProtocolVersion}
+	md.ProtocolVersions, md.SDKVersion = []int{sdk.ProtocolVersion}, sdk.Version
 	if diff := cmp.Diff(md, got); diff != "" {
 		t.Errorf("metadata (-want +got):\n%s", diff)
 	}

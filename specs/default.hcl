@@ -1,10 +1,11 @@
 # The default experiment that `make run` executes: one small run of every
 # method on data the project generates itself (no ../shared/data needed),
 # on the CPU backend unless --backend says otherwise. Each method's full
-# spec lives beside this file (fit.hcl, hyper.hcl, moe.hcl; the real-data
-# specs are fit-mimetic2.hcl, hyper-real.hcl and olmoe.hcl).
+# spec lives beside this file (fit.hcl, hyper.hcl, moe.hcl, merge.hcl; the
+# real-data specs are fit-mimetic2.hcl, hyper-real.hcl, olmoe.hcl and
+# merge-report.hcl).
 #
-# The three methods are independent sub-graphs, so with --parallelism 2
+# The methods are independent sub-graphs, so with --parallelism 2
 # they share the two cores.
 
 plugin "fit" {
@@ -16,6 +17,10 @@ plugin "router" {
 }
 
 plugin "moe" {
+  version = ">= 0.1.0"
+}
+
+plugin "merge" {
   version = ">= 0.1.0"
 }
 
@@ -103,5 +108,30 @@ step "moe_train" {
     warmup        = 15
     snapshots     = 6
     eval_windows  = 16
+  }
+}
+
+# Model merging: three fine-tuned checkpoints with planted sparse skills
+# plus noise; task arithmetic at the planted weight and TIES should both
+# land near the ideal merge (distance output), TIES nearer.
+step "merge_planted" {
+  plugin = plugin.merge
+  seed   = 5
+  config {
+    mode          = "generate"
+    n_models      = 3
+    planted_noise = 0.1
+  }
+}
+
+step "merge_ties" {
+  plugin = plugin.merge
+  seed   = 5
+  config {
+    method    = "ties"
+    base      = step.merge_planted.artifacts.base
+    models    = [step.merge_planted.artifacts.model_0, step.merge_planted.artifacts.model_1, step.merge_planted.artifacts.model_2]
+    normalize = false
+    reference = step.merge_planted.artifacts.ideal
   }
 }

@@ -566,7 +566,9 @@ func (m *Transformer) attention(ctx *context.Context, layer int, h, cos, sin, bi
 		// Add the chunk into slots offset…offset+seq-1 (zero until now).
 		kOut = addAt(kc, graph.TransposeAllAxes(k, 0, 2, 1, 3), offset, 2)
 		vOut = addAt(vc, graph.TransposeAllAxes(v, 0, 2, 3, 1), offset, 3)
-		scores = DotGeneral(graph.TransposeAllAxes(q, 0, 2, 1, 3), []int{3}, []int{0, 1}, kOut, []int{3}, []int{0, 1})
+		// Decoding takes no gradients: the plain product (DotGeneral's
+		// gradient identities would copy the cache, which is also an output).
+		scores = DotGeneral0(graph.TransposeAllAxes(q, 0, 2, 1, 3), []int{3}, []int{0, 1}, kOut, []int{3}, []int{0, 1})
 	}
 	// An additive bias and a plain softmax cost fewer passes over the scores
 	// than MaskedSoftmax's three Where()s.
@@ -574,7 +576,7 @@ func (m *Transformer) attention(ctx *context.Context, layer int, h, cos, sin, bi
 	if kc == nil {
 		ctxv = DotGeneral(probs, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})
 	} else {
-		ctxv = DotGeneral(probs, []int{3}, []int{0, 1}, vOut, []int{3}, []int{0, 1})
+		ctxv = DotGeneral0(probs, []int{3}, []int{0, 1}, vOut, []int{3}, []int{0, 1})
 	}
 	heads := graph.TransposeAllAxes(ctxv, 0, 2, 1, 3) // [batch, seq, heads, d_head]
 	heads = hooks.apply(HookPoint{layer, SiteHeads}, heads)

@@ -73,7 +73,7 @@ $SHAMMIE_PLUGIN_PATH. describe renders the schema as Markdown documentation.`,
 			if _, err := parse(env, c, fs, args); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "shammie %s (plugin protocol %d)\n", Version, sdk.ProtocolVersion)
+			fmt.Fprintf(env.Stdout, "shammie %s (plugin protocol %d, built with SDK %s)\n", Version, sdk.ProtocolVersion, sdk.Version)
 			return nil
 		},
 	})
@@ -211,6 +211,8 @@ func runPlugins(ctx context.Context, env *Env, args []string) error {
 type listedPlugin struct {
 	Name        string   `json:"name"`
 	Version     string   `json:"version"`
+	SDKVersion  string   `json:"sdk_version,omitempty"`
+	Protocols   []int    `json:"protocol_versions,omitempty"`
 	Path        string   `json:"path"`
 	Description string   `json:"description,omitempty"`
 	Backends    []string `json:"backends,omitempty"`
@@ -232,12 +234,14 @@ func pluginsList(ctx context.Context, env *Env, f *getplugins.Finder, asJSON boo
 			if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
 				continue
 			}
-			lp := listedPlugin{Path: p, Name: strings.TrimPrefix(e.Name(), "shammie-plugin-")}
+			name, _, _ := strings.Cut(strings.TrimPrefix(e.Name(), "shammie-plugin-"), "_v")
+			lp := listedPlugin{Path: p, Name: name}
 			md, err := launchMetadata(ctx, p)
 			if err != nil {
 				lp.Error = strings.SplitN(err.Error(), "\n", 2)[0]
 			} else {
 				lp.Name, lp.Version, lp.Description, lp.Backends = md.Name, md.Version, md.Description, md.Backends
+				lp.SDKVersion, lp.Protocols = md.SDKVersion, md.ProtocolVersions
 			}
 			found = append(found, lp)
 		}
@@ -256,12 +260,24 @@ func pluginsList(ctx context.Context, env *Env, f *getplugins.Finder, asJSON boo
 		fmt.Fprintf(env.Stdout, "No plugins found in %s.\n", strings.Join(f.Dirs, ", "))
 		return nil
 	}
+	// Three versions per plugin: its own, the SDK it was built with and
+	// the protocol versions it speaks (what decides whether this host can
+	// drive it).
+	fmt.Fprintf(env.Stdout, "%-10s %-10s %-8s %-8s %s\n", "PLUGIN", "VERSION", "SDK", "PROTOCOL", "BINARY")
 	for _, p := range found {
 		if p.Error != "" {
-			fmt.Fprintf(env.Stdout, "%-10s %-8s %s  (unusable: %s)\n", p.Name, "?", p.Path, p.Error)
+			fmt.Fprintf(env.Stdout, "%-10s %-10s %-8s %-8s %s  (unusable: %s)\n", p.Name, "?", "?", "?", p.Path, p.Error)
 			continue
 		}
-		fmt.Fprintf(env.Stdout, "%-10s %-8s %s  %s [%s]\n", p.Name, p.Version, p.Path, p.Description, strings.Join(p.Backends, ", "))
+		sdkv := p.SDKVersion
+		if sdkv == "" {
+			sdkv = "-"
+		}
+		protos := make([]string, len(p.Protocols))
+		for i, v := range p.Protocols {
+			protos[i] = fmt.Sprint(v)
+		}
+		fmt.Fprintf(env.Stdout, "%-10s %-10s %-8s %-8s %s  %s [%s]\n", p.Name, p.Version, sdkv, strings.Join(protos, ","), p.Path, p.Description, strings.Join(p.Backends, ", "))
 	}
 	return nil
 }

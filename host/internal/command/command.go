@@ -16,8 +16,10 @@ import (
 	"github.com/shammie-ml/shammie/host/internal/runner"
 )
 
-// Version of the shammie host.
-const Version = "0.1.0"
+// Version of the shammie host: host/VERSION, stamped by `make build`
+// (-ldflags "-X .../host/internal/command.Version=$(cat host/VERSION)");
+// "0.0.0-dev" in an unstamped build.
+var Version = "0.0.0-dev"
 
 // Env is the process environment a command runs in.
 type Env struct {

@@ -77,7 +77,13 @@ func (f *specFlags) load(ctx context.Context, env *Env, spec string, skipValidat
 	if f.verbose {
 		stderr = env.Stderr
 	}
-	pool := runner.NewPool(runner.ProcessLauncher{GracePeriod: f.grace, Stderr: stderr}, !f.noReuse)
+	// Plugins run in the spec's folder, so that relative paths in a config
+	// mean the same from wherever shammie is started (as path.spec does).
+	specDir := filepath.Dir(spec)
+	if !filepath.IsAbs(specDir) && env.Cwd != "" {
+		specDir = filepath.Join(env.Cwd, specDir)
+	}
+	pool := runner.NewPool(runner.ProcessLauncher{GracePeriod: f.grace, Stderr: stderr, Dir: specDir}, !f.noReuse)
 	s, err := runner.Load(ctx, runner.LoadOptions{
 		SpecPath: spec, LockPath: f.lock, Vars: f.vars, VarFiles: f.varFiles, Environ: env.Environ,
 		Seed: f.seed, Backend: f.backend, Cwd: env.Cwd, Parallelism: f.parallelism,

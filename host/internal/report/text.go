@@ -38,7 +38,15 @@ func RenderList(w io.Writer, runs []runstore.RunSummary) error {
 			r.StartedAt.UTC().Format("2006-01-02 15:04:05"), dur, r.Steps, r.CacheHits, failed,
 			strings.Join(r.Spec, ","))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if r.Status == runstore.StatusDamaged {
+			fmt.Fprintf(w, "run %s is damaged: %s\n", r.ID, r.Message)
+		}
+	}
+	return nil
 }
 
 // RenderListJSON writes the runs as a JSON array.

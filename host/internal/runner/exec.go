@@ -300,10 +300,10 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 	}
 	info.Config, info.Seed, info.Backend = cfg, seed, backend
 	info.SensitivePaths = sensitivePaths(p.Schema.Config, nil)
-	key := runstore.CacheKey(runstore.CacheInputs{
-		PluginSHA256: p.SHA256, Config: cfg, InputArtifacts: store.InputArtifacts(cfg),
-		Seed: seed, Backend: backend,
-	})
+	key, err := s.cacheKey(store, p, cfg, seed, backend)
+	if err != nil {
+		return fail(nil, err.Error(), nil)
+	}
 	info.CacheKey = key
 
 	if !opts.NoCache && key != "" {
@@ -341,6 +341,12 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 	if err != nil {
 		return fail(nil, err.Error(), nil)
 	}
+	// The plugin reads verified private copies of its input artifacts,
+	// never the store's objects.
+	pcfg, err := run.PluginConfig(cfg)
+	if err != nil {
+		return fail(st, err.Error(), nil)
+	}
 	conn, err := s.Pool.Get(ctx, p)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -352,7 +358,7 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 	defer func() { s.Pool.Put(p, conn, healthy) }()
 
 	if !s.isValidated(n.Addr) {
-		pd, err := conn.ValidateConfig(ctx, cfg)
+		pd, err := conn.ValidateConfig(ctx, pcfg)
 		if err != nil {
 			if ctx.Err() != nil {
 				return s.finishCancelled(st, n, p, ctx, conn.StderrTail(), emit)
@@ -405,7 +411,7 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 		emit(uiEvent(n.Addr, p.Label, ev, st))
 	}
 	status, err := conn.Run(ctx, pluginhost.RunRequest{
-		RunID: run.ID(), Step: n.Addr, Config: cfg, WorkDir: st.WorkDir(), StateDir: st.StateDir(),
+		RunID: run.ID(), Step: n.Addr, Config: pcfg, WorkDir: st.WorkDir(), StateDir: st.StateDir(),
 		Seed: seed, Backend: backend,
 	}, onEvent)
 	if err != nil {
@@ -424,6 +430,9 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 			return s.finishFailed(st, n, p, err.Error(), nil, "", emit)
 		}
 		healthy = true
+		if rec.CacheWarning != "" {
+			emit(Event{Kind: "log", Step: n.Addr, Plugin: p.Label, Level: "warn", Message: rec.CacheWarning})
+		}
 		res := dag.StepResult{Outputs: st.Outputs(), Artifacts: map[string]string{}}
 		for name, a := range st.Artifacts() {
 			res.Artifacts[name] = a.StorePath
@@ -439,6 +448,22 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 		}
 		return s.finishFailed(st, n, p, msg, pdiags, settledTail(conn), emit)
 	}
+}
+
+// cacheKey is the instance's cache key: plugin, config, the content of
+// input artifacts and of the files the config names, seed, backend.
+func (s *Session) cacheKey(store *runstore.Store, p *Plugin, cfg cty.Value, seed int64, backend string) (string, error) {
+	if !cfg.IsWhollyKnown() {
+		return "", nil
+	}
+	files, err := store.FileInputs(cfg, s.Spec.Dir)
+	if err != nil {
+		return "", err
+	}
+	return runstore.CacheKey(runstore.CacheInputs{
+		PluginSHA256: p.SHA256, Config: cfg, InputArtifacts: store.InputArtifacts(cfg),
+		Files: files, Seed: seed, Backend: backend,
+	}), nil
 }
 
 // settledTail returns the plugin's stderr tail once it stops growing: the

@@ -51,13 +51,16 @@ type ProcessLauncher struct {
 	// Stderr receives every plugin's stderr; nil: only the tail is kept
 	// (for crash reports).
 	Stderr io.Writer
+	// Dir is the plugins' working directory (the spec's folder, against
+	// which relative paths in configs resolve); "": the host's.
+	Dir string
 }
 
 // Launch implements Launcher.
 func (l ProcessLauncher) Launch(ctx context.Context, p *Plugin) (Conn, error) {
 	c, err := pluginhost.Launch(ctx, pluginhost.LaunchOptions{
 		Path: p.Path, SHA256: p.SHA256, AutoMTLS: true,
-		GracePeriod: l.GracePeriod, Stderr: l.Stderr,
+		GracePeriod: l.GracePeriod, Stderr: l.Stderr, Dir: l.Dir,
 		// A Go panic's stack runs to ~30 lines; the frames that matter are
 		// at its top.
 		TailLines: 40,

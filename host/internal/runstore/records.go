@@ -25,6 +25,9 @@ const (
 	// StatusSkipped marks a step that never ran because a step it depends on
 	// failed (fail-fast or --keep-going).
 	StatusSkipped Status = "skipped"
+	// StatusDamaged is never written: List reports a run whose record
+	// cannot be read as damaged.
+	StatusDamaged Status = "damaged"
 )
 
 // Done reports whether s is a final status.
@@ -91,24 +94,26 @@ type ProcessInfo struct {
 
 // StepRecord is steps/<dir>/step.json.
 type StepRecord struct {
-	Address       string     `json:"address"` // e.g. step.sweep["a"]
-	Dir           string     `json:"dir"`     // directory name under steps/
-	Plugin        string     `json:"plugin"`
-	PluginVersion string     `json:"plugin_version"`
-	PluginSHA256  string     `json:"plugin_sha256"`
-	Seed          int64      `json:"seed"`
-	Backend       string     `json:"backend"`
-	DependsOn     []string   `json:"depends_on,omitempty"`
-	Config        *Value     `json:"config,omitempty"` // sensitive parts redacted
-	CacheKey      string     `json:"cache_key,omitempty"`
-	CacheHit      bool       `json:"cache_hit"`
-	CachedFrom    string     `json:"cached_from,omitempty"` // run id the cached result came from
-	Status        Status     `json:"status"`
-	Message       string     `json:"message,omitempty"`
-	Diagnostics   []string   `json:"diagnostics,omitempty"`
-	StderrTail    string     `json:"stderr_tail,omitempty"`
-	StartedAt     time.Time  `json:"started_at"`
-	EndedAt       *time.Time `json:"ended_at,omitempty"`
+	Address       string   `json:"address"` // e.g. step.sweep["a"]
+	Dir           string   `json:"dir"`     // directory name under steps/
+	Plugin        string   `json:"plugin"`
+	PluginVersion string   `json:"plugin_version"`
+	PluginSHA256  string   `json:"plugin_sha256"`
+	Seed          int64    `json:"seed"`
+	Backend       string   `json:"backend"`
+	DependsOn     []string `json:"depends_on,omitempty"`
+	Config        *Value   `json:"config,omitempty"` // sensitive parts redacted
+	CacheKey      string   `json:"cache_key,omitempty"`
+	CacheHit      bool     `json:"cache_hit"`
+	CachedFrom    string   `json:"cached_from,omitempty"` // run id the cached result came from
+	Status        Status   `json:"status"`
+	Message       string   `json:"message,omitempty"`
+	Diagnostics   []string `json:"diagnostics,omitempty"`
+	StderrTail    string   `json:"stderr_tail,omitempty"`
+	// CacheWarning says why a succeeded step's result was not cached.
+	CacheWarning string     `json:"cache_warning,omitempty"`
+	StartedAt    time.Time  `json:"started_at"`
+	EndedAt      *time.Time `json:"ended_at,omitempty"`
 	// DurationMS is the wall time of the step (for a cache hit: of the run
 	// that computed it).
 	DurationMS int64                     `json:"duration_ms"`

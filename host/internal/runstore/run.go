@@ -47,6 +47,10 @@ type Run struct {
 	// one. stateMu is always taken last (after mu or a Step's mu).
 	stateMu    sync.Mutex
 	stateInUse map[string]bool
+	// inputs are the private copies of input artifacts handed to plugins
+	// (see PluginConfig), by object path.
+	inputsMu sync.Mutex
+	inputs   map[string]inputCopy
 }
 
 // CreateRun starts the record of a new run: runs/<id>/run.json with status
@@ -155,6 +159,7 @@ func (r *Run) Finish(status Status, message string) error {
 	}
 	r.rec = rec
 	r.finished = true
+	r.removeInputs()
 	return nil
 }
 
@@ -182,7 +187,8 @@ type Step struct {
 	run         *Run
 	dir         string
 	stateDir    string
-	sharedState bool // stateDir is the store's state/<key>, not the run's
+	sharedState bool     // stateDir is the store's state/<key>, not the run's
+	stateLock   *os.File // holds the flock on the shared state dir
 
 	mu       sync.Mutex
 	rec      StepRecord
@@ -224,20 +230,36 @@ func (r *Run) BeginStep(info StepInfo) (_ *Step, err error) {
 		r.stateInUse[info.CacheKey] = true
 	}
 	r.stateMu.Unlock()
+	var stateLock *os.File
 	if claim {
-		d, err := r.store.StateDir(info.CacheKey)
-		if err != nil {
+		// Another host process may run the same step on this store right
+		// now: the state dir is flocked for as long as the step runs, and
+		// a step that finds it taken works in a state dir of its own.
+		d, derr := r.store.StateDir(info.CacheKey)
+		var locked bool
+		if derr == nil {
+			stateLock, locked, derr = lockDir(d)
+		}
+		if derr != nil || !locked {
 			r.releaseState(info.CacheKey)
+			if derr != nil {
+				return nil, derr
+			}
+			claim = false
+		} else {
+			stateDir, shared = d, true
+			defer func() {
+				if err != nil {
+					r.releaseState(info.CacheKey)
+					closeLock(stateLock)
+				}
+			}()
+		}
+	}
+	if !claim {
+		if err := os.MkdirAll(stateDir, 0o700); err != nil {
 			return nil, err
 		}
-		stateDir, shared = d, true
-		defer func() {
-			if err != nil {
-				r.releaseState(info.CacheKey)
-			}
-		}()
-	} else if err := os.MkdirAll(stateDir, 0o755); err != nil {
-		return nil, err
 	}
 	rec := StepRecord{
 		Address: info.Address, Dir: name, Plugin: info.Plugin, PluginVersion: info.PluginVersion,
@@ -252,7 +274,7 @@ func (r *Run) BeginStep(info StepInfo) (_ *Step, err error) {
 		}
 		rec.Config = &v
 	}
-	st := &Step{run: r, dir: dir, stateDir: stateDir, sharedState: shared, rec: rec, outputs: map[string]cty.Value{}}
+	st := &Step{run: r, dir: dir, stateDir: stateDir, sharedState: shared, stateLock: stateLock, rec: rec, outputs: map[string]cty.Value{}}
 	if st.events, err = os.OpenFile(filepath.Join(dir, "events.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
 		return nil, err
 	}
@@ -504,6 +526,7 @@ func (st *Step) finishLocked(rec StepRecord) (*StepRecord, error) {
 	st.finished = true
 	if st.sharedState {
 		defer st.run.releaseState(rec.CacheKey)
+		defer closeLock(st.stateLock)
 		if rec.CacheHit {
 			_ = os.Remove(st.stateDir) // only if the restored step left it empty
 		}
@@ -514,7 +537,14 @@ func (st *Step) finishLocked(rec StepRecord) (*StepRecord, error) {
 			DurationMS: rec.DurationMS, Outputs: rec.Outputs, Artifacts: rec.Artifacts,
 		}
 		if err := st.run.store.putCache(e); err != nil {
-			return nil, fmt.Errorf("step %s: writing cache entry: %w", rec.Address, err)
+			// The step did succeed and its record says so; only a later
+			// run cannot skip it. Said in the record, not turned into a
+			// failure of a step whose record reads "succeeded".
+			rec.CacheWarning = fmt.Sprintf("the result could not be cached (a later run will compute it again): %v", err)
+			_ = writeJSONAtomic(filepath.Join(st.dir, "step.json"), &rec, true)
+			st.rec = rec
+			out := rec
+			return &out, nil
 		}
 		// The checkpoints of a step that succeeded are never needed again:
 		// the cache entry now answers for it. Only after the entry is
@@ -591,4 +621,10 @@ func hasPathUnder(prefix cty.Path, paths []cty.Path) bool {
 		}
 	}
 	return false
+}
+
+func closeLock(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
 }

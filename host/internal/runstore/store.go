@@ -40,7 +40,9 @@ func Open(dir string) (*Store, error) {
 			return nil, fmt.Errorf("opening run store: %w", err)
 		}
 	}
-	return &Store{root: abs, now: func() time.Time { return time.Now().UTC() }, process: currentProcess}, nil
+	s := &Store{root: abs, now: func() time.Time { return time.Now().UTC() }, process: currentProcess}
+	s.cleanTmp(s.now(), false)
+	return s, nil
 }
 
 // Root is the store's absolute directory.

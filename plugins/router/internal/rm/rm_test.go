@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/shammie-ml/shammie/plugins/router/internal/compute"
+	"github.com/shammie-ml/shammie/plugins/router/internal/planted"
 	"github.com/shammie-ml/shammie/plugins/router/internal/prefdata"
 )
 
@@ -22,7 +23,7 @@ func pairs(insts []prefdata.Instance, dim int) Pairs {
 // oracle-routed labels of the planted data and checks the ordering the
 // router relies on: gold > oracle routing > {human, LM}.
 func TestLabelSourcesOnPlanted(t *testing.T) {
-	ds, err := prefdata.GeneratePlanted(prefdata.DefaultPlanted(3000, 3))
+	ds, err := planted.Generate(planted.Default(3000, 3))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/shammie-ml/shammie/plugins/router/internal/compute"
-	"github.com/shammie-ml/shammie/plugins/router/internal/prefdata"
+	"github.com/shammie-ml/shammie/plugins/router/internal/planted"
 )
 
 // TestTransformerRepresentation: the sdk/ml representation is finite,
@@ -18,7 +18,7 @@ import (
 // 0.52 after 60 steps on 1 800 texts), which is why bag-of-words is the
 // default representation; the accuracy is logged, not asserted.
 func TestTransformerRepresentation(t *testing.T) {
-	ds, err := prefdata.GeneratePlanted(prefdata.DefaultPlanted(150, 5))
+	ds, err := planted.Generate(planted.Default(150, 5))
 	if err != nil {
 		t.Fatal(err)
 	}

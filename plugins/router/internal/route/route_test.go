@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/shammie-ml/shammie/plugins/router/internal/compute"
-	"github.com/shammie-ml/shammie/plugins/router/internal/prefdata"
+	"github.com/shammie-ml/shammie/plugins/router/internal/planted"
 )
 
 // TestPlantedRouting is the acceptance check: on planted data the
@@ -15,8 +15,8 @@ import (
 // routed labels must train RMs that beat all-human, all-LM and random
 // routing on gold accuracy.
 func TestPlantedRouting(t *testing.T) {
-	pc := prefdata.DefaultPlanted(3000, 11)
-	ds, err := prefdata.GeneratePlanted(pc)
+	pc := planted.Default(3000, 11)
+	ds, err := planted.Generate(pc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func argsortDesc(v []float64) []int {
 // TestTransformerRepresentationRuns: the sdk/ml representation option runs
 // the whole experiment end to end (mechanics only, at a tiny size).
 func TestTransformerRepresentationRuns(t *testing.T) {
-	ds, err := prefdata.GeneratePlanted(prefdata.DefaultPlanted(300, 2))
+	ds, err := planted.Generate(planted.Default(300, 2))
 	if err != nil {
 		t.Fatal(err)
 	}

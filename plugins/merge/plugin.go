@@ -1,0 +1,384 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/shammie-ml/shammie/plugins/merge/internal/operators"
+	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/ml"
+)
+
+// Version is the plugin's semantic version.
+const Version = "0.1.0"
+
+// maxSweep bounds a weight sweep: each value is one declared artifact.
+const maxSweep = 16
+
+// maxPlantedModels bounds generate mode's models (declared artifacts).
+const maxPlantedModels = 4
+
+// Plugin implements sdk.Plugin.
+type Plugin struct{}
+
+// Config is the step config; its tags are also the schema (sdk.BlockOf).
+type Config struct {
+	Mode string `cty:"mode" default:"\"merge\"" doc:"\"merge\": merge checkpoints of one architecture (streamed, one tensor per input in memory). \"report\": Merge to Learn's Table 2 and trade-off curves from the authors' results table. \"generate\": checkpoints with planted task vectors and the ideal merge."`
+
+	// merge
+	Method          string    `cty:"method" default:"\"task_arithmetic\"" doc:"merge: linear (weighted average of models, weights sum to 1), task_arithmetic (θ₀ + λΣwᵢ(θᵢ−θ₀)), ties (trim each task vector to its top density fraction per tensor, elect signs by summed mass, disjoint mean; mergekit semantics), dare (drop task-vector entries with drop_rate, rescale by 1/(1−p), then task arithmetic; seeded by the step seed per tensor), dare_ties (DARE then TIES' sign election), wise_ft ((1−α)θ₀ + αθ₁)."`
+	Base            string    `cty:"base" optional:"true" doc:"merge: the base model θ₀ (.safetensors, e.g. step.train_base.artifacts.model); every method but linear needs it (wise_ft: the zero-shot model)."`
+	Models          []string  `cty:"models" optional:"true" doc:"merge: the fine-tuned models θᵢ (.safetensors), all with the base's tensor names, shapes and dtypes. Merge to Learn: [general model, skill model]."`
+	Weights         []float64 `cty:"weights" optional:"true" doc:"merge: one weight per model (wise_ft: [α]). Default: linear 1/K each, wise_ft [0.5], others 1 each (the last model's weight |D|/|G| when general_examples and skill_examples are set)."`
+	Sweep           []float64 `cty:"sweep" optional:"true" doc:"merge: weights to try for the last model (the skill), one merged checkpoint each (artifacts sweep_0…); linear with two models uses [1−ω, ω], wise_ft α = ω. At most 16."`
+	GeneralExamples int64     `cty:"general_examples" default:"0" doc:"merge: |G|, examples the general model was trained on; with skill_examples the skill weight ω = |D|/|G| (the paper's heuristic) is used, or added to the sweep."`
+	SkillExamples   int64     `cty:"skill_examples" default:"0" doc:"merge: |D|, examples the skill model was trained on (see general_examples)."`
+	Density         float64   `cty:"density" default:"0.2" doc:"merge, ties: fraction of each task vector's entries kept per tensor (top-k by magnitude, k = ⌊density·n⌋ ≥ 1); the TIES paper's k = 20%."`
+	DropRate        float64   `cty:"drop_rate" default:"0.5" doc:"merge, dare/dare_ties: probability p of dropping a task-vector entry; survivors are rescaled by 1/(1−p)."`
+	Normalize       *bool     `cty:"normalize" optional:"true" doc:"merge: divide the combined task vector by the sum of the weights counted at each entry (TIES' disjoint mean). Default as mergekit: true for ties, false otherwise."`
+	Scale           float64   `cty:"scale" default:"1" doc:"merge: λ, multiplies the combined task vector (task_arithmetic, ties, dare, dare_ties)."`
+	Reference       string    `cty:"reference" optional:"true" doc:"merge: a reference model (e.g. generate mode's ideal); the output distance is ‖θ − θref‖/‖θref − θ₀‖."`
+
+	// report
+	Results string `cty:"results" optional:"true" doc:"report: the authors' results table, merge_results_consistent_mix.csv (../shared/data/merge_to_learn)."`
+	Skill   string `cty:"skill" default:"\"science\"" doc:"report: the skill to report, science, safety or coding (the paper's formulas: see README)."`
+
+	// generate
+	NModels        int     `cty:"n_models" default:"3" doc:"generate: fine-tuned models, each with its own planted skill (at most 4)."`
+	Tensors        int     `cty:"tensors" default:"8" doc:"generate: tensors per checkpoint."`
+	Rows           int     `cty:"rows" default:"64" doc:"generate: rows of each [rows, cols] float32 tensor."`
+	Cols           int     `cty:"cols" default:"64" doc:"generate: columns of each tensor."`
+	PlantedDensity float64 `cty:"planted_density" default:"0.1" doc:"generate: fraction of entries each skill changes (disjoint between skills)."`
+	PlantedSignal  float64 `cty:"planted_signal" default:"1" doc:"generate: magnitude of a skill entry."`
+	PlantedNoise   float64 `cty:"planted_noise" default:"0.05" doc:"generate: std of the dense noise in every task vector (what TIES/DARE should remove)."`
+}
+
+func schemaArtifacts() []sdk.ArtifactDecl {
+	out := []sdk.ArtifactDecl{
+		{Name: "model", MediaType: "application/vnd.safetensors", Description: "merge without a sweep: the merged model; metadata of the first input plus merge.* keys."},
+		{Name: "sweep_manifest", MediaType: "application/json", Description: "merge with a sweep: each swept weight, its artifact and (with reference) its distance."},
+		{Name: "summary", MediaType: "application/json", Description: "report: Table 2 rows, the best models by test and by validation, settings; merge: what was merged."},
+		{Name: "table", MediaType: "text/csv", Description: "report: every model of the skill with General, the skill score, method and weight."},
+		{Name: "plot_png", MediaType: "image/png", Description: "report: General against the skill score per recipe (the paper's trade-off curves)."},
+		{Name: "plot_svg", MediaType: "image/svg+xml", Description: "report: the same plot as SVG."},
+		{Name: "base", MediaType: "application/vnd.safetensors", Description: "generate: the base model θ₀."},
+		{Name: "ideal", MediaType: "application/vnd.safetensors", Description: "generate: θ₀ plus every planted skill, the merge to aim for."},
+	}
+	for i := range maxSweep {
+		out = append(out, sdk.ArtifactDecl{Name: fmt.Sprintf("sweep_%d", i), MediaType: "application/vnd.safetensors",
+			Description: fmt.Sprintf("merge with a sweep: the model merged at the sweep's weight number %d (see sweep_manifest).", i)})
+	}
+	for i := range maxPlantedModels {
+		out = append(out, sdk.ArtifactDecl{Name: fmt.Sprintf("model_%d", i), MediaType: "application/vnd.safetensors",
+			Description: fmt.Sprintf("generate: fine-tuned model %d, θ₀ + skill %d + noise.", i, i)})
+	}
+	return out
+}
+
+var schema = sdk.Schema{
+	Config: sdk.MustBlockOf(Config{}),
+	Outputs: []sdk.OutputDecl{
+		{Name: "weights", Type: cty.List(cty.Number), Description: "merge: the weights used (without a sweep)."},
+		{Name: "sweep_weights", Type: cty.List(cty.Number), Description: "merge: the swept weights of the last model, in artifact order."},
+		{Name: "heuristic_weight", Type: cty.Number, Description: "merge: |D|/|G| when general_examples and skill_examples are set."},
+		{Name: "distance", Type: cty.Number, Description: "merge with reference: ‖θ − θref‖/‖θref − θ₀‖ (without a sweep)."},
+		{Name: "distances", Type: cty.List(cty.Number), Description: "merge with reference and a sweep: the distance of each swept model."},
+		{Name: "tensors", Type: cty.Number, Description: "merge: tensors per checkpoint; generate: tensors written per checkpoint."},
+		{Name: "parameters", Type: cty.Number, Description: "merge: floating-point values merged per output."},
+		{Name: "baseline_general", Type: cty.Number, Description: "report: General of the general model alone (Tülu only)."},
+		{Name: "baseline_skill", Type: cty.Number, Description: "report: the skill score of the general model alone."},
+		{Name: "best_retrain", Type: cty.String, Description: "report: model_key of the best retraining run: best on the validation split where the table has one (science; Table 2's choice), else best on test."},
+		{Name: "best_retrain_general", Type: cty.Number, Description: "report: its General."},
+		{Name: "best_retrain_skill", Type: cty.Number, Description: "report: its skill score."},
+		{Name: "best_merge", Type: cty.String, Description: "report: model_key of the best train-then-merge model: task arithmetic with the full skill data, the ω with the best skill score on test (Table 2's choice)."},
+		{Name: "best_merge_general", Type: cty.Number, Description: "report: its General."},
+		{Name: "best_merge_skill", Type: cty.Number, Description: "report: its skill score."},
+		{Name: "best_merge_by_validation", Type: cty.String, Description: "report: the same choice made on the validation split (science; the others have none and fall back to test)."},
+		{Name: "best_merge_by_validation_general", Type: cty.Number, Description: "report: its General."},
+		{Name: "best_merge_by_validation_skill", Type: cty.Number, Description: "report: its skill score on test."},
+		{Name: "rows", Type: cty.Number, Description: "report: models with the skill evaluated."},
+	},
+	Artifacts: schemaArtifacts(),
+}
+
+// Metadata implements sdk.Plugin.
+func (*Plugin) Metadata() sdk.Metadata {
+	return sdk.Metadata{Name: "merge", Version: Version, Backends: ml.Backends(),
+		Description: "Model merging (Merge to Learn): streamed linear/task arithmetic/TIES/DARE/WiSE-FT, weight sweeps and the |D|/|G| heuristic; Table 2 report; planted checkpoints"}
+}
+
+// Schema implements sdk.Plugin.
+func (*Plugin) Schema() sdk.Schema { return schema }
+
+// Run implements sdk.Plugin: it picks the mode.
+func (p *Plugin) Run(ctx context.Context, run *sdk.Run) error {
+	var cfg Config
+	if err := run.Config.Decode(&cfg); err != nil {
+		return err
+	}
+	if diags := p.ValidateConfig(ctx, run.Config); diags.HasErrors() {
+		return diags.Err()
+	}
+	switch cfg.Mode {
+	case "report":
+		return runReport(ctx, run, cfg)
+	case "generate":
+		return runGenerate(ctx, run, cfg)
+	default:
+		return runMerge(ctx, run, cfg)
+	}
+}
+
+// spec builds the operator spec with the method's default weights (or the
+// heuristic) and normalisation; sweep, unless NaN, is the last model's weight.
+func (cfg Config) spec(seed int64, sweep float64) operators.Spec {
+	s := operators.Spec{Method: cfg.Method, Density: cfg.Density, DropRate: cfg.DropRate, Scale: cfg.Scale,
+		Seed: uint64(seed), Normalize: cfg.Method == operators.TIES}
+	if cfg.Normalize != nil {
+		s.Normalize = *cfg.Normalize
+	}
+	n := len(cfg.Models)
+	s.Weights = slices.Clone(cfg.Weights)
+	if s.Weights == nil {
+		switch cfg.Method {
+		case operators.Linear:
+			for range n {
+				s.Weights = append(s.Weights, 1/float64(n))
+			}
+		case operators.WiSEFT:
+			s.Weights = []float64{0.5}
+		default:
+			for range n {
+				s.Weights = append(s.Weights, 1)
+			}
+			if h, ok := cfg.heuristic(); ok && n > 0 {
+				s.Weights[n-1] = h
+			}
+		}
+	}
+	if !math.IsNaN(sweep) && len(s.Weights) > 0 {
+		s.Weights[len(s.Weights)-1] = sweep
+		if cfg.Method == operators.Linear && len(s.Weights) == 2 {
+			s.Weights[0] = 1 - sweep
+		}
+	}
+	return s
+}
+
+// heuristic is Merge to Learn's skill weight ω = |D|/|G|.
+func (cfg Config) heuristic() (float64, bool) {
+	if cfg.GeneralExamples <= 0 || cfg.SkillExamples <= 0 {
+		return 0, false
+	}
+	return float64(cfg.SkillExamples) / float64(cfg.GeneralExamples), true
+}
+
+// sweepWeights is the sweep plus the heuristic weight when set and new.
+func (cfg Config) sweepWeights() []float64 {
+	ws := slices.Clone(cfg.Sweep)
+	if h, ok := cfg.heuristic(); ok && len(ws) > 0 && !slices.Contains(ws, h) {
+		ws = append(ws, h)
+	}
+	return ws
+}
+
+// ValidateConfig implements sdk.Plugin. Values that depend on other steps
+// are unknown at validation time; each check runs only when the attributes
+// it reads are known.
+func (*Plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
+	var cfg Config
+	if err := c.Decode(&cfg); err != nil {
+		return sdk.Diagnostics{sdk.Errorf(nil, "Invalid config", err.Error())}
+	}
+	if !c.IsKnown("mode") {
+		return nil // which checks apply depends on the mode
+	}
+	switch cfg.Mode {
+	case "merge":
+		return validateMerge(c, cfg)
+	case "report":
+		return validateReport(c, cfg)
+	case "generate":
+		return validateGenerate(c, cfg)
+	}
+	return sdk.Diagnostics{sdk.Errorf(cty.GetAttrPath("mode"), "Unknown mode", fmt.Sprintf("mode is %q; use \"merge\", \"report\" or \"generate\"", cfg.Mode))}
+}
+
+func attrPath(name string) cty.Path { return cty.GetAttrPath(name) }
+
+func validateMerge(c sdk.Config, cfg Config) sdk.Diagnostics {
+	var diags sdk.Diagnostics
+	errAt := func(p cty.Path, summary, detail string) { diags = append(diags, sdk.Errorf(p, summary, detail)) }
+	known := c.IsKnown
+	if !known("method") {
+		return nil
+	}
+	if !slices.Contains(operators.Methods, cfg.Method) {
+		errAt(attrPath("method"), "Unknown merge method", fmt.Sprintf("method is %q; use one of %v", cfg.Method, operators.Methods))
+		return diags
+	}
+	modelsListKnown := listKnown(c, "models")
+	if modelsListKnown && len(cfg.Models) == 0 {
+		errAt(attrPath("models"), "No models to merge", "Give the fine-tuned checkpoints in models, e.g. [step.general.artifacts.model, step.skill.artifacts.model].")
+	}
+	usesBase := operators.UsesBase(cfg.Method)
+	if usesBase && known("base") && cfg.Base == "" {
+		errAt(attrPath("base"), "No base model", fmt.Sprintf("%s works on task vectors θᵢ − θ₀ and needs the base model θ₀ in base.", cfg.Method))
+	}
+	if known("density") && !(cfg.Density > 0 && cfg.Density <= 1) {
+		errAt(attrPath("density"), "Density outside (0, 1]", fmt.Sprintf("got %v; TIES keeps this fraction of each task vector", cfg.Density))
+	}
+	if known("drop_rate") && !(cfg.DropRate >= 0 && cfg.DropRate < 1) {
+		errAt(attrPath("drop_rate"), "Drop rate outside [0, 1)", fmt.Sprintf("got %v", cfg.DropRate))
+	}
+	if known("scale") && (math.IsNaN(cfg.Scale) || math.IsInf(cfg.Scale, 0)) {
+		errAt(attrPath("scale"), "Invalid scale", fmt.Sprintf("got %v", cfg.Scale))
+	}
+	gKnown, sKnown := known("general_examples"), known("skill_examples")
+	if gKnown && sKnown && (cfg.GeneralExamples > 0) != (cfg.SkillExamples > 0) {
+		p := "skill_examples"
+		if cfg.GeneralExamples <= 0 {
+			p = "general_examples"
+		}
+		errAt(attrPath(p), "Heuristic weight needs both sizes", "Set general_examples (|G|) and skill_examples (|D|) both, as positive counts, or neither.")
+	}
+	if len(diags) > 0 || !modelsListKnown || len(cfg.Models) == 0 {
+		return diags
+	}
+	// Weight rules, on every weight vector that will be merged.
+	if known("weights") && known("sweep") && known("normalize") && gKnown && sKnown {
+		if cfg.Weights != nil && len(cfg.Weights) != len(cfg.Models) {
+			errAt(attrPath("weights"), "One weight per model", fmt.Sprintf("%d weights for %d models", len(cfg.Weights), len(cfg.Models)))
+			return diags
+		}
+		sweep := cfg.sweepWeights()
+		if len(sweep) > maxSweep {
+			errAt(attrPath("sweep"), "Sweep too long", fmt.Sprintf("%d weights (with the heuristic); at most %d", len(sweep), maxSweep))
+		}
+		if cfg.Method == operators.Linear && len(sweep) > 0 && len(cfg.Models) != 2 {
+			errAt(attrPath("sweep"), "Linear sweep needs two models", fmt.Sprintf("a linear sweep merges [1−ω, ω] of two models; got %d", len(cfg.Models)))
+		}
+		if len(diags) > 0 {
+			return diags
+		}
+		if len(sweep) == 0 {
+			sweep = []float64{math.NaN()}
+		}
+		for i, w := range sweep {
+			if err := cfg.spec(0, w).Check(len(cfg.Models)); err != nil {
+				p := attrPath("weights")
+				switch {
+				case !math.IsNaN(w) && i < len(cfg.Sweep):
+					p = attrPath("sweep").IndexInt(i)
+				case !math.IsNaN(w):
+					p = attrPath("skill_examples")
+				case cfg.Weights == nil && cfg.Method == operators.WiSEFT:
+					p = attrPath("models")
+				}
+				errAt(p, "Weights do not fit the method", err.Error())
+				break
+			}
+		}
+	}
+	if len(diags) > 0 {
+		return diags
+	}
+	return checkFiles(c, cfg, usesBase)
+}
+
+// checkFiles opens the headers of the inputs that are known and checks
+// that they are safetensors files of one architecture, so a mismatch is a
+// config error at the offending attribute before anything runs.
+func checkFiles(c sdk.Config, cfg Config, usesBase bool) sdk.Diagnostics {
+	type input struct {
+		path cty.Path
+		file string
+	}
+	var ins []input
+	if usesBase && c.IsKnown("base") {
+		ins = append(ins, input{attrPath("base"), cfg.Base})
+	}
+	for i, m := range cfg.Models {
+		if p := attrPath("models").IndexInt(i); c.Known(p) {
+			ins = append(ins, input{p, m})
+		}
+	}
+	if cfg.Reference != "" && c.IsKnown("reference") {
+		ins = append(ins, input{attrPath("reference"), cfg.Reference})
+	}
+	var diags sdk.Diagnostics
+	var ref *ml.SafetensorsFile
+	for _, in := range ins {
+		if _, err := os.Stat(in.file); err != nil {
+			diags = append(diags, sdk.Errorf(in.path, "Model file not found", err.Error()))
+			continue
+		}
+		f, err := ml.OpenSafetensors(in.file)
+		if err != nil {
+			diags = append(diags, sdk.Errorf(in.path, "Not a safetensors checkpoint", err.Error()))
+			continue
+		}
+		if ref == nil {
+			ref = f
+			defer ref.Close()
+			continue
+		}
+		if err := ml.SameTensors([]*ml.SafetensorsFile{ref, f}); err != nil {
+			diags = append(diags, sdk.Errorf(in.path, "Models of different architecture", err.Error()))
+		}
+		f.Close()
+	}
+	return diags
+}
+
+// listKnown reports whether the list attribute itself is known (its
+// elements may not be).
+func listKnown(c sdk.Config, name string) bool {
+	v := c.Value
+	if v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
+		return true
+	}
+	return v.GetAttr(name).IsKnown()
+}
+
+func validateReport(c sdk.Config, cfg Config) sdk.Diagnostics {
+	var diags sdk.Diagnostics
+	if c.IsKnown("results") {
+		if cfg.Results == "" {
+			diags = append(diags, sdk.Errorf(attrPath("results"), "No results table", "report mode reads the authors' table: results = \"../shared/data/merge_to_learn/merge_results_consistent_mix.csv\"."))
+		} else if _, err := os.Stat(cfg.Results); err != nil {
+			diags = append(diags, sdk.Errorf(attrPath("results"), "Results table not found", err.Error()))
+		}
+	}
+	if c.IsKnown("skill") && !slices.Contains([]string{"science", "safety", "coding"}, cfg.Skill) {
+		diags = append(diags, sdk.Errorf(attrPath("skill"), "Unknown skill", fmt.Sprintf("skill is %q; use science, safety or coding", cfg.Skill)))
+	}
+	return diags
+}
+
+func validateGenerate(c sdk.Config, cfg Config) sdk.Diagnostics {
+	var diags sdk.Diagnostics
+	if c.IsKnown("n_models") && (cfg.NModels < 1 || cfg.NModels > maxPlantedModels) {
+		diags = append(diags, sdk.Errorf(attrPath("n_models"), "Invalid n_models", fmt.Sprintf("got %d; 1 to %d", cfg.NModels, maxPlantedModels)))
+	}
+	for _, a := range []struct {
+		name string
+		v    int
+	}{{"tensors", cfg.Tensors}, {"rows", cfg.Rows}, {"cols", cfg.Cols}} {
+		if c.IsKnown(a.name) && a.v < 1 {
+			diags = append(diags, sdk.Errorf(attrPath(a.name), "Invalid "+a.name, fmt.Sprintf("got %d; need ≥ 1", a.v)))
+		}
+	}
+	if c.IsKnown("planted_density") && c.IsKnown("n_models") && !(cfg.PlantedDensity >= 0 && cfg.PlantedDensity*float64(cfg.NModels) <= 1) {
+		diags = append(diags, sdk.Errorf(attrPath("planted_density"), "Skills cannot be disjoint", fmt.Sprintf("planted_density %v × %d models must be in [0, 1]", cfg.PlantedDensity, cfg.NModels)))
+	}
+	if c.IsKnown("planted_noise") && !(cfg.PlantedNoise >= 0) {
+		diags = append(diags, sdk.Errorf(attrPath("planted_noise"), "Negative noise", fmt.Sprintf("got %v", cfg.PlantedNoise)))
+	}
+	return diags
+}
