@@ -81,6 +81,11 @@ var schema = sdk.Schema{
 		{Name: "max_load", Type: cty.Number, Description: "train: largest expert share of assignments (last layer, final model)"},
 		{Name: "work_saved", Type: cty.Number, Description: "train: dense rows ÷ rows the sparse path computes (static bound)"},
 		{Name: "olmoe_pattern_holds", Type: cty.Bool, Description: "train on OLMoE's domains: arXiv and GitHub specialise more than C4 and books"},
+		{Name: "top_lift", Type: cty.Map(cty.Number), Description: "train: per domain, the top expert's lift (domain share ÷ its share over all domains) at the last layer"},
+		{Name: "top_lift_control", Type: cty.Number, Description: "train: the same on shuffled pseudo-domains at the last layer (95th percentile): the noise floor of top_lift"},
+		{Name: "divergence", Type: cty.List(cty.Number), Description: "train: per layer, token-weighted mean Jensen–Shannon divergence (bits) of each domain's expert distribution from the overall one"},
+		{Name: "divergence_control", Type: cty.List(cty.Number), Description: "train: per layer, the same on shuffled pseudo-domains (95th percentile): the noise floor of divergence"},
+		{Name: "domain_specialised", Type: cty.Bool, Description: "train: the last layer's divergence is above its shuffled control: experts specialised by domain"},
 	},
 	Artifacts: []sdk.ArtifactDecl{
 		{Name: "low", MediaType: "application/octet-stream", Description: "generate: planted domain over bytes 0–127"},
@@ -100,19 +105,24 @@ func init() {
 	plots := []struct{ name, desc string }{
 		{"vocab_spec", "vocabulary specialisation per layer"},
 		{"saturation", "router saturation against the final model over training, per layer"},
-	}
-	for l := range MaxLayers {
-		plots = append(plots,
-			struct{ name, desc string }{fmt.Sprintf("domain_spec_layer%d", l), fmt.Sprintf("domain specialisation of every expert, layer %d", l)},
-			struct{ name, desc string }{fmt.Sprintf("load_layer%d", l), fmt.Sprintf("expert load over training, layer %d", l)},
-			struct{ name, desc string }{fmt.Sprintf("coactivation_layer%d", l), fmt.Sprintf("expert co-activation P(b|a), layer %d", l)},
-			struct{ name, desc string }{fmt.Sprintf("coactivation_adjacent_layer%d", l), fmt.Sprintf("co-activation over rank-adjacent pairs only (OLMoE code variant), layer %d", l)},
-		)
+		{"lift", "top expert's lift per domain and layer beside the shuffled-domain control"},
+		{"divergence", "Jensen–Shannon divergence of each domain's expert distribution from the overall one, beside the shuffled-domain control"},
 	}
 	for _, p := range plots {
 		schema.Artifacts = append(schema.Artifacts,
 			sdk.ArtifactDecl{Name: "plot_" + p.name, MediaType: "image/png", Description: "train: " + p.desc},
 			sdk.ArtifactDecl{Name: "plot_" + p.name + "_svg", MediaType: "image/svg+xml", Description: "train: " + p.desc + " (SVG)"})
+	}
+	// Per-layer plots: one family each, declared up to MaxLayers; a run
+	// announces the members of its own layers.
+	for _, f := range []struct{ name, desc string }{
+		{"domain_spec", "domain specialisation of every expert"},
+		{"load", "expert load over training"},
+		{"coactivation", "expert co-activation P(b|a)"},
+		{"coactivation_adjacent", "co-activation over rank-adjacent pairs only (OLMoE code variant)"},
+	} {
+		schema.Artifacts = append(schema.Artifacts, sdk.ArtifactFamily("plot_"+f.name+"_layer{i}", MaxLayers, "image/png", "train: "+f.desc+", layer i")...)
+		schema.Artifacts = append(schema.Artifacts, sdk.ArtifactFamily("plot_"+f.name+"_layer{i}_svg", MaxLayers, "image/svg+xml", "train: "+f.desc+", layer i (SVG)")...)
 	}
 }
 
@@ -324,6 +334,9 @@ func train(ctx context.Context, run *sdk.Run, cfg config) error {
 		"vocab_spec":            cty.ListVal(vocab),
 		"max_load":              cty.NumberFloatVal(analysis.MaxLoad(finalLoad)),
 		"work_saved":            cty.NumberFloatVal(sum.DenseRows / max(sum.BoundRows, 1)),
+	}
+	for name, v := range report.ControlOutputs(sum) {
+		outs[name] = v
 	}
 	if hasPattern {
 		outs["olmoe_pattern_holds"] = cty.BoolVal(holds)

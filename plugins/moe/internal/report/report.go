@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/shammie-ml/shammie/plugins/moe/internal/analysis"
 	"github.com/shammie-ml/shammie/plugins/moe/internal/experiment"
 )
@@ -370,4 +372,27 @@ func Write(dir string, s *Summary, ref analysis.Reference) ([]File, error) {
 		return nil, err
 	}
 	return files, nil
+}
+
+// ControlOutputs are the plugin outputs of the load-adjusted analyses: the
+// top expert's lift per domain at the last layer, the divergence per layer,
+// and their shuffled-domain controls (95th percentiles).
+func ControlOutputs(s *Summary) map[string]cty.Value {
+	last := len(s.DomainSpec) - 1
+	lift := map[string]cty.Value{}
+	for _, r := range s.DomainSpec[last] {
+		lift[r.Domain] = cty.NumberFloatVal(r.TopLift)
+	}
+	var div, ctrl []cty.Value
+	for l, d := range s.Divergence {
+		div = append(div, cty.NumberFloatVal(d))
+		ctrl = append(ctrl, cty.NumberFloatVal(s.Control[l].DivergenceP95))
+	}
+	return map[string]cty.Value{
+		"top_lift":           cty.MapVal(lift),
+		"top_lift_control":   cty.NumberFloatVal(s.Control[last].TopLiftP95),
+		"divergence":         cty.ListVal(div),
+		"divergence_control": cty.ListVal(ctrl),
+		"domain_specialised": cty.BoolVal(s.Specialised(last)),
+	}
 }
