@@ -52,8 +52,7 @@ func (rp Replicates) Mean(used []float32) float64 {
 
 // Plan is a set of bootstrap resamples of the eval instances and of the R
 // replicates, shared by every routing resampled with it so that
-// differences between routings are paired (replicate r of every routing
-// trained on the same resample of the pool).
+// differences between routings are paired.
 type Plan struct {
 	B, N, R int
 	Weight  [][]float32 // B × N multinomial counts of the eval instances
@@ -125,6 +124,13 @@ func Percentile(draws []float64, level float64) Interval {
 	return Interval{Low: quantile(s, a), High: quantile(s, 1-a)}
 }
 
+// Quantile is the q-quantile of x (linear interpolation, type 7).
+func Quantile(x []float64, q float64) float64 {
+	s := append([]float64(nil), x...)
+	sort.Float64s(s)
+	return quantile(s, q)
+}
+
 // quantile of sorted s by linear interpolation (type 7).
 func quantile(s []float64, q float64) float64 {
 	if len(s) == 0 {
@@ -174,25 +180,5 @@ func Simultaneous(est, se, level float64, m int) Interval {
 	return Interval{Low: est - z*se, High: est + z*se}
 }
 
-// PoissonWeights draws n Poisson(1) counts: the weights of a bootstrap
-// replicate of a training set (each instance used 0, 1, 2… times).
-func PoissonWeights(n int, rng *rand.Rand) []float32 {
-	w := make([]float32, n)
-	l := math.Exp(-1)
-	for i := range w {
-		k, p := 0, rng.Float64()
-		for p > l {
-			k++
-			p *= rng.Float64()
-		}
-		w[i] = float32(k)
-	}
-	return w
-}
-
 // Median of x (NaN when empty).
-func Median(x []float64) float64 {
-	s := append([]float64(nil), x...)
-	sort.Float64s(s)
-	return quantile(s, 0.5)
-}
+func Median(x []float64) float64 { return Quantile(x, 0.5) }

@@ -57,12 +57,15 @@ type Config struct {
 	Steps       int     // full-batch Adam steps
 	LR          float64 // Adam learning rate
 	WeightDecay float64 // L2 penalty
-	Seed        uint64
+	// InitStd is the spread of the linear weights' initial values, so that
+	// replicate models (seeds) differ; 0 starts them all at zero.
+	InitStd float64
+	Seed    uint64
 }
 
 // DefaultConfig is what the plugin uses unless configured.
 func DefaultConfig() Config {
-	return Config{Dim: 512, Hidden: 0, Steps: 150, LR: 0.05, WeightDecay: 1e-3, Seed: 1}
+	return Config{Dim: 512, Hidden: 0, Steps: 150, LR: 0.05, WeightDecay: 1e-3, InitStd: 0.1, Seed: 1}
 }
 
 // Pairs are the representations of both responses of a set of instances.
@@ -77,11 +80,7 @@ type Job struct {
 	Train Pairs
 	// Labels is M × N (row-major): +1 = A preferred, -1 = B, 0 = not used.
 	Labels []float32
-	// Weights (M × N, optional) weigh each model's pairs in its loss: a
-	// bootstrap replicate of a model trains on Poisson(1) counts of its
-	// pool. nil weighs every pair 1.
-	Weights []float32
-	M       int
+	M      int
 	Eval   Pairs
 	// EvalLabels: +1/-1 per eval instance, 0 = skipped.
 	EvalLabels []float32
@@ -115,32 +114,29 @@ func Train(ctx context.Context, backend backends.Backend, cfg Config, job Job, p
 	if m == 0 || n == 0 {
 		return nil, fmt.Errorf("reward model: nothing to train (m=%d, n=%d)", m, n)
 	}
-	weights := job.Weights
-	if weights == nil {
-		weights = make([]float32, m*n)
-		for i := range weights {
-			weights[i] = 1
-		}
-	} else if len(weights) != m*n {
-		return nil, fmt.Errorf("reward model: %d weights, want m·n = %d", len(weights), m*n)
-	}
-	// Per-model normaliser: total weight of the labelled pairs.
+	// Per-model normaliser: number of labelled pairs.
 	inv := make([]float32, m)
 	for k := 0; k < m; k++ {
-		c := 0.0
-		for i, y := range job.Labels[k*n : (k+1)*n] {
+		c := 0
+		for _, y := range job.Labels[k*n : (k+1)*n] {
 			if y != 0 {
-				c += float64(weights[k*n+i])
+				c++
 			}
 		}
 		if c == 0 {
 			return nil, fmt.Errorf("reward model %d has no labels", k)
 		}
-		inv[k] = float32(1 / c)
+		inv[k] = 1 / float32(c)
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 77))
-	// Parameters: U [M,D], and with an MLP W [M,H,D], V [M,H].
-	params := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(make([]float32, m*d), m, d)}
+	// Parameters: U [M,D], and with an MLP W [M,H,D], V [M,H]. Each model
+	// draws its own initial weights: models trained on the same labels
+	// differ as seeds do.
+	u := make([]float32, m*d)
+	for i := range u {
+		u[i] = float32(rng.NormFloat64() * cfg.InitStd)
+	}
+	params := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(u, m, d)}
 	if h > 0 {
 		w := make([]float32, m*h*d)
 		for i := range w {
@@ -162,16 +158,17 @@ func Train(ctx context.Context, backend backends.Backend, cfg Config, job Job, p
 	}
 
 	lr, b1, b2, eps, wd := cfg.LR, 0.9, 0.999, 1e-8, cfg.WeightDecay
-	// Graph inputs: XA, XB, Y, W·inv, t, params..., state...
+	// Graph inputs: XA, XB, Y, inv, t, params..., state...
 	step, err := NewExec(backend, func(in []*Node) []*Node {
-		xa, xb, y, wInv, t0 := in[0], in[1], in[2], in[3], in[4]
+		xa, xb, y, invN, t0 := in[0], in[1], in[2], in[3], in[4]
 		ps := append([]*Node(nil), in[5:5+np]...)
 		st := append([]*Node(nil), in[5+np:]...)
 		delta := Sub(xa, xb)
 		var loss *Node
 		for s := 0; s < stepsPerCall; s++ {
-			z, grads := forwardBackward(ps, xa, xb, delta, y, wInv)
-			loss = ReduceSum(Mul(Mul(Softplus(Neg(Mul(y, z))), Abs(y)), wInv), 1) // [M]
+			z, grads := forwardBackward(ps, xa, xb, delta, y, invN)
+			// Mean loss over each model's labelled pairs.
+			loss = Reshape(Mul(ReduceSum(Mul(Softplus(Neg(Mul(y, z))), Abs(y)), 1), Reshape(invN, -1)), -1) // [M]
 			t := AddScalar(t0, float64(s+1))
 			for i := range ps {
 				g := Add(grads[i], MulScalar(ps[i], wd))
@@ -194,14 +191,7 @@ func Train(ctx context.Context, backend backends.Backend, cfg Config, job Job, p
 	xa := tensors.FromFlatDataAndDimensions(job.Train.A, n, d)
 	xb := tensors.FromFlatDataAndDimensions(job.Train.B, n, d)
 	yT := tensors.FromFlatDataAndDimensions(job.Labels, m, n)
-	// Each pair's share of its model's loss: weight / total weight.
-	wInv := make([]float32, m*n)
-	for k := range m {
-		for i := range n {
-			wInv[k*n+i] = weights[k*n+i] * inv[k]
-		}
-	}
-	invT := tensors.FromFlatDataAndDimensions(wInv, m, n)
+	invT := tensors.FromFlatDataAndDimensions(inv, m, 1)
 	var loss *tensors.Tensor
 	calls := (cfg.Steps + stepsPerCall - 1) / stepsPerCall
 	for c := 0; c < calls; c++ {
@@ -259,11 +249,11 @@ func hidden(w, x *Node) *Node {
 	return Reshape(Einsum("nd,kd->nk", x, Reshape(w, m*h, d)), n, m, h)
 }
 
-// forwardBackward returns z and the gradients of the summed per-model
-// weighted mean Bradley–Terry loss: dL/dz = −y σ(−y z)·w/Σw (wInv [M,N]).
-func forwardBackward(ps []*Node, xa, xb, delta, y, wInv *Node) (*Node, []*Node) {
+// forwardBackward returns z and the gradients of the summed per-model mean
+// Bradley–Terry loss: dL/dz = −y σ(−y z)/n_m.
+func forwardBackward(ps []*Node, xa, xb, delta, y, invN *Node) (*Node, []*Node) {
 	z, preA, preB := scores(ps, xa, xb, delta)
-	g := Mul(Neg(Mul(y, Sigmoid(Neg(Mul(y, z))))), wInv) // [M,N]
+	g := Mul(Neg(Mul(y, Sigmoid(Neg(Mul(y, z))))), invN) // [M,N]
 	grads := []*Node{Einsum("mn,nd->md", g, delta)}
 	if len(ps) == 3 {
 		dims := ps[1].Shape().Dimensions

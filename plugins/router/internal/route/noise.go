@@ -21,10 +21,10 @@ const maxGainRefits = 200
 
 // Noise is how far the measured scores and predicted gains can be trusted.
 type Noise struct {
-	// Replicates is the reward models trained per measured routing:
-	// replicate 0 on the pool as it is, the others on bootstrap resamples
-	// of it (Poisson(1) weights, the same resample for every routing); a
-	// random routing draws a fresh routing for each.
+	// Replicates is the reward models (seeds) per measured routing, each
+	// from its own initial weights (the linear model converges to the same
+	// one from every seed and is trained once); a random routing draws a
+	// fresh random routing for each.
 	Replicates int     `json:"replicates"`
 	Bootstrap  int     `json:"bootstrap"`
 	GainRefits int     `json:"gain_refits"`
@@ -34,8 +34,13 @@ type Noise struct {
 	// what a comparison of two single reward models is off by.
 	ScoreNoise  float64      `json:"single_rm_score_sd"`
 	Comparisons []Comparison `json:"comparisons"`
+	// GainThreshold is the level-quantile of the largest feature gain the
+	// PPM finds when refitted on permuted mixture scores (no relation
+	// between routing and score): a gain above it is distinguishable from
+	// zero, however many features were looked at (max-T permutation test).
+	GainThreshold float64 `json:"gain_threshold"`
 	// GainIsNoise: no feature's predicted gain is distinguishable from
-	// zero (no simultaneous interval lies above it).
+	// zero: none is both above GainThreshold and has its interval above 0.
 	GainIsNoise bool `json:"gain_is_noise"`
 }
 
@@ -49,29 +54,41 @@ type Comparison struct {
 }
 
 // replicateJobs expands the routings to their replicates (routing-major):
-// the mixtures to train and their pool weights.
-func replicateJobs(routings []Routed, n, replicates int, rng *rand.Rand) ([]mixture.Mixture, [][]float32) {
-	ones := make([]float32, n)
-	for i := range ones {
-		ones[i] = 1
-	}
-	weights := [][]float32{ones}
-	for range replicates - 1 {
-		weights = append(weights, noise.PoissonWeights(n, rng))
-	}
-	var mixes []mixture.Mixture
-	var ws [][]float32
+// the same routing again, or for random routing a fresh one of the same
+// size. The linear Bradley–Terry model (RM.Hidden = 0) is convex: every
+// seed converges to the same model, so a fixed routing is trained once and
+// its replicates share that model (source[k] is the job replicate k
+// reads); a random routing still gets its own model per replicate.
+func replicateJobs(routings []Routed, n, replicates int, linear bool, rng *rand.Rand) (jobs []mixture.Mixture, source []int) {
 	for _, r := range routings {
+		first := len(jobs)
 		for s := range replicates {
-			mix := r.mix
-			if s > 0 && r.Method == MethodRandom {
-				mix = mixture.Random(n, r.mix.Budget, rng)
+			switch {
+			case s == 0:
+				jobs = append(jobs, r.mix)
+			case r.Method == MethodRandom:
+				jobs = append(jobs, mixture.Random(n, r.mix.Budget, rng))
+			case !linear:
+				jobs = append(jobs, r.mix)
+			default:
+				source = append(source, first)
+				continue
 			}
-			mixes = append(mixes, mix)
-			ws = append(ws, weights[s])
+			source = append(source, len(jobs)-1)
 		}
 	}
-	return mixes, ws
+	return jobs, source
+}
+
+// expand lays trained jobs out as replicates (source from replicateJobs).
+func expand(t trained, source []int) trained {
+	nEval := len(t.Correct) / max(len(t.Accuracy), 1)
+	var out trained
+	for _, j := range source {
+		out.Accuracy = append(out.Accuracy, t.Accuracy[j])
+		out.Correct = append(out.Correct, t.Correct[j*nEval:(j+1)*nEval]...)
+	}
+	return out
 }
 
 // scoreNoise fills each routing's score (mean over its replicates),
@@ -125,13 +142,22 @@ func scoreNoise(res *Result, measured trained, replicates int, used []float32, c
 	return nil
 }
 
-// gainNoise bootstraps the PPM's feature gains: each refit sees the mixture
-// scores on a resample of the eval instances and a resample of the
-// mixtures, at the fitted ridge penalty. A feature's interval is its gain ±
-// z·(bootstrap SD), simultaneous over the features (Bonferroni), so that
-// "some feature beats zero" is a statement at the stated level however many
-// features there are.
-func gainNoise(ctx context.Context, backend backends.Backend, res *Result, X [][]float64, mixCorrect []float32, used []float32, cfg Config, rep sdk.Reporter) error {
+// gainNoise judges the PPM's feature gains, with two batches of refits at
+// the fitted ridge penalty, all in one batched solve:
+//   - permutations: the mixture scores shuffled across mixtures. The
+//     largest gain of any feature in each is the null distribution of the
+//     top gain; its level-quantile is the threshold a gain must beat
+//     (max-T: valid however many features there are).
+//   - bootstrap: each refit sees the scores on a resample of the eval
+//     instances and a resample of the mixtures; a feature's interval is its
+//     gain ± z·(bootstrap SD), simultaneous over the features (Bonferroni).
+//
+// A gain is distinguishable from zero when both say so: above the
+// threshold and with its interval above zero. Each test alone would call a
+// planted-free data set's top feature real about once in twenty; requiring
+// both keeps the flag conservative and the interval a reader sees
+// consistent with it.
+func gainNoise(ctx context.Context, backend backends.Backend, res *Result, X [][]float64, scores []float64, mixCorrect []float32, used []float32, cfg Config, rep sdk.Reporter) error {
 	refits := min(cfg.Bootstrap, maxGainRefits)
 	res.Noise.GainRefits = refits
 	if refits < 2 {
@@ -141,34 +167,54 @@ func gainNoise(ctx context.Context, backend backends.Backend, res *Result, X [][
 	plan := noise.NewPlan(refits, n, 1, cfg.Seed^0x6761696e)
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x726f7773))
 	mixes := noise.Replicates{R: m, N: n, Correct: mixCorrect}
-	Xs := make([][][]float64, refits)
-	ys := make([][]float64, refits)
+	Xs := make([][][]float64, 0, 2*refits)
+	ys := make([][]float64, 0, 2*refits)
 	for b := range refits {
-		Xs[b], ys[b] = make([][]float64, m), make([]float64, m)
+		Xb, yb := make([][]float64, m), make([]float64, m)
 		for i := range m {
 			j := rng.IntN(m)
-			Xs[b][i] = X[j]
-			ys[b][i] = mixes.Accuracy(j, plan.Weight[b], used)
+			Xb[i], yb[i] = X[j], mixes.Accuracy(j, plan.Weight[b], used)
 		}
+		Xs, ys = append(Xs, Xb), append(ys, yb)
 	}
-	rep.Logf("router: bootstrapping the feature gains (%d PPM refits in one batch)", refits)
+	for range refits {
+		yp := make([]float64, m)
+		for i, j := range rng.Perm(m) {
+			yp[i] = scores[j]
+		}
+		Xs, ys = append(Xs, X), append(ys, yp)
+	}
+	rep.Logf("router: judging the feature gains (%d bootstrap and %d permutation PPM refits in one batch)", refits, refits)
 	models, err := ppm.Refit(ctx, backend, res.Model.Names, Xs, ys, res.Model.Lambda, cfg.PPM)
 	if err != nil {
 		return err
 	}
 	f := len(res.Model.Names)
-	totals := make([][]float64, f) // feature × refit
-	for _, mdl := range models {
-		for j, t := range featureTotals(mdl, res.Features, cfg.Budgets) {
-			totals[j] = append(totals[j], t)
+	totals := make([][]float64, f) // feature × bootstrap refit
+	var nullMax []float64
+	for k, mdl := range models {
+		t := featureTotals(mdl, res.Features, cfg.Budgets)
+		if k < refits {
+			for j, v := range t {
+				totals[j] = append(totals[j], v)
+			}
+			continue
 		}
+		top := t[0]
+		for _, v := range t {
+			top = max(top, v)
+		}
+		nullMax = append(nullMax, top)
 	}
+	res.Noise.GainThreshold = noise.Quantile(nullMax, cfg.Level)
 	res.Noise.GainIsNoise = true
 	for i := range res.FeatureGains {
 		row := &res.FeatureGains[i]
 		row.SE = noise.SD(totals[row.index])
 		row.Interval = noise.Simultaneous(row.Total, row.SE, cfg.Level, f)
-		row.Distinguishable = row.Interval.Low > 0
+		// Both tests must call it real: the gain beats what permuted
+		// scores reach, and its bootstrap interval lies above zero.
+		row.Distinguishable = row.Total > res.Noise.GainThreshold && row.Interval.Low > 0
 		if row.Distinguishable {
 			res.Noise.GainIsNoise = false
 		}

@@ -60,9 +60,9 @@ type Config struct {
 	// expensive part) so that a re-run of the same step with the same data
 	// and settings resumes after them.
 	StateDir string
-	// NoiseSeeds is how many extra reward models (bootstrap replicates of
-	// the pool, trained in the same batched graph) measure each routing
-	// beside the one trained on the pool as it is.
+	// NoiseSeeds is how many extra reward models (seeds: own initial
+	// weights; for random routing, also a fresh random routing), trained in
+	// the same batched graphs, measure each routing beside the first.
 	NoiseSeeds int
 	// Bootstrap resamples (eval instances × replicates) give the scores'
 	// intervals; min(Bootstrap, 200) PPM refits give the gains'.
@@ -142,8 +142,9 @@ type FeatureRow struct {
 	// instances have cannot top it on a noisy per-instance coefficient.
 	Total float64 `json:"total_gain"`
 	// SE is Total's bootstrap standard error and Interval its interval,
-	// simultaneous over all features; Distinguishable says it lies above
-	// zero.
+	// simultaneous over all features; Distinguishable says it is above
+	// Noise.GainThreshold (the top gain on permuted scores) and its
+	// interval above zero.
 	SE              float64        `json:"total_gain_se"`
 	Interval        noise.Interval `json:"total_gain_interval"`
 	Distinguishable bool           `json:"distinguishable"`
@@ -177,8 +178,8 @@ func Run(ctx context.Context, backend backends.Backend, ds *prefdata.Dataset, cf
 	if err != nil {
 		return nil, err
 	}
-	train := func(stage string, mixes []mixture.Mixture, weights [][]float32) (trained, error) {
-		return trainMixtures(ctx, backend, cfg, pool, trainPairs, evalPairs, evalLabels, mixes, weights, stage, rep)
+	train := func(stage string, mixes []mixture.Mixture) (trained, error) {
+		return trainMixtures(ctx, backend, cfg, pool, trainPairs, evalPairs, evalLabels, mixes, stage, rep)
 	}
 	used := make([]float32, len(evalLabels))
 	for i, y := range evalLabels {
@@ -200,7 +201,7 @@ func Run(ctx context.Context, backend backends.Backend, ds *prefdata.Dataset, cf
 	if ok {
 		rep.Logf("router: resumed %d mixture scores from %s", len(mixTrained.Accuracy), cfg.StateDir)
 	} else {
-		if mixTrained, err = train("mixtures", mixes, nil); err != nil {
+		if mixTrained, err = train("mixtures", mixes); err != nil {
 			return nil, err
 		}
 		if err := saveState(cfg.StateDir, key, mixTrained); err != nil {
@@ -254,19 +255,20 @@ func Run(ctx context.Context, backend backends.Backend, ds *prefdata.Dataset, cf
 		add(MethodRandom, b, mixture.Random(len(pool), k, rng))
 	}
 	// 5. Measure every routing with fresh RMs, 1+NoiseSeeds replicates
-	// each, all in the same batched graphs.
+	// (seeds) each, all in the same batched graphs.
 	replicates := 1 + max(cfg.NoiseSeeds, 0)
-	repMixes, repWeights := replicateJobs(res.Routings, len(pool), replicates, rand.New(rand.NewPCG(cfg.Seed, 0x7265706c)))
-	measured, err := train("routings", repMixes, repWeights)
+	jobs, source := replicateJobs(res.Routings, len(pool), replicates, cfg.RM.Hidden == 0, rand.New(rand.NewPCG(cfg.Seed, 0x7265706c)))
+	trainedJobs, err := train("routings", jobs)
 	if err != nil {
 		return nil, err
 	}
+	measured := expand(trainedJobs, source)
 	res.Noise = Noise{Replicates: replicates, Bootstrap: cfg.Bootstrap, Level: cfg.Level}
 	if err := scoreNoise(res, measured, replicates, used, cfg); err != nil {
 		return nil, err
 	}
 	res.FeatureGains = featureRows(res.Model, fm, cfg.Budgets)
-	if err := gainNoise(ctx, backend, res, X, mixTrained.Correct, used, cfg, rep); err != nil {
+	if err := gainNoise(ctx, backend, res, X, scores, mixTrained.Correct, used, cfg, rep); err != nil {
 		return nil, err
 	}
 	sort.SliceStable(res.FeatureGains, func(a, b int) bool { return res.FeatureGains[a].Total > res.FeatureGains[b].Total })
@@ -456,10 +458,9 @@ type trained struct {
 }
 
 // trainMixtures trains one reward model per mixture, RMBatch at a time in
-// one graph. weights (optional, one row of pool weights per mixture) makes
-// a model a bootstrap replicate of its pool.
+// one graph.
 func trainMixtures(ctx context.Context, backend backends.Backend, cfg Config, pool []prefdata.Instance, tr, ev rm.Pairs, evLabels []float32,
-	mixes []mixture.Mixture, weights [][]float32, stage string, rep sdk.Reporter) (trained, error) {
+	mixes []mixture.Mixture, stage string, rep sdk.Reporter) (trained, error) {
 	n := len(pool)
 	var out trained
 	batch := max(cfg.RMBatch, 1)
@@ -467,10 +468,6 @@ func trainMixtures(ctx context.Context, backend backends.Backend, cfg Config, po
 		end := min(start+batch, len(mixes))
 		m := end - start
 		labels := make([]float32, m*n)
-		var w []float32
-		if weights != nil {
-			w = make([]float32, 0, m*n)
-		}
 		for k, mix := range mixes[start:end] {
 			for i, in := range pool {
 				p := in.LM
@@ -479,11 +476,8 @@ func trainMixtures(ctx context.Context, backend backends.Backend, cfg Config, po
 				}
 				labels[k*n+i] = float32(p)
 			}
-			if weights != nil {
-				w = append(w, weights[start+k]...)
-			}
 		}
-		res, err := rm.Train(ctx, backend, cfg.RM, rm.Job{Train: tr, Labels: labels, Weights: w, M: m, Eval: ev, EvalLabels: evLabels},
+		res, err := rm.Train(ctx, backend, cfg.RM, rm.Job{Train: tr, Labels: labels, M: m, Eval: ev, EvalLabels: evLabels},
 			func(done, total int) {
 				rep.Progress("train reward models ("+stage+")", int64(start*total+done*m), int64(len(mixes)*total), "model-steps")
 			})

@@ -124,9 +124,9 @@ func TestTransformerRepresentationRuns(t *testing.T) {
 // there is nothing to route, and the router must say its top feature's gain
 // is noise (and the planted set must not be flagged: TestPlantedRouting).
 func TestNoWeaknessIsFlagged(t *testing.T) {
-	pc := prefdata.DefaultPlanted(2000, 11)
-	pc.LMFlip, pc.LMPlantedFlip, pc.HumanFlip = 0.2, 0.2, 0.2
-	ds, err := prefdata.GeneratePlanted(pc)
+	pc := planted.Default(2000, 11)
+	pc.NoWeakness, pc.HumanFlip = true, 0.2
+	ds, err := planted.Generate(pc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,5 +160,5 @@ func logNoise(t *testing.T, res *Result) {
 	for _, c := range res.Noise.Comparisons {
 		t.Logf("%-9s − %-9s budget %.2f: %+.4f [%+.4f, %+.4f]", c.Method, c.Versus, c.Budget, c.Diff, c.Interval.Low, c.Interval.High)
 	}
-	t.Logf("single-RM score noise %.4f; gain is noise: %v", res.Noise.ScoreNoise, res.Noise.GainIsNoise)
+	t.Logf("single-RM score noise %.4f; top gain on permuted scores (%.0f%%) %+.4f; gain is noise: %v", res.Noise.ScoreNoise, 100*res.Noise.Level, res.Noise.GainThreshold, res.Noise.GainIsNoise)
 }
