@@ -74,11 +74,11 @@ func TestValidateConfig(t *testing.T) {
 		cfg  map[string]any
 		want string
 	}{
-		{map[string]any{"mode": "train"}, "train needs domains"},
-		{map[string]any{"mode": "bogus"}, "unknown mode"},
+		{map[string]any{"mode": "train"}, "Train needs domains"},
+		{map[string]any{"mode": "bogus"}, "Unknown mode"},
 		{map[string]any{"mode": "train", "domains": map[string]any{"a": "x"}, "top_k": 9}, "top_k"},
 		{map[string]any{"mode": "train", "domains": map[string]any{"a": "x"}, "d_model": 30, "heads": 4}, "d_model"},
-		{map[string]any{"mode": "generate", "bytes_per_domain": 10}, "too little"},
+		{map[string]any{"mode": "generate", "bytes_per_domain": 10}, "Too little"},
 	}
 	for _, tc := range cases {
 		d := h.Validate(tc.cfg)

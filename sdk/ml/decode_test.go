@@ -540,3 +540,21 @@ func TestManyBatchShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardCacheChunks: Forward with a KV cache and no padding, in two
+// chunks inside one graph, gives the logits of one full forward pass.
+func TestForwardCacheChunks(t *testing.T) {
+	backend := openGo(t)
+	cfg := float64Config()
+	m, ctx := newModel(t, cfg)
+	tok := tensors.FromFlatDataAndDimensions([]int32{1, 5, 2, 9, 3, 3}, 2, 3)
+	e := context.MustNewExec(backend, ctx, func(ctx *context.Context, tok *graph.Node) []*graph.Node {
+		full := m.Forward(ctx, Inputs{Tokens: tok}).Logits
+		parts := Split(tok, 1, 2, 1)
+		a := m.Forward(ctx, Inputs{Tokens: parts[0], Cache: m.NewKVCache(tok.Graph(), 2)})
+		b := m.Forward(ctx, Inputs{Tokens: parts[1], Cache: a.Cache})
+		return []*graph.Node{full, graph.Concatenate([]*graph.Node{a.Logits, b.Logits}, 1)}
+	})
+	outs := e.MustExec(tok)
+	closeSlices(t, "chunked logits", flat64(outs[1]), flat64(outs[0]), 1e-12)
+}

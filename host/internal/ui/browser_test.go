@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shammie-ml/shammie/host/internal/runstore"
+	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
 
 // The browser tests drive Debian's chromium, headless, through chromedp.
@@ -224,9 +225,13 @@ var e2eBinaries = sync.OnceValues(func() (string, error) {
 		"shammie-plugin-linreg": "../../../examples/linreg",
 		"shammie-plugin-test":   "../testplugin",
 	} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("building %s: %v\n%s", pkg, err, b)
+		// plugintest.Build stamps the VERSION file as `make build` does.
+		out, err := filepath.Abs(filepath.Join(dir, out))
+		if err != nil {
+			return "", err
+		}
+		if err := plugintest.Build(pkg, out); err != nil {
+			return "", err
 		}
 	}
 	return dir, nil
