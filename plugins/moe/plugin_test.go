@@ -82,7 +82,7 @@ func TestValidateConfig(t *testing.T) {
 	}
 	for _, tc := range cases {
 		d := h.Validate(tc.cfg)
-		if !d.HasErrors() || !strings.Contains(strings.ToLower(diagText(d)), tc.want) {
+		if !d.HasErrors() || !strings.Contains(diagText(d), tc.want) {
 			t.Errorf("config %v: diagnostics %q, want an error mentioning %q", tc.cfg, diagText(d), tc.want)
 		}
 	}
