@@ -26,7 +26,7 @@ type Run struct {
 	StateDir string
 	Seed     int64
 	// Backend is the GoMLX backend the host chose for this step: "go" or
-	// "xla:<name>". Open it with sdk/ml.OpenBackend.
+	// "xla:<name>". Open it with sdk/ml.AcquireBackend (and release it when the step ends).
 	Backend string
 
 	sink      eventSink

@@ -18,11 +18,13 @@ import (
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/shammie-ml/shammie/sdk/internal/handshake"
 )
 
 // ProtocolVersion is the plugin protocol this SDK speaks (proto package
 // shammie.plugin.v1).
-const ProtocolVersion = 1
+const ProtocolVersion = handshake.ProtocolVersion
 
 // Plugin is the interface a plugin binary implements.
 type Plugin interface {

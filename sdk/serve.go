@@ -14,6 +14,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"google.golang.org/grpc"
 
+	"github.com/shammie-ml/shammie/sdk/internal/handshake"
 	"github.com/shammie-ml/shammie/sdk/proto/pluginv1"
 )
 
@@ -62,8 +63,8 @@ func Serve(p Plugin) {
 		os.Stdout = out
 	}
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {PluginSetKey: &goPlugin{impl: p}}},
+		HandshakeConfig:  handshake.Config,
+		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {handshake.PluginSetKey: &goPlugin{impl: p}}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(append(opts, grpcServerOptions()...)...)
 		},
@@ -105,8 +106,8 @@ func (s *server) claimStdio() {
 			os.Stderr = realStderr()
 			// Programs the plugin starts must not believe that they, too,
 			// were launched by a host (and redirect their stdout).
-			os.Unsetenv(Handshake.MagicCookieKey)
-			os.Unsetenv(HostPIDEnv)
+			os.Unsetenv(handshake.Config.MagicCookieKey)
+			os.Unsetenv(handshake.HostPIDEnv)
 		}
 	})
 }
@@ -124,13 +125,13 @@ func recoverAs(call string, err *error) {
 func (s *server) GetMetadata(context.Context, *pluginv1.GetMetadataRequest) (_ *pluginv1.Metadata, err error) {
 	s.claimStdio()
 	defer recoverAs("Metadata", &err)
-	return Wire.EncodeMetadata(s.impl.Metadata()), nil
+	return codec.EncodeMetadata(s.impl.Metadata()), nil
 }
 
 func (s *server) GetSchema(context.Context, *pluginv1.GetSchemaRequest) (_ *pluginv1.Schema, err error) {
 	s.claimStdio()
 	defer recoverAs("Schema", &err)
-	out, err := Wire.EncodeSchema(s.impl.Schema())
+	out, err := codec.EncodeSchema(s.impl.Schema())
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s declares an invalid schema: %w", s.impl.Metadata().Name, err)
 	}
@@ -139,7 +140,7 @@ func (s *server) GetSchema(context.Context, *pluginv1.GetSchemaRequest) (_ *plug
 
 func (s *server) ValidateConfig(ctx context.Context, req *pluginv1.ValidateConfigRequest) (resp *pluginv1.ValidateConfigResponse, err error) {
 	s.claimStdio()
-	v, err := Wire.DecodeValue(req.GetConfig())
+	v, err := codec.DecodeValue(req.GetConfig())
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -147,7 +148,7 @@ func (s *server) ValidateConfig(ctx context.Context, req *pluginv1.ValidateConfi
 	if err != nil {
 		return nil, err
 	}
-	return &pluginv1.ValidateConfigResponse{Diagnostics: Wire.EncodeDiagnostics(diags)}, nil
+	return &pluginv1.ValidateConfigResponse{Diagnostics: codec.EncodeDiagnostics(diags)}, nil
 }
 
 func (s *server) Stop(_ context.Context, req *pluginv1.StopRequest) (*pluginv1.StopResponse, error) {
@@ -164,7 +165,7 @@ func (s *server) Stop(_ context.Context, req *pluginv1.StopRequest) (*pluginv1.S
 
 func (s *server) Run(req *pluginv1.RunRequest, stream grpc.ServerStreamingServer[pluginv1.Event]) error {
 	s.claimStdio()
-	cfg, err := Wire.DecodeValue(req.GetConfig())
+	cfg, err := codec.DecodeValue(req.GetConfig())
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -268,7 +269,7 @@ func statusOf(ctx context.Context, err error) *pluginv1.Status {
 	default:
 		st := &pluginv1.Status{State: pluginv1.Status_FAILED, Message: err.Error()}
 		if ds := DiagnosticsOf(err); ds != nil {
-			st.Diagnostics = Wire.EncodeDiagnostics(ds)
+			st.Diagnostics = codec.EncodeDiagnostics(ds)
 		}
 		return st
 	}
@@ -321,7 +322,7 @@ func (s *streamSink) artifact(name, relPath, sha256 string, size int64, mediaTyp
 }
 
 func (s *streamSink) output(name string, v cty.Value) error {
-	pv, err := Wire.EncodeValue(v)
+	pv, err := codec.EncodeValue(v)
 	if err != nil {
 		return fmt.Errorf("output %q: %w", name, err)
 	}

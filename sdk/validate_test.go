@@ -88,11 +88,11 @@ func TestArtifactFamily(t *testing.T) {
 		t.Error(diff)
 	}
 	// The family crosses the wire.
-	w, err := Wire.EncodeSchema(Schema{Config: Block{}, Artifacts: fam})
+	w, err := codec.EncodeSchema(Schema{Config: Block{}, Artifacts: fam})
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := Wire.DecodeSchema(w)
+	back, err := codec.DecodeSchema(w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestBuildVersion(t *testing.T) {
 	if Version == "" {
 		t.Error("the SDK's VERSION file is empty")
 	}
-	md := Wire.DecodeMetadata(Wire.EncodeMetadata(Metadata{Name: "x", Version: "0.3.0"}))
+	md := codec.DecodeMetadata(codec.EncodeMetadata(Metadata{Name: "x", Version: "0.3.0"}))
 	if md.SDKVersion != Version || md.Version != "0.3.0" {
 		t.Errorf("metadata after the wire: %+v", md)
 	}

@@ -10,16 +10,18 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 	"google.golang.org/grpc"
 
+	"github.com/shammie-ml/shammie/sdk/internal/handshake"
 	"github.com/shammie-ml/shammie/sdk/proto/pluginv1"
 )
 
-// Wire converts between the SDK's types and the protocol's messages. It is
-// exported for sdk/pluginhost and sdk/plugintest, the host side of the same
-// protocol; plugin authors never need it. (Its methods hang off an unexported
-// type so that they stay out of the package's documented API.)
-var Wire wireCodec
-
+// wireCodec converts between the SDK's types and the protocol's messages.
+// sdk/pluginhost and sdk/plugintest, the host side of the same protocol,
+// reach it through sdk/internal/wire; plugin authors never need it.
 type wireCodec struct{}
+
+var codec wireCodec
+
+func init() { handshake.Codec = codec }
 
 // GoPlugin returns the go-plugin plugin that serves impl (server side) or,
 // with a nil impl, dials a plugin (client side; dispensing yields a

@@ -1,11 +1,12 @@
-# Model merging (Merge to Learn, Morrison et al. 2024) on checkpoints with a
-# known answer: a base θ₀ and three fine-tuned models θᵢ = θ₀ + sᵢ + nᵢ,
+# Model merging (Merge to Learn, Morrison et al. 2024). Part 1, the
+# operators on checkpoints with a known answer: a base θ₀ and three fine-tuned models θᵢ = θ₀ + sᵢ + nᵢ,
 # each with its own sparse planted skill sᵢ plus dense noise nᵢ. The ideal
 # merge θ* = θ₀ + Σ sᵢ is written too, and every merge reports its
 # distance ‖θ − θ*‖/‖θ* − θ₀‖ to it. Task arithmetic should be best at
 # weight 1 (the planted weight); TIES (trimming the noise) should land
 # nearer still; DARE drops half of each task vector and rescales.
-# No external data; the real-data report is specs/merge-report.hcl.
+# Part 2 (below) is the planted train-then-merge experiment. No external
+# data; the real-data report is specs/merge-report.hcl.
 
 plugin "merge" {
   version = ">= 0.1.0"
@@ -73,5 +74,111 @@ step "wise_ft" {
     models    = [step.planted.artifacts.model_0]
     sweep     = [0, 0.5, 1]
     reference = step.planted.artifacts.ideal
+  }
+}
+
+# ---------------------------------------------------------------------------
+# The planted experiment (Merge to Learn in small). Three byte-level tasks
+# scored by exact match with greedy decoding: A uppercases a word, B
+# reverses it, C replaces each letter by its successor. A base model is
+# pre-trained on a mixture of the tasks' pieces (lowercase and uppercase
+# words, alphabet runs); the general model is the base fine-tuned on A+B;
+# the skill model is the base fine-tuned on C alone. Compared, each with
+# the optimizer steps it cost from scratch:
+#   continued fine-tuning of the general model on C (forgets A/B?),
+#   retraining the base on A+B+C (the expensive upper line),
+#   train-then-merge: θ_base + (θ_general − θ_base) + ω(θ_skill − θ_base)
+#   over a sweep of ω (costs only the skill model's steps on top).
+# The evaluate step plots General (A, B) against the skill (C).
+
+step "base" {
+  plugin = plugin.merge
+  seed   = 1
+  config {
+    mode          = "train"
+    objective     = "lm"
+    steps         = 300
+    lr            = 0.003
+    mixture_bytes = 200000
+  }
+}
+
+step "general" {
+  plugin = plugin.merge
+  seed   = 2
+  config {
+    mode  = "train"
+    init  = step.base.artifacts.model
+    tasks = ["A", "B"]
+    steps = 300
+    lr    = 0.003
+  }
+}
+
+step "skill" {
+  plugin = plugin.merge
+  seed   = 3
+  config {
+    mode  = "train"
+    init  = step.base.artifacts.model
+    tasks = ["C"]
+    steps = 200
+    lr    = 0.003
+  }
+}
+
+step "continued" {
+  plugin = plugin.merge
+  seed   = 3
+  config {
+    mode  = "train"
+    init  = step.general.artifacts.model
+    tasks = ["C"]
+    steps = 200
+    lr    = 0.003
+  }
+}
+
+step "retrain" {
+  plugin = plugin.merge
+  seed   = 4
+  config {
+    mode  = "train"
+    init  = step.base.artifacts.model
+    tasks = ["A", "B", "C"]
+    steps = 450
+    lr    = 0.003
+  }
+}
+
+step "merge_skill" {
+  plugin = plugin.merge
+  config {
+    method  = "task_arithmetic"
+    base    = step.base.artifacts.model
+    models  = [step.general.artifacts.model, step.skill.artifacts.model]
+    weights = [1, 1]
+    sweep   = [0.1, 0.25, 0.5, 0.75, 1]
+  }
+}
+
+step "evaluate" {
+  plugin = plugin.merge
+  seed   = 9
+  config {
+    mode          = "evaluate"
+    eval_examples = 128
+    candidates = {
+      base        = step.base.artifacts.model
+      general     = step.general.artifacts.model
+      skill       = step.skill.artifacts.model
+      continued   = step.continued.artifacts.model
+      retrain     = step.retrain.artifacts.model
+      "merge_0.1"  = step.merge_skill.artifacts.sweep_0
+      "merge_0.25" = step.merge_skill.artifacts.sweep_1
+      "merge_0.5"  = step.merge_skill.artifacts.sweep_2
+      "merge_0.75" = step.merge_skill.artifacts.sweep_3
+      "merge_1"    = step.merge_skill.artifacts.sweep_4
+    }
   }
 }

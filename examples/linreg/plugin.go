@@ -98,11 +98,11 @@ func (*Plugin) Run(ctx context.Context, run *sdk.Run) error {
 	data := planted.Generate(planted.Config{Samples: cfg.Samples, Features: cfg.Features,
 		Separation: cfg.Separation, TestFraction: cfg.TestFraction}, run.Seed)
 
-	backend, err := ml.OpenBackend(run.Backend)
+	backend, release, err := ml.AcquireBackend(run.Backend)
 	if err != nil {
 		return err
 	}
-	defer backend.Finalize()
+	defer release()
 
 	res, err := logreg.Train(ctx, backend, data, logreg.Options{Steps: cfg.Steps, LR: cfg.LR, CheckpointEvery: cfg.CheckpointEv}, run.StateDir, run)
 	if err != nil {
@@ -126,4 +126,3 @@ func (*Plugin) Run(ctx context.Context, run *sdk.Run) error {
 		"oracle_accuracy": cty.NumberFloatVal(oracle),
 	})
 }
-

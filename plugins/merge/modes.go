@@ -15,9 +15,11 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/shammie-ml/shammie/plugins/merge/internal/merging"
+	"github.com/shammie-ml/shammie/plugins/merge/internal/operators"
 	"github.com/shammie-ml/shammie/plugins/merge/internal/planted"
 	"github.com/shammie-ml/shammie/plugins/merge/internal/report"
 	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 // runMerge merges once (artifact model) or once per swept weight
@@ -35,6 +37,13 @@ func runMerge(ctx context.Context, run *sdk.Run, cfg Config) error {
 	if len(points) == 0 {
 		points = []float64{math.NaN()}
 	}
+	var extra map[string]string
+	if operators.UsesBase(cfg.Method) {
+		var err error
+		if extra, err = mergedSteps(cfg.Base, cfg.Models); err != nil {
+			return err
+		}
+	}
 	var results []result
 	var tensors int
 	var params int64
@@ -46,7 +55,7 @@ func runMerge(ctx context.Context, run *sdk.Run, cfg Config) error {
 			name, file = fmt.Sprintf("sweep_%d", i), fmt.Sprintf("sweep_%d.safetensors", i)
 		}
 		stage := fmt.Sprintf("merge %s (%d/%d)", name, i+1, len(points))
-		job := merging.Job{Base: cfg.Base, Models: cfg.Models, Spec: spec, Out: run.Path(file),
+		job := merging.Job{Base: cfg.Base, Models: cfg.Models, Spec: spec, Out: run.Path(file), Metadata: extra,
 			Progress: func(done, total int64) { run.Progress(stage, done>>20, total>>20, "MiB") }}
 		st, err := merging.Run(ctx, job)
 		if err != nil {
@@ -64,7 +73,7 @@ func runMerge(ctx context.Context, run *sdk.Run, cfg Config) error {
 			}
 			r.Distance = &d
 		}
-		if err := run.Artifact(name, file, "application/vnd.safetensors"); err != nil {
+		if err := run.Artifact(name, file, ml.ModelMediaType); err != nil {
 			return err
 		}
 		run.Logf("%s: %s weights %v → %s (%d tensors, %.1f MiB read)%s", name, spec.Method, spec.Weights, file, st.Tensors,

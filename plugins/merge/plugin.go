@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/shammie-ml/shammie/plugins/merge/internal/operators"
+	"github.com/shammie-ml/shammie/plugins/merge/internal/skills"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
@@ -28,7 +29,7 @@ type Plugin struct{}
 
 // Config is the step config; its tags are also the schema (sdk.BlockOf).
 type Config struct {
-	Mode string `cty:"mode" default:"\"merge\"" doc:"\"merge\": merge checkpoints of one architecture (streamed, one tensor per input in memory). \"report\": Merge to Learn's Table 2 and trade-off curves from the authors' results table. \"generate\": checkpoints with planted task vectors and the ideal merge."`
+	Mode string `cty:"mode" default:"\"merge\"" doc:"\"merge\": merge checkpoints of one architecture (streamed, one tensor per input in memory). \"report\": Merge to Learn's Table 2 and trade-off curves from the authors' results table. \"generate\": checkpoints with planted task vectors and the ideal merge. \"train\" and \"evaluate\": the planted experiment's byte-level models (pre-training, SFT on tasks A/B/C) and their exact-match scores."`
 
 	// merge
 	Method          string    `cty:"method" default:"\"task_arithmetic\"" doc:"merge: linear (weighted average of models, weights sum to 1), task_arithmetic (θ₀ + λΣwᵢ(θᵢ−θ₀)), ties (trim each task vector to its top density fraction per tensor, elect signs by summed mass, disjoint mean; mergekit semantics), dare (drop task-vector entries with drop_rate, rescale by 1/(1−p), then task arithmetic; seeded by the step seed per tensor), dare_ties (DARE then TIES' sign election), wise_ft ((1−α)θ₀ + αθ₁)."`
@@ -48,6 +49,27 @@ type Config struct {
 	Results string `cty:"results" optional:"true" doc:"report: the authors' results table, merge_results_consistent_mix.csv (../shared/data/merge_to_learn)."`
 	Skill   string `cty:"skill" default:"\"science\"" doc:"report: the skill to report, science, safety or coding (the paper's formulas: see README)."`
 
+	// train
+	Init         string   `cty:"init" optional:"true" doc:"train: model artifact to start from (e.g. step.base.artifacts.model); null trains a fresh model of d_model/heads/layers/seq."`
+	Objective    string   `cty:"objective" default:"\"sft\"" doc:"train: \"lm\" pre-trains on the skills mixture (lowercase and uppercase words, alphabet runs); \"sft\" fine-tunes on prompt/response pairs of tasks."`
+	Tasks        []string `cty:"tasks" optional:"true" doc:"train (sft): tasks to fine-tune on, of A (uppercase), B (reverse), C (successor letters); evaluate: tasks to score (default all three)."`
+	Examples     int      `cty:"examples" default:"2000" doc:"train (sft): training examples per task (held-out words are never used)."`
+	MixtureBytes int      `cty:"mixture_bytes" default:"200000" doc:"train (lm): bytes of pre-training text."`
+	DModel       int      `cty:"d_model" default:"64" doc:"train, fresh model: width."`
+	Heads        int      `cty:"heads" default:"4" doc:"train, fresh model: attention heads."`
+	Layers       int      `cty:"layers" default:"2" doc:"train, fresh model: layers."`
+	Seq          int      `cty:"seq" default:"16" doc:"train, fresh model: training window (tokens)."`
+	Steps        int      `cty:"steps" default:"200" doc:"train: optimizer steps."`
+	Batch        int      `cty:"batch" default:"32" doc:"train: windows per step."`
+	LR           float64  `cty:"lr" default:"0.001" doc:"train: peak learning rate (AdamW, warmup then cosine)."`
+	Warmup       int      `cty:"warmup" default:"20" doc:"train: warmup steps."`
+
+	// evaluate
+	Candidates   map[string]string `cty:"candidates" optional:"true" doc:"evaluate: label → model artifact, e.g. {general = step.general.artifacts.model, merge_0.5 = step.merge.artifacts.sweep_2}. Labels starting with merge_ followed by a number are drawn as the merge curve."`
+	GeneralTasks []string          `cty:"general_tasks" optional:"true" doc:"evaluate: tasks averaged into the General score (default [A, B])."`
+	SkillTasks   []string          `cty:"skill_tasks" optional:"true" doc:"evaluate: tasks averaged into the skill score (default [C])."`
+	EvalExamples int               `cty:"eval_examples" default:"64" doc:"evaluate: held-out examples per task."`
+
 	// generate
 	NModels        int     `cty:"n_models" default:"3" doc:"generate: fine-tuned models, each with its own planted skill (at most 4)."`
 	Tensors        int     `cty:"tensors" default:"8" doc:"generate: tensors per checkpoint."`
@@ -60,17 +82,17 @@ type Config struct {
 
 func schemaArtifacts() []sdk.ArtifactDecl {
 	out := []sdk.ArtifactDecl{
-		{Name: "model", MediaType: "application/vnd.safetensors", Description: "merge without a sweep: the merged model; metadata of the first input plus merge.* keys."},
+		{Name: "model", MediaType: ml.ModelMediaType, Description: "merge without a sweep: the merged model, metadata of the first input plus merge.* keys (a model artifact when the inputs are); train: the trained model artifact."},
 		{Name: "sweep_manifest", MediaType: "application/json", Description: "merge with a sweep: each swept weight, its artifact and (with reference) its distance."},
 		{Name: "summary", MediaType: "application/json", Description: "report: Table 2 rows, the best models by test and by validation, settings; merge: what was merged."},
-		{Name: "table", MediaType: "text/csv", Description: "report: every model of the skill with General, the skill score, method and weight."},
-		{Name: "plot_png", MediaType: "image/png", Description: "report: General against the skill score per recipe (the paper's trade-off curves)."},
+		{Name: "table", MediaType: "text/csv", Description: "report: every model of the skill with General, the skill score, method and weight; evaluate: every candidate's accuracy per task and training steps."},
+		{Name: "plot_png", MediaType: "image/png", Description: "report, evaluate: General against the skill score per recipe (trade-off curves; evaluate labels each model with its training steps)."},
 		{Name: "plot_svg", MediaType: "image/svg+xml", Description: "report: the same plot as SVG."},
 		{Name: "base", MediaType: "application/vnd.safetensors", Description: "generate: the base model θ₀."},
 		{Name: "ideal", MediaType: "application/vnd.safetensors", Description: "generate: θ₀ plus every planted skill, the merge to aim for."},
 	}
 	for i := range maxSweep {
-		out = append(out, sdk.ArtifactDecl{Name: fmt.Sprintf("sweep_%d", i), MediaType: "application/vnd.safetensors",
+		out = append(out, sdk.ArtifactDecl{Name: fmt.Sprintf("sweep_%d", i), MediaType: ml.ModelMediaType,
 			Description: fmt.Sprintf("merge with a sweep: the model merged at the sweep's weight number %d (see sweep_manifest).", i)})
 	}
 	for i := range maxPlantedModels {
@@ -102,6 +124,12 @@ var schema = sdk.Schema{
 		{Name: "best_merge_by_validation_general", Type: cty.Number, Description: "report: its General."},
 		{Name: "best_merge_by_validation_skill", Type: cty.Number, Description: "report: its skill score on test."},
 		{Name: "rows", Type: cty.Number, Description: "report: models with the skill evaluated."},
+		{Name: "train_steps", Type: cty.Number, Description: "train: optimizer steps of this step."},
+		{Name: "total_steps", Type: cty.Number, Description: "train: optimizer steps from scratch (the init model's plus this step's)."},
+		{Name: "final_loss", Type: cty.Number, Description: "train: training loss of the last step."},
+		{Name: "general", Type: cty.Map(cty.Number), Description: "evaluate: General (mean exact match over general_tasks, %) per candidate."},
+		{Name: "skill", Type: cty.Map(cty.Number), Description: "evaluate: skill score (mean exact match over skill_tasks, %) per candidate."},
+		{Name: "steps", Type: cty.Map(cty.Number), Description: "evaluate: training steps spent on each candidate from scratch (a merge: the base's plus each input's own)."},
 	},
 	Artifacts: schemaArtifacts(),
 }
@@ -129,6 +157,10 @@ func (p *Plugin) Run(ctx context.Context, run *sdk.Run) error {
 		return runReport(ctx, run, cfg)
 	case "generate":
 		return runGenerate(ctx, run, cfg)
+	case "train":
+		return runTrain(ctx, run, cfg)
+	case "evaluate":
+		return runEvaluate(ctx, run, cfg)
 	default:
 		return runMerge(ctx, run, cfg)
 	}
@@ -205,8 +237,12 @@ func (*Plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 		return validateReport(c, cfg)
 	case "generate":
 		return validateGenerate(c, cfg)
+	case "train":
+		return validateTrain(c, cfg)
+	case "evaluate":
+		return validateEvaluate(c, cfg)
 	}
-	return sdk.Diagnostics{sdk.Errorf(cty.GetAttrPath("mode"), "Unknown mode", fmt.Sprintf("mode is %q; use \"merge\", \"report\" or \"generate\"", cfg.Mode))}
+	return sdk.Diagnostics{sdk.Errorf(cty.GetAttrPath("mode"), "Unknown mode", fmt.Sprintf("mode is %q; use \"merge\", \"report\", \"generate\", \"train\" or \"evaluate\"", cfg.Mode))}
 }
 
 func attrPath(name string) cty.Path { return cty.GetAttrPath(name) }
@@ -379,6 +415,77 @@ func validateGenerate(c sdk.Config, cfg Config) sdk.Diagnostics {
 	}
 	if c.IsKnown("planted_noise") && !(cfg.PlantedNoise >= 0) {
 		diags = append(diags, sdk.Errorf(attrPath("planted_noise"), "Negative noise", fmt.Sprintf("got %v", cfg.PlantedNoise)))
+	}
+	return diags
+}
+
+func validateTrain(c sdk.Config, cfg Config) sdk.Diagnostics {
+	var diags sdk.Diagnostics
+	errAt := func(name, summary, detail string) { diags = append(diags, sdk.Errorf(attrPath(name), summary, detail)) }
+	if c.IsKnown("objective") && cfg.Objective != "lm" && cfg.Objective != "sft" {
+		errAt("objective", "Unknown objective", fmt.Sprintf("objective is %q; use \"lm\" or \"sft\"", cfg.Objective))
+	}
+	if c.IsKnown("objective") && c.IsKnown("tasks") && cfg.Objective == "sft" {
+		if len(cfg.Tasks) == 0 {
+			errAt("tasks", "No tasks to fine-tune on", "sft needs tasks, e.g. [\"A\", \"B\"]")
+		}
+		diags = append(diags, checkTasks("tasks", cfg.Tasks)...)
+	}
+	if c.IsKnown("init") && cfg.Init != "" {
+		if _, _, err := ml.ReadModelInfo(cfg.Init); err != nil {
+			errAt("init", "Not a model artifact", err.Error())
+		}
+	}
+	for _, a := range []struct {
+		name string
+		v    int
+		min  int
+	}{{"steps", cfg.Steps, 1}, {"batch", cfg.Batch, 1}, {"examples", cfg.Examples, 1}, {"d_model", cfg.DModel, 1},
+		{"heads", cfg.Heads, 1}, {"layers", cfg.Layers, 1}, {"seq", cfg.Seq, 12}, {"warmup", cfg.Warmup, 0}, {"mixture_bytes", cfg.MixtureBytes, 1000}} {
+		if c.IsKnown(a.name) && a.v < a.min {
+			errAt(a.name, "Invalid "+a.name, fmt.Sprintf("got %d; need ≥ %d", a.v, a.min))
+		}
+	}
+	if c.IsKnown("d_model") && c.IsKnown("heads") && cfg.Heads > 0 && cfg.DModel%cfg.Heads != 0 {
+		errAt("heads", "d_model not divisible by heads", fmt.Sprintf("%d %% %d != 0", cfg.DModel, cfg.Heads))
+	}
+	if c.IsKnown("lr") && !(cfg.LR > 0 && cfg.LR < 1) {
+		errAt("lr", "Learning rate outside (0, 1)", fmt.Sprintf("got %v", cfg.LR))
+	}
+	return diags
+}
+
+func checkTasks(attr string, tasks []string) sdk.Diagnostics {
+	var diags sdk.Diagnostics
+	for i, t := range tasks {
+		if _, ok := skills.Tasks[t]; !ok {
+			diags = append(diags, sdk.Errorf(attrPath(attr).IndexInt(i), "Unknown task", fmt.Sprintf("task %q; the tasks are %v", t, skills.Names)))
+		}
+	}
+	return diags
+}
+
+func validateEvaluate(c sdk.Config, cfg Config) sdk.Diagnostics {
+	var diags sdk.Diagnostics
+	if listKnown(c, "candidates") && len(cfg.Candidates) == 0 {
+		diags = append(diags, sdk.Errorf(attrPath("candidates"), "No models to evaluate", "Give candidates = {label = model artifact, …}."))
+	}
+	for name, path := range cfg.Candidates {
+		p := attrPath("candidates").Index(cty.StringVal(name))
+		if !c.Known(p) {
+			continue
+		}
+		if _, _, err := ml.ReadModelInfo(path); err != nil {
+			diags = append(diags, sdk.Errorf(p, "Not a model artifact", err.Error()))
+		}
+	}
+	for _, a := range []string{"tasks", "general_tasks", "skill_tasks"} {
+		if c.IsKnown(a) {
+			diags = append(diags, checkTasks(a, map[string][]string{"tasks": cfg.Tasks, "general_tasks": cfg.GeneralTasks, "skill_tasks": cfg.SkillTasks}[a])...)
+		}
+	}
+	if c.IsKnown("eval_examples") && cfg.EvalExamples < 1 {
+		diags = append(diags, sdk.Errorf(attrPath("eval_examples"), "Invalid eval_examples", fmt.Sprintf("got %d; need ≥ 1", cfg.EvalExamples)))
 	}
 	return diags
 }

@@ -99,6 +99,16 @@ func TestValidateConfig(t *testing.T) {
 		{"generate", map[string]any{"mode": "generate"}, nil},
 		{"generate, too many models", map[string]any{"mode": "generate", "n_models": 5}, []string{"n_models"}},
 		{"generate, dense skills", map[string]any{"mode": "generate", "planted_density": 0.5}, []string{"planted_density"}},
+		{"train lm", map[string]any{"mode": "train", "objective": "lm"}, nil},
+		{"train sft without tasks", map[string]any{"mode": "train"}, []string{"tasks"}},
+		{"train unknown task", map[string]any{"mode": "train", "tasks": []string{"A", "Z"}}, []string{"tasks[1]"}},
+		{"train init not a model", map[string]any{"mode": "train", "tasks": []string{"A"}, "init": c["a"]}, []string{"init"}},
+		{"train heads", map[string]any{"mode": "train", "objective": "lm", "d_model": 30, "heads": 4}, []string{"heads"}},
+		{"train lr", map[string]any{"mode": "train", "objective": "lm", "lr": 0}, []string{"lr"}},
+		{"train unknown init", map[string]any{"mode": "train", "tasks": []string{"C"}, "init": cty.UnknownVal(cty.String), "steps": 0}, []string{"steps"}},
+		{"evaluate no candidates", map[string]any{"mode": "evaluate"}, []string{"candidates"}},
+		{"evaluate not a model", map[string]any{"mode": "evaluate", "candidates": map[string]any{"x": c["a"]}}, []string{`candidates["x"]`}},
+		{"evaluate unknown candidate", map[string]any{"mode": "evaluate", "candidates": map[string]any{"x": cty.UnknownVal(cty.String)}, "skill_tasks": []string{"D"}}, []string{"skill_tasks[0]"}},
 		{"mode", map[string]any{"mode": "guess"}, []string{"mode"}},
 		// Values from steps not run yet are unknown: their checks wait.
 		{"unknown model", map[string]any{"base": c["base"], "models": []any{c["a"], cty.UnknownVal(cty.String)}}, nil},
@@ -240,5 +250,68 @@ func TestReportRun(t *testing.T) {
 	defer f.Close()
 	if _, err := png.Decode(f); err != nil {
 		t.Errorf("plot_png: %v", err)
+	}
+}
+
+// TestPlantedExperimentPlumbing is specs/merge.hcl's planted experiment at
+// toy size (a few steps, so no skill is learnt): models travel between
+// steps as artifacts, a merge of trained models loads as a model, its
+// training cost is the base's steps plus each input's own, and evaluate
+// scores every candidate and plots them.
+func TestPlantedExperimentPlumbing(t *testing.T) {
+	h := plugintest.New(t, &Plugin{})
+	small := map[string]any{"d_model": 16, "heads": 2, "layers": 1, "seq": 12, "batch": 4, "warmup": 0}
+	with := func(m map[string]any) map[string]any {
+		out := map[string]any{"mode": "train"}
+		for k, v := range small {
+			out[k] = v
+		}
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
+	}
+	base := h.Run(with(map[string]any{"objective": "lm", "steps": 3, "mixture_bytes": 4000}), plugintest.WithSeed(1))
+	base.RequireSuccess(t)
+	b := base.Artifact(t, "model").Path
+	general := h.Run(with(map[string]any{"init": b, "tasks": []string{"A", "B"}, "steps": 2, "examples": 50}), plugintest.WithSeed(1))
+	general.RequireSuccess(t)
+	skill := h.Run(with(map[string]any{"init": b, "tasks": []string{"C"}, "steps": 4, "examples": 50}), plugintest.WithSeed(1))
+	skill.RequireSuccess(t)
+	if s := skill.Float(t, "total_steps"); s != 7 {
+		t.Errorf("skill total_steps %v, want 3 + 4", s)
+	}
+	g, s := general.Artifact(t, "model").Path, skill.Artifact(t, "model").Path
+	merged := h.Run(map[string]any{"base": b, "models": []string{g, s}, "sweep": []float64{0.5, 1}})
+	merged.RequireSuccess(t)
+	ev := h.Run(map[string]any{"mode": "evaluate", "eval_examples": 4, "candidates": map[string]any{
+		"base": b, "general": g, "skill": s, "merge_0.5": merged.Artifact(t, "sweep_0").Path, "merge_1": merged.Artifact(t, "sweep_1").Path}})
+	ev.RequireSuccess(t)
+	steps := ev.Output(t, "steps").AsValueMap()
+	got := map[string]float64{}
+	for k, v := range steps {
+		got[k], _ = v.AsBigFloat().Float64()
+	}
+	if diff := cmp.Diff(map[string]float64{"base": 3, "general": 5, "skill": 7, "merge_0.5": 9, "merge_1": 9}, got); diff != "" {
+		t.Errorf("training steps (-want +got):\n%s", diff)
+	}
+	for _, v := range ev.Output(t, "general").AsValueMap() {
+		if f, _ := v.AsBigFloat().Float64(); f < 0 || f > 100 {
+			t.Errorf("General %v outside [0, 100]", f)
+		}
+	}
+	if _, err := os.Stat(ev.Artifact(t, "plot_png").Path); err != nil {
+		t.Error(err)
+	}
+	// A merge of a model artifact with a checkpoint of another shape is a
+	// config error at the offending model.
+	wide := h.Run(with(map[string]any{"objective": "lm", "steps": 1, "d_model": 32, "mixture_bytes": 4000}))
+	wide.RequireSuccess(t)
+	var paths []string
+	for _, d := range h.Validate(map[string]any{"base": b, "models": []string{g, wide.Artifact(t, "model").Path}}) {
+		paths = append(paths, sdk.FormatPath(d.Path))
+	}
+	if !slices.Equal(paths, []string{"models[1]"}) {
+		t.Errorf("diagnostics at %v, want models[1]", paths)
 	}
 }

@@ -32,12 +32,13 @@ type config struct {
 	EvalFrac  float64           `cty:"eval_fraction" default:"0.1" doc:"train: tail of each domain held out for the routing analyses"`
 	Reference string            `cty:"reference" optional:"true" doc:"train: OLMoE's domain_spec_reference.txt, printed beside our table"`
 
-	// model
-	Layers       int  `cty:"layers" default:"2" doc:"transformer blocks, each with an MoE feed-forward"`
-	DModel       int  `cty:"d_model" default:"64" doc:"model width"`
-	Heads        int  `cty:"heads" default:"4" doc:"attention heads"`
-	Seq          int  `cty:"seq" default:"64" doc:"training window (bytes)"`
-	Batch        int  `cty:"batch" default:"16" doc:"windows per step"`
+	// model and training (OLMoE's recipe scaled down): layers, d_model,
+	// heads, seq, batch, steps, lr, warmup, min_lr_ratio, weight_decay,
+	// clip, accum_steps (must be 1: routing snapshots are taken between
+	// optimizer steps). Each layer has an MoE feed-forward.
+	ml.Settings
+
+	// mixture of experts
 	Experts      int  `cty:"experts" default:"8" doc:"experts per layer (E)"`
 	TopK         int  `cty:"top_k" default:"2" doc:"active experts per token (k)"`
 	ExpertHidden int  `cty:"expert_hidden" default:"64" doc:"SwiGLU hidden width of one expert"`
@@ -49,14 +50,6 @@ type config struct {
 	LBWeight   float64 `cty:"lb_weight" default:"0.01" doc:"load-balancing loss weight w (= w at a balanced router)"`
 	ZWeight    float64 `cty:"z_weight" default:"0.001" doc:"router z-loss weight w_z"`
 	ZDivideByK bool    `cty:"zloss_divide_by_k" default:"false" doc:"divide the z-loss by k, as the OLMoE fork of megablocks does"`
-
-	// training (OLMoE's recipe scaled down)
-	Steps       int     `cty:"steps" default:"300" doc:"optimizer steps"`
-	LR          float64 `cty:"lr" default:"0.003" doc:"peak learning rate (AdamW β=(0.9, 0.95))"`
-	Warmup      int     `cty:"warmup" default:"30" doc:"linear warmup steps, then cosine to min_lr_ratio·lr"`
-	MinLRRatio  float64 `cty:"min_lr_ratio" default:"0.1" doc:"cosine floor as a fraction of lr"`
-	WeightDecay float64 `cty:"weight_decay" default:"0.1" doc:"AdamW decoupled weight decay"`
-	Clip        float64 `cty:"clip" default:"1" doc:"global gradient-norm clip"`
 
 	// analyses
 	Snapshots     int `cty:"snapshots" default:"6" doc:"routing snapshots over training (saturation, load), step 0 and the end included"`
@@ -90,8 +83,7 @@ var schema = sdk.Schema{
 	Artifacts: []sdk.ArtifactDecl{
 		{Name: "low", MediaType: "application/octet-stream", Description: "generate: planted domain over bytes 0–127"},
 		{Name: "high", MediaType: "application/octet-stream", Description: "generate: planted domain over bytes 128–255"},
-		{Name: "model", MediaType: "application/octet-stream", Description: "train: model weights (safetensors; names as sdk/ml.TensorName)"},
-		{Name: "model_config", MediaType: "application/json", Description: "train: transformer config"},
+		{Name: "model", MediaType: ml.ModelMediaType, Description: "train: the trained model as one file (sdk/ml.SaveModel: safetensors weights, config with the MoE block and tokenizer in its metadata; sdk/ml.LoadModel rebuilds it)"},
 		{Name: "analysis", MediaType: "application/json", Description: "train: every analysis figure"},
 		{Name: "specialisation", MediaType: "text/plain", Description: "train: per-domain specialisation table (beside OLMoE's with a reference)"},
 	},
@@ -139,10 +131,9 @@ func (cfg config) options(seed int64) experiment.Options {
 		Layers: cfg.Layers, DModel: cfg.DModel, Heads: cfg.Heads, Seq: cfg.Seq, Batch: cfg.Batch,
 		MoE: moe.Config{Hidden: cfg.ExpertHidden, Experts: cfg.Experts, TopK: cfg.TopK,
 			Renormalize: cfg.Renormalize, BlockSize: cfg.BlockSize, Dense: cfg.Dense},
-		Loss: moe.LossConfig{LoadBalance: cfg.LBWeight, ZLoss: cfg.ZWeight, ZLossDivideByK: cfg.ZDivideByK},
-		Train: ml.TrainConfig{Steps: cfg.Steps, LR: cfg.LR, WarmupSteps: cfg.Warmup, MinLRRatio: cfg.MinLRRatio,
-			WeightDecay: cfg.WeightDecay, ClipNorm: cfg.Clip},
-		Seed: seed, Snapshots: cfg.Snapshots, EvalWindows: cfg.EvalWindows,
+		Loss:  moe.LossConfig{LoadBalance: cfg.LBWeight, ZLoss: cfg.ZWeight, ZLossDivideByK: cfg.ZDivideByK},
+		Train: cfg.Settings.TrainConfig(),
+		Seed:  seed, Snapshots: cfg.Snapshots, EvalWindows: cfg.EvalWindows,
 	}
 }
 
@@ -150,7 +141,7 @@ func (cfg config) options(seed int64) experiment.Options {
 // Validate runs only when all of them are known.
 var optionAttrs = []string{"layers", "d_model", "heads", "seq", "batch", "experts", "top_k", "expert_hidden",
 	"renormalize", "block_size", "dense", "lb_weight", "z_weight", "zloss_divide_by_k", "steps", "lr", "warmup",
-	"min_lr_ratio", "weight_decay", "clip", "snapshots", "eval_windows"}
+	"min_lr_ratio", "weight_decay", "clip", "accum_steps", "snapshots", "eval_windows"}
 
 // ValidateConfig checks what the schema's types cannot. Before anything
 // runs, values from upstream steps (domains = the generate step's
@@ -188,17 +179,24 @@ func (plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 		if known("eval_fraction") && (cfg.EvalFrac <= 0 || cfg.EvalFrac >= 0.5) {
 			d = append(d, sdk.Errorf(at("eval_fraction"), "eval_fraction must be in (0, 0.5)", fmt.Sprintf("got %v", cfg.EvalFrac)))
 		}
-		// options(0).Validate would judge the zero values of unknowns.
-		if known(optionAttrs...) {
+		// The shared settings first, attribute by attribute; the MoE run's
+		// own combination checks (options(0).Validate would judge the zero
+		// values of unknowns) only when they found nothing.
+		sd := cfg.Settings.Validate(c)
+		d = append(d, sd...)
+		if known("accum_steps") && cfg.AccumSteps > 1 {
+			d = append(d, sdk.Errorf(at("accum_steps"), "Gradient accumulation is not supported by the MoE run", fmt.Sprintf("accum_steps = %d: routing snapshots are taken between optimizer steps; use 1", cfg.AccumSteps)))
+		}
+		if !d.HasErrors() && known(optionAttrs...) {
 			if err := cfg.options(0).Validate(); err != nil {
-				d = append(d, sdk.Errorf(nil, "invalid model or training settings", err.Error()))
+				d = append(d, sdk.Errorf(nil, "Invalid model or training settings", err.Error()))
 			}
 		}
 		checks := []struct {
 			name string
 			v    int
 			min  int
-		}{{"steps", cfg.Steps, 1}, {"snapshots", cfg.Snapshots, 2}, {"eval_windows", cfg.EvalWindows, 1}, {"layers", cfg.Layers, 1}}
+		}{{"snapshots", cfg.Snapshots, 2}, {"eval_windows", cfg.EvalWindows, 1}}
 		for _, ch := range checks {
 			if known(ch.name) && ch.v < ch.min {
 				d = append(d, sdk.Errorf(at(ch.name), fmt.Sprintf("%s must be ≥ %d", ch.name, ch.min), fmt.Sprintf("got %d", ch.v)))
@@ -279,10 +277,11 @@ func train(ctx context.Context, run *sdk.Run, cfg config) error {
 		}
 		ref = r
 	}
-	backend, err := ml.OpenBackend(run.Backend)
+	backend, release, err := ml.AcquireBackend(run.Backend)
 	if err != nil {
 		return err
 	}
+	defer release()
 	o := cfg.options(run.Seed)
 	run.Logf("MoE LM: %d layers, d_model %d, E=%d experts (hidden %d), top-%d, %d steps of %d×%d bytes on %d domains, backend %s",
 		o.Layers, o.DModel, o.MoE.Experts, o.MoE.Hidden, o.MoE.TopK, o.Train.Steps, o.Batch, o.Seq, len(domains), run.Backend)
@@ -302,14 +301,10 @@ func train(ctx context.Context, run *sdk.Run, cfg config) error {
 	if err != nil {
 		return err
 	}
-	if err := ml.SaveModelVariables(run.Path("model.safetensors"), res.Ctx, map[string]string{"plugin": "moe " + Version}); err != nil {
+	if err := ml.SaveModel(run.Path("model.safetensors"), res.Ctx, res.Model, ml.ByteTokenizer{}, map[string]string{"plugin": "moe " + Version}); err != nil {
 		return fmt.Errorf("saving the model: %w", err)
 	}
-	if err := ml.SaveConfig(run.Path("config.json"), res.Model); err != nil {
-		return err
-	}
-	files2 = append(files2, report.File{Name: "model", Rel: "model.safetensors", MediaType: "application/octet-stream"},
-		report.File{Name: "model_config", Rel: "config.json", MediaType: "application/json"})
+	files2 = append(files2, report.File{Name: "model", Rel: "model.safetensors", MediaType: ml.ModelMediaType})
 	for _, f := range files2 {
 		if err := run.Artifact(f.Name, f.Rel, f.MediaType); err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -533,7 +534,8 @@ func SameTensors(files []*SafetensorsFile) error {
 // before anything is written). It holds one tensor per input at a time
 // (plus fn's output), read with ReadAt in the first input's file order;
 // fn fills out, which has the inputs' dtype and size. On any error or
-// cancellation nothing is written at out.
+// cancellation nothing is written at out. The next tensor of every input is
+// read while fn runs, so at most two tensors per input are in memory.
 func MapSafetensors(ctx gocontext.Context, out string, inputs []string, opts MapOptions, fn func(t MapTensor, out []byte) error) error {
 	files, err := OpenCheckpoints(inputs)
 	if err != nil {
@@ -556,34 +558,89 @@ func MapSafetensors(ctx gocontext.Context, out string, inputs []string, opts Map
 		return err
 	}
 	defer w.Abort()
-	// Sequential reads of each input.
+	// File order keeps each input's reads sequential. A reader goroutine
+	// fetches the next tensor of every input (the K reads in parallel, so
+	// the disk sees them together) while fn works on the current one.
 	sort.Slice(infos, func(i, j int) bool { return infos[i].Offset < infos[j].Offset })
-	bufs := make([][]byte, len(files))
+	ready, stop := prefetch(files, infos)
+	defer stop()
 	var outBuf []byte
 	var done int64
-	for _, ti := range infos {
+	for tb := range ready {
+		if tb.err != nil {
+			return tb.err
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		for k, f := range files {
-			if bufs[k], err = f.ReadBytes(ti.Name, bufs[k]); err != nil {
-				return err
-			}
-		}
+		ti := tb.info
 		if int64(cap(outBuf)) < ti.Size {
 			outBuf = make([]byte, ti.Size)
 		}
 		outBuf = outBuf[:ti.Size]
-		if err := fn(MapTensor{Name: ti.Name, DType: ti.DType, Shape: ti.Shape, In: bufs}, outBuf); err != nil {
+		if err := fn(MapTensor{Name: ti.Name, DType: ti.DType, Shape: ti.Shape, In: tb.in}, outBuf); err != nil {
 			return fmt.Errorf("tensor %q: %w", ti.Name, err)
 		}
 		if err := w.WriteBytes(ti.Name, outBuf); err != nil {
 			return err
 		}
+		tb.release()
 		done += ti.Size * int64(len(files))
 		if opts.Progress != nil {
 			opts.Progress(ti.Name, done, total)
 		}
 	}
 	return w.Commit()
+}
+
+type prefetched struct {
+	info    TensorInfo
+	in      [][]byte
+	err     error
+	release func() // hands the buffers back for the tensor after next
+}
+
+// prefetch reads the tensors of every file in the given order into two
+// alternating buffer sets. stop ends the reader and waits for it.
+func prefetch(files []*SafetensorsFile, order []TensorInfo) (<-chan prefetched, func()) {
+	pool := make(chan [][]byte, 2)
+	pool <- make([][]byte, len(files))
+	pool <- make([][]byte, len(files))
+	ready := make(chan prefetched, 1)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(ready)
+		for _, ti := range order {
+			var bufs [][]byte
+			select {
+			case bufs = <-pool:
+			case <-quit:
+				return
+			}
+			errs := make([]error, len(files))
+			var reads sync.WaitGroup
+			for k, f := range files {
+				reads.Add(1)
+				go func() {
+					defer reads.Done()
+					bufs[k], errs[k] = f.ReadBytes(ti.Name, bufs[k])
+				}()
+			}
+			reads.Wait()
+			p := prefetched{info: ti, in: bufs, err: errors.Join(errs...), release: func() { pool <- bufs }}
+			select {
+			case ready <- p:
+			case <-quit:
+				return
+			}
+			if p.err != nil {
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return ready, func() { once.Do(func() { close(quit); wg.Wait() }) }
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/shammie-ml/shammie/host/internal/configs"
+	"github.com/shammie-ml/shammie/host/internal/depsfile"
 	"github.com/shammie-ml/shammie/host/internal/getplugins"
 	"github.com/shammie-ml/shammie/host/internal/runner"
 	"github.com/shammie-ml/shammie/host/internal/runstore"
@@ -62,7 +64,22 @@ func specArg(pos []string) (string, error) {
 		if _, err := os.Stat(DefaultSpec); err == nil {
 			return DefaultSpec, nil
 		}
-		return "", usagef("no spec given and %s does not exist", DefaultSpec)
+		// The only spec of the current directory (lock files aside).
+		var specs []string
+		matches, _ := filepath.Glob("*.hcl")
+		for _, m := range matches {
+			if m != depsfile.FileName {
+				specs = append(specs, m)
+			}
+		}
+		switch len(specs) {
+		case 1:
+			return specs[0], nil
+		case 0:
+			return "", usagef("no spec given, and there is no %s or other .hcl spec in the current directory", DefaultSpec)
+		default:
+			return "", usagef("no spec given, and the current directory has %d specs (%s): name one", len(specs), strings.Join(specs, ", "))
+		}
 	case 1:
 		return pos[0], nil
 	default:
@@ -83,13 +100,18 @@ func (f *specFlags) load(ctx context.Context, env *Env, spec string, skipValidat
 	if !filepath.IsAbs(specDir) && env.Cwd != "" {
 		specDir = filepath.Join(env.Cwd, specDir)
 	}
-	pool := runner.NewPool(runner.ProcessLauncher{GracePeriod: f.grace, Stderr: stderr, Dir: specDir}, !f.noReuse)
+	pool := runner.NewPool(runner.ProcessLauncher{GracePeriod: f.grace, Stderr: stderr, Dir: specDir, Spec: spec}, !f.noReuse)
+	env.onKill(pool.KillNow)
 	s, err := runner.Load(ctx, runner.LoadOptions{
 		SpecPath: spec, LockPath: f.lock, Vars: f.vars, VarFiles: f.varFiles, Environ: env.Environ,
 		Seed: f.seed, Backend: f.backend, Cwd: env.Cwd, Parallelism: f.parallelism,
 		SkipPluginValidation: skipValidate,
 	}, pool)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Interrupted: one line, not a diagnostic per cancelled call.
+			return s, &runner.Error{Code: runner.ExitInterrupted, Err: context.Cause(ctx)}
+		}
 		return s, f.reportError(env, s, err)
 	}
 	if len(s.Warnings) > 0 && !f.json {
@@ -109,6 +131,7 @@ func (f *specFlags) reportError(env *Env, s *runner.Session, err error) error {
 	if s != nil {
 		files = s.Files
 	}
+	re.Diags = configs.CapDiagnostics(re.Diags)
 	if f.json {
 		_ = json.NewEncoder(env.Stdout).Encode(struct {
 			Valid       bool       `json:"valid"`
@@ -144,6 +167,7 @@ func errString(err error) string {
 //	   |     ^^^^^^
 //	An argument named "colour" is not expected here.
 func writeDiags(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
+	w = safeWriter{w} // specs and plugins' messages may hold control characters
 	var b strings.Builder
 	for _, d := range diags {
 		sev := "Error"

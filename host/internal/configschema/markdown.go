@@ -118,8 +118,11 @@ func ValueString(v cty.Value) string {
 func SchemaMarkdown(w io.Writer, md sdk.Metadata, s sdk.Schema) error {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "# Plugin `%s` %s\n\n", md.Name, md.Version)
-	if md.SDKVersion != "" || len(md.ProtocolVersions) > 0 {
-		fmt.Fprintf(&sb, "Built with SDK %s, protocol %s.\n\n", orDash(md.SDKVersion), intsString(md.ProtocolVersions))
+	switch {
+	case md.SDKVersion != "":
+		fmt.Fprintf(&sb, "Built with SDK %s, protocol %s.\n\n", md.SDKVersion, intsString(md.ProtocolVersions))
+	case len(md.ProtocolVersions) > 0:
+		fmt.Fprintf(&sb, "Protocol %s (not built with the Go SDK).\n\n", intsString(md.ProtocolVersions))
 	}
 	if md.Description != "" {
 		sb.WriteString(md.Description + "\n\n")
@@ -167,13 +170,6 @@ func SchemaMarkdown(w io.Writer, md sdk.Metadata, s sdk.Schema) error {
 	}
 	_, err := io.WriteString(w, sb.String())
 	return err
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // intsString renders protocol versions as "1" or "1,2" ("-" when none).

@@ -93,13 +93,31 @@ func (g *Graph) StaticConfig(n *Node) (cty.Value, hcl.Diagnostics) {
 	return g.decodeConfig(n, ctx)
 }
 
-// referencedSteps names the steps n refers to: building every step's value
-// for every node would make planning and running quadratic in the number
-// of instances (cty.ObjectVal computes its type from all attributes).
-func (g *Graph) referencedSteps(n *Node) map[string]bool {
-	referenced := map[string]bool{}
+// referencedSteps names the steps n refers to and, for each, the
+// instances it reads (nil: all of them). Building every step's value, or
+// every instance of a referenced step, for every node would make planning
+// and running quadratic in the number of instances: b[i] reading a[i]
+// gets a value of step a with instance i alone.
+func (g *Graph) referencedSteps(n *Node) map[string]map[int]bool {
+	referenced := map[string]map[int]bool{}
+	all := map[string]bool{}
 	for _, r := range n.refs {
-		referenced[r.step] = true
+		if all[r.step] {
+			continue
+		}
+		if g.kinds[r.step] == single || len(r.targets) >= len(g.byStep[r.step]) {
+			all[r.step] = true
+			referenced[r.step] = nil
+			continue
+		}
+		set := referenced[r.step]
+		if set == nil {
+			set = map[int]bool{}
+			referenced[r.step] = set
+		}
+		for _, t := range r.targets {
+			set[t] = true
+		}
 	}
 	return referenced
 }

@@ -75,7 +75,7 @@ func Plan(spec *configs.Spec, vars map[string]cty.Value, schemas map[string]sdk.
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Plugin schema unavailable",
-				Detail:   fmt.Sprintf("The schema of plugin %q (binary %s) is not known, so steps using it cannot be checked. Build or install the plugin and run `shammie init`.", name, p.BinaryName()),
+				Detail:   fmt.Sprintf("The schema of plugin %q (binary %s) is not known, so steps using it cannot be checked. Build or install the plugin and run `shammie init %s`.", name, p.BinaryName(), spec.Filename),
 				Subject:  p.DeclRange.Ptr(),
 			})
 		}
@@ -160,6 +160,9 @@ func (g *Graph) expand(st *configs.Step) (expansion, []cty.Value, []cty.Value, h
 		_, k, v, _ := g.failedExpansion(st)
 		return expansionOf(st), k, v, diags
 	}
+	// Instance keys are addresses, shown everywhere: a sensitive value
+	// cannot stay hidden in them, so its mark is dropped here.
+	val, _ = val.UnmarkDeep()
 	if val.IsNull() {
 		return bad(fmt.Sprintf("The %s value is null.", what))
 	}
@@ -293,12 +296,15 @@ func objectOrEmpty(m map[string]cty.Value) cty.Value {
 }
 
 // stepValues builds the `step` object for the named steps (all when
-// names is nil): results of finished instances, unknown placeholders for
-// the others.
-func (g *Graph) stepValues(results map[string]StepResult, names map[string]bool) map[string]cty.Value {
+// names is nil; the instances named, or all when a step's set is nil):
+// results of finished instances, unknown placeholders for the others. A
+// repeated step narrowed to some instances is an object keyed by instance
+// key (a count step's by index: step.a[3] indexes it the same way).
+func (g *Graph) stepValues(results map[string]StepResult, names map[string]map[int]bool) map[string]cty.Value {
 	out := map[string]cty.Value{}
 	for name, st := range g.Spec.Steps {
-		if names != nil && !names[name] {
+		only, named := names[name]
+		if names != nil && !named {
 			continue
 		}
 		_, hasSchema := g.schemas[st.Plugin]
@@ -308,6 +314,19 @@ func (g *Graph) stepValues(results map[string]StepResult, names map[string]bool)
 				return instanceValue(schema, hasSchema, &r)
 			}
 			return instanceValue(schema, hasSchema, nil)
+		}
+		if only != nil && g.kinds[name] != single && !g.failed[name] {
+			m := map[string]cty.Value{}
+			for i := range only {
+				n := g.nodes[i]
+				k := n.Key
+				if g.kinds[name] == countExp {
+					k = cty.StringVal(n.Key.AsBigFloat().String())
+				}
+				m[k.AsString()] = inst(n)
+			}
+			out[name] = objectOrEmpty(m)
+			continue
 		}
 		switch g.kinds[name] {
 		case single:
@@ -704,7 +723,7 @@ func (g *Graph) connect() hcl.Diagnostics {
 func (g *Graph) validateNode(n *Node, all map[string]cty.Value) hcl.Diagnostics {
 	steps := map[string]cty.Value{}
 	for name := range g.referencedSteps(n) {
-		steps[name] = all[name]
+		steps[name] = all[name] // built once per pass by Plan
 	}
 	scope := g.scope(n, steps)
 	var diags hcl.Diagnostics
@@ -758,6 +777,7 @@ func (g *Graph) evalSeed(n *Node, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnost
 			Subject: n.Step.Seed.Range().Ptr(), Expression: n.Step.Seed, EvalContext: ctx,
 		})
 	}
+	v, _ = v.UnmarkDeep()
 	num, err := convert.Convert(v, cty.Number)
 	if err != nil || num.IsNull() {
 		return bad(fmt.Sprintf("The seed must be a whole number, not %s.", v.Type().FriendlyName()))
@@ -777,6 +797,7 @@ func (g *Graph) evalBackend(n *Node, ctx *hcl.EvalContext) (cty.Value, hcl.Diagn
 	if diags.HasErrors() || !v.IsKnown() {
 		return cty.UnknownVal(cty.String), diags
 	}
+	v, _ = v.UnmarkDeep()
 	s, err := convert.Convert(v, cty.String)
 	if err != nil || s.IsNull() || s.AsString() == "" {
 		return cty.UnknownVal(cty.String), append(diags, &hcl.Diagnostic{

@@ -312,13 +312,6 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 			if err != nil {
 				return fail(nil, err.Error(), nil)
 			}
-			// The metrics of the run that computed the result come along,
-			// so that this run's report and diffs are complete.
-			if points, err := store.Metrics(entry.RunID, entry.Address); err == nil {
-				for _, m := range points {
-					_ = st.Record(pluginhost.Metric{Time: m.Time, Name: m.Name, Step: m.Step, Value: float64(m.Value)})
-				}
-			}
 			if _, err := st.FinishFromCache(entry); err != nil {
 				return nodeResult{status: runstore.StatusFailed, message: err.Error()}
 			}
@@ -347,6 +340,7 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 	if err != nil {
 		return fail(st, err.Error(), nil)
 	}
+	pcfg, _ = pcfg.UnmarkDeep() // marks do not cross the wire
 	conn, err := s.Pool.Get(ctx, p)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -358,7 +352,12 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 	defer func() { s.Pool.Put(p, conn, healthy) }()
 
 	if !s.isValidated(n.Addr) {
-		pd, err := conn.ValidateConfig(ctx, pcfg)
+		vctx, cancel := context.WithTimeoutCause(ctx, ValidateTimeout, fmt.Errorf("plugin %q did not validate the config within %s", p.Label, ValidateTimeout))
+		pd, err := conn.ValidateConfig(vctx, pcfg)
+		if err != nil && vctx.Err() != nil && ctx.Err() == nil {
+			err = context.Cause(vctx)
+		}
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return s.finishCancelled(st, n, p, ctx, conn.StderrTail(), emit)
@@ -383,7 +382,15 @@ func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runst
 	var violations []string
 	onEvent := func(ev pluginhost.Event) {
 		switch e := ev.(type) {
+		case pluginhost.Log:
+			e.Message = s.mask(e.Message)
+			ev = e
+		case pluginhost.Status:
+			e.Message = s.mask(e.Message)
+			ev = e
 		case pluginhost.Output:
+			e.Value = s.markIfSecret(e.Value)
+			ev = e
 			ty, ok := declaredOut[e.Name]
 			if !ok {
 				violations = append(violations, fmt.Sprintf("the plugin set output %q, which its schema does not declare (declared: %s)", e.Name, names(declaredOut)))
@@ -484,6 +491,7 @@ func settledTail(c Conn) string {
 }
 
 func (s *Session) finishFailed(st *runstore.Step, n *dag.Node, p *Plugin, msg string, diags []string, tail string, emit func(Event)) nodeResult {
+	msg, diags, tail = s.mask(msg), s.maskAll(diags), s.mask(tail)
 	rec, err := st.Finish(runstore.StepResult{Status: runstore.StatusFailed, Message: msg, Diagnostics: diags, StderrTail: tail})
 	if err != nil {
 		msg += "; recording: " + err.Error()
@@ -553,6 +561,9 @@ func uiEvent(addr, plugin string, ev pluginhost.Event, st *runstore.Step) Event 
 		}
 	case pluginhost.Output:
 		e.Kind, e.Name, e.Message = "output", x.Name, configschema.ValueString(x.Value)
+		if x.Value.ContainsMarked() {
+			e.Message = "(sensitive)"
+		}
 	}
 	return e
 }

@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,21 +56,40 @@ type ProcessLauncher struct {
 	// Dir is the plugins' working directory (the spec's folder, against
 	// which relative paths in configs resolve); "": the host's.
 	Dir string
+	// Spec is the spec's path as given, named in "run `shammie init SPEC`".
+	Spec string
 }
 
 // Launch implements Launcher.
 func (l ProcessLauncher) Launch(ctx context.Context, p *Plugin) (Conn, error) {
+	path := p.Path
+	if p.SHA256 != "" {
+		// Execute exactly the bytes that were hashed.
+		priv, err := privateBinary(p.Path, p.SHA256)
+		if err != nil {
+			return nil, l.forSpec(err)
+		}
+		path = priv
+	}
 	c, err := pluginhost.Launch(ctx, pluginhost.LaunchOptions{
-		Path: p.Path, SHA256: p.SHA256, AutoMTLS: true,
+		Path: path, SHA256: p.SHA256, AutoMTLS: true,
 		GracePeriod: l.GracePeriod, Stderr: l.Stderr, Dir: l.Dir,
 		// A Go panic's stack runs to ~30 lines; the frames that matter are
 		// at its top.
 		TailLines: 40,
 	})
 	if err != nil {
-		return nil, err
+		return nil, l.forSpec(err)
 	}
 	return c, nil
+}
+
+// forSpec makes "run `shammie init`" say for which spec.
+func (l ProcessLauncher) forSpec(err error) error {
+	if l.Spec == "" || !strings.Contains(err.Error(), "run `shammie init`") {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), "run `shammie init`", "run `shammie init "+l.Spec+"`"))
 }
 
 // Pool keeps plugin processes for reuse. A step takes a process of its
@@ -171,4 +192,27 @@ func (pl *Pool) Close() {
 		go func() { defer wg.Done(); c.Kill() }()
 	}
 	wg.Wait()
+	if _, real := pl.Launcher.(ProcessLauncher); real {
+		removePrivateBinaries()
+	}
+}
+
+// KillNow kills every process of the pool and what it spawned at once,
+// without asking (the host's second signal). Processes that cannot be
+// killed at once (fakes) get Kill.
+func (pl *Pool) KillNow() {
+	pl.mu.Lock()
+	pl.closed = true
+	conns := make([]Conn, 0, len(pl.live))
+	for c := range pl.live {
+		conns = append(conns, c)
+	}
+	pl.mu.Unlock()
+	for _, c := range conns {
+		if k, ok := c.(interface{ KillNow() }); ok {
+			k.KillNow()
+		} else {
+			go c.Kill()
+		}
+	}
 }

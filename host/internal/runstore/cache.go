@@ -143,7 +143,7 @@ func (s *Store) LookupCache(key string) (entry *CacheEntry, found bool, err erro
 
 func (s *Store) putCache(e *CacheEntry) error {
 	p := s.cachePath(e.Key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
 	return writeJSONAtomic(p, e, true)
@@ -158,5 +158,5 @@ func (s *Store) StateDir(key string) (string, error) {
 		return "", fmt.Errorf("state dir: bad cache key %q", key)
 	}
 	d := filepath.Join(s.root, "state", key)
-	return d, os.MkdirAll(d, 0o755)
+	return d, os.MkdirAll(d, 0o700)
 }

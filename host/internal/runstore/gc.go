@@ -54,7 +54,7 @@ type GCOptions struct {
 // GCReport says what GC removed (or would remove).
 type GCReport struct {
 	Runs, WorkDirs, Objects, TmpFiles int
-	Bytes                              int64
+	Bytes                             int64
 }
 
 // GC removes stale temporary files, optionally old runs and work dirs, and

@@ -262,3 +262,40 @@ func TestCacheWriteFailureKeepsSuccess(t *testing.T) {
 		t.Errorf("run status %s, want succeeded", got)
 	}
 }
+
+// TestRecordsArePrivate: records are 0600 and their directories 0700,
+// whatever the umask.
+func TestRecordsArePrivate(t *testing.T) {
+	s := testStore(t)
+	run, err := s.CreateRun(RunMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := strings.Repeat("f", 64)
+	st, err := run.BeginStep(StepInfo{Address: "step.a", CacheKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Finish(StepResult{Status: StatusSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Finish("", ""); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{
+		filepath.Join(s.Root(), "runs"):                        0o700,
+		filepath.Join(s.Root(), "cache"):                       0o700,
+		filepath.Join(run.Dir(), "run.json"):                   0o600,
+		filepath.Join(st.Dir(), "step.json"):                   0o600,
+		filepath.Join(st.Dir(), "events.jsonl"):                0o600,
+		filepath.Join(s.Root(), "cache", key[:2], key+".json"): 0o600,
+	} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %v, want %v", path, got, want)
+		}
+	}
+}

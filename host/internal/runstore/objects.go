@@ -86,7 +86,7 @@ func (s *Store) PutArtifact(workDir, relPath, wantSHA string) (string, error) {
 	if objectIntact(dst, sum) {
 		return dst, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return "", err
 	}
 	// Copy while hashing: the file could still change between the check

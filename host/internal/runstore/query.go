@@ -261,7 +261,12 @@ func (s *Store) Resolve(ref string) (string, error) {
 // prefix of one, or "latest" / "latest~N". A run whose host process died is
 // reported with status "interrupted", and so are its steps still "running".
 func (s *Store) Load(ref string) (*LoadedRun, error) {
-	id, err := s.Resolve(ref)
+	return s.LoadSpec(ref, SpecFilter{})
+}
+
+// LoadSpec is Load with "latest" relative to the runs of a spec.
+func (s *Store) LoadSpec(ref string, f SpecFilter) (*LoadedRun, error) {
+	id, err := s.ResolveSpec(ref, f)
 	if err != nil {
 		return nil, err
 	}

@@ -272,11 +272,45 @@ type CacheEntry struct {
 	DurationMS int64                     `json:"duration_ms"`
 	Outputs    map[string]Value          `json:"outputs,omitempty"`
 	Artifacts  map[string]ArtifactRecord `json:"artifacts,omitempty"`
+	// Sensitive names the outputs derived from sensitive values: the entry
+	// (private, 0600) keeps their values so that a hit can feed them to
+	// the steps downstream; every other record shows "(sensitive)".
+	Sensitive []string `json:"sensitive,omitempty"`
 }
 
-// OutputValues decodes the entry's outputs.
+// OutputValues decodes the entry's outputs, sensitive ones marked.
 func (e *CacheEntry) OutputValues() (map[string]cty.Value, error) {
-	return decodeValues(e.Outputs)
+	vals, err := decodeValues(e.Outputs)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range e.Sensitive {
+		if v, ok := vals[name]; ok {
+			vals[name] = v.Mark(sensitiveMark)
+		}
+	}
+	return vals, nil
+}
+
+// sensitiveMark is lang.SensitiveMark (the run store does not import the
+// spec language).
+const sensitiveMark = "sensitive"
+
+// redactedOutputs is outputs with the named ones shown as "(sensitive)".
+func redactedOutputs(outputs map[string]Value, sensitive []string) map[string]Value {
+	if len(sensitive) == 0 {
+		return outputs
+	}
+	out := make(map[string]Value, len(outputs))
+	for k, v := range outputs {
+		out[k] = v
+	}
+	for _, name := range sensitive {
+		if _, ok := out[name]; ok {
+			out[name] = redactedValue()
+		}
+	}
+	return out
 }
 
 func decodeValues(m map[string]Value) (map[string]cty.Value, error) {

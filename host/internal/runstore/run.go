@@ -87,7 +87,7 @@ func (s *Store) CreateRun(meta RunMeta) (*Run, error) {
 		Process:     s.process(),
 	}
 	dir := s.runDir(id)
-	if err := os.MkdirAll(filepath.Join(dir, "steps"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "steps"), 0o700); err != nil {
 		return nil, err
 	}
 	if err := writeJSONAtomic(filepath.Join(dir, "run.json"), &rec, true); err != nil {
@@ -190,13 +190,17 @@ type Step struct {
 	sharedState bool     // stateDir is the store's state/<key>, not the run's
 	stateLock   *os.File // holds the flock on the shared state dir
 
-	mu       sync.Mutex
-	rec      StepRecord
-	events   *os.File
-	metrics  *os.File
-	outputs  map[string]cty.Value
-	last     *pluginhost.Status
-	finished bool
+	mu      sync.Mutex
+	rec     StepRecord
+	events  *os.File
+	metrics *os.File
+	outputs map[string]cty.Value
+	// cacheOutputs are the outputs with sensitive values in the clear, for
+	// the cache entry; sensitive names them.
+	cacheOutputs map[string]Value
+	sensitive    []string
+	last         *pluginhost.Status
+	finished     bool
 }
 
 // BeginStep records that a step instance starts: it creates steps/<dir>/
@@ -220,7 +224,7 @@ func (r *Run) BeginStep(info StepInfo) (_ *Step, err error) {
 	}
 	name := StepDirName(info.Address)
 	dir := filepath.Join(r.Dir(), "steps", name)
-	if err := os.MkdirAll(filepath.Join(dir, "work"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "work"), 0o700); err != nil {
 		return nil, err
 	}
 	stateDir, shared := filepath.Join(dir, "state"), false
@@ -275,10 +279,10 @@ func (r *Run) BeginStep(info StepInfo) (_ *Step, err error) {
 		rec.Config = &v
 	}
 	st := &Step{run: r, dir: dir, stateDir: stateDir, sharedState: shared, stateLock: stateLock, rec: rec, outputs: map[string]cty.Value{}}
-	if st.events, err = os.OpenFile(filepath.Join(dir, "events.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+	if st.events, err = os.OpenFile(filepath.Join(dir, "events.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
 		return nil, err
 	}
-	if st.metrics, err = os.OpenFile(filepath.Join(dir, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+	if st.metrics, err = os.OpenFile(filepath.Join(dir, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
 		st.events.Close()
 		return nil, err
 	}
@@ -367,10 +371,18 @@ func (st *Step) Record(ev pluginhost.Event) error {
 		if err != nil {
 			return fmt.Errorf("step %s: output %q: %w", st.rec.Address, e.Name, err)
 		}
-		er.Type, er.Name, er.Output = "output", e.Name, &v
 		if st.rec.Outputs == nil {
 			st.rec.Outputs = map[string]Value{}
+			st.cacheOutputs = map[string]Value{}
 		}
+		// A marked output (derived from a secret) is recorded redacted;
+		// only the cache entry keeps its value.
+		st.cacheOutputs[e.Name] = v
+		if e.Value.ContainsMarked() {
+			st.sensitive = append(st.sensitive, e.Name)
+			v = redactedValue()
+		}
+		er.Type, er.Name, er.Output = "output", e.Name, &v
 		st.rec.Outputs[e.Name] = v
 		st.outputs[e.Name] = e.Value
 	case pluginhost.Status:
@@ -487,8 +499,8 @@ func (st *Step) Finish(res StepResult) (*StepRecord, error) {
 }
 
 // FinishFromCache records the step as a cache hit restored from e (found by
-// LookupCache with this step's key): status succeeded, the entry's outputs
-// and artifacts. Decode the outputs with e.OutputValues().
+// LookupCache with this step's key): status succeeded, the entry's outputs,
+// artifacts and the metrics of the run that computed it. Decode the outputs with e.OutputValues().
 func (st *Step) FinishFromCache(e *CacheEntry) (*StepRecord, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -499,17 +511,42 @@ func (st *Step) FinishFromCache(e *CacheEntry) (*StepRecord, error) {
 	if err != nil {
 		return nil, fmt.Errorf("step %s: cache entry %s: %w", st.rec.Address, e.Key, err)
 	}
+	st.restoreMetrics(e)
 	now := st.run.store.now()
 	rec := st.rec
 	rec.Status, rec.CacheHit, rec.CachedFrom, rec.EndedAt = StatusSucceeded, true, e.RunID, &now
 	rec.DurationMS = e.DurationMS
-	rec.Outputs, rec.Artifacts = e.Outputs, e.Artifacts
+	rec.Outputs, rec.Artifacts = redactedOutputs(e.Outputs, e.Sensitive), e.Artifacts
 	st.outputs = vals
 	msg := fmt.Sprintf("cache hit: restored from run %s", e.RunID)
 	if err := st.appendLocked(EventRecord{Time: now, Type: "status", Status: StatusSucceeded, Message: msg}); err != nil {
 		return nil, err
 	}
 	return st.finishLocked(rec)
+}
+
+// restoreMetrics gives a cache hit the metrics of the run that computed it,
+// so that this run's report and diffs are complete: the computing step's
+// metrics.jsonl (its directory follows from the address, no other record
+// is read) is hard-linked — the file is complete and never written again,
+// and the link keeps it when that run is collected — or copied.
+func (st *Step) restoreMetrics(e *CacheEntry) {
+	src := filepath.Join(st.run.store.runDir(e.RunID), "steps", StepDirName(e.Address), "metrics.jsonl")
+	dst := filepath.Join(st.dir, "metrics.jsonl")
+	if st.metrics != nil {
+		st.metrics.Close()
+		st.metrics = nil
+	}
+	if _, err := os.Stat(src); err != nil {
+		return
+	}
+	_ = os.Remove(dst)
+	if os.Link(src, dst) == nil {
+		return
+	}
+	if b, err := os.ReadFile(src); err == nil {
+		_ = os.WriteFile(dst, b, 0o600)
+	}
 }
 
 func (st *Step) finishLocked(rec StepRecord) (*StepRecord, error) {
@@ -535,6 +572,9 @@ func (st *Step) finishLocked(rec StepRecord) (*StepRecord, error) {
 		e := &CacheEntry{
 			Key: rec.CacheKey, RunID: st.run.id, Address: rec.Address, FinishedAt: *rec.EndedAt,
 			DurationMS: rec.DurationMS, Outputs: rec.Outputs, Artifacts: rec.Artifacts,
+		}
+		if len(st.sensitive) > 0 {
+			e.Outputs, e.Sensitive = st.cacheOutputs, st.sensitive
 		}
 		if err := st.run.store.putCache(e); err != nil {
 			// The step did succeed and its record says so; only a later

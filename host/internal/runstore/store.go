@@ -36,9 +36,12 @@ func Open(dir string) (*Store, error) {
 		return nil, err
 	}
 	for _, sub := range []string{"runs", "objects/sha256", "cache", "state", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(abs, sub), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(abs, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("opening run store: %w", err)
 		}
+		// Records hold configs, outputs and logs: private, also in a
+		// store made before records were.
+		_ = os.Chmod(filepath.Join(abs, sub), 0o700)
 	}
 	s := &Store{root: abs, now: func() time.Time { return time.Now().UTC() }, process: currentProcess}
 	s.cleanTmp(s.now(), false)
@@ -83,7 +86,7 @@ func (s *Store) newRunDir(t time.Time) (string, error) {
 		}
 		id := fmt.Sprintf("%s%04x", prefix, suffix)
 		// Mkdir, not MkdirAll: it fails if another process took the id.
-		if err := os.Mkdir(s.runDir(id), 0o755); err != nil {
+		if err := os.Mkdir(s.runDir(id), 0o700); err != nil {
 			if errors.Is(err, fs.ErrExist) {
 				continue
 			}
@@ -147,7 +150,7 @@ func writeJSONAtomic(path string, v any, sync bool) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'), 0o644, sync)
+	return writeFileAtomic(path, append(b, '\n'), 0o600, sync)
 }
 
 func readJSON(path string, v any) error {

@@ -210,8 +210,13 @@ type seriesView struct {
 	Total int       `json:"total"` // points recorded
 	X     []float64 `json:"x"`
 	Y     []float64 `json:"y"`
-	// Downsampled is true when X, Y hold fewer points than were recorded.
+	// Downsampled is true when X, Y hold fewer points than were recorded
+	// (in the range asked for).
 	Downsampled bool `json:"downsampled"`
+	// Range is true when the series was cut to ?from=&to=.
+	Range bool `json:"range,omitempty"`
+	// InRange counts the finite points in the range, before downsampling.
+	InRange int `json:"in_range"`
 	// NonFinite counts the NaN and ±Inf values left out of the chart.
 	NonFinite int `json:"non_finite"`
 }
@@ -233,9 +238,9 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	name := q.Get("name")
-	max := defaultMaxPoints
+	maxPts := defaultMaxPoints
 	if m := q.Get("max"); m != "" {
-		if max, err = strconv.Atoi(m); err != nil || max < 3 {
+		if maxPts, err = strconv.Atoi(m); err != nil || maxPts < 3 {
 			writeError(w, errorf(http.StatusBadRequest, "max must be an integer ≥ 3, not %q", m))
 			return
 		}
@@ -260,8 +265,26 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		v.Y = append(v.Y, y)
 	}
 	sortByX(v.X, v.Y)
-	if len(v.X) > max {
-		v.X, v.Y = LTTB(v.X, v.Y, max)
+	// ?from=&to= narrow the series to a range of steps (a zoomed chart asks
+	// for its window at full resolution), keeping one point beyond each end
+	// so the line runs to the edges.
+	if from, to := q.Get("from"), q.Get("to"); from != "" || to != "" {
+		lo, hi := 0, len(v.X)
+		if x, err := strconv.ParseFloat(from, 64); err == nil {
+			lo = max(sort.SearchFloat64s(v.X, x)-1, 0)
+		}
+		if x, err := strconv.ParseFloat(to, 64); err == nil {
+			hi = min(sort.Search(len(v.X), func(i int) bool { return v.X[i] > x })+1, len(v.X))
+		}
+		if lo > hi {
+			lo = hi
+		}
+		v.X, v.Y = v.X[lo:hi], v.Y[lo:hi]
+		v.Range = true
+	}
+	v.InRange = len(v.X)
+	if len(v.X) > maxPts {
+		v.X, v.Y = LTTB(v.X, v.Y, maxPts)
 		v.Downsampled = true
 	}
 	writeJSON(w, v)

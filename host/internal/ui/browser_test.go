@@ -220,6 +220,7 @@ var e2eBinaries = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	e2eDir = dir
 	for out, pkg := range map[string]string{
 		"shammie":               "../../cmd/shammie",
 		"shammie-plugin-linreg": "../../../examples/linreg",
@@ -237,10 +238,13 @@ var e2eBinaries = sync.OnceValues(func() (string, error) {
 	return dir, nil
 })
 
+// e2eDir is the directory e2eBinaries made, if a test asked for them.
+var e2eDir string
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if dir, err := e2eBinaries(); err == nil && strings.Contains(dir, "shammie-ui-e2e-") {
-		os.RemoveAll(dir)
+	if e2eDir != "" {
+		os.RemoveAll(e2eDir)
 	}
 	os.Exit(code)
 }
@@ -330,6 +334,13 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("run A status %q", got)
 	}
 	b.shot("runs")
+	// Offline: everything the page loaded came from the dashboard itself.
+	if foreign := evalJS[[]string](b, `performance.getEntriesByType('resource').map((e) => e.name).filter((n) => !n.startsWith(location.origin))`); len(foreign) > 0 {
+		t.Errorf("the page loaded from elsewhere: %v", foreign)
+	}
+	if n := evalJS[int](b, `performance.getEntriesByType('resource').filter((e) => e.name.includes('/assets/vendor/uplot/')).length`); n != 2 {
+		t.Errorf("the vendored uPlot (script and CSS) loaded %d times, want 2", n)
+	}
 
 	// One run: DAG, the plot artifact of a step, the loss chart.
 	b.visit(base+"#/run/"+runA, "run")
@@ -383,10 +394,15 @@ func TestBrowser(t *testing.T) {
 	if n := evalJS[int](b, `document.querySelectorAll('#sweep-table tr.sweep-row').length`); n != 3 {
 		t.Errorf("sweep table has %d rows", n)
 	}
+	b.do(chromedp.Click(`#sweep-logx`))
+	b.wait("the log-x sweep plot", `document.querySelector('#sweep-chart').dataset.points === '3' && document.querySelector('#sweep-chart canvas') !== null`)
 	b.shot("sweep")
 
-	// Diff: the changed variable, side by side.
-	b.visit(base+"#/diff/"+runA+"/"+runB, "diff")
+	// Diff: pick the two runs in the list; the changed variable shows side by side.
+	b.visit(base, "runs")
+	b.do(chromedp.Click(fmt.Sprintf(`input.pick[value=%q]`, runA)), chromedp.Click(fmt.Sprintf(`input.pick[value=%q]`, runB)),
+		chromedp.Click(`#diff-selected`))
+	b.waitReady("diff")
 	if got := evalJS[string](b, `(document.querySelector('#diff-vars tr.changed[data-key="samples"]') || {}).innerText || ''`); !strings.Contains(got, "300") || !strings.Contains(got, "400") {
 		t.Errorf("diff view: changed variable row %q, want samples 300 → 400", got)
 	}

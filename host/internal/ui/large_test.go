@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +45,17 @@ func largeStoreTimes(t *testing.T, runs, points int) (listMS, chartMS float64) {
 	}
 	b.do(chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#filter-spec"); s.value = "specs/s1.hcl"; s.dispatchEvent(new Event("change")); })()`))
 	b.wait("the spec filter", fmt.Sprintf(`location.hash.includes('s1.hcl') && document.querySelector('#main').dataset.ready === 'runs' && document.querySelectorAll('#runs-table tr.run-row').length === %d`, failedS1))
+	// A failed run opens on its failed step: message and stderr tail.
+	var failedID string
+	for _, r := range all {
+		if r.Status == "failed" {
+			failedID = r.ID
+		}
+	}
+	b.visit(base+"#/run/"+failedID, "run")
+	if got := evalJS[string](b, `(document.querySelector('#step-detail pre.stderr') || {}).textContent || ''`); !strings.Contains(got, "panic: boom") {
+		t.Errorf("failed run: stderr tail %q, want the plugin's panic", got)
+	}
 	b.do(chromedp.Navigate("about:blank"))
 	chartMS = b.visit(base+"#/run/"+big, "run")
 	total := evalJS[string](b, `document.querySelector('#metric-chart').dataset.total`)
@@ -58,6 +70,11 @@ func largeStoreTimes(t *testing.T, runs, points int) (listMS, chartMS float64) {
 	b.do(chromedp.DragAndDropXY(x0, y, x1, y, 5))
 	b.wait("the zoom", fmt.Sprintf(`(() => { const s = document.querySelector('#metric-chart').uplot.scales.x; return s.max - s.min < %d; })()`, points/2))
 	t.Logf("drag-zoom over %d points: %v", drawn, time.Since(t0))
+	// The zoomed window is fetched again at full resolution.
+	if points > defaultMaxPoints {
+		b.wait("the zoomed window at full resolution", `(() => { const c = document.querySelector('#metric-chart'), u = c.uplot, s = u.scales.x;
+			return c.dataset.zoomed === '1' && u.data[0].filter((x) => x >= s.min && x <= s.max).length > 0.9 * Math.min(s.max - s.min, 4000); })()`)
+	}
 	b.shot("large-chart")
 	b.noErrors()
 	return listMS, chartMS

@@ -94,7 +94,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+	// A page on another site may link to the dashboard (a top-level
+	// navigation to the app, which holds no data) but not read from it.
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" && !(r.URL.Path == "/" && r.Header.Get("Sec-Fetch-Mode") == "navigate") {
 		http.Error(w, "refused: cross-site request", http.StatusForbidden)
 		return
 	}

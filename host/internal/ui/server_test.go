@@ -94,6 +94,10 @@ func TestAPI(t *testing.T) {
 	if series.Total != 1000 || len(series.X) != 100 || !series.Downsampled || series.X[0] != 1 || series.X[99] != 1000 {
 		t.Errorf("downsampled series: total %d, %d points, x %v…", series.Total, len(series.X), series.X[:3])
 	}
+	getJSON(t, srv, "/api/runs/"+a+"/metrics?step=step.gen&name=loss&from=400&to=600&max=100", &series)
+	if len(series.X) != 100 || !series.Downsampled || !series.Range || series.X[0] != 399 || series.X[99] != 601 {
+		t.Errorf("window 400–600: %d points from %v to %v", len(series.X), series.X[0], series.X[len(series.X)-1])
+	}
 	getJSON(t, srv, "/api/runs/"+a+"/metrics?step=step.gen&name=loss", &series)
 	if len(series.X) != 1000 || series.Downsampled {
 		t.Errorf("full series: %d points", len(series.X))
@@ -239,6 +243,13 @@ func TestForeignHostAndOrigin(t *testing.T) {
 		if code, body := get(t, srv, "/api/runs", tc.header...); code != tc.want {
 			t.Errorf("%v: %d, want %d (%.80s)", tc.header, code, tc.want, body)
 		}
+	}
+	// A link from another site opens the app; its data stays refused.
+	if code, _ := get(t, srv, "/", "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"); code != 200 {
+		t.Errorf("cross-site navigation to the app: %d", code)
+	}
+	if code, _ := get(t, srv, "/api/runs", "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"); code != 403 {
+		t.Errorf("cross-site navigation to the API: %d", code)
 	}
 	req := httptest.NewRequest("POST", "/api/runs", strings.NewReader("{}"))
 	req.Host = testAddr

@@ -31,6 +31,8 @@ const ready = (name) => { main.dataset.readyMs = String(Math.round(performance.n
 
 // ---------------------------------------------------------------- runs list
 
+const listSelection = new Set();
+
 function runDuration(r) {
   const end = r.ended_at ? new Date(r.ended_at) : (r.status === 'running' ? new Date() : null);
   return end ? end - new Date(r.started_at) : null;
@@ -49,28 +51,35 @@ async function runsView() {
   statusSel.addEventListener('change', refilter);
   const diffBtn = h('button', { id: 'diff-selected', disabled: true }, 'Diff 2 selected');
   const cmpBtn = h('button', { id: 'compare-selected', disabled: true }, 'Compare metrics of selected');
-  const selected = new Set();
+  const selected = listSelection; // kept across the list's refreshes
   const tbody = h('tbody');
   // One string of rows: 500 rows render in a few milliseconds.
   tbody.innerHTML = data.runs.map((r) => {
     const failed = r.step_status.failed || 0;
     return `<tr class="run-row" data-run="${esc(r.id)}" data-status="${esc(r.status)}">` +
-      `<td><input type="checkbox" class="pick" value="${esc(r.id)}"></td>` +
+      `<td><input type="checkbox" class="pick" value="${esc(r.id)}"${selected.has(r.id) ? ' checked' : ''}></td>` +
       `<td class="mono"><a href="#/run/${esc(r.id)}">${esc(r.id)}</a></td>` +
       `<td><span class="status ${esc(r.status)}">${esc(r.status)}</span></td>` +
       `<td>${esc((r.spec || []).join(', '))}</td><td>${esc(fmtTime(r.started_at))}</td>` +
       `<td class="num">${esc(fmtDuration(runDuration(r)))}</td><td class="num">${r.steps}</td>` +
       `<td class="num">${r.cache_hits}</td><td class="num">${failed || ''}</td></tr>`;
   }).join('');
+  const updateButtons = () => {
+    diffBtn.disabled = selected.size !== 2;
+    cmpBtn.disabled = selected.size < 1;
+  };
+  for (const id of [...selected]) if (!data.runs.some((r) => r.id === id)) selected.delete(id);
+  for (const tr of tbody.querySelectorAll('tr.run-row')) tr.classList.toggle('sel', selected.has(tr.dataset.run));
+  updateButtons();
   tbody.addEventListener('change', (e) => {
     if (!e.target.classList.contains('pick')) return;
     if (e.target.checked) selected.add(e.target.value); else selected.delete(e.target.value);
     e.target.closest('tr').classList.toggle('sel', e.target.checked);
-    diffBtn.disabled = selected.size !== 2;
-    cmpBtn.disabled = selected.size < 1;
+    updateButtons();
   });
   diffBtn.addEventListener('click', () => { const [a, b] = [...selected].sort(); location.hash = `#/diff/${a}/${b}`; });
   cmpBtn.addEventListener('click', () => { location.hash = `#/compare/${[...selected].sort().join(',')}`; });
+  document.title = 'Runs — Shammie';
   main.replaceChildren(
     h('h1', {}, 'Runs ', h('span', { class: 'muted', id: 'runs-count' }, `${data.runs.length} of ${data.total}`)),
     h('div', { class: 'toolbar' }, specSel, statusSel, diffBtn, cmpBtn),
@@ -78,7 +87,8 @@ async function runsView() {
     h('table', { id: 'runs-table' }, h('thead', {}, h('tr', {},
       ['', 'run', 'status', 'spec', 'started', 'duration', 'steps', 'cached', 'failed'].map((c) => h('th', {}, c)))), tbody));
   if (data.runs.some((r) => r.status === 'running')) {
-    const t = setTimeout(route, 3000); // a list with live runs refreshes itself
+    // A list with live runs refreshes itself (selection and scroll kept).
+    const t = setTimeout(() => { const y = window.scrollY; runsView().then(() => window.scrollTo(0, y)); }, 3000);
     onLeave(() => clearTimeout(t));
   }
   ready('runs');
@@ -97,6 +107,7 @@ async function runView(ref) {
   const metricsEl = h('div', { id: 'metrics' });
   let chart = null;
   onLeave(() => chart && chart.destroy());
+  const picker = diffPicker(id); // one list fetch, kept across live redraws
 
   function renderHeader() {
     const r = run.run;
@@ -110,7 +121,7 @@ async function runView(ref) {
           ['started', `${fmtTime(r.started_at)} (${r.status === 'running' ? 'running for ' : 'took '}${fmtDuration(end - new Date(r.started_at))})`],
           ['host', `shammie ${r.host_version}, seed ${r.seed}, backends ${(r.backends || []).join(', ')}`],
           ['plugins', (r.plugins || []).map((p) => `${p.name} ${p.version}`).join(', ')],
-          ['diff', h('span', {}, 'with ', diffPicker(r.id))],
+          ['diff', h('span', {}, 'with ', picker)],
         ]),
         h('div', {}, h('h3', {}, 'Variables'), Object.keys(r.variables || {}).length
           ? kvTable(Object.entries(r.variables).sort().map(([k, v]) => [k, h('code', { 'data-var': k }, valueText(v))]), 'kv vars')
@@ -138,13 +149,13 @@ async function runView(ref) {
     dagView(dagEl, run.steps, { selected: selectedStep, onSelect: selectStep });
   }
 
-  async function selectStep(addr) {
+  async function selectStep(addr, scroll = true) {
     selectedStep = addr;
     renderSteps();
     const st = run.steps.find((s) => s.address === addr);
     if (!st) return;
     detailEl.replaceChildren(await stepDetail(id, st, run.files[addr] || []));
-    detailEl.scrollIntoView({ block: 'nearest' });
+    if (scroll) detailEl.scrollIntoView({ block: 'nearest' });
   }
 
   // Metrics: one metric name, any of the steps that have it, overlaid.
@@ -179,13 +190,17 @@ async function runView(ref) {
     const name = metricSel.value;
     if (!name) return;
     const n = ++drawing;
-    const series = await Promise.all([...picked].sort().map(async (addr) => {
-      const s = await api(`/api/runs/${id}/metrics?${new URLSearchParams({ step: addr, name })}`);
+    const fetchAll = (range = {}) => Promise.all([...picked].sort().map(async (addr) => {
+      const s = await api(`/api/runs/${id}/metrics?${new URLSearchParams({ step: addr, name, ...range })}`);
       return { label: addr, ...s };
     }));
+    const series = await fetchAll();
     if (n !== drawing) return;
+    const key = `${name}\u0000${[...picked].sort().join('\u0000')}`;
+    if (chart && chart.key === key && chart.update(series)) return; // live: new points only
     if (chart) chart.destroy();
-    chart = lineChart(chartEl, series, { title: name });
+    chart = lineChart(chartEl, series, { title: name, refetch: (from, to) => fetchAll({ from, to }) });
+    chart.key = key;
   }
 
   async function refresh() {
@@ -199,7 +214,10 @@ async function runView(ref) {
   renderHeader();
   renderSteps();
   renderMetricControls();
-  await drawChart();
+  document.title = `Run ${id} — Shammie`;
+  // A failed step explains itself at once: its message and stderr tail.
+  const failed = run.steps.find((st) => st.status === 'failed');
+  await Promise.all([drawChart(), failed ? selectStep(failed.address, false) : null]);
   ready('run');
 
   if (run.run.status === 'running') {
@@ -226,7 +244,7 @@ async function runView(ref) {
     });
     es.addEventListener('events', (e) => {
       const m = JSON.parse(e.data);
-      if (m.step === selectedStep) later(() => selectStep(selectedStep));
+      if (m.step === selectedStep) later(() => selectStep(selectedStep, false));
     });
     es.addEventListener('end', async () => { es.close(); await refresh(); await drawChart(); });
     es.onerror = () => { if (es.readyState === EventSource.CLOSED) return; };
@@ -323,16 +341,16 @@ async function sweepView(runID, name) {
   function draw() {
     if (plot) plot.destroy();
     const pts = sw.instances.map((inst) => ({ x: xOf(inst, xSel.value), y: Number(parse(inst.values[ySel.value])), label: inst.address }))
-      .filter((p) => inst_ok(p));
-    plot = scatter(plotEl, pts, { xLabel: xSel.value, yLabel: ySel.value });
+      .filter((p) => p.x !== undefined && Number.isFinite(p.y));
+    plot = scatter(plotEl, pts, { xLabel: xSel.value, yLabel: ySel.value, logX: logX.checked });
   }
-  const inst_ok = (p) => p.x !== undefined && Number.isFinite(p.y);
+  const logX = h('input', { type: 'checkbox', id: 'sweep-logx', onchange: () => draw() });
   xSel.addEventListener('change', draw);
   ySel.addEventListener('change', draw);
   const cols = [...sw.swept, ...sw.values];
   main.replaceChildren(
     h('h1', {}, 'Sweep ', h('span', { class: 'mono' }, `step.${name}`), ' of run ', h('a', { class: 'mono', href: `#/run/${sw.run}` }, sw.run)),
-    h('div', { class: 'toolbar' }, h('label', {}, 'x', xSel), h('label', {}, 'y', ySel)),
+    h('div', { class: 'toolbar' }, h('label', {}, 'x', xSel), h('label', {}, 'y', ySel), h('label', {}, logX, 'log x')),
     plotEl,
     h('div', { class: 'scroll' }, h('table', { id: 'sweep-table' },
       h('thead', {}, h('tr', {}, h('th', {}, 'instance'), h('th', {}, 'status'), cols.map((c) => h('th', {}, c)))),
@@ -395,14 +413,13 @@ async function compareView(ids) {
   onLeave(() => chart && chart.destroy());
   async function draw() {
     const [step, name] = sel.value.split('\u0000');
-    const series = [];
-    for (const r of runs) {
-      if (!r.steps.some((st) => st.address === step)) continue;
-      const s = await api(`/api/runs/${r.run.id}/metrics?${new URLSearchParams({ step, name })}`);
-      series.push({ label: r.run.id, ...s });
-    }
+    const fetchAll = (range = {}) => Promise.all(runs.filter((r) => r.steps.some((st) => st.address === step)).map(async (r) => {
+      const s = await api(`/api/runs/${r.run.id}/metrics?${new URLSearchParams({ step, name, ...range })}`);
+      return { label: r.run.id, ...s };
+    }));
+    const series = await fetchAll();
     if (chart) chart.destroy();
-    chart = lineChart(chartEl, series, { title: `${step} · ${name}` });
+    chart = lineChart(chartEl, series, { title: `${step} · ${name}`, refetch: (from, to) => fetchAll({ from, to }) });
   }
   sel.addEventListener('change', draw);
   main.replaceChildren(h('h1', {}, `Compare ${runs.length} runs`),

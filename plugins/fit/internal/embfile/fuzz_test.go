@@ -46,6 +46,7 @@ func FuzzReadSafetensors(f *testing.F) {
 	f.Add(stBytes(`{"x":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}`, []byte{0, 0x3c, 0, 0xc0}))
 	f.Add(stBytes(`{"x":{"dtype":"F32","shape":[1000000,1000000],"data_offsets":[0,4]}}`, make([]byte, 4)))
 	f.Add(stBytes(`{"__metadata__":{"a":"b"}}`, nil))
+	f.Add(stBytes(`{"x":{"dtype":"F32","shape":[-2,-2],"data_offsets":[0,16]}}`, make([]byte, 16)))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f})
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -246,11 +246,11 @@ func scoreEmbeddings(run *sdk.Run, set *dataset.EmbeddingSet) ([]dataset.Concept
 	if err != nil {
 		return nil, nil, err
 	}
-	backend, err := ml.OpenBackend(run.Backend)
+	backend, release, err := ml.AcquireBackend(run.Backend)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer backend.Finalize()
+	defer release()
 	scorer, err := imitation.NewScorer(backend)
 	if err != nil {
 		return nil, nil, err

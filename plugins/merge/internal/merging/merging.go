@@ -28,6 +28,8 @@ type Job struct {
 	Models []string // θᵢ, one per weight
 	Spec   operators.Spec
 	Out    string
+	// Metadata adds keys to the output's metadata (after the merge.* ones).
+	Metadata map[string]string
 	// Progress, when set, gets the input bytes read so far and in all.
 	Progress func(done, total int64)
 }
@@ -62,6 +64,7 @@ func Run(ctx context.Context, j Job) (Stats, error) {
 	meta := maps.Clone(first.Metadata)
 	first.Close()
 	maps.Copy(meta, Metadata(j.Spec))
+	maps.Copy(meta, j.Metadata)
 	var st Stats
 	var f32 [][]float32
 	var f64 [][]float64

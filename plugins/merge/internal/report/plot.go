@@ -22,8 +22,11 @@ func Plot(rows []Row, s Summary, base string) (pngPath, svgPath string, err erro
 	p.Title.Text = fmt.Sprintf("Merge to Learn: General vs %s", s.Skill)
 	p.X.Label.Text = s.Skill + " (test)"
 	p.Y.Label.Text = "General"
+	// The legend goes below the data (bottom left), in room made by
+	// starting the General axis at 0.
 	p.Legend.Top = false
 	p.Legend.Left = true
+	p.Y.Min = 0
 	p.Add(plotter.NewGrid())
 	curves := Curves(rows)
 	amounts := make([]int, 0, len(curves))
@@ -75,7 +78,7 @@ func Plot(rows []Row, s Summary, base string) (pngPath, svgPath string, err erro
 	star.Shape, star.Radius, star.Color = draw.PyramidGlyph{}, vg.Points(5), color.RGBA{R: 200, A: 255}
 	p.Add(star)
 	p.Legend.Add("general model alone", star)
-	return chart.Save(p, base, 0, 0)
+	return chart.Save(p, base, 0, 14*vg.Centimeter)
 }
 
 func palette(i int) color.Color {

@@ -94,6 +94,11 @@ func Analyse(res *experiment.Result, vocabMinCount int) (*Summary, error) {
 	for _, sn := range res.Snapshots {
 		s.SnapshotStep = append(s.SnapshotStep, sn.Step)
 	}
+	// The shuffled control moves whole evaluation windows.
+	window := 1
+	if res.Model != nil {
+		window = res.Model.Config.MaxSeqLen
+	}
 	for l, r := range final.Layers {
 		if err := r.Validate(); err != nil {
 			return nil, fmt.Errorf("layer %d: %w", l, err)
@@ -116,7 +121,7 @@ func Analyse(res *experiment.Result, vocabMinCount int) (*Summary, error) {
 		s.FullSpec = append(s.FullSpec, spec)
 		s.Lift = append(s.Lift, lift)
 		s.Divergence = append(s.Divergence, weighted)
-		s.Control = append(s.Control, analysis.ShuffledControl(r, res.EvalDomain, len(res.Domains), res.Model.MaxSeqLen, analysis.ControlShuffles, uint64(l)+1))
+		s.Control = append(s.Control, analysis.ShuffledControl(r, res.EvalDomain, len(res.Domains), window, analysis.ControlShuffles, uint64(l)+1))
 		vs, n := analysis.VocabSpec(r, res.EvalToken, vocabMinCount)
 		s.VocabSpec = append(s.VocabSpec, vs)
 		s.VocabIDs = append(s.VocabIDs, n)

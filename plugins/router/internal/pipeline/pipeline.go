@@ -13,7 +13,6 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/shammie-ml/shammie/plugins/router/internal/compute"
 	"github.com/shammie-ml/shammie/plugins/router/internal/noise"
 	"github.com/shammie-ml/shammie/plugins/router/internal/planted"
 	"github.com/shammie-ml/shammie/plugins/router/internal/ppm"
@@ -21,6 +20,7 @@ import (
 	"github.com/shammie-ml/shammie/plugins/router/internal/report"
 	"github.com/shammie-ml/shammie/plugins/router/internal/route"
 	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 // Generate writes the planted data set pc describes.
@@ -65,10 +65,11 @@ func Route(ctx context.Context, run *sdk.Run, o RouteOptions) error {
 	if ds.Ties > 0 {
 		run.Warnf("dropped %d rows whose human or LM label is a tie", ds.Ties)
 	}
-	backend, err := compute.Open(run.Backend)
+	backend, release, err := ml.AcquireBackend(run.Backend)
 	if err != nil {
 		return err
 	}
+	defer release()
 	rc := o.Route
 	rc.StateDir = run.StateDir
 	res, err := route.Run(ctx, backend, ds, rc, run)
@@ -230,10 +231,11 @@ func PPM(ctx context.Context, run *sdk.Run, o PPMOptions) error {
 	if err != nil {
 		return err
 	}
-	backend, err := compute.Open(run.Backend)
+	backend, release, err := ml.AcquireBackend(run.Backend)
 	if err != nil {
 		return err
 	}
+	defer release()
 	opt := ppm.DefaultOptions()
 	opt.Seed = uint64(run.Seed)
 	opt.Linear = o.Model == "linear"

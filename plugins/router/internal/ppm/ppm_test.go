@@ -7,17 +7,18 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/shammie-ml/shammie/plugins/router/internal/compute"
+	"github.com/shammie-ml/shammie/sdk/ml"
 	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
 
 // TestFitRecoversQuadratic: data from a known quadratic must be fitted far
 // better than the mean, and the fitted f must match the truth off-sample.
 func TestFitRecoversQuadratic(t *testing.T) {
-	b, err := compute.Open("go")
+	b, release, err := ml.AcquireBackend("go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	rng := rand.New(rand.NewPCG(4, 4))
 	const f, n = 6, 300
 	truth := &Model{C: 0.6, L: make([]float64, f), Q: make([]float64, f*f)}
@@ -71,10 +72,11 @@ func TestProxyRowsEndToEnd(t *testing.T) {
 	if len(pr.X) != 26 || len(pr.Names) < 50 {
 		t.Fatalf("got %d rows × %d features, want 26 × ~64", len(pr.X), len(pr.Names))
 	}
-	b, err := compute.Open("go")
+	b, release, err := ml.AcquireBackend("go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	ev, err := Evaluate(context.Background(), b, pr.Names, pr.X, pr.Y, 0.2, DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -125,10 +127,11 @@ func TestLoadProxyRowsErrors(t *testing.T) {
 // model Fit finds at the same ridge penalty — in the primal (rows > terms)
 // and the dual (rows < terms) form.
 func TestRefitMatchesFit(t *testing.T) {
-	b, err := compute.Open("go")
+	b, release, err := ml.AcquireBackend("go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	rng := rand.New(rand.NewPCG(9, 9))
 	names := []string{"a", "b", "c"}
 	for _, rows := range []int{40, 7} { // 3 + 6 quadratic terms = 9

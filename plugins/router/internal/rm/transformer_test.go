@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shammie-ml/shammie/plugins/router/internal/compute"
 	"github.com/shammie-ml/shammie/plugins/router/internal/planted"
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 // TestTransformerRepresentation: the sdk/ml representation is finite,
@@ -22,10 +22,11 @@ func TestTransformerRepresentation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := compute.Open("go")
+	b, release, err := ml.AcquireBackend("go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	var texts []string
 	for _, in := range ds.Instances {
 		texts = append(texts, in.A, in.B)

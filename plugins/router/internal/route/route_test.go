@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shammie-ml/shammie/plugins/router/internal/compute"
 	"github.com/shammie-ml/shammie/plugins/router/internal/planted"
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 // TestPlantedRouting is the acceptance check: on planted data the
@@ -21,10 +21,11 @@ func TestPlantedRouting(t *testing.T) {
 		t.Fatal(err)
 	}
 	backend := os.Getenv("ROUTER_TEST_BACKEND") // e.g. xla:cuda on a GPU machine
-	b, err := compute.Open(backend)
+	b, release, err := ml.AcquireBackend(backend)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	cfg := DefaultConfig()
 	start := time.Now()
 	res, err := Run(context.Background(), b, ds, cfg, nil)
@@ -98,10 +99,11 @@ func TestTransformerRepresentationRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := compute.Open(os.Getenv("ROUTER_TEST_BACKEND"))
+	b, release, err := ml.AcquireBackend(os.Getenv("ROUTER_TEST_BACKEND"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	cfg := DefaultConfig()
 	cfg.Representation = "transformer"
 	cfg.Transformer.Steps, cfg.Transformer.DModel, cfg.Transformer.SeqLen, cfg.Transformer.Batch = 5, 16, 48, 8
@@ -130,10 +132,11 @@ func TestNoWeaknessIsFlagged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := compute.Open(os.Getenv("ROUTER_TEST_BACKEND"))
+	b, release, err := ml.AcquireBackend(os.Getenv("ROUTER_TEST_BACKEND"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	cfg := DefaultConfig()
 	cfg.Mixtures, cfg.Budgets, cfg.Candidates = 48, []float64{0.5}, 200
 	start := time.Now()

@@ -1,0 +1,125 @@
+// Package skills defines the planted experiment's byte-level tasks. Each
+// is a prompt "<tag> <word>=" answered by a word of the same length, scored
+// by exact match under greedy decoding:
+//
+//	A  upper:   "U abcd=" → "ABCD"
+//	B  reverse: "R abcd=" → "dcba"
+//	C  shift:   "S abcd=" → "bcde" (each letter's successor, z → a)
+//
+// Words are drawn from lowercase letters; training and evaluation words are
+// disjoint (a word's hash decides its split), so exact match measures the
+// skill, not memory. The base model's pre-training mixture holds lowercase
+// and uppercase words and runs of the alphabet — the pieces every task is
+// built from — but no task prompt.
+package skills
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"strings"
+)
+
+// Task is one skill.
+type Task struct {
+	Name   string // A, B or C
+	Tag    byte
+	Desc   string
+	Answer func(word string) string
+}
+
+// Tasks are the three skills, by name.
+var Tasks = map[string]Task{
+	"A": {"A", 'U', "uppercase the word", strings.ToUpper},
+	"B": {"B", 'R', "reverse the word", reverse},
+	"C": {"C", 'S', "replace each letter by its successor (z → a)", shift},
+}
+
+// Names lists the task names in order.
+var Names = []string{"A", "B", "C"}
+
+func reverse(w string) string {
+	b := []byte(w)
+	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+		b[i], b[j] = b[j], b[i]
+	}
+	return string(b)
+}
+
+func shift(w string) string {
+	b := []byte(w)
+	for i, c := range b {
+		b[i] = 'a' + (c-'a'+1)%26
+	}
+	return string(b)
+}
+
+// Prompt is the task's prompt for word.
+func (t Task) Prompt(word string) string { return fmt.Sprintf("%c %s=", t.Tag, word) }
+
+// WordLen is the length of every word.
+const WordLen = 4
+
+// Example is one prompt and its answer.
+type Example struct{ Prompt, Answer string }
+
+// heldOut reports whether word belongs to the evaluation split (1 in 8).
+func heldOut(word string) bool {
+	h := fnv.New32a()
+	h.Write([]byte(word))
+	return h.Sum32()%8 == 0
+}
+
+func word(r *rand.Rand) string {
+	b := make([]byte, WordLen)
+	for i := range b {
+		b[i] = byte('a' + r.IntN(26))
+	}
+	return string(b)
+}
+
+// Examples draws n examples of task t from one split; a pure function of
+// (seed, task, split, n).
+func Examples(t Task, n int, eval bool, seed uint64) []Example {
+	r := rand.New(rand.NewPCG(seed, uint64(t.Tag)<<1|b2u(eval)))
+	out := make([]Example, 0, n)
+	for len(out) < n {
+		w := word(r)
+		if heldOut(w) != eval {
+			continue
+		}
+		out = append(out, Example{t.Prompt(w), t.Answer(w)})
+	}
+	return out
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Mixture is n bytes of pre-training text: lines of lowercase words,
+// uppercase words and alphabet runs.
+func Mixture(n int, seed uint64) string {
+	r := rand.New(rand.NewPCG(seed, 0x6d6978))
+	const abc = "abcdefghijklmnopqrstuvwxyzabcdefghij"
+	var sb strings.Builder
+	for sb.Len() < n {
+		switch r.IntN(4) {
+		case 0:
+			sb.WriteString(word(r))
+		case 1:
+			sb.WriteString(strings.ToUpper(word(r)))
+		case 2:
+			i := r.IntN(26)
+			sb.WriteString(abc[i : i+3+r.IntN(6)])
+		default:
+			i := r.IntN(26)
+			sb.WriteString(strings.ToUpper(abc[i : i+3+r.IntN(6)]))
+		}
+		sb.WriteByte('\n')
+	}
+	return sb.String()[:n]
+}
