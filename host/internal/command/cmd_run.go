@@ -45,6 +45,8 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	f.register(fs, true)
 	keepGoing := fs.Bool("keep-going", false, "after a failure, still run every step that does not depend on it")
 	noCache := fs.Bool("no-cache", false, "run every step even when a cached result exists")
+	var ex executorFlags
+	ex.register(fs)
 	pos, err := parse(env, c, fs, args)
 	if err != nil {
 		return err
@@ -77,10 +79,15 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	default:
 		ui = newPlainUI(env.Stdout)
 	}
-	out, err := s.Execute(ctx, store, runner.RunOptions{
+	ro, closeExecutor, err := ex.setup(s, store, env, runner.RunOptions{
 		Parallelism: f.parallelism, KeepGoing: *keepGoing, NoCache: *noCache,
 		HostVersion: Version, Observer: ui.event,
 	})
+	if err != nil {
+		return f.reportError(env, s, err)
+	}
+	defer closeExecutor()
+	out, err := s.Execute(ctx, store, ro)
 	ui.close()
 	if out != nil && !f.json {
 		fmt.Fprintf(env.Stdout, "Run %s %s: %s. Store: %s\n", out.RunID, out.Status, countsText(out), store.Root())

@@ -19,6 +19,7 @@ var specSchema = &hcl.BodySchema{
 		{Type: "locals"},
 		{Type: "plugin", LabelNames: []string{"name"}},
 		{Type: "step", LabelNames: []string{"name"}},
+		{Type: "resources"},
 	},
 }
 
@@ -46,7 +47,7 @@ var stepSchema = &hcl.BodySchema{
 		{Name: "depends_on"}, {Name: "for_each"}, {Name: "count"},
 		{Name: "seed"}, {Name: "backend"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "config"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "config"}, {Type: "resources"}},
 }
 
 // pluginSourceRe is what may follow "shammie-plugin-" in a binary name: no
@@ -108,6 +109,14 @@ func decodeSpec(spec *Spec, body hcl.Body) hcl.Diagnostics {
 				}
 				spec.Steps[s.Name] = s
 			}
+		case "resources":
+			r, d := decodeResources(block)
+			diags = append(diags, d...)
+			if spec.Resources != nil {
+				diags = append(diags, duplicateResources("The spec", spec.Resources.DeclRange, block.DefRange))
+				continue
+			}
+			spec.Resources = r
 		}
 	}
 	diags = append(diags, checkStepReferences(spec)...)
@@ -389,6 +398,16 @@ func decodeStep(block *hcl.Block) (*Step, hcl.Diagnostics) {
 	s.ConfigRange = block.DefRange
 	var first *hcl.Block
 	for _, cb := range content.Blocks {
+		if cb.Type == "resources" {
+			r, d := decodeResources(cb)
+			diags = append(diags, d...)
+			if s.Resources != nil {
+				diags = append(diags, duplicateResources(fmt.Sprintf("Step %q", name), s.Resources.DeclRange, cb.DefRange))
+				continue
+			}
+			s.Resources = r
+			continue
+		}
 		if first != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,

@@ -37,6 +37,9 @@ type Spec struct {
 	Locals    map[string]*Local
 	Plugins   map[string]*PluginDecl
 	Steps     map[string]*Step
+	// Resources is the top-level resources block (every step's default);
+	// nil when absent.
+	Resources *ResourcesBlock
 
 	// Files holds every parsed file by name (the spec, var files, pseudo
 	// files for -var values) so diagnostics can be rendered with snippets.
@@ -113,10 +116,12 @@ type Step struct {
 	HasConfig   bool
 	DependsOn   []hcl.Traversal
 	// ForEach, Count, Seed and Backend are nil when absent.
-	ForEach   hcl.Expression
-	Count     hcl.Expression
-	Seed      hcl.Expression
-	Backend   hcl.Expression
+	ForEach hcl.Expression
+	Count   hcl.Expression
+	Seed    hcl.Expression
+	Backend hcl.Expression
+	// Resources is nil when the step has no resources block.
+	Resources *ResourcesBlock
 	DeclRange hcl.Range
 }
 
