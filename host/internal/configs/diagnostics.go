@@ -87,4 +87,3 @@ func writeSnippet(b *strings.Builder, src []byte, r hcl.Range) {
 		fmt.Fprintf(b, " %s | %s%s\n", pad, lead, strings.Repeat("^", max(1, to-from)))
 	}
 }
-
