@@ -6,10 +6,11 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/shammie-ml/shammie/host/internal/configs"
 	"github.com/shammie-ml/shammie/host/internal/configschema"
 	"github.com/shammie-ml/shammie/sdk"
-	"github.com/zclconf/go-cty/cty"
 )
 
 // Diagnostics: plugin diagnostics mapped back to spec ranges, ordering,

@@ -5,10 +5,11 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/shammie-ml/shammie/host/internal/lang"
-	"github.com/shammie-ml/shammie/sdk"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/shammie-ml/shammie/host/internal/lang"
+	"github.com/shammie-ml/shammie/sdk"
 )
 
 // EvalConfig evaluates node n's config, seed and backend at run time.

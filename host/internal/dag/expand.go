@@ -5,10 +5,11 @@ import (
 	"math/big"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/shammie-ml/shammie/host/internal/configs"
-	"github.com/shammie-ml/shammie/host/internal/lang"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/shammie-ml/shammie/host/internal/configs"
+	"github.com/shammie-ml/shammie/host/internal/lang"
 )
 
 // Expansion of steps into instances: for_each and count.

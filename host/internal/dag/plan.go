@@ -5,11 +5,12 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/shammie-ml/shammie/host/internal/configs"
 	"github.com/shammie-ml/shammie/host/internal/configschema"
 	"github.com/shammie-ml/shammie/host/internal/lang"
 	"github.com/shammie-ml/shammie/sdk"
-	"github.com/zclconf/go-cty/cty"
 )
 
 // MaxInstances is the default bound on the instances of one step, so that

@@ -5,9 +5,10 @@ import (
 	"math/big"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/shammie-ml/shammie/host/internal/lang"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/shammie-ml/shammie/host/internal/lang"
 )
 
 // Static validation of one instance: its config, seed and backend
