@@ -162,6 +162,17 @@ step "merge_skill" {
   }
 }
 
+# TIES over the same two task vectors: trimmed, sign-elected, disjoint mean.
+step "merge_ties" {
+  plugin = plugin.merge
+  config {
+    method  = "ties"
+    base    = step.base.artifacts.model
+    models  = [step.general.artifacts.model, step.skill.artifacts.model]
+    density = 0.2
+  }
+}
+
 step "evaluate" {
   plugin = plugin.merge
   seed   = 9
@@ -179,6 +190,7 @@ step "evaluate" {
       "merge_0.5"  = step.merge_skill.artifacts.sweep_2
       "merge_0.75" = step.merge_skill.artifacts.sweep_3
       "merge_1"    = step.merge_skill.artifacts.sweep_4
+      ties         = step.merge_ties.artifacts.model
     }
   }
 }

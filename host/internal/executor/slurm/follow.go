@@ -35,6 +35,7 @@ type follower struct {
 	cancelled  bool
 	cancelAt   time.Time
 	readErrors int
+	queueDown  bool
 }
 
 func (f *follower) stderrTail() string {
@@ -131,7 +132,17 @@ func (f *follower) follow(ctx context.Context) (pluginhost.Status, error) {
 		}
 		st, inQueue, qerr := f.e.queueState(f.j.JobID)
 		if qerr != nil {
-			continue // squeue failed this time; ask again next tick
+			// squeue failed this time (slurmctld busy or restarting): say
+			// so once, keep following.
+			if !f.queueDown {
+				f.queueDown = true
+				f.log(pluginhost.LogWarn, "cannot follow Slurm job %s for now: %v", f.j.JobID, qerr)
+			}
+			continue
+		}
+		if f.queueDown {
+			f.queueDown = false
+			f.log(pluginhost.LogInfo, "following Slurm job %s again", f.j.JobID)
 		}
 		if inQueue && !st.Done() {
 			f.goneSince = time.Time{}
