@@ -119,11 +119,15 @@ func cmdNoSlurmJobs(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// killparent PIDFILE: SIGKILL the parent of the process whose pid is in
-// PIDFILE (the worker of a plugin).
+// killparent [-STOP] PIDFILE: SIGKILL (or SIGSTOP) the parent of the
+// process whose pid is in PIDFILE (the worker of a plugin).
 func cmdKillParent(ts *testscript.TestScript, neg bool, args []string) {
+	sig := syscall.SIGKILL
+	if len(args) == 2 && args[0] == "-STOP" {
+		sig, args = syscall.SIGSTOP, args[1:]
+	}
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: killparent PIDFILE")
+		ts.Fatalf("usage: killparent [-STOP] PIDFILE")
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", readPID(ts, args[0])))
 	ts.Check(err)
@@ -131,5 +135,5 @@ func cmdKillParent(ts *testscript.TestScript, neg bool, args []string) {
 	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
 	ppid, err := strconv.Atoi(f[1])
 	ts.Check(err)
-	ts.Check(syscall.Kill(ppid, syscall.SIGKILL))
+	ts.Check(syscall.Kill(ppid, sig))
 }
