@@ -116,6 +116,7 @@ func Plan(spec *configs.Spec, vars map[string]cty.Value, schemas map[string]sdk.
 		valDiags = append(valDiags, g.validateNode(n, placeholders)...)
 	}
 	diags = append(diags, dedupe(valDiags)...)
+	diags = append(diags, g.checkOutputs(placeholders)...)
 	return g, diags
 }
 
@@ -604,8 +605,23 @@ func (g *Graph) resolveRef(n *Node, t hcl.Traversal, keyed map[hcl.Range]hcl.Exp
 	if len(declared) > 0 {
 		list = strings.Join(declared, ", ")
 	}
+	hint := configs.DidYouMean(item, declared)
+	// The other kind may have it: an artifact referred to as an output.
+	if attr.Name == "outputs" {
+		for _, a := range schema.Artifacts {
+			if a.Name == item {
+				hint = fmt.Sprintf(" %q is an artifact (a file), not an output: use step.%s.artifacts.%s.", item, name, item)
+			}
+		}
+	} else {
+		for _, o := range schema.Outputs {
+			if o.Name == item {
+				hint = fmt.Sprintf(" %q is an output (a value), not an artifact: use step.%s.outputs.%s.", item, name, item)
+			}
+		}
+	}
 	return fail(fmt.Sprintf("Reference to undeclared %s", singular),
-		fmt.Sprintf("Plugin %q (used by step %q) declares no %s %q. Its %s: %s.%s", st.Plugin, name, singular, item, attr.Name, list, configs.DidYouMean(item, declared)))
+		fmt.Sprintf("Plugin %q (used by step %q) declares no %s %q. Its %s: %s.%s", st.Plugin, name, singular, item, attr.Name, list, hint))
 }
 
 func (g *Graph) byStepSchema(step string) sdk.Schema {

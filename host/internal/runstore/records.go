@@ -1,6 +1,7 @@
 package runstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -52,6 +53,9 @@ type RunRecord struct {
 	Plugins  []PluginInfo `json:"plugins"`
 	Seed     int64        `json:"seed"`
 	Backends []string     `json:"backends"`
+	// Outputs are the spec's output blocks evaluated when the run ended
+	// (sensitive ones redacted).
+	Outputs map[string]Value `json:"outputs,omitempty"`
 	// Steps is the index of step instances, filled in when the run ends (the
 	// step records under steps/ are the truth while it runs).
 	Steps []StepIndex `json:"steps,omitempty"`
@@ -181,6 +185,12 @@ func (v Value) Cty() (cty.Value, error) {
 func (v Value) String() string {
 	if v.Sensitive {
 		return "(sensitive)"
+	}
+	// One line: records are written indented, which would split a list or
+	// map over lines of a table.
+	var b bytes.Buffer
+	if json.Compact(&b, v.Value) == nil {
+		return b.String()
 	}
 	return string(v.Value)
 }
