@@ -267,7 +267,7 @@ func (c *slurmConn) Run(ctx context.Context, req pluginhost.RunRequest, onEvent 
 			st.Message += " (" + where + ")"
 		}
 	} else if err != nil && out.JobID != "" && !strings.Contains(err.Error(), out.JobID) {
-		err = fmt.Errorf("Slurm job %s: %w", out.JobID, err)
+		err = fmt.Errorf("the Slurm job %s: %w", out.JobID, err)
 	}
 	return st, err
 }
