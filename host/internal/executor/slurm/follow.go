@@ -201,10 +201,10 @@ func (f *follower) resultStatus(res Result) (pluginhost.Status, error) {
 // lostError explains a job that ended without a result.
 func (f *follower) lostError() error {
 	st := f.final
-	msg := fmt.Sprintf("Slurm job %s ended without the worker writing its result", f.j.JobID)
+	msg := fmt.Sprintf("the Slurm job %s ended without the worker writing its result", f.j.JobID)
 	switch {
 	case st.State == "CANCELLED":
-		msg = fmt.Sprintf("Slurm job %s was cancelled outside shammie (state CANCELLED%s) before its worker wrote a result", f.j.JobID, reasonSuffix(st.Reason))
+		msg = fmt.Sprintf("the Slurm job %s was cancelled outside shammie (state CANCELLED%s) before its worker wrote a result", f.j.JobID, reasonSuffix(st.Reason))
 	case st.State != "":
 		msg += fmt.Sprintf(" (state %s%s, exit code %s, node %s)", st.State, reasonSuffix(st.Reason), orUnknown(st.ExitCode), orUnknown(st.Node))
 	default:
