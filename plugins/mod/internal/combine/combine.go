@@ -131,7 +131,7 @@ func (r Rule) Combine(dst []float64, logRef []float64, logPi [][]float64, w []fl
 		}
 		s[y] = acc
 	}
-	z, err := r.Normaliser(logRef, s)
+	smax, delta, err := r.solve(logRef, s)
 	if err != nil {
 		return nil, err
 	}
@@ -141,11 +141,10 @@ func (r Rule) Combine(dst []float64, logRef []float64, logPi [][]float64, w []fl
 			s[y] = 0
 			continue
 		}
-		s[y] = math.Exp(logRef[y]) * r.G(s[y]-z)
+		s[y] = math.Exp(logRef[y]) * r.gPole((smax-s[y])+delta)
 		sum += s[y]
 	}
-	// Z is exact to one ulp, but where a token's s[y] − Z sits near g's
-	// pole one ulp of Z moves the mass by up to ~1e-8: divide the residue out.
+	// δ is exact to one ulp; divide out the last rounding of the mass.
 	for y := range v {
 		s[y] /= sum
 	}
@@ -179,39 +178,59 @@ func reverseKL(dst, logRef []float64, logPi [][]float64, w []float64) []float64 
 	return dst
 }
 
-// Normaliser solves Σ_y π_ref(y)·g(s[y] − Z) = 1 for Z. The left side is
-// continuous and strictly decreasing in Z on (max s − sup, ∞), from +∞ to 0,
-// so the root is unique: bracket it, then bisect until the midpoint equals
-// an end (the interval is one ulp wide).
-func (r Rule) Normaliser(logRef, s []float64) (float64, error) {
-	mass := func(z float64) float64 {
-		var m float64
-		for y, sy := range s {
-			if !math.IsInf(sy, -1) {
-				m += math.Exp(logRef[y]) * r.G(sy-z)
-			}
-		}
-		return m
+// gPole is g at distance q > 0 below the supremum of f′'s range,
+// g(sup − q), written without the cancellation of sup − q: 1/q (forward
+// KL), 1/expm1(q) (JSD), (αq)^{−1/α} (α). Not for reverse KL (no pole).
+func (r Rule) gPole(q float64) float64 {
+	switch r.Div {
+	case ForwardKL:
+		return 1 / q
+	case JSD:
+		return 1 / math.Expm1(q)
+	case Alpha:
+		return math.Pow(r.Alpha*q, -1/r.Alpha)
 	}
-	smax := math.Inf(-1)
+	panic("combine: gPole of " + string(r.Div))
+}
+
+// Normaliser solves Σ_y π_ref(y)·g(s[y] − Z) = 1 for Z (not for reverse
+// KL, whose Z is a log-sum-exp).
+func (r Rule) Normaliser(logRef, s []float64) (float64, error) {
+	smax, delta, err := r.solve(logRef, s)
+	return smax - r.sup() + delta, err
+}
+
+// solve finds Z as smax − sup + δ, δ > 0: token y's argument of g is then
+// sup − q_y with q_y = (smax − s[y]) + δ, a sum of two non-negative terms,
+// so the tokens nearest the pole keep their full relative precision (Z
+// itself would lose it to cancellation). The mass Σ π_ref(y)·gPole(q_y) is
+// continuous and strictly decreasing in δ, from +∞ at 0⁺ to 0, so the root
+// is unique: bracket it, then bisect until the midpoint equals an end.
+func (r Rule) solve(logRef, s []float64) (smax, delta float64, err error) {
+	smax = math.Inf(-1)
 	for _, sy := range s {
 		smax = math.Max(smax, sy)
 	}
 	if math.IsInf(smax, 0) || math.IsNaN(smax) {
-		return 0, errors.New("combine: no token has positive probability under every model")
+		return 0, 0, errors.New("combine: no token has positive probability under every model")
 	}
-	lo := smax - r.sup() // mass(lo⁺) = +∞
-	step := 1.0
-	hi := lo + step
+	mass := func(d float64) float64 {
+		var m float64
+		for y, sy := range s {
+			if !math.IsInf(sy, -1) {
+				m += math.Exp(logRef[y]) * r.gPole((smax-sy)+d)
+			}
+		}
+		return m
+	}
+	lo, hi := 0.0, 1.0
 	for mass(hi) > 1 {
-		lo = hi
-		step *= 2
-		hi = lo + step
-		if step > 1e300 {
-			return 0, errors.New("combine: cannot bracket the normaliser")
+		lo, hi = hi, 2*hi
+		if math.IsInf(hi, 0) {
+			return 0, 0, errors.New("combine: cannot bracket the normaliser")
 		}
 	}
-	for range 2000 {
+	for range 4000 {
 		mid := lo + (hi-lo)/2
 		if mid <= lo || mid >= hi {
 			break
@@ -222,11 +241,10 @@ func (r Rule) Normaliser(logRef, s []float64) (float64, error) {
 			hi = mid
 		}
 	}
-	// The side whose mass is nearer 1.
-	if math.Abs(mass(lo)-1) < math.Abs(mass(hi)-1) {
-		return lo, nil
+	if lo > 0 && math.Abs(mass(lo)-1) < math.Abs(mass(hi)-1) {
+		return smax, lo, nil
 	}
-	return hi, nil
+	return smax, hi, nil
 }
 
 // Reward is the reward βf′(π/π_ref) implied by a policy aligned under this
