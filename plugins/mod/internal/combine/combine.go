@@ -16,20 +16,20 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
-// Divergence names an f-divergence; the names are sdk/ml's DPO divergences.
-type Divergence string
+// Divergence is the kit's f-DPO divergence: models aligned by ml.DPOLoss
+// under one are combined under the same.
+type Divergence = ml.Divergence
 
 const (
-	ReverseKL Divergence = "reverse_kl"
-	ForwardKL Divergence = "forward_kl"
-	JSD       Divergence = "jsd"
-	Alpha     Divergence = "alpha"
+	ReverseKL = ml.ReverseKL
+	ForwardKL = ml.ForwardKL
+	JSD       = ml.JSD
+	Alpha     = ml.Alpha
 )
-
-// Divergences lists the known names (for error messages and schemas).
-var Divergences = []Divergence{ReverseKL, ForwardKL, JSD, Alpha}
 
 // Rule is one f-divergence: f′ and its inverse g.
 type Rule struct {
@@ -247,10 +247,16 @@ func (r Rule) solve(logRef, s []float64) (smax, delta float64, err error) {
 	return smax, hi, nil
 }
 
-// Reward is the reward βf′(π/π_ref) implied by a policy aligned under this
-// divergence (up to a constant per prompt, which the objective ignores).
+// Reward is the reward β·f′(π/π_ref) implied by a policy aligned under this
+// divergence, up to a constant (f′(1)), which the objective ignores.
 func (r Rule) Reward(beta, logPi, logRef float64) float64 {
 	return beta * r.FPrime(math.Exp(logPi-logRef))
+}
+
+// ImpliedReward is the kit's reward of ml.DPOOptions (β·(f′(u) − f′(1)),
+// zero where the policy equals the reference): what the plugin reports.
+func (r Rule) ImpliedReward(beta, logPi, logRef float64) float64 {
+	return ml.DPOOptions{Divergence: r.Div, Beta: beta, Alpha: r.Alpha}.ImpliedReward(logPi - logRef)
 }
 
 // F is f(u) with f(1) = 0, the generator of D_f(π‖π_ref) = Σ π_ref f(π/π_ref):

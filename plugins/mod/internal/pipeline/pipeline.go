@@ -128,7 +128,7 @@ func Run(ctx gocontext.Context, backend backends.Backend, refPath string, paths 
 				return pt, err
 			}
 			for j := range lp {
-				pt.Rewards[i] += o.Rule.Reward(o.Beta, lp[j], refLP[j]) / float64(len(lp))
+				pt.Rewards[i] += o.Rule.ImpliedReward(o.Beta, lp[j], refLP[j]) / float64(len(lp))
 			}
 		}
 		for i, r := range pt.Rewards {
