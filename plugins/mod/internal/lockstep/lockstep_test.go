@@ -267,4 +267,3 @@ func checkOptimum(t *testing.T, rule combine.Rule, joint, ref []float64, pi [][]
 		}
 	}
 }
-

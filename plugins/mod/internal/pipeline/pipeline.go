@@ -27,6 +27,9 @@ type Options struct {
 	MaxNewTokens int
 	Beams        int
 	Prompts      []string
+	// Truth, when set, scores a generation with the true rewards (planted
+	// data), one per objective.
+	Truth func(prompt, generation string) []float64
 }
 
 // Point is one decoding policy's mean implied rewards.
@@ -35,7 +38,10 @@ type Point struct {
 	Weights []float64 `json:"weights,omitempty"` // MOD's w; nil for baselines
 	Rewards []float64 `json:"rewards"`           // mean rᵢ over the prompts, one per objective
 	// Combined is Σ wᵢ rᵢ at the point's weights (baselines: at equal weights).
-	Combined    float64  `json:"combined"`
+	Combined float64 `json:"combined"`
+	// True rewards (Options.Truth), mean over prompts, and Σ wᵢ of them.
+	True         []float64 `json:"true_rewards,omitempty"`
+	TrueCombined float64   `json:"true_combined,omitempty"`
 	Generations []string `json:"generations"`
 }
 
@@ -133,6 +139,17 @@ func Run(ctx gocontext.Context, backend backends.Backend, refPath string, paths 
 		}
 		for i, r := range pt.Rewards {
 			pt.Combined += score[i] * r
+		}
+		if o.Truth != nil {
+			pt.True = make([]float64, len(pols))
+			for j, g := range pt.Generations {
+				for i, r := range o.Truth(o.Prompts[j], g) {
+					pt.True[i] += r / float64(len(outs))
+				}
+			}
+			for i, r := range pt.True {
+				pt.TrueCombined += score[i] * r
+			}
 		}
 		return pt, nil
 	}
