@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 
@@ -11,6 +14,7 @@ import (
 
 	"github.com/shammie-ml/shammie/plugins/mod/internal/combine"
 	"github.com/shammie-ml/shammie/plugins/mod/internal/pipeline"
+	"github.com/shammie-ml/shammie/plugins/mod/internal/planted"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/datafile"
 	"github.com/shammie-ml/shammie/sdk/ml"
@@ -24,19 +28,27 @@ const maxModels = 4
 
 // Config is the step's `config { ... }` block.
 type Config struct {
-	Reference    string    `cty:"reference" doc:"The reference model π_ref (a model artifact, e.g. the SFT step's): the models were aligned against it."`
-	Models       []string  `cty:"models" doc:"The K aligned models πᵢ (model artifacts, 1 ≤ K ≤ 4), one per objective, of the reference's architecture and vocabulary."`
-	Objectives   []string  `cty:"objectives" optional:"true" doc:"Names of the objectives, one per model (default objective_1…)."`
-	Merged       string    `cty:"merged" optional:"true" doc:"A parameter-merged model θ = Σ wᵢθᵢ at equal weights (Rewarded Soups; e.g. the merge plugin's linear method), decoded as a baseline."`
-	Divergence   string    `cty:"divergence" default:"\"reverse_kl\"" doc:"The f-divergence the models were aligned under: reverse_kl (standard DPO; π_w ∝ Π πᵢ^wᵢ), forward_kl, jsd or alpha."`
-	Alpha        float64   `cty:"alpha" default:"0.5" doc:"divergence alpha: α in (0, 1)."`
-	Beta         float64   `cty:"beta" default:"0.1" doc:"β of the alignment (scales the implied rewards rᵢ = β·f′(πᵢ/π_ref) reported; the combination does not depend on it)."`
-	Weights      []float64 `cty:"weights" optional:"true" doc:"One weight vector w (K entries, ≥ 0, summing to 1); null sweeps the simplex at sweep_step."`
-	SweepStep    float64   `cty:"sweep_step" default:"0.1" doc:"Grid step of the simplex sweep (1/sweep_step an integer)."`
-	Prompts      []string  `cty:"prompts" optional:"true" doc:"Prompts to decode."`
-	PromptsFile  string    `cty:"prompts_file" optional:"true" doc:"JSONL of {\"prompt\": \"…\"}, read after prompts."`
-	MaxNewTokens int       `cty:"max_new_tokens" default:"32" doc:"Tokens generated per prompt at most (generation also stops at the tokenizer's EOS)."`
-	Beams        int       `cty:"beams" default:"1" doc:"Beam width over cumulative scores (1: greedy)."`
+	Mode string `cty:"mode" default:"\"decode\"" doc:"\"decode\": MOD over the simplex (or at weights) with the single and merged models as baselines. \"planted\": train the planted experiment's reference (SFT) and two DPO models (objectives first and second) and their equal-weight parameter merge."`
+	// planted mode
+	ml.Settings
+	DPOSteps int     `cty:"dpo_steps" default:"120" doc:"planted: DPO steps per objective."`
+	DPOLR    float64 `cty:"dpo_lr" default:"0.003" doc:"planted: DPO learning rate."`
+	Pairs    int     `cty:"pairs" default:"400" doc:"planted: preference pairs per objective."`
+	// decode mode
+	PlantedRewards bool      `cty:"planted_rewards" default:"false" doc:"decode: also score generations with the planted objectives' true rewards (planted mode's models)."`
+	Reference      string    `cty:"reference" optional:"true" doc:"The reference model π_ref (a model artifact, e.g. the SFT step's): the models were aligned against it."`
+	Models         []string  `cty:"models" optional:"true" doc:"The K aligned models πᵢ (model artifacts, 1 ≤ K ≤ 4), one per objective, of the reference's architecture and vocabulary."`
+	Objectives     []string  `cty:"objectives" optional:"true" doc:"Names of the objectives, one per model (default objective_1…)."`
+	Merged         string    `cty:"merged" optional:"true" doc:"A parameter-merged model θ = Σ wᵢθᵢ at equal weights (Rewarded Soups; e.g. the merge plugin's linear method), decoded as a baseline."`
+	Divergence     string    `cty:"divergence" default:"\"reverse_kl\"" doc:"The f-divergence the models were aligned under: reverse_kl (standard DPO; π_w ∝ Π πᵢ^wᵢ), forward_kl, jsd or alpha."`
+	Alpha          float64   `cty:"alpha" default:"0.5" doc:"divergence alpha: α in (0, 1)."`
+	Beta           float64   `cty:"beta" default:"0.1" doc:"β of the alignment (scales the implied rewards rᵢ = β·f′(πᵢ/π_ref) reported; the combination does not depend on it)."`
+	Weights        []float64 `cty:"weights" optional:"true" doc:"One weight vector w (K entries, ≥ 0, summing to 1); null sweeps the simplex at sweep_step."`
+	SweepStep      float64   `cty:"sweep_step" default:"0.1" doc:"Grid step of the simplex sweep (1/sweep_step an integer)."`
+	Prompts        []string  `cty:"prompts" optional:"true" doc:"Prompts to decode."`
+	PromptsFile    string    `cty:"prompts_file" optional:"true" doc:"JSONL of {\"prompt\": \"…\"}, read after prompts."`
+	MaxNewTokens   int       `cty:"max_new_tokens" default:"32" doc:"Tokens generated per prompt at most (generation also stops at the tokenizer's EOS)."`
+	Beams          int       `cty:"beams" default:"1" doc:"Beam width over cumulative scores (1: greedy)."`
 }
 
 // Plugin implements sdk.Plugin.
@@ -66,6 +78,11 @@ var schema = sdk.Schema{
 		{Name: "sweep", MediaType: "application/json", Description: "Every policy's weights, mean implied rewards, Σ wᵢrᵢ and generations."},
 		{Name: "pareto_png", MediaType: "image/png", Description: "Pareto fronts, one panel per objective pair."},
 		{Name: "pareto_svg", MediaType: "image/svg+xml", Description: "Pareto fronts, one panel per objective pair."},
+		{Name: "reference", MediaType: ml.ModelMediaType, Description: "planted: the SFT reference model."},
+		{Name: "model_first", MediaType: ml.ModelMediaType, Description: "planted: the DPO model of objective first ('a' in the first half)."},
+		{Name: "model_second", MediaType: ml.ModelMediaType, Description: "planted: the DPO model of objective second ('b' in the second half)."},
+		{Name: "merged", MediaType: ml.ModelMediaType, Description: "planted: ½θ_first + ½θ_second (Rewarded Soups)."},
+		{Name: "prompts", MediaType: "application/jsonl", Description: "planted: the prompts, {\"prompt\": …} per line."},
 	},
 }
 
@@ -77,6 +94,16 @@ func (*Plugin) Schema() sdk.Schema { return schema }
 func (*Plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 	var cfg Config
 	v := sdk.NewValidator(c, &cfg)
+	v.OneOf("mode", cfg.Mode, "decode", "planted")
+	if cfg.Mode == "planted" {
+		cfg.Settings.Check(v)
+		v.Check(cfg.DPOSteps >= 1, "dpo_steps", "At least one DPO step is needed", "")
+		v.Check(cfg.DPOLR > 0, "dpo_lr", "The DPO learning rate must be positive", "")
+		v.Check(cfg.Pairs >= 1, "pairs", "At least one pair per objective is needed", "")
+		v.Check(cfg.Beta > 0, "beta", "Beta (β) must be positive", "")
+		return v.Diagnostics()
+	}
+	v.Check(cfg.Reference != "", "reference", "The reference model is needed", "")
 	k := len(cfg.Models)
 	v.Check(k >= 1 && k <= maxModels, "models", fmt.Sprintf("Between 1 and %d models are needed", maxModels),
 		fmt.Sprintf("got %d; MOD combines one aligned model per objective (a sweep at step 0.1 over %d models is already %d decodings)", k, maxModels, len(pipeline.Simplex(maxModels, 0.1))))
@@ -149,6 +176,52 @@ func (*Plugin) Run(ctx context.Context, run *sdk.Run) error {
 	if err := run.Config.Decode(&cfg); err != nil {
 		return err
 	}
+	if cfg.Mode == "planted" {
+		return runPlanted(ctx, run, cfg)
+	}
+	return runDecode(ctx, run, cfg)
+}
+
+func runPlanted(ctx context.Context, run *sdk.Run, cfg Config) error {
+	backend, release, err := ml.AcquireBackend(run.Backend)
+	if err != nil {
+		return err
+	}
+	defer release()
+	dir := filepath.Join(run.StateDir, "planted")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	p, err := planted.Train(ctx, backend, dir, planted.Options{Settings: cfg.Settings, DPOSteps: cfg.DPOSteps, DPOLR: cfg.DPOLR,
+		Beta: cfg.Beta, Pairs: cfg.Pairs, Seed: run.Seed}, run)
+	if err != nil {
+		return err
+	}
+	for name, src := range map[string]string{"reference": p.Reference, "model_first": p.Models[0], "model_second": p.Models[1], "merged": p.Merged} {
+		if err := run.WriteArtifact(name, name+".safetensors", func(path string) error { return copyFile(src, path) }); err != nil {
+			return err
+		}
+	}
+	return run.WriteArtifact("prompts", "prompts.jsonl", func(path string) error {
+		var b strings.Builder
+		for _, q := range planted.Prompts {
+			line, _ := json.Marshal(promptRecord{Prompt: q})
+			b.Write(line)
+			b.WriteByte('\n')
+		}
+		return os.WriteFile(path, []byte(b.String()), 0o644)
+	})
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o644)
+}
+
+func runDecode(ctx context.Context, run *sdk.Run, cfg Config) error {
 	rule, err := combine.NewRule(combine.Divergence(cfg.Divergence), cfg.Alpha)
 	if err != nil {
 		return err
@@ -173,13 +246,17 @@ func (*Plugin) Run(ctx context.Context, run *sdk.Run) error {
 	if cfg.Weights == nil {
 		weights = pipeline.Simplex(len(cfg.Models), cfg.SweepStep)
 	}
+	var truth func(string, string) []float64
+	if cfg.PlantedRewards {
+		truth = planted.Truth
+	}
 	backend, release, err := ml.AcquireBackend(run.Backend)
 	if err != nil {
 		return err
 	}
 	defer release()
 	res, err := pipeline.Run(ctx, backend, cfg.Reference, cfg.Models, names, cfg.Merged,
-		pipeline.Options{Rule: rule, Beta: cfg.Beta, Weights: weights, MaxNewTokens: cfg.MaxNewTokens, Beams: cfg.Beams, Prompts: prompts}, run)
+		pipeline.Options{Rule: rule, Beta: cfg.Beta, Weights: weights, MaxNewTokens: cfg.MaxNewTokens, Beams: cfg.Beams, Prompts: prompts, Truth: truth}, run)
 	if err != nil {
 		return err
 	}

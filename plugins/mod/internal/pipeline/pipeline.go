@@ -42,7 +42,7 @@ type Point struct {
 	// True rewards (Options.Truth), mean over prompts, and Σ wᵢ of them.
 	True         []float64 `json:"true_rewards,omitempty"`
 	TrueCombined float64   `json:"true_combined,omitempty"`
-	Generations []string `json:"generations"`
+	Generations  []string  `json:"generations"`
 }
 
 // Result of a sweep.
