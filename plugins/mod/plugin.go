@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -28,18 +28,20 @@ const maxModels = 4
 
 // Config is the step's `config { ... }` block.
 type Config struct {
-	Mode string `cty:"mode" default:"\"decode\"" doc:"\"decode\": MOD over the simplex (or at weights) with the single and merged models as baselines. \"planted\": train the planted experiment's reference (SFT) and two DPO models (objectives first and second) and their equal-weight parameter merge."`
-	// planted mode
+	Mode string `cty:"mode" default:"\"decode\"" doc:"\"decode\": MOD over the simplex (or at weights) with the single and merged models as baselines. The planted experiment's models: \"sft\" trains the reference on random responses, \"dpo\" aligns it to one planted objective (first: 'a' in the first half; second: 'b' in the second half)."`
+	// sft and dpo modes (planted)
 	ml.Settings
-	DPOSteps int     `cty:"dpo_steps" default:"120" doc:"planted: DPO steps per objective."`
-	DPOLR    float64 `cty:"dpo_lr" default:"0.003" doc:"planted: DPO learning rate."`
-	Pairs    int     `cty:"pairs" default:"400" doc:"planted: preference pairs per objective."`
+	Objective string  `cty:"objective" default:"\"first\"" doc:"dpo: the planted objective, first or second."`
+	DPOSteps  int     `cty:"dpo_steps" default:"120" doc:"dpo: DPO steps."`
+	DPOLR     float64 `cty:"dpo_lr" default:"0.003" doc:"dpo: DPO learning rate."`
+	Pairs     int     `cty:"pairs" default:"400" doc:"dpo: preference pairs."`
 	// decode mode
 	PlantedRewards bool      `cty:"planted_rewards" default:"false" doc:"decode: also score generations with the planted objectives' true rewards (planted mode's models)."`
 	Reference      string    `cty:"reference" optional:"true" doc:"The reference model π_ref (a model artifact, e.g. the SFT step's): the models were aligned against it."`
 	Models         []string  `cty:"models" optional:"true" doc:"The K aligned models πᵢ (model artifacts, 1 ≤ K ≤ 4), one per objective, of the reference's architecture and vocabulary."`
 	Objectives     []string  `cty:"objectives" optional:"true" doc:"Names of the objectives, one per model (default objective_1…)."`
-	Merged         string    `cty:"merged" optional:"true" doc:"A parameter-merged model θ = Σ wᵢθᵢ at equal weights (Rewarded Soups; e.g. the merge plugin's linear method), decoded as a baseline."`
+	Merged         string    `cty:"merged" optional:"true" doc:"decode: a parameter-merged model θ = Σ wᵢθᵢ (Rewarded Soups), decoded as a baseline; null: the plugin merges the models at equal weights itself (ml.WeightedSum), unless merge_baseline is false."`
+	MergeBaseline  bool      `cty:"merge_baseline" default:"true" doc:"decode: decode the equal-weight parameter merge of the models as a baseline."`
 	Divergence     string    `cty:"divergence" default:"\"reverse_kl\"" doc:"The f-divergence the models were aligned under: reverse_kl (standard DPO; π_w ∝ Π πᵢ^wᵢ), forward_kl, jsd or alpha."`
 	Alpha          float64   `cty:"alpha" default:"0.5" doc:"divergence alpha: α in (0, 1)."`
 	Beta           float64   `cty:"beta" default:"0.1" doc:"β of the alignment (scales the implied rewards rᵢ = β·f′(πᵢ/π_ref) reported; the combination does not depend on it)."`
@@ -78,11 +80,9 @@ var schema = sdk.Schema{
 		{Name: "sweep", MediaType: "application/json", Description: "Every policy's weights, mean implied rewards, Σ wᵢrᵢ and generations."},
 		{Name: "pareto_png", MediaType: "image/png", Description: "Pareto fronts, one panel per objective pair."},
 		{Name: "pareto_svg", MediaType: "image/svg+xml", Description: "Pareto fronts, one panel per objective pair."},
-		{Name: "reference", MediaType: ml.ModelMediaType, Description: "planted: the SFT reference model."},
-		{Name: "model_first", MediaType: ml.ModelMediaType, Description: "planted: the DPO model of objective first ('a' in the first half)."},
-		{Name: "model_second", MediaType: ml.ModelMediaType, Description: "planted: the DPO model of objective second ('b' in the second half)."},
-		{Name: "merged", MediaType: ml.ModelMediaType, Description: "planted: ½θ_first + ½θ_second (Rewarded Soups)."},
-		{Name: "prompts", MediaType: "application/jsonl", Description: "planted: the prompts, {\"prompt\": …} per line."},
+		{Name: "model", MediaType: ml.ModelMediaType, Description: "sft: the reference; dpo: the aligned model."},
+		{Name: "prompts", MediaType: "application/jsonl", Description: "sft: the planted prompts, {\"prompt\": …} per line."},
+		{Name: "merged", MediaType: ml.ModelMediaType, Description: "decode: the equal-weight parameter merge it decoded as a baseline (when it made one)."},
 	},
 }
 
@@ -94,12 +94,18 @@ func (*Plugin) Schema() sdk.Schema { return schema }
 func (*Plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 	var cfg Config
 	v := sdk.NewValidator(c, &cfg)
-	v.OneOf("mode", cfg.Mode, "decode", "planted")
-	if cfg.Mode == "planted" {
+	v.OneOf("mode", cfg.Mode, "decode", "sft", "dpo")
+	switch cfg.Mode {
+	case "sft":
 		cfg.Settings.Check(v)
+		return v.Diagnostics()
+	case "dpo":
+		cfg.Settings.Check(v)
+		v.OneOf("objective", cfg.Objective, planted.Objectives...)
+		v.Check(cfg.Reference != "", "reference", "The reference model is needed", "the sft step's model")
 		v.Check(cfg.DPOSteps >= 1, "dpo_steps", "At least one DPO step is needed", "")
 		v.Check(cfg.DPOLR > 0, "dpo_lr", "The DPO learning rate must be positive", "")
-		v.Check(cfg.Pairs >= 1, "pairs", "At least one pair per objective is needed", "")
+		v.Check(cfg.Pairs >= 1, "pairs", "At least one pair is needed", "")
 		v.Check(cfg.Beta > 0, "beta", "Beta (β) must be positive", "")
 		return v.Diagnostics()
 	}
@@ -176,7 +182,7 @@ func (*Plugin) Run(ctx context.Context, run *sdk.Run) error {
 	if err := run.Config.Decode(&cfg); err != nil {
 		return err
 	}
-	if cfg.Mode == "planted" {
+	if cfg.Mode == "sft" || cfg.Mode == "dpo" {
 		return runPlanted(ctx, run, cfg)
 	}
 	return runDecode(ctx, run, cfg)
@@ -188,19 +194,17 @@ func runPlanted(ctx context.Context, run *sdk.Run, cfg Config) error {
 		return err
 	}
 	defer release()
-	dir := filepath.Join(run.StateDir, "planted")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+	o := planted.Options{Settings: cfg.Settings, DPOSteps: cfg.DPOSteps, DPOLR: cfg.DPOLR, Beta: cfg.Beta, Pairs: cfg.Pairs, Seed: run.Seed}
+	if cfg.Mode == "dpo" {
+		k := slices.Index(planted.Objectives, cfg.Objective)
+		return run.WriteArtifact("model", "model.safetensors", func(path string) error {
+			return planted.TrainDPO(ctx, backend, cfg.Reference, path, k, o, run)
+		})
 	}
-	p, err := planted.Train(ctx, backend, dir, planted.Options{Settings: cfg.Settings, DPOSteps: cfg.DPOSteps, DPOLR: cfg.DPOLR,
-		Beta: cfg.Beta, Pairs: cfg.Pairs, Seed: run.Seed}, run)
-	if err != nil {
+	if err := run.WriteArtifact("model", "model.safetensors", func(path string) error {
+		return planted.TrainSFT(ctx, backend, path, o, run)
+	}); err != nil {
 		return err
-	}
-	for name, src := range map[string]string{"reference": p.Reference, "model_first": p.Models[0], "model_second": p.Models[1], "merged": p.Merged} {
-		if err := run.WriteArtifact(name, name+".safetensors", func(path string) error { return copyFile(src, path) }); err != nil {
-			return err
-		}
 	}
 	return run.WriteArtifact("prompts", "prompts.jsonl", func(path string) error {
 		var b strings.Builder
@@ -211,14 +215,6 @@ func runPlanted(ctx context.Context, run *sdk.Run, cfg Config) error {
 		}
 		return os.WriteFile(path, []byte(b.String()), 0o644)
 	})
-}
-
-func copyFile(src, dst string) error {
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, b, 0o644)
 }
 
 func runDecode(ctx context.Context, run *sdk.Run, cfg Config) error {
@@ -255,7 +251,20 @@ func runDecode(ctx context.Context, run *sdk.Run, cfg Config) error {
 		return err
 	}
 	defer release()
-	res, err := pipeline.Run(ctx, backend, cfg.Reference, cfg.Models, names, cfg.Merged,
+	merged := cfg.Merged
+	if merged == "" && cfg.MergeBaseline && len(cfg.Models) > 1 {
+		equal := make([]float64, len(cfg.Models))
+		for i := range equal {
+			equal[i] = 1 / float64(len(cfg.Models))
+		}
+		if err := run.WriteArtifact("merged", "merged.safetensors", func(path string) error {
+			merged = path
+			return ml.WeightedSum(ctx, path, cfg.Models, equal)
+		}); err != nil {
+			return err
+		}
+	}
+	res, err := pipeline.Run(ctx, backend, cfg.Reference, cfg.Models, names, merged,
 		pipeline.Options{Rule: rule, Beta: cfg.Beta, Weights: weights, MaxNewTokens: cfg.MaxNewTokens, Beams: cfg.Beams, Prompts: prompts, Truth: truth}, run)
 	if err != nil {
 		return err
@@ -269,9 +278,9 @@ func runDecode(ctx context.Context, run *sdk.Run, cfg Config) error {
 		return err
 	}
 	modPt := res.AtEqualWeights(cfg.Weights)
-	merged := math.NaN()
+	mergedScore := math.NaN()
 	if res.Merged != nil {
-		merged = res.Merged.Combined
+		mergedScore = res.Merged.Combined
 	}
 	singles := make([]cty.Value, len(res.Singles))
 	for i, s := range res.Singles {
@@ -279,10 +288,17 @@ func runDecode(ctx context.Context, run *sdk.Run, cfg Config) error {
 	}
 	dom := res.FrontCoversSingles()
 	run.Logf("MOD (%s) %s: Σwr = %.4f; merged %.4f; singles %s; front covers the singles: %v",
-		cfg.Divergence, modPt.Label, modPt.Combined, merged, fmtPoints(res.Singles), dom)
+		cfg.Divergence, modPt.Label, modPt.Combined, mergedScore, fmtPoints(res.Singles), dom)
+	if truth != nil {
+		m := math.NaN()
+		if res.Merged != nil {
+			m = res.Merged.TrueCombined
+		}
+		run.Logf("true rewards at equal weights: MOD %s %.4f, merged %.4f", modPt.Label, modPt.TrueCombined, m)
+	}
 	mergedVal := cty.NullVal(cty.Number)
-	if !math.IsNaN(merged) {
-		mergedVal = cty.NumberFloatVal(merged)
+	if !math.IsNaN(mergedScore) {
+		mergedVal = cty.NumberFloatVal(mergedScore)
 	}
 	return run.Outputs(map[string]cty.Value{
 		"mod_combined":            cty.NumberFloatVal(modPt.Combined),

@@ -75,15 +75,33 @@ func randomResponse(rng *rand.Rand) string {
 	return string(b)
 }
 
-// Train trains the reference and the two aligned models into dir.
+// Train trains the reference and the two aligned models into dir and
+// merges the two at equal weights.
 func Train(ctx gocontext.Context, backend backends.Backend, dir string, o Options, rep sdk.Reporter) (Paths, error) {
+	p := Paths{Reference: filepath.Join(dir, "reference.safetensors"), Merged: filepath.Join(dir, "merged.safetensors")}
+	if err := TrainSFT(ctx, backend, p.Reference, o, rep); err != nil {
+		return p, err
+	}
+	for k, name := range Objectives {
+		path := filepath.Join(dir, "model_"+name+".safetensors")
+		if err := TrainDPO(ctx, backend, p.Reference, path, k, o, rep); err != nil {
+			return p, err
+		}
+		p.Models = append(p.Models, path)
+	}
+	return p, ml.WeightedSum(ctx, p.Merged, p.Models, []float64{0.5, 0.5})
+}
+
+// TrainSFT fine-tunes a fresh model on uniformly random responses to the
+// prompts: the reference, written to out.
+func TrainSFT(ctx gocontext.Context, backend backends.Backend, out string, o Options, rep sdk.Reporter) error {
 	tok := ml.ByteTokenizer{WithEOS: true}
 	rng := rand.New(rand.NewPCG(uint64(o.Seed), 14))
 	var sft []ml.SFTExample
 	for range 1000 {
 		ex, err := ml.EncodeSFT(tok, prompt(rng), randomResponse(rng), 0)
 		if err != nil {
-			return Paths{}, err
+			return err
 		}
 		sft = append(sft, ex)
 	}
@@ -91,13 +109,13 @@ func Train(ctx gocontext.Context, backend backends.Backend, dir string, o Option
 	cfg := s.ModelConfig(tok.VocabSize())
 	m, err := ml.NewTransformer(cfg)
 	if err != nil {
-		return Paths{}, err
+		return err
 	}
 	refCtx := context.New()
 	ml.SetInitSeed(refCtx, o.Seed)
 	batches, err := ml.NewSFTBatches(sft, ml.SFTOptions{Batch: s.Batch, Seq: s.Seq, EOS: tok.EOS(), VocabSize: tok.VocabSize(), Seed: o.Seed})
 	if err != nil {
-		return Paths{}, err
+		return err
 	}
 	tc := s.TrainConfig()
 	tc.ModelConfig = cfg
@@ -105,76 +123,75 @@ func Train(ctx gocontext.Context, backend backends.Backend, dir string, o Option
 		return m.LMLoss(ctx, b[0], b[1], nil)
 	}, tc, rep)
 	if err != nil {
-		return Paths{}, err
+		return err
 	}
 	if _, err := tr.Train(ctx, batches, nil); err != nil {
-		return Paths{}, fmt.Errorf("sft: %w", err)
+		return fmt.Errorf("sft: %w", err)
 	}
-	p := Paths{Reference: filepath.Join(dir, "reference.safetensors")}
-	if err := ml.SaveModel(p.Reference, refCtx, m, tok, map[string]string{"planted": "sft"}); err != nil {
-		return p, err
-	}
-	refSc, err := m.NewScorer(backend, refCtx)
+	return ml.SaveModel(out, refCtx, m, tok, map[string]string{"planted": "sft"})
+}
+
+// TrainDPO aligns a copy of the reference to objective k by DPO (reverse
+// KL, β = o.Beta) on o.Pairs planted pairs and writes it to out.
+func TrainDPO(ctx gocontext.Context, backend backends.Backend, refPath, out string, k int, o Options, rep sdk.Reporter) error {
+	refCtx := context.New()
+	ref, err := ml.LoadModel(backend, refPath, refCtx)
 	if err != nil {
-		return p, err
+		return err
 	}
-	for k, name := range Objectives {
-		var pairs []ml.PairExample
-		half := Length / 2
-		for len(pairs) < o.Pairs {
-			// The two responses differ only in the half the objective
-			// scores: the other half carries no preference.
-			a, b := randomResponse(rng), []byte(randomResponse(rng))
-			if k == 0 {
-				copy(b[half:], a[half:])
-			} else {
-				copy(b[:half], a[:half])
-			}
-			ra, rb := Rewards(a)[k], Rewards(string(b))[k]
-			if ra == rb {
-				continue
-			}
-			chosen, rejected := a, string(b)
-			if rb > ra {
-				chosen, rejected = rejected, chosen
-			}
-			ex, err := ml.EncodePair(tok, prompt(rng), chosen, rejected, 0)
-			if err != nil {
-				return p, err
-			}
-			pairs = append(pairs, ex)
-		}
-		pb, err := ml.NewPairBatches(pairs, ml.PairOptions{Batch: s.Batch, Seq: s.Seq, EOS: tok.EOS(), VocabSize: tok.VocabSize(), Seed: o.Seed + int64(k)})
-		if err != nil {
-			return p, err
-		}
-		if err := pb.ScoreReference(refSc, 64, nil); err != nil {
-			return p, err
-		}
-		polCtx := context.New()
-		pol, err := ml.LoadModel(backend, p.Reference, polCtx)
-		if err != nil {
-			return p, err
-		}
-		dc := ml.TrainConfig{Steps: o.DPOSteps, LR: o.DPOLR, WarmupSteps: o.DPOSteps / 10, ModelConfig: cfg, ClipNorm: 1}
-		dtr, err := ml.NewTrainer(backend, polCtx, pol.DPOLossFn(ml.DPOOptions{Divergence: ml.ReverseKL, Beta: o.Beta}), dc, rep)
-		if err != nil {
-			return p, err
-		}
-		if _, err := dtr.Train(ctx, pb, nil); err != nil {
-			return p, fmt.Errorf("dpo %s: %w", name, err)
-		}
-		path := filepath.Join(dir, "model_"+name+".safetensors")
-		if err := ml.SaveModel(path, polCtx, pol.Transformer, tok, map[string]string{"planted": "dpo " + name}); err != nil {
-			return p, err
-		}
-		p.Models = append(p.Models, path)
+	tok := ref.Tokenizer
+	refSc, err := ref.NewScorer(backend, refCtx)
+	if err != nil {
+		return err
 	}
-	p.Merged = filepath.Join(dir, "merged.safetensors")
-	if err := ml.WeightedSum(ctx, p.Merged, p.Models, []float64{0.5, 0.5}); err != nil {
-		return p, err
+	rng := rand.New(rand.NewPCG(uint64(o.Seed), uint64(100+k)))
+	var pairs []ml.PairExample
+	half := Length / 2
+	for len(pairs) < o.Pairs {
+		// The two responses differ only in the half the objective
+		// scores: the other half carries no preference.
+		a, b := randomResponse(rng), []byte(randomResponse(rng))
+		if k == 0 {
+			copy(b[half:], a[half:])
+		} else {
+			copy(b[:half], a[:half])
+		}
+		ra, rb := Rewards(a)[k], Rewards(string(b))[k]
+		if ra == rb {
+			continue
+		}
+		chosen, rejected := a, string(b)
+		if rb > ra {
+			chosen, rejected = rejected, chosen
+		}
+		ex, err := ml.EncodePair(tok, prompt(rng), chosen, rejected, 0)
+		if err != nil {
+			return err
+		}
+		pairs = append(pairs, ex)
 	}
-	return p, nil
+	s := o.Settings
+	pb, err := ml.NewPairBatches(pairs, ml.PairOptions{Batch: s.Batch, Seq: s.Seq, EOS: tok.EOS(), VocabSize: tok.VocabSize(), Seed: o.Seed + int64(k)})
+	if err != nil {
+		return err
+	}
+	if err := pb.ScoreReference(refSc, 64, nil); err != nil {
+		return err
+	}
+	polCtx := context.New()
+	pol, err := ml.LoadModel(backend, refPath, polCtx)
+	if err != nil {
+		return err
+	}
+	dc := ml.TrainConfig{Steps: o.DPOSteps, LR: o.DPOLR, WarmupSteps: o.DPOSteps / 10, ModelConfig: ref.Config, ClipNorm: 1}
+	dtr, err := ml.NewTrainer(backend, polCtx, pol.DPOLossFn(ml.DPOOptions{Divergence: ml.ReverseKL, Beta: o.Beta}), dc, rep)
+	if err != nil {
+		return err
+	}
+	if _, err := dtr.Train(ctx, pb, nil); err != nil {
+		return fmt.Errorf("dpo %s: %w", Objectives[k], err)
+	}
+	return ml.SaveModel(out, polCtx, pol.Transformer, tok, map[string]string{"planted": "dpo " + Objectives[k]})
 }
 
 // Truth scores generations with the planted rewards (the response ends at
