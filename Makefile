@@ -7,30 +7,41 @@ SHELL := bash
 GO ?= go
 BIN := $(CURDIR)/bin
 # Every Go module of the workspace.
-MODULES := sdk host $(wildcard plugins/*) $(wildcard examples/*) tools
+MODULES := sdk host $(wildcard plugins/*) $(patsubst %/go.mod,%,$(wildcard examples/*/go.mod)) tools
 PLUGINS := $(notdir $(wildcard plugins/*))
-EXAMPLES := $(notdir $(wildcard examples/*))
-# simplego deadlocks were seen with its default parallelism (see sdk/ml).
-export GOMLX_BACKEND ?= go
+# Go example plugins (examples/python-plugin has a go.mod for its end-to-end
+# test only; mk/python-plugin.mk installs its launcher).
+EXAMPLES := $(notdir $(patsubst %/main.go,%,$(wildcard examples/*/main.go)))
+# A module's version is its VERSION file; make build stamps it into the binary.
+version = $(shell cat $(1)/VERSION 2>/dev/null || echo 0.0.0-dev)
+HOST_LDFLAGS := -X github.com/shammie-ml/shammie/host/internal/command.Version=$(call version,host)
 
-.PHONY: all build run test test-short proto clean help
+.PHONY: all build run test test-short proto tags clean help
 all: build
 
 help: ## List targets.
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-build: ## Build the host and every plugin into ./bin.
+build: ## Build the host and every plugin into ./bin (plugins as shammie-plugin-<name>_v<version>).
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/shammie ./host/cmd/shammie
-	@for p in $(PLUGINS); do echo "build shammie-plugin-$$p"; $(GO) build -o $(BIN)/shammie-plugin-$$p ./plugins/$$p; done
-	@for p in $(EXAMPLES); do echo "build shammie-plugin-$$p (example)"; $(GO) build -o $(BIN)/shammie-plugin-$$p ./examples/$$p; done
+	$(GO) build -ldflags "$(HOST_LDFLAGS)" -o $(BIN)/shammie ./host/cmd/shammie
+	@for d in $(addprefix plugins/,$(PLUGINS)) $(addprefix examples/,$(EXAMPLES)); do \
+	  p=$${d#*/}; \
+	  if [ ! -f $$d/VERSION ]; then echo "build shammie-plugin-$$p (no VERSION file)"; $(GO) build -o $(BIN)/shammie-plugin-$$p ./$$d; continue; fi; \
+	  v=$$(cat $$d/VERSION); echo "build shammie-plugin-$${p}_v$$v"; \
+	  rm -f $(BIN)/shammie-plugin-$$p; \
+	  $(GO) build -ldflags "-X main.version=$$v" -o $(BIN)/shammie-plugin-$${p}_v$$v ./$$d; \
+	done
+	@$(MAKE) --no-print-directory python-plugin
 
 run: build ## Build everything and run the default spec (CPU backend, generated data).
 	$(BIN)/shammie init specs/default.hcl
 	$(BIN)/shammie run specs/default.hcl
 
 test: build ## Run all tests of every module.
-	@for m in $(MODULES); do echo "== go test $$m"; (cd $$m && $(GO) test -count=1 -timeout 12m ./...); done
+	@failed=(); for m in $(MODULES); do echo "== go test $$m"; \
+	  (cd $$m && $(GO) test -count=1 -timeout 12m ./...) || failed+=($$m); done; \
+	  if (( $${#failed[@]} )); then echo "FAILED modules: $${failed[*]}"; exit 1; fi
 
 proto: ## Regenerate the protocol's Go code (protoc from Debian, pinned Go generators).
 	command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)
@@ -40,6 +51,10 @@ proto: ## Regenerate the protocol's Go code (protoc from Debian, pinned Go gener
 	  --go_out=. --go_opt=module=github.com/shammie-ml/shammie/sdk \
 	  --go-grpc_out=. --go-grpc_opt=module=github.com/shammie-ml/shammie/sdk \
 	  proto/shammie/plugin/v1/plugin.proto
+
+tags: ## Tag each module at its VERSION (sdk/v0.2.0, plugins/fit/v0.2.0, ...); run on main after a release.
+	@for m in $(MODULES); do [ -f $$m/VERSION ] || continue; t="$$m/v$$(cat $$m/VERSION)"; \
+	  if git rev-parse -q --verify "refs/tags/$$t" >/dev/null; then echo "$$t exists"; else git tag "$$t" && echo "tagged $$t"; fi; done
 
 clean: ## Remove build outputs and the local run store.
 	rm -rf $(BIN) .shammie .cache

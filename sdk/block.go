@@ -16,7 +16,8 @@ import (
 // [Config.Decode] fills is also the schema and nothing is written twice.
 // Field tags:
 //
-//	cty:"name"        attribute or nested block name (untagged fields are skipped)
+//	cty:"name"        attribute or nested block name (untagged fields are skipped,
+//	                  except embedded structs, whose fields join the outer block)
 //	doc:"..."         description shown by `shammie plugins describe`
 //	default:"expr"    default value, an HCL expression: 0.001, "adam", [1, 2], {a = 1}
 //	optional:"true"   optional without a default (null: the field keeps its zero value)
@@ -49,6 +50,12 @@ func MustBlockOf(v any) Block {
 	return b
 }
 
+// embeddedStruct reports an anonymous struct field without a cty tag,
+// whose fields count as the outer struct's own.
+func embeddedStruct(f reflect.StructField) bool {
+	return f.Anonymous && f.Tag.Get("cty") == "" && f.IsExported() && f.Type.Kind() == reflect.Struct && f.Type != ctyValueType
+}
+
 func structElem(t reflect.Type) (reflect.Type, bool) {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -61,6 +68,17 @@ func blockOfType(t reflect.Type, at cty.Path) (Block, error) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name := f.Tag.Get("cty")
+		if embeddedStruct(f) {
+			// An untagged embedded struct (e.g. ml.Settings) lends its
+			// attributes and blocks to this block, flat.
+			inner, err := blockOfType(f.Type, at)
+			if err != nil {
+				return Block{}, err
+			}
+			b.Attributes = append(b.Attributes, inner.Attributes...)
+			b.Blocks = append(b.Blocks, inner.Blocks...)
+			continue
+		}
 		if name == "" || name == "-" || !f.IsExported() {
 			continue
 		}

@@ -20,6 +20,9 @@ import (
 //		Extra  *extra        `cty:"extra"`  // an optional nested block: nil when absent
 //	}
 //
+// An untagged embedded struct's fields are read from the same object, as if
+// they were the outer struct's own (BlockOf flattens it the same way).
+//
 // Null values leave the field at its zero value (nil for pointers), so
 // optional attributes need no pointer unless "absent" must be told apart from
 // zero. Unknown values (see [Config]: only ValidateConfig sees them) also
@@ -83,6 +86,12 @@ func decodeValue(v cty.Value, rv reflect.Value, p cty.Path) error {
 		for i := 0; i < rv.NumField(); i++ {
 			f := rv.Type().Field(i)
 			name := f.Tag.Get("cty")
+			if embeddedStruct(f) { // its attributes are this object's own
+				if err := decodeValue(v, rv.Field(i), p); err != nil {
+					return err
+				}
+				continue
+			}
 			if name == "" || name == "-" || !f.IsExported() {
 				continue
 			}

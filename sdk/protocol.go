@@ -9,21 +9,6 @@ import (
 	"github.com/shammie-ml/shammie/sdk/proto/pluginv1"
 )
 
-// Handshake is the go-plugin handshake shared by the host and every plugin.
-// The magic cookie is not security: it only lets a plugin binary started by
-// hand say "run me through shammie" instead of hanging on a handshake.
-// ProtocolVersion is unused because the SDK negotiates through
-// VersionedPlugins (see [ProtocolVersion]).
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
-	MagicCookieKey:   "SHAMMIE_PLUGIN",
-	MagicCookieValue: "7f3b1c9e5a2d48e0b6c4a1f8d2e9c7b3",
-}
-
-// PluginSetKey is the name under which the Shammie service is dispensed in
-// the go-plugin plugin set of every protocol version.
-const PluginSetKey = "shammie"
-
 // MaxMessageBytes caps every gRPC message in both directions (go-plugin's
 // default is gRPC's 4 MiB receive limit on one side and unlimited send on the
 // other). Messages carry schemas, configs, diagnostics and small output

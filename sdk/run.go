@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -25,10 +26,11 @@ type Run struct {
 	StateDir string
 	Seed     int64
 	// Backend is the GoMLX backend the host chose for this step: "go" or
-	// "xla:<name>". Open it with sdk/ml.OpenBackend.
+	// "xla:<name>". Open it with sdk/ml.AcquireBackend (and release it when the step ends).
 	Backend string
 
-	sink eventSink
+	sink      eventSink
+	artifacts map[string]ArtifactDecl // the schema's, by name
 }
 
 // Reporter is the part of [Run] that long computations (sdk/ml training
@@ -158,3 +160,98 @@ type discard struct{}
 func (discard) Progress(string, int64, int64, string) {}
 func (discard) Metric(string, int64, float64)         {}
 func (discard) Logf(string, ...any)                   {}
+
+// Outputs sets several output values at once, in name order, and returns
+// every failure joined: one call whose error a plugin cannot forget to
+// check one value at a time.
+func (r *Run) Outputs(values map[string]cty.Value) error {
+	names := make([]string, 0, len(values))
+	for n := range values {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, n := range names {
+		errs = append(errs, r.Output(n, values[n]))
+	}
+	return errors.Join(errs...)
+}
+
+// WriteArtifact writes a file and announces it, in one call: write gets the
+// absolute path of relPath inside the work dir (its directory already
+// created), and the file is announced as the declared artifact name, with
+// the media type the schema declares for it. An artifact the schema does
+// not declare is an error: other steps could not refer to it.
+//
+//	err := run.WriteArtifact("weights", "weights.json", func(path string) error {
+//		return os.WriteFile(path, b, 0o644)
+//	})
+func (r *Run) WriteArtifact(name, relPath string, write func(path string) error) error {
+	decl, err := r.declared(name)
+	if err != nil {
+		return err
+	}
+	path := r.Path(relPath)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("artifact %q: %w", name, err)
+	}
+	if err := write(path); err != nil {
+		return fmt.Errorf("writing artifact %q (%s): %w", name, relPath, err)
+	}
+	return r.Artifact(name, relPath, decl.MediaType)
+}
+
+// WritePlot saves a plot and announces it: plot gets the path without
+// extension (relBase inside the work dir) and returns the files it wrote,
+// such as sdk/chart.Save's PNG and SVG; each is announced as the declared
+// artifact of the same position in names ("" skips one). The media types
+// come from the schema.
+//
+//	err := run.WritePlot("plots/loss", []string{"loss_png", "loss_svg"}, func(base string) ([]string, error) {
+//		png, svg, err := chart.Save(p, base, 6*vg.Inch, 4*vg.Inch)
+//		return []string{png, svg}, err
+//	})
+func (r *Run) WritePlot(relBase string, names []string, plot func(base string) ([]string, error)) error {
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		if _, err := r.declared(n); err != nil {
+			return err
+		}
+	}
+	base := r.Path(relBase)
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+		return err
+	}
+	files, err := plot(base)
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", relBase, err)
+	}
+	for i, n := range names {
+		if n == "" || i >= len(files) {
+			continue
+		}
+		rel, err := filepath.Rel(r.WorkDir, files[i])
+		if err != nil {
+			return err
+		}
+		decl, _ := r.declared(n)
+		if err := r.Artifact(n, rel, decl.MediaType); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// declared looks an artifact up in the schema.
+func (r *Run) declared(name string) (ArtifactDecl, error) {
+	if r.artifacts == nil {
+		return ArtifactDecl{}, fmt.Errorf("artifact %q: the run has no schema to take its media type from", name)
+	}
+	d, ok := r.artifacts[name]
+	if !ok {
+		return ArtifactDecl{}, fmt.Errorf("artifact %q is not declared in the plugin's schema", name)
+	}
+	return d, nil
+}

@@ -27,7 +27,7 @@ func (r *recordingSink) artifact(name, relPath, sum string, size int64, mediaTyp
 	r.events = append(r.events, fmt.Sprintf("artifact %s %s %d %s", name, relPath, size, mediaType))
 }
 func (r *recordingSink) output(name string, v cty.Value) error {
-	if _, err := Wire.EncodeValue(v); err != nil {
+	if _, err := codec.EncodeValue(v); err != nil {
 		return err
 	}
 	r.events = append(r.events, "output "+name)

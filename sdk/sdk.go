@@ -13,13 +13,18 @@ package sdk
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/shammie-ml/shammie/sdk/internal/handshake"
 )
 
 // ProtocolVersion is the plugin protocol this SDK speaks (proto package
 // shammie.plugin.v1).
-const ProtocolVersion = 1
+const ProtocolVersion = handshake.ProtocolVersion
 
 // Plugin is the interface a plugin binary implements.
 type Plugin interface {
@@ -54,6 +59,9 @@ type Metadata struct {
 	// ProtocolVersions the binary speaks. Filled in by the SDK when the
 	// metadata crosses the wire; a plugin leaves it empty.
 	ProtocolVersions []int
+	// SDKVersion is the version of this SDK the plugin was built with.
+	// Filled in by the SDK when the metadata crosses the wire.
+	SDKVersion string
 }
 
 // Schema is the config schema of a plugin plus its declared outputs.
@@ -110,9 +118,41 @@ type OutputDecl struct {
 // steps refer to it as step.NAME.artifacts.ARTIFACT, which evaluates to the
 // absolute path of the file in the host's content-addressed store.
 type ArtifactDecl struct {
-	Name        string
+	Name string
+	// MediaType is what [Run.WriteArtifact] announces the file as.
 	MediaType   string
 	Description string
+	// Family is set on the members of a bounded family declared with
+	// [ArtifactFamily]: the family's pattern, e.g. "layer_{0..79}_png".
+	Family string
+}
+
+// ArtifactFamily declares a bounded family of artifacts whose number
+// depends on the config (one plot per layer, say): the names are pattern
+// with "{i}" replaced by 0 … max-1, each member is an ordinary declared
+// artifact other steps can refer to, and `shammie plugins describe` shows
+// the family as one row, "layer_{0..79}_png". max is the bound the schema
+// allows (the config's largest legal value); a step announces only the
+// members its config produces.
+//
+//	Artifacts: append([]sdk.ArtifactDecl{ ... },
+//		sdk.ArtifactFamily("layer_{i}_experts_png", maxLayers, "image/png", "expert load of layer i")...),
+func ArtifactFamily(pattern string, max int, mediaType, description string) []ArtifactDecl {
+	if !strings.Contains(pattern, "{i}") {
+		panic(fmt.Sprintf("sdk.ArtifactFamily: pattern %q has no {i}", pattern))
+	}
+	family := strings.Replace(pattern, "{i}", fmt.Sprintf("{0..%d}", max-1), 1)
+	out := make([]ArtifactDecl, max)
+	for i := range out {
+		out[i] = ArtifactDecl{Name: FamilyMember(pattern, i), MediaType: mediaType, Description: description, Family: family}
+	}
+	return out
+}
+
+// FamilyMember is the name of member i of the family pattern ("{i}"
+// replaced by i), for announcing it.
+func FamilyMember(pattern string, i int) string {
+	return strings.Replace(pattern, "{i}", strconv.Itoa(i), 1)
 }
 
 // Severity of a diagnostic.

@@ -14,6 +14,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"google.golang.org/grpc"
 
+	"github.com/shammie-ml/shammie/sdk/internal/handshake"
 	"github.com/shammie-ml/shammie/sdk/proto/pluginv1"
 )
 
@@ -62,8 +63,8 @@ func Serve(p Plugin) {
 		os.Stdout = out
 	}
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {PluginSetKey: &goPlugin{impl: p}}},
+		HandshakeConfig:  handshake.Config,
+		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {handshake.PluginSetKey: &goPlugin{impl: p}}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(append(opts, grpcServerOptions()...)...)
 		},
@@ -105,8 +106,8 @@ func (s *server) claimStdio() {
 			os.Stderr = realStderr()
 			// Programs the plugin starts must not believe that they, too,
 			// were launched by a host (and redirect their stdout).
-			os.Unsetenv(Handshake.MagicCookieKey)
-			os.Unsetenv(HostPIDEnv)
+			os.Unsetenv(handshake.Config.MagicCookieKey)
+			os.Unsetenv(handshake.HostPIDEnv)
 		}
 	})
 }
@@ -124,13 +125,13 @@ func recoverAs(call string, err *error) {
 func (s *server) GetMetadata(context.Context, *pluginv1.GetMetadataRequest) (_ *pluginv1.Metadata, err error) {
 	s.claimStdio()
 	defer recoverAs("Metadata", &err)
-	return Wire.EncodeMetadata(s.impl.Metadata()), nil
+	return codec.EncodeMetadata(s.impl.Metadata()), nil
 }
 
 func (s *server) GetSchema(context.Context, *pluginv1.GetSchemaRequest) (_ *pluginv1.Schema, err error) {
 	s.claimStdio()
 	defer recoverAs("Schema", &err)
-	out, err := Wire.EncodeSchema(s.impl.Schema())
+	out, err := codec.EncodeSchema(s.impl.Schema())
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s declares an invalid schema: %w", s.impl.Metadata().Name, err)
 	}
@@ -139,13 +140,15 @@ func (s *server) GetSchema(context.Context, *pluginv1.GetSchemaRequest) (_ *plug
 
 func (s *server) ValidateConfig(ctx context.Context, req *pluginv1.ValidateConfigRequest) (resp *pluginv1.ValidateConfigResponse, err error) {
 	s.claimStdio()
-	v, err := Wire.DecodeValue(req.GetConfig())
+	v, err := codec.DecodeValue(req.GetConfig())
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	defer recoverAs("ValidateConfig", &err)
-	diags := s.impl.ValidateConfig(ctx, Config{Value: v})
-	return &pluginv1.ValidateConfigResponse{Diagnostics: Wire.EncodeDiagnostics(diags)}, nil
+	diags, err := s.validate(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	return &pluginv1.ValidateConfigResponse{Diagnostics: codec.EncodeDiagnostics(diags)}, nil
 }
 
 func (s *server) Stop(_ context.Context, req *pluginv1.StopRequest) (*pluginv1.StopResponse, error) {
@@ -162,7 +165,7 @@ func (s *server) Stop(_ context.Context, req *pluginv1.StopRequest) (*pluginv1.S
 
 func (s *server) Run(req *pluginv1.RunRequest, stream grpc.ServerStreamingServer[pluginv1.Event]) error {
 	s.claimStdio()
-	cfg, err := Wire.DecodeValue(req.GetConfig())
+	cfg, err := codec.DecodeValue(req.GetConfig())
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -173,6 +176,16 @@ func (s *server) Run(req *pluginv1.RunRequest, stream grpc.ServerStreamingServer
 	}
 	ctx, cancel := context.WithCancelCause(stream.Context())
 	defer cancel(nil)
+	sink := &streamSink{send: stream.Send}
+	// Run only ever sees a config that passed ValidateConfig: the host
+	// validates right before running too, but a plugin must not rely on
+	// every caller doing so (and need not re-validate in Run).
+	if diags, err := s.validate(ctx, cfg); err != nil || diags.HasErrors() {
+		if err == nil {
+			err = diags.Err()
+		}
+		return sink.finish(stream, statusOf(ctx, err))
+	}
 	st := &runState{runID: req.GetRunId(), step: req.GetStep(), cancel: cancel}
 	s.mu.Lock()
 	s.runs[st] = struct{}{}
@@ -183,19 +196,47 @@ func (s *server) Run(req *pluginv1.RunRequest, stream grpc.ServerStreamingServer
 		s.mu.Unlock()
 	}()
 
-	sink := &streamSink{send: stream.Send}
 	run := &Run{
 		RunID: req.GetRunId(), Step: req.GetStep(), Config: Config{Value: cfg},
 		WorkDir: req.GetWorkDir(), StateDir: req.GetStateDir(), Seed: req.GetSeed(), Backend: req.GetBackend(),
-		sink: sink,
+		sink: sink, artifacts: s.artifactDecls(),
 	}
 	runErr := runRecovered(ctx, s.impl, run)
-	status := statusOf(ctx, runErr)
-	// The final status is the last thing on the stream, and it must get
-	// through even when events failed to send earlier.
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
-	sink.closed = true
+	return sink.finish(stream, statusOf(ctx, runErr))
+}
+
+// validate calls the plugin's ValidateConfig, a panic in it becoming the
+// error, and puts the summaries in sentence case.
+func (s *server) validate(ctx context.Context, cfg cty.Value) (diags Diagnostics, err error) {
+	defer recoverAs("ValidateConfig", &err)
+	diags = s.impl.ValidateConfig(ctx, Config{Value: cfg})
+	for i := range diags {
+		diags[i].Summary = SentenceCase(diags[i].Summary)
+	}
+	return diags, nil
+}
+
+// artifactDecls indexes the declared artifacts by name, families expanded
+// (see [ArtifactFamily]), for [Run.WriteArtifact]'s media types.
+func (s *server) artifactDecls() (out map[string]ArtifactDecl) {
+	defer func() {
+		if recover() != nil {
+			out = nil // GetSchema reports the panic; Run then just lacks media types
+		}
+	}()
+	out = map[string]ArtifactDecl{}
+	for _, a := range s.impl.Schema().Artifacts {
+		out[a.Name] = a
+	}
+	return out
+}
+
+// finish sends the final status: the last thing on the stream, which must
+// get through even when events failed to send earlier.
+func (s *streamSink) finish(stream grpc.ServerStreamingServer[pluginv1.Event], status *pluginv1.Status) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
 	return stream.Send(&pluginv1.Event{TimeUnixNano: time.Now().UnixNano(), Kind: &pluginv1.Event_Status{Status: status}})
 }
 
@@ -228,7 +269,7 @@ func statusOf(ctx context.Context, err error) *pluginv1.Status {
 	default:
 		st := &pluginv1.Status{State: pluginv1.Status_FAILED, Message: err.Error()}
 		if ds := DiagnosticsOf(err); ds != nil {
-			st.Diagnostics = Wire.EncodeDiagnostics(ds)
+			st.Diagnostics = codec.EncodeDiagnostics(ds)
 		}
 		return st
 	}
@@ -281,7 +322,7 @@ func (s *streamSink) artifact(name, relPath, sha256 string, size int64, mediaTyp
 }
 
 func (s *streamSink) output(name string, v cty.Value) error {
-	pv, err := Wire.EncodeValue(v)
+	pv, err := codec.EncodeValue(v)
 	if err != nil {
 		return fmt.Errorf("output %q: %w", name, err)
 	}

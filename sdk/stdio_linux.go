@@ -7,6 +7,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
+
+	"github.com/shammie-ml/shammie/sdk/internal/handshake"
 )
 
 // savedStdout is the original fd 1, kept for go-plugin's handshake line.
@@ -47,7 +49,7 @@ func watchParent(log hclog.Logger) {
 		log.Warn("cannot set the parent-death signal; relying on polling", "error", err)
 	}
 	want := os.Getppid()
-	if s := os.Getenv(HostPIDEnv); s != "" {
+	if s := os.Getenv(handshake.HostPIDEnv); s != "" {
 		if pid, err := strconv.Atoi(s); err == nil && pid > 0 {
 			want = pid
 		}

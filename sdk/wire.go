@@ -10,16 +10,18 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 	"google.golang.org/grpc"
 
+	"github.com/shammie-ml/shammie/sdk/internal/handshake"
 	"github.com/shammie-ml/shammie/sdk/proto/pluginv1"
 )
 
-// Wire converts between the SDK's types and the protocol's messages. It is
-// exported for sdk/pluginhost and sdk/plugintest, the host side of the same
-// protocol; plugin authors never need it. (Its methods hang off an unexported
-// type so that they stay out of the package's documented API.)
-var Wire wireCodec
-
+// wireCodec converts between the SDK's types and the protocol's messages.
+// sdk/pluginhost and sdk/plugintest, the host side of the same protocol,
+// reach it through sdk/internal/wire; plugin authors never need it.
 type wireCodec struct{}
+
+var codec wireCodec
+
+func init() { handshake.Codec = codec }
 
 // GoPlugin returns the go-plugin plugin that serves impl (server side) or,
 // with a nil impl, dials a plugin (client side; dispensing yields a
@@ -160,12 +162,18 @@ func (wireCodec) DecodePath(steps []*pluginv1.PathStep) (cty.Path, error) {
 	return p, nil
 }
 
-// EncodeMetadata converts plugin metadata; the protocol versions are the
-// SDK's, whatever m says.
+// EncodeMetadata converts plugin metadata; the SDK and protocol versions
+// are this SDK's, whatever m says, and an empty Version becomes the
+// binary's build version (see [BuildVersion]).
 func (wireCodec) EncodeMetadata(m Metadata) *pluginv1.Metadata {
+	v := m.Version
+	if v == "" {
+		v = BuildVersion("")
+	}
 	return &pluginv1.Metadata{
 		Name:             m.Name,
-		Version:          m.Version,
+		Version:          v,
+		SdkVersion:       Version,
 		ProtocolVersions: []int32{ProtocolVersion},
 		Backends:         m.Backends,
 		Description:      m.Description,
@@ -177,6 +185,7 @@ func (wireCodec) DecodeMetadata(m *pluginv1.Metadata) Metadata {
 	out := Metadata{
 		Name:        m.GetName(),
 		Version:     m.GetVersion(),
+		SDKVersion:  m.GetSdkVersion(),
 		Description: m.GetDescription(),
 		Backends:    m.GetBackends(),
 	}
@@ -209,7 +218,7 @@ func (w wireCodec) EncodeSchema(s Schema) (*pluginv1.Schema, error) {
 		out.Outputs = append(out.Outputs, &pluginv1.OutputDecl{Name: o.Name, TypeJson: tj, Description: o.Description})
 	}
 	for _, a := range s.Artifacts {
-		out.Artifacts = append(out.Artifacts, &pluginv1.ArtifactDecl{Name: a.Name, MediaType: a.MediaType, Description: a.Description})
+		out.Artifacts = append(out.Artifacts, &pluginv1.ArtifactDecl{Name: a.Name, MediaType: a.MediaType, Description: a.Description, Family: a.Family})
 	}
 	return out, nil
 }
@@ -258,7 +267,7 @@ func (w wireCodec) DecodeSchema(s *pluginv1.Schema) (Schema, error) {
 		out.Outputs = append(out.Outputs, OutputDecl{Name: o.Name, Type: ty, Description: o.Description})
 	}
 	for _, a := range s.GetArtifacts() {
-		out.Artifacts = append(out.Artifacts, ArtifactDecl{Name: a.Name, MediaType: a.MediaType, Description: a.Description})
+		out.Artifacts = append(out.Artifacts, ArtifactDecl{Name: a.Name, MediaType: a.MediaType, Description: a.Description, Family: a.Family})
 	}
 	return out, nil
 }

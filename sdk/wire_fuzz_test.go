@@ -5,7 +5,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/internal/wire"
 	"github.com/shammie-ml/shammie/sdk/proto/pluginv1"
 )
 
@@ -19,7 +19,7 @@ func FuzzDecodeValue(f *testing.F) {
 		cty.MapVal(map[string]cty.Value{"k": cty.UnknownVal(cty.Bool)}),
 		cty.TupleVal([]cty.Value{cty.NullVal(cty.DynamicPseudoType), cty.DynamicVal}),
 	} {
-		m, err := sdk.Wire.EncodeValue(v)
+		m, err := wire.W.EncodeValue(v)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -36,11 +36,11 @@ func FuzzDecodeValue(f *testing.F) {
 		if unknownAttr != "" {
 			m.Unknowns = []*pluginv1.ValuePath{{Steps: []*pluginv1.PathStep{{Step: &pluginv1.PathStep_Attribute{Attribute: unknownAttr}}}}}
 		}
-		v, err := sdk.Wire.DecodeValue(m)
+		v, err := wire.W.DecodeValue(m)
 		if err != nil {
 			return
 		}
-		if _, err := sdk.Wire.EncodeValue(v); err != nil {
+		if _, err := wire.W.EncodeValue(v); err != nil {
 			t.Errorf("decoded %#v but cannot encode it again: %v", v, err)
 		}
 	})

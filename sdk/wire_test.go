@@ -8,6 +8,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/internal/wire"
 )
 
 // ctyCmp compares cty types and values structurally (they hide their
@@ -59,11 +60,11 @@ func TestValueRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := sdk.Wire.EncodeValue(tt.v)
+			m, err := wire.W.EncodeValue(tt.v)
 			if err != nil {
 				t.Fatalf("EncodeValue: %v", err)
 			}
-			got, err := sdk.Wire.DecodeValue(m)
+			got, err := wire.W.DecodeValue(m)
 			if err != nil {
 				t.Fatalf("DecodeValue: %v", err)
 			}
@@ -85,7 +86,7 @@ func TestEncodeValueRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := sdk.Wire.EncodeValue(tt.v)
+			_, err := wire.W.EncodeValue(tt.v)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want it to mention %q", err, tt.want)
 			}
@@ -95,11 +96,11 @@ func TestEncodeValueRefusals(t *testing.T) {
 
 func TestEncodeValueDropsMarks(t *testing.T) {
 	v := cty.ObjectVal(map[string]cty.Value{"token": cty.StringVal("s3cret").Mark("sensitive")})
-	m, err := sdk.Wire.EncodeValue(v)
+	m, err := wire.W.EncodeValue(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := sdk.Wire.DecodeValue(m)
+	got, _ := wire.W.DecodeValue(m)
 	want, _ := v.UnmarkDeep()
 	if !got.RawEquals(want) {
 		t.Errorf("got %#v, want %#v", got, want)
@@ -115,11 +116,11 @@ func TestPathRoundTrip(t *testing.T) {
 	}
 	for _, p := range tests {
 		t.Run(sdk.FormatPath(p), func(t *testing.T) {
-			steps, err := sdk.Wire.EncodePath(p)
+			steps, err := wire.W.EncodePath(p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := sdk.Wire.DecodePath(steps)
+			got, err := wire.W.DecodePath(steps)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,7 +129,7 @@ func TestPathRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	if _, err := sdk.Wire.EncodePath(cty.Path{cty.IndexStep{Key: cty.NumberFloatVal(1.5)}}); err == nil {
+	if _, err := wire.W.EncodePath(cty.Path{cty.IndexStep{Key: cty.NumberFloatVal(1.5)}}); err == nil {
 		t.Error("a fractional index was encoded")
 	}
 }
@@ -171,26 +172,26 @@ func TestSchemaRoundTrip(t *testing.T) {
 		Outputs:   []sdk.OutputDecl{{Name: "loss", Type: cty.Number, Description: "final loss"}, {Name: "per_class", Type: cty.Map(cty.Number)}},
 		Artifacts: []sdk.ArtifactDecl{{Name: "weights", MediaType: "application/json", Description: "w"}},
 	}
-	m, err := sdk.Wire.EncodeSchema(s)
+	m, err := wire.W.EncodeSchema(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := sdk.Wire.DecodeSchema(m)
+	got, err := wire.W.DecodeSchema(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(s, got, ctyCmp); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
 	}
-	if _, err := sdk.Wire.EncodeSchema(sdk.Schema{Config: sdk.Block{Attributes: []sdk.Attribute{{Name: "x"}}}}); err == nil || !strings.Contains(err.Error(), "x") {
+	if _, err := wire.W.EncodeSchema(sdk.Schema{Config: sdk.Block{Attributes: []sdk.Attribute{{Name: "x"}}}}); err == nil || !strings.Contains(err.Error(), "x") {
 		t.Errorf("attribute without type: err = %v", err)
 	}
 }
 
 func TestMetadataAndDiagnosticsRoundTrip(t *testing.T) {
 	md := sdk.Metadata{Name: "fit", Version: "0.1.0", Description: "d", Backends: []string{"go", "xla:cuda"}}
-	got := sdk.Wire.DecodeMetadata(sdk.Wire.EncodeMetadata(md))
-	md.ProtocolVersions = []int{sdk.ProtocolVersion}
+	got := wire.W.DecodeMetadata(wire.W.EncodeMetadata(md))
+	md.ProtocolVersions, md.SDKVersion = []int{sdk.ProtocolVersion}, sdk.Version
 	if diff := cmp.Diff(md, got); diff != "" {
 		t.Errorf("metadata (-want +got):\n%s", diff)
 	}
@@ -198,7 +199,7 @@ func TestMetadataAndDiagnosticsRoundTrip(t *testing.T) {
 		sdk.Errorf(cty.GetAttrPath("layer").IndexInt(1).GetAttr("d"), "Too small", "d must be ≥ 1"),
 		sdk.Warnf(nil, "Slow", "this will take a while"),
 	}
-	gotDs, err := sdk.Wire.DecodeDiagnostics(sdk.Wire.EncodeDiagnostics(ds))
+	gotDs, err := wire.W.DecodeDiagnostics(wire.W.EncodeDiagnostics(ds))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -180,11 +180,11 @@ step "evaluate" {
     mode          = "evaluate"
     eval_examples = 128
     candidates = {
-      base        = step.base.artifacts.model
-      general     = step.general.artifacts.model
-      skill       = step.skill.artifacts.model
-      continued   = step.continued.artifacts.model
-      retrain     = step.retrain.artifacts.model
+      base         = step.base.artifacts.model
+      general      = step.general.artifacts.model
+      skill        = step.skill.artifacts.model
+      continued    = step.continued.artifacts.model
+      retrain      = step.retrain.artifacts.model
       "merge_0.1"  = step.merge_skill.artifacts.sweep_0
       "merge_0.25" = step.merge_skill.artifacts.sweep_1
       "merge_0.5"  = step.merge_skill.artifacts.sweep_2

@@ -2,22 +2,22 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/shammie-ml/shammie/plugins/fit/internal/dataset"
-	"github.com/shammie-ml/shammie/plugins/fit/internal/demo"
+	"github.com/shammie-ml/shammie/plugins/fit/internal/estimate"
+	"github.com/shammie-ml/shammie/plugins/fit/internal/planted"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
-// Version is the plugin's semantic version.
-const Version = "0.1.0"
+// version is stamped at build from the VERSION file
+// (-ldflags "-X main.version=$(cat VERSION)"; see sdk.BuildVersion).
+var version string
 
 // Plugin implements sdk.Plugin.
 type Plugin struct{}
@@ -82,7 +82,7 @@ var schema = sdk.Schema{
 
 // Metadata implements sdk.Plugin.
 func (*Plugin) Metadata() sdk.Metadata {
-	return sdk.Metadata{Name: "fit", Version: Version, Backends: ml.Backends(),
+	return sdk.Metadata{Name: "fit", Version: sdk.BuildVersion(version), Backends: ml.Backends(),
 		Description: "Imitation threshold (FIT/MIMETIC²): imitation scores from embeddings in GoMLX, exact PELT, bootstrap interval, plot; demo generator"}
 }
 
@@ -90,164 +90,89 @@ func (*Plugin) Metadata() sdk.Metadata {
 func (*Plugin) Schema() sdk.Schema { return schema }
 
 // ValidateConfig implements sdk.Plugin. Values that depend on other steps
-// are unknown at validation time and are checked only when known.
-func (*Plugin) ValidateConfig(_ context.Context, cfg sdk.Config) sdk.Diagnostics {
-	v := cfg.Value
-	var diags sdk.Diagnostics
-	attr := func(name string) (cty.Value, bool) {
-		if v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
-			return cty.NilVal, false
-		}
-		a := v.GetAttr(name)
-		return a, a.IsKnown() && !a.IsNull()
-	}
-	path := func(name string) cty.Path { return cty.GetAttrPath(name) }
-	num := func(name string) (float64, bool) {
-		a, ok := attr(name)
-		if !ok || a.Type() != cty.Number {
-			return 0, false
-		}
-		f, _ := a.AsBigFloat().Float64()
-		return f, true
-	}
-	isSet := func(name string) bool {
-		a, _ := attr(name)
-		if a == cty.NilVal {
-			return false
-		}
-		// Unknown counts as set: it will be a path once the producer ran.
-		return !a.IsKnown() || (!a.IsNull() && !(a.Type() == cty.String && a.AsString() == ""))
-	}
-	if !cfg.IsKnown("mode") {
+// are unknown at validation time; the Validator skips the checks that read
+// them.
+func (*Plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
+	var cfg Config
+	v := sdk.NewValidator(c, &cfg)
+	if !v.Known("mode") {
 		// Which checks apply depends on the mode; the host validates
 		// again once it is known.
-		return nil
+		return v.Diagnostics()
 	}
-	mode := "estimate"
-	if m, ok := attr("mode"); ok {
-		mode = m.AsString()
-	}
-	switch mode {
+	switch cfg.Mode {
 	case "estimate":
-		switch s, e := isSet("scores"), isSet("embeddings"); {
-		case s && e:
-			diags = append(diags, sdk.Errorf(path("embeddings"), "Both scores and embeddings are set", "Give either a score table (scores) or embeddings to score (embeddings), not both."))
-		case !s && !e:
-			diags = append(diags, sdk.Errorf(path("scores"), "No input", "estimate mode needs scores (a .csv/.jsonl score table) or embeddings (a .safetensors bundle or .csv manifest)."))
-		}
-		for _, name := range []string{"scores", "embeddings"} {
-			if a, ok := attr(name); ok && a.AsString() != "" {
-				if _, err := os.Stat(a.AsString()); err != nil {
-					diags = append(diags, sdk.Errorf(path(name), "Input file not found", err.Error()))
-				}
-			}
-		}
-		if p, ok := num("penalty"); ok && !(p > 0 && !math.IsInf(p, 0)) {
-			diags = append(diags, sdk.Errorf(path("penalty"), "Penalty must be positive", fmt.Sprintf("got %v; the reference uses 0.9", p)))
-		}
-		if b, ok := num("bootstrap"); ok && (b < 0 || b != math.Trunc(b) || b > 1e6) {
-			diags = append(diags, sdk.Errorf(path("bootstrap"), "Invalid number of bootstrap resamples", fmt.Sprintf("got %v; use a whole number from 0 (no interval) to 1000000", b)))
-		}
-		if c, ok := num("confidence"); ok && !(c > 0 && c < 1) {
-			diags = append(diags, sdk.Errorf(path("confidence"), "Confidence level must be in (0, 1)", fmt.Sprintf("got %v, e.g. 0.95", c)))
-		}
+		validateEstimate(v, cfg)
 	case "generate":
-		positive := map[string]float64{"n_concepts": 2, "prompts": 1, "train_images": 1, "generated_images": 1, "width": 2}
-		for _, name := range []string{"n_concepts", "prompts", "train_images", "generated_images", "width"} {
-			if f, ok := num(name); ok && (f < positive[name] || f != math.Trunc(f)) {
-				diags = append(diags, sdk.Errorf(path(name), "Invalid "+name, fmt.Sprintf("got %v; need a whole number >= %v", f, positive[name])))
-			}
-		}
-		lo, okLo := num("min_count")
-		hi, okHi := num("max_count")
-		if okLo && lo < 0 {
-			diags = append(diags, sdk.Errorf(path("min_count"), "Negative min_count", fmt.Sprintf("got %v", lo)))
-		}
-		if okLo && okHi && hi < lo {
-			diags = append(diags, sdk.Errorf(path("max_count"), "max_count below min_count", fmt.Sprintf("%v < %v", hi, lo)))
-		}
-		for _, name := range []string{"below", "above"} {
-			if f, ok := num(name); ok && !(f >= 0 && f <= 1) {
-				diags = append(diags, sdk.Errorf(path(name), "Mixing weight outside [0, 1]", fmt.Sprintf("%s = %v", name, f)))
-			}
-		}
-		if f, ok := num("noise"); ok && !(f >= 0) {
-			diags = append(diags, sdk.Errorf(path("noise"), "Negative noise", fmt.Sprintf("got %v", f)))
-		}
-		if a, ok := attr("counts_csv"); ok && a.AsString() != "" {
-			if _, err := os.Stat(a.AsString()); err != nil {
-				diags = append(diags, sdk.Errorf(path("counts_csv"), "counts_csv not found", err.Error()))
-			}
-		}
+		validateGenerate(v, cfg)
 	default:
-		diags = append(diags, sdk.Errorf(path("mode"), "Unknown mode", fmt.Sprintf("mode is %q; use \"estimate\" or \"generate\"", mode)))
+		v.OneOf("mode", cfg.Mode, "estimate", "generate")
 	}
-	return diags
+	return v.Diagnostics()
 }
 
-// Run implements sdk.Plugin.
-func (p *Plugin) Run(ctx context.Context, run *sdk.Run) error {
+func validateEstimate(v *sdk.Validator, cfg Config) {
+	// An unknown input counts as set: it will be a path once its producer ran.
+	scores, emb := cfg.Scores != "" || !v.Known("scores"), cfg.Embeddings != "" || !v.Known("embeddings")
+	v.Check(!(scores && emb), "embeddings", "Both scores and embeddings are set",
+		"Give either a score table (scores) or embeddings to score (embeddings), not both.")
+	v.Check(scores || emb, "scores", "No input",
+		"Estimate mode needs scores (a .csv/.jsonl score table) or embeddings (a .safetensors bundle or .csv manifest).")
+	checkFile(v, "scores", cfg.Scores, "Input file not found")
+	checkFile(v, "embeddings", cfg.Embeddings, "Input file not found")
+	v.Check(cfg.Penalty > 0 && !math.IsInf(cfg.Penalty, 0), "penalty", "Penalty must be positive",
+		fmt.Sprintf("Got %v; the reference uses 0.9.", cfg.Penalty))
+	v.Check(cfg.Bootstrap >= 0 && cfg.Bootstrap <= 1e6, "bootstrap", "Invalid number of bootstrap resamples",
+		fmt.Sprintf("Got %v; use a whole number from 0 (no interval) to 1000000.", cfg.Bootstrap))
+	v.Check(cfg.Confidence > 0 && cfg.Confidence < 1, "confidence", "Confidence level must be in (0, 1)",
+		fmt.Sprintf("Got %v, e.g. 0.95.", cfg.Confidence))
+}
+
+func validateGenerate(v *sdk.Validator, cfg Config) {
+	for _, n := range []struct {
+		attr     string
+		val, min int
+	}{{"n_concepts", cfg.NConcepts, 2}, {"prompts", cfg.Prompts, 1}, {"train_images", cfg.TrainImages, 1},
+		{"generated_images", cfg.GeneratedImages, 1}, {"width", cfg.Width, 2}} {
+		v.Check(n.val >= n.min, n.attr, "Invalid "+n.attr, fmt.Sprintf("Got %v; need a whole number >= %v.", n.val, n.min))
+	}
+	v.Check(cfg.MinCount >= 0, "min_count", "Negative min_count", fmt.Sprintf("Got %v.", cfg.MinCount))
+	v.CheckAll(cfg.MaxCount >= cfg.MinCount, []string{"max_count", "min_count"}, "The max_count is below min_count",
+		fmt.Sprintf("%v < %v.", cfg.MaxCount, cfg.MinCount))
+	v.Check(cfg.Below >= 0 && cfg.Below <= 1, "below", "Mixing weight outside [0, 1]", fmt.Sprintf("below = %v.", cfg.Below))
+	v.Check(cfg.Above >= 0 && cfg.Above <= 1, "above", "Mixing weight outside [0, 1]", fmt.Sprintf("above = %v.", cfg.Above))
+	v.Check(cfg.Noise >= 0, "noise", "Negative noise", fmt.Sprintf("Got %v.", cfg.Noise))
+	checkFile(v, "counts_csv", cfg.CountsCSV, "File counts_csv not found")
+}
+
+// checkFile checks that a known, non-empty path exists.
+func checkFile(v *sdk.Validator, attr, path, summary string) {
+	if path == "" {
+		return
+	}
+	_, err := os.Stat(path)
+	detail := ""
+	if err != nil {
+		detail = err.Error()
+	}
+	v.Check(err == nil, attr, summary, detail)
+}
+
+// Run implements sdk.Plugin: it picks the mode; the work is in
+// internal/estimate and internal/planted.
+func (*Plugin) Run(ctx context.Context, run *sdk.Run) error {
 	var cfg Config
 	if err := run.Config.Decode(&cfg); err != nil {
 		return err
 	}
-	if diags := p.ValidateConfig(ctx, run.Config); diags.HasErrors() {
-		return diags.Err()
+	cols := dataset.Columns{Concept: cfg.ConceptColumn, Count: cfg.CountColumn, Score: cfg.ScoreColumn, Prompt: cfg.PromptColumn}
+	if cfg.Mode == "generate" {
+		return planted.Step(ctx, run, planted.Config{Concepts: cfg.NConcepts, MinCount: cfg.MinCount, MaxCount: cfg.MaxCount,
+			Threshold: cfg.PlantedThreshold, Prompts: cfg.Prompts, TrainImages: cfg.TrainImages,
+			GeneratedImages: cfg.GeneratedImages, Width: cfg.Width, Below: cfg.Below, Above: cfg.Above,
+			Noise: cfg.Noise, Seed: uint64(run.Seed)}, cfg.CountsCSV, cols)
 	}
-	switch cfg.Mode {
-	case "generate":
-		return runGenerate(ctx, run, cfg)
-	default:
-		return runEstimate(ctx, run, cfg)
-	}
-}
-
-func runGenerate(ctx context.Context, run *sdk.Run, cfg Config) error {
-	dc := demo.Config{Concepts: cfg.NConcepts, MinCount: cfg.MinCount, MaxCount: cfg.MaxCount,
-		Threshold: cfg.PlantedThreshold, Prompts: cfg.Prompts, TrainImages: cfg.TrainImages,
-		GeneratedImages: cfg.GeneratedImages, Width: cfg.Width, Below: cfg.Below, Above: cfg.Above,
-		Noise: cfg.Noise, Seed: uint64(run.Seed)}
-	if cfg.CountsCSV != "" {
-		counts, err := dataset.ReadCounts(cfg.CountsCSV, cfg.ConceptColumn, cfg.CountColumn)
-		if err != nil {
-			return err
-		}
-		dc.Counts = counts
-	}
-	set, err := demo.Generate(dc)
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := set.WriteBundle(run.Path("embeddings.safetensors")); err != nil {
-		return err
-	}
-	truth := map[string]any{"planted_threshold": cfg.PlantedThreshold, "expected_threshold": set.Expected,
-		"concepts": set.Names, "counts": set.Counts, "seed": run.Seed}
-	truth["config"] = map[string]any{"prompts": dc.Prompts, "train_images": dc.TrainImages, "generated_images": dc.GeneratedImages,
-		"width": dc.Width, "below": dc.Below, "above": dc.Above, "noise": dc.Noise, "counts_csv": cfg.CountsCSV}
-	if err := writeJSON(run.Path("truth.json"), truth); err != nil {
-		return err
-	}
-	for _, a := range [][3]string{{"embeddings", "embeddings.safetensors", "application/vnd.safetensors"}, {"truth", "truth.json", "application/json"}} {
-		if err := run.Artifact(a[0], a[1], a[2]); err != nil {
-			return err
-		}
-	}
-	run.Logf("generated %d concepts (%d prompts × %d images, %d training images, width %d); onset at %d, first count at or above it %d",
-		len(set.Names), dc.Prompts, dc.GeneratedImages, dc.TrainImages, dc.Width, cfg.PlantedThreshold, set.Expected)
-	return errors.Join(
-		run.Output("n_concepts", cty.NumberIntVal(int64(len(set.Names)))),
-		run.Output("planted_threshold", cty.NumberIntVal(cfg.PlantedThreshold)),
-		run.Output("expected_threshold", cty.NumberIntVal(set.Expected)),
-	)
-}
-
-func inputName(cfg Config) string {
-	if cfg.Scores != "" {
-		return filepath.Base(cfg.Scores)
-	}
-	return filepath.Base(cfg.Embeddings)
+	return estimate.Run(ctx, run, estimate.Options{Scores: cfg.Scores, Embeddings: cfg.Embeddings, Columns: cols,
+		DropInvalid: cfg.DropInvalid, Penalty: cfg.Penalty, Bootstrap: cfg.Bootstrap, Confidence: cfg.Confidence,
+		Title: cfg.Title, Version: sdk.BuildVersion(version)})
 }

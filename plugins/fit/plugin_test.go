@@ -20,7 +20,7 @@ import (
 func TestMetadataAndSchema(t *testing.T) {
 	h := plugintest.New(t, &Plugin{})
 	md := h.Metadata()
-	if md.Name != "fit" || md.Version != Version || !slices.Contains(md.Backends, "go") {
+	if md.Name != "fit" || md.Version != sdk.DevVersion || md.SDKVersion != sdk.Version || !slices.Contains(md.Backends, "go") {
 		t.Errorf("metadata %+v", md)
 	}
 	s := h.Schema()

@@ -5,10 +5,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	gomlxctx "github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/google/go-cmp/cmp"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/shammie-ml/shammie/plugins/moe/internal/moe"
 	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/ml"
 	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
 
@@ -29,8 +34,13 @@ func TestGenerateThenTrain(t *testing.T) {
 		"steps": 40, "lr": 0.01, "warmup": 4, "snapshots": 3, "eval_windows": 4,
 	}, plugintest.WithSeed(1))
 	tr.RequireSuccess(t)
-	for _, name := range []string{"model", "model_config", "analysis", "specialisation", "plot_vocab_spec",
-		"plot_saturation", "plot_domain_spec_layer0", "plot_load_layer0", "plot_coactivation_layer0", "plot_coactivation_adjacent_layer0"} {
+	if n := ml.LiveBackends(); n != 0 {
+		t.Errorf("%d backends still open after the steps (a reused plugin process would leak them)", n)
+	}
+	checkModelArtifact(t, tr.Artifact(t, "model").Path)
+	for _, name := range []string{"model", "analysis", "specialisation", "plot_vocab_spec",
+		"plot_saturation", "plot_domain_spec_layer0", "plot_load_layer0", "plot_coactivation_layer0", "plot_coactivation_adjacent_layer0",
+		"plot_lift", "plot_divergence", "plot_divergence_svg"} {
 		if a := tr.Artifact(t, name); a.Size == 0 {
 			t.Errorf("artifact %s is empty", name)
 		}
@@ -40,16 +50,69 @@ func TestGenerateThenTrain(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("specialisation table:\n%s", table)
-	for _, want := range []string{"Layer 0", "high", "low", "uniform = 100·2/8 = 25.0", "less work"} {
+	for _, want := range []string{"Layer 0", "high", "low", "uniform = 100·2/8 = 25.0", "less work", "lift", "JS bits", "shuffled-domain control (20 shuffles)"} {
 		if !strings.Contains(string(table), want) {
 			t.Errorf("specialisation table lacks %q:\n%s", want, table)
 		}
 	}
+	div, ctrl := tr.Output(t, "divergence").AsValueSlice(), tr.Output(t, "divergence_control").AsValueSlice()
+	if len(div) != 1 || len(ctrl) != 1 || tr.Output(t, "top_lift").LengthInt() != 2 {
+		t.Errorf("divergence %v, control %v, top_lift %v: want one layer and two domains", div, ctrl, tr.Output(t, "top_lift"))
+	}
+	t.Logf("divergence %#v (control p95 %#v), top lift %#v (control p95 %#v), specialised %#v", div, ctrl, tr.Output(t, "top_lift"),
+		tr.Output(t, "top_lift_control"), tr.Output(t, "domain_specialised"))
 	if ws := tr.Float(t, "work_saved"); ws <= 1 {
 		t.Errorf("work_saved = %g, want > 1 (sparse computes fewer rows than dense)", ws)
 	}
 	if len(tr.Metrics["aux/load_balance/layer_0"]) == 0 || len(tr.Metrics["aux/router_z/layer_0"]) == 0 {
 		t.Errorf("aux losses not reported as metrics; metrics: %v", keys(tr.Metrics))
+	}
+}
+
+// checkModelArtifact: the model artifact alone rebuilds the MoE model
+// (experts, top-k and expert width from its metadata), and its weights
+// cannot be loaded into a dense transformer of the same shape.
+func checkModelArtifact(t *testing.T, path string) {
+	t.Helper()
+	backend, release, err := ml.AcquireBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	ctx := gomlxctx.New()
+	m, err := ml.LoadModel(backend, path, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := m.Config.FFN; f.Kind != moe.Kind || f.Experts != 8 || f.TopK != 2 || f.ExpertHidden != 32 {
+		t.Errorf("the model file's feed-forward is %+v, want moe with 8 experts, top-2, hidden 32", f)
+	}
+	logits := func(m *ml.Transformer, ctx *gomlxctx.Context) error {
+		e, err := gomlxctx.NewExec(backend, ctx, func(ctx *gomlxctx.Context, tok *graph.Node) *graph.Node {
+			return m.Forward(ctx, ml.Inputs{Tokens: tok}).Logits
+		})
+		if err != nil {
+			return err
+		}
+		_, err = e.Exec(tensors.FromFlatDataAndDimensions([]int32{104, 105}, 1, 2))
+		return err
+	}
+	if err := logits(m.Transformer, ctx); err != nil {
+		t.Fatalf("running the loaded MoE model: %v", err)
+	}
+	dense := m.Config
+	dense.FFN = ml.FFNSpec{}
+	dm, err := ml.NewTransformer(dense)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx := gomlxctx.New()
+	if err := ml.LoadVariables(path, dctx, "/"+ml.ModelScope); err != nil {
+		t.Fatal(err)
+	}
+	err = logits(dm, dctx)
+	if err == nil || !strings.Contains(err.Error(), "model.layer_0.ff.gate_up.weights") {
+		t.Fatalf("the MoE weights ran in a dense transformer (error %v); loading must fail naming the missing tensor", err)
 	}
 }
 
@@ -67,15 +130,17 @@ func TestValidateConfig(t *testing.T) {
 		cfg  map[string]any
 		want string
 	}{
-		{map[string]any{"mode": "train"}, "train needs domains"},
-		{map[string]any{"mode": "bogus"}, "unknown mode"},
+		{map[string]any{"mode": "train"}, "Train needs domains"},
+		{map[string]any{"mode": "bogus"}, "Unknown mode"},
 		{map[string]any{"mode": "train", "domains": map[string]any{"a": "x"}, "top_k": 9}, "top_k"},
 		{map[string]any{"mode": "train", "domains": map[string]any{"a": "x"}, "d_model": 30, "heads": 4}, "d_model"},
-		{map[string]any{"mode": "generate", "bytes_per_domain": 10}, "too little"},
+		{map[string]any{"mode": "generate", "bytes_per_domain": 10}, "Too little"},
+		{map[string]any{"mode": "train", "domains": map[string]any{"a": "x"}, "accum_steps": 2}, "gradient accumulation is not supported"},
+		{map[string]any{"mode": "train", "domains": map[string]any{"a": "x"}, "lr": 0}, "lr must be positive"},
 	}
 	for _, tc := range cases {
 		d := h.Validate(tc.cfg)
-		if !d.HasErrors() || !strings.Contains(diagText(d), tc.want) {
+		if !d.HasErrors() || !strings.Contains(strings.ToLower(diagText(d)), strings.ToLower(tc.want)) {
 			t.Errorf("config %v: diagnostics %q, want an error mentioning %q", tc.cfg, diagText(d), tc.want)
 		}
 	}
@@ -91,6 +156,8 @@ func TestValidateConfig(t *testing.T) {
 		{"unknown domains, bad top_k", map[string]any{"mode": "train", "domains": cty.UnknownVal(cty.Map(cty.String)), "top_k": 9}, []string{"(config)"}}, // Options.Validate names no attribute
 		{"unknown steps, bad snapshots", map[string]any{"mode": "train", "domains": map[string]any{"a": "x"},
 			"steps": cty.UnknownVal(cty.Number), "snapshots": 1}, []string{"snapshots"}},
+		{"unknown heads, bad d_model and min_lr_ratio", map[string]any{"mode": "train", "domains": map[string]any{"a": "x"},
+			"heads": cty.UnknownVal(cty.Number), "d_model": 30, "min_lr_ratio": 2}, []string{"min_lr_ratio"}},
 		{"unknown mode", map[string]any{"mode": cty.UnknownVal(cty.String), "bytes_per_domain": 10}, nil},
 		{"unknown bytes", map[string]any{"mode": "generate", "bytes_per_domain": cty.UnknownVal(cty.Number)}, nil},
 	}
@@ -145,4 +212,31 @@ func TestOLMoEDomainsSmoke(t *testing.T) {
 		}
 	}
 	tr.Output(t, "olmoe_pattern_holds")
+}
+
+// TestPerLayerPlotsAreFamilies: the per-layer plots are declared as bounded
+// families, so `plugins describe moe` shows one row per family instead of
+// one per layer up to MaxLayers.
+func TestPerLayerPlotsAreFamilies(t *testing.T) {
+	rows := map[string]bool{}
+	families := map[string]int{}
+	for _, a := range schema.Artifacts {
+		if a.Family != "" {
+			rows[a.Family] = true
+			families[a.Family]++
+			continue
+		}
+		rows[a.Name] = true
+	}
+	if len(families) != 8 {
+		t.Errorf("%d artifact families, want 8 (4 per-layer plots × PNG/SVG): %v", len(families), families)
+	}
+	for f, n := range families {
+		if n != MaxLayers {
+			t.Errorf("family %s has %d members, want MaxLayers = %d", f, n, MaxLayers)
+		}
+	}
+	if len(rows) > 24 {
+		t.Errorf("describe would list %d artifact rows", len(rows))
+	}
 }

@@ -21,6 +21,7 @@ type graphExtras struct {
 	mu       sync.Mutex
 	aux      []NamedNode
 	captures []NamedNode
+	metrics  []NamedNode
 }
 
 const extrasParam = "shammie_graph_extras"
@@ -78,4 +79,26 @@ func Captures(ctx *context.Context, g *graph.Graph) []NamedNode {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]NamedNode(nil), e.captures...)
+}
+
+// AddMetric reports a scalar of the graph being built (reward accuracy, a
+// DPO margin) without adding it to the objective: the trainer returns it in
+// StepResult.Metrics and reports it as "train/<name>" each step (mean over
+// micro-batches) and "eval/<name>" on evaluation. No gradient flows from it.
+func AddMetric(ctx *context.Context, name string, x *graph.Node) {
+	if x.Rank() != 0 {
+		panic(fmt.Sprintf("ml.AddMetric(%q): the metric must be a scalar, got %s", name, x.Shape()))
+	}
+	e := extrasOf(ctx, x.Graph())
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.metrics = append(e.metrics, NamedNode{name, graph.StopGradient(x)})
+}
+
+// Metrics returns the metrics added to g so far.
+func Metrics(ctx *context.Context, g *graph.Graph) []NamedNode {
+	e := extrasOf(ctx, g)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]NamedNode(nil), e.metrics...)
 }

@@ -51,6 +51,16 @@ var xlaOpener func(plugin string) (backends.Backend, error)
 //
 // The caller owns the backend and should Finalize it when done.
 func OpenBackend(name string) (backends.Backend, error) {
+	b, err := openBackend(name)
+	if err == nil {
+		liveBackends.Lock()
+		liveBackends.all = append(liveBackends.all, b)
+		liveBackends.Unlock()
+	}
+	return b, err
+}
+
+func openBackend(name string) (backends.Backend, error) {
 	switch {
 	case name == "" || name == BackendGo:
 		b, err := simplego.New(simplegoConfig)

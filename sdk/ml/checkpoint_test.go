@@ -125,7 +125,8 @@ func TestResumeIsBitExact(t *testing.T) {
 	cfg := tinyConfig()
 	ids, _ := ByteTokenizer{}.Encode(strings.Repeat("resume must be exact; ", 20))
 	w, _ := NewLMWindows(ids, 2, 16, 9)
-	tc := TrainConfig{Steps: 8, LR: 3e-3, WarmupSteps: 2, ClipNorm: 1, WeightDecay: 0.1, AccumSteps: 2, CheckpointEvery: 2, ModelConfig: cfg}
+	tc := TrainConfig{Steps: 8, LR: 3e-3, WarmupSteps: 2, ClipNorm: 1, WeightDecay: 0.1, AccumSteps: 2, CheckpointEvery: 2, ModelConfig: cfg,
+		Trainable: []string{"/model"}, LRGroups: []LRGroup{{"/model/head", 2}}}
 	train := func(dir string, rep interface {
 		Progress(string, int64, int64, string)
 		Metric(string, int64, float64)

@@ -1,9 +1,7 @@
 package ml
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -12,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/shammie-ml/shammie/sdk/datafile"
 )
 
 // LoadText reads a plain-text file as one document. An empty file and
@@ -32,46 +32,13 @@ func LoadText(path string) (string, error) {
 	return string(b), nil
 }
 
-// LoadJSONL decodes every non-blank line of a JSON Lines file into a T.
-// Unknown fields are errors (they are usually typos). Errors name the file
-// and line; an empty file is an error.
+// LoadJSONL decodes every non-blank line of a JSON Lines file (gzipped or
+// not) into a T, strictly: unknown fields are errors (they are usually
+// typos). Errors name the file and line; an empty file is an error. It is
+// datafile.ReadJSONL with default options; use that package for lenient
+// reading and JSON arrays.
 func LoadJSONL[T any](path string) ([]T, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 256<<20)
-	var out []T
-	line := 0
-	for sc.Scan() {
-		line++
-		raw := bytes.TrimSpace(sc.Bytes())
-		if len(raw) == 0 {
-			continue
-		}
-		if !utf8.Valid(raw) {
-			return nil, fmt.Errorf("%s:%d: invalid UTF-8", path, line)
-		}
-		var v T
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
-		}
-		if dec.More() {
-			return nil, fmt.Errorf("%s:%d: more than one JSON value on the line", path, line)
-		}
-		out = append(out, v)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", path, line+1, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: empty file: expected one JSON object per line", path)
-	}
-	return out, nil
+	return datafile.ReadJSONL[T](path, datafile.Options{})
 }
 
 // Permutation returns a permutation of [0, n) determined by seed and epoch

@@ -55,7 +55,15 @@ func (m *Transformer) NewDecoder(backend backends.Backend, ctx *context.Context)
 	d.reorder, err = context.NewExec(backend, ctx, func(ctx *context.Context, in []*graph.Node) []*graph.Node {
 		return d.chunkGraph(ctx, in[0], in[1], nil, in[2], in[3], in[4:4+2*n])
 	})
-	return d, err
+	if err != nil {
+		return nil, err
+	}
+	// One graph per batch size and padded prompt length: many more than
+	// GoMLX's default limit of 32 over a long evaluation.
+	for _, e := range []*context.Exec{d.first, d.next, d.reorder} {
+		e.SetMaxCache(-1)
+	}
+	return d, nil
 }
 
 // chunkGraph runs one chunk and returns the next-token logits after the
@@ -82,8 +90,13 @@ func (d *Decoder) chunkGraph(ctx *context.Context, tokens, offset, prefix, pad, 
 		pre = prefix
 	}
 	out := m.Forward(ctx, Inputs{Tokens: tokens, Prefix: pre, Cache: cache, Pad: pad})
-	t := out.Logits.Shape().Dim(1)
-	last := graph.Reshape(Split(out.Logits, 1, t-1, 1)[1], batch, m.Config.VocabSize)
+	// The head runs on the last position only: Forward's logits for every
+	// position feed no output, so the backend never computes them.
+	hidden := out.Hidden
+	if t := hidden.Shape().Dim(1); t > 1 {
+		hidden = Split(hidden, 1, t-1, 1)[1]
+	}
+	last := m.Head(ctx, graph.Reshape(hidden, batch, m.Config.DModel))
 	res := []*graph.Node{last, out.Cache.Offset}
 	res = append(res, out.Cache.K...)
 	return append(res, out.Cache.V...)
@@ -115,12 +128,26 @@ type Stream struct {
 // conditioning id per prompt for a model with a conditioning prefix
 // (prefix_vocab > 0) and must be nil for a model without.
 func (d *Decoder) Start(prompts [][]int32, prefix []int32) (*Stream, error) {
-	if err := d.checkPrompts(prompts, prefix, 0); err != nil {
+	return d.start(prompts, prefix, -1)
+}
+
+// lengthBucket: Generate and Beam pad prompt chunks to a multiple of it
+// (room permitting), so that a long evaluation compiles few graphs.
+const lengthBucket = 8
+
+// start is Start; with steps >= 0 it pads the prompts further, to a
+// multiple of lengthBucket, as long as steps more Advances still fit.
+func (d *Decoder) start(prompts [][]int32, prefix []int32, steps int) (*Stream, error) {
+	if err := d.checkPrompts(prompts, prefix, max(steps, 0)); err != nil {
 		return nil, err
 	}
 	b, t := len(prompts), 0
 	for _, p := range prompts {
 		t = max(t, len(p))
+	}
+	if steps >= 0 {
+		c := d.m.Config
+		t = max(t, min((t+lengthBucket-1)/lengthBucket*lengthBucket, c.MaxSeqLen-c.PrefixPositions()-steps))
 	}
 	flat := make([]int32, b*t) // padding tokens are 0 (never attended to)
 	pad := make([]int32, b)
@@ -198,6 +225,9 @@ func (s *Stream) logSumExp(b int) float64 {
 // size; with parents it may differ from the old one (parents [0,0,0] turns
 // one row into three beams).
 func (s *Stream) Advance(tokens, parents []int32) error {
+	if s.offset == nil {
+		return errors.New("decode: the stream is closed (or a previous Advance failed)")
+	}
 	if s.Room() < 1 {
 		return fmt.Errorf("decode: the KV cache is full (max_seq_len %d)", s.d.m.Config.MaxSeqLen)
 	}
@@ -220,35 +250,45 @@ func (s *Stream) Advance(tokens, parents []int32) error {
 		identity = identity && int(p) == i
 	}
 	tok := tensors.FromFlatDataAndDimensions(tokens, len(tokens), 1)
+	// The old caches are donated: the backend may then write the new
+	// positions in place instead of copying every cache at every step.
+	kv := make([]any, len(s.kv))
+	for i, t := range s.kv {
+		var err error
+		if kv[i], err = graph.DonateTensorBuffer(t, s.d.backend, 0); err != nil {
+			return err
+		}
+	}
+	s.kv = nil
 	var outs []*tensors.Tensor
 	var err error
 	if identity {
-		outs, err = s.d.next.Exec(append([]any{tok, s.offset, s.pad}, tensorsAny(s.kv)...)...)
+		outs, err = s.d.next.Exec(append([]any{tok, s.offset, s.pad}, kv...)...)
 	} else {
 		pad := make([]int32, len(parents))
 		for i, p := range parents {
 			pad[i] = s.pad[p]
 		}
-		outs, err = s.d.reorder.Exec(append([]any{tok, s.offset, pad, parents}, tensorsAny(s.kv)...)...)
+		outs, err = s.d.reorder.Exec(append([]any{tok, s.offset, pad, parents}, kv...)...)
 		s.pad = pad
 	}
+	s.offset.FinalizeAll()
+	s.offset = nil
 	if err != nil {
 		return err
 	}
-	s.offset.FinalizeAll()
-	finalize(s.kv)
 	s.used++
 	s.take(outs)
 	return nil
 }
 
-// Close releases the cache.
+// Close releases the cache. A Stream whose Advance failed holds none.
 func (s *Stream) Close() {
 	if s.offset != nil {
 		s.offset.FinalizeAll()
-		finalize(s.kv)
-		s.offset, s.kv = nil, nil
 	}
+	finalize(s.kv)
+	s.offset, s.kv = nil, nil
 }
 
 // take stores a graph's outputs: logits [B, vocab], offset, K…, V….
@@ -456,7 +496,7 @@ func (d *Decoder) Generate(prompts [][]int32, opt DecodeOptions) ([]Generation, 
 	if opt.MaxNewTokens == 0 {
 		return out, nil
 	}
-	s, err := d.Start(prompts, opt.Prefix)
+	s, err := d.start(prompts, opt.Prefix, opt.MaxNewTokens-1)
 	if err != nil {
 		return nil, err
 	}
@@ -574,7 +614,7 @@ func (d *Decoder) Beam(prompt []int32, beams int, opt DecodeOptions) ([]Generati
 	if opt.MaxNewTokens == 0 {
 		return []Generation{{}}, nil
 	}
-	s, err := d.Start([][]int32{prompt}, opt.Prefix)
+	s, err := d.start([][]int32{prompt}, opt.Prefix, opt.MaxNewTokens-1)
 	if err != nil {
 		return nil, err
 	}

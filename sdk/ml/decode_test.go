@@ -3,6 +3,7 @@ package ml
 import (
 	"fmt"
 	"math"
+	"sort"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -87,9 +88,14 @@ func greedyNoCache(t *testing.T, backend backends.Backend, m *Transformer, ctx *
 // over the prompt alone); with and without a conditioning prefix.
 func TestMixedBatchGreedyMatchesAlone(t *testing.T) {
 	const n = 6
-	for _, prefix := range []bool{false, true} {
-		t.Run(fmt.Sprintf("prefix=%v", prefix), func(t *testing.T) {
+	for _, tc := range []struct {
+		prefix bool
+		dtype  string
+	}{{false, "float64"}, {true, "float64"}, {true, "float32"}} {
+		prefix := tc.prefix
+		t.Run(fmt.Sprintf("prefix=%v/%s", prefix, tc.dtype), func(t *testing.T) {
 			cfg := float64Config()
+			cfg.DType = tc.dtype
 			if prefix {
 				cfg.PrefixVocab, cfg.PrefixLen = 3, 2
 			}
@@ -438,4 +444,117 @@ func TestDecodeErrors(t *testing.T) {
 	if err := s.Advance([]int32{1}, nil); err == nil || err.Error() != "decode: the KV cache is full (max_seq_len 16)" {
 		t.Errorf("full cache: %v", err)
 	}
+}
+
+// TestBeamIsExhaustiveWhenWide: with as many beams as the vocabulary, two
+// steps of beam search keep exactly the best two-token continuations, as an
+// enumeration of all of them through the Scorer ranks them; beam width 1 is
+// greedy decoding.
+func TestBeamIsExhaustiveWhenWide(t *testing.T) {
+	backend := openGo(t)
+	cfg := float64Config()
+	m, ctx := newModel(t, cfg)
+	dec, err := m.NewDecoder(backend, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := []int32{4, 1, 8}
+	v := cfg.VocabSize
+	beams, err := dec.Beam(prompt, v, DecodeOptions{MaxNewTokens: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := m.NewScorer(backend, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prompts, conts [][]int32
+	for a := range int32(v) {
+		for b := range int32(v) {
+			prompts, conts = append(prompts, prompt), append(conts, []int32{a, b})
+		}
+	}
+	scores, err := sc.Score(prompts, conts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := make([]int, len(scores))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return scores[order[a]] > scores[order[b]] })
+	if len(beams) != v {
+		t.Fatalf("%d beams, want %d", len(beams), v)
+	}
+	for i, bm := range beams {
+		want := order[i]
+		if diff := cmp.Diff(conts[want], bm.Tokens); diff != "" {
+			t.Errorf("beam %d (-enumeration +beam):\n%s", i, diff)
+		}
+		if math.Abs(bm.LogProb-scores[want]) > 1e-5 {
+			t.Errorf("beam %d: log p %.9f, Scorer %.9f", i, bm.LogProb, scores[want])
+		}
+	}
+	one, err := dec.Beam(prompt, 1, DecodeOptions{MaxNewTokens: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	greedy, err := dec.Generate([][]int32{prompt}, DecodeOptions{MaxNewTokens: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(greedy[0].Tokens, one[0].Tokens); diff != "" {
+		t.Errorf("beam width 1 vs greedy (-greedy +beam):\n%s", diff)
+	}
+}
+
+// TestManyBatchShapes decodes and scores batches of 40 different sizes:
+// more graphs than GoMLX's default per-Exec limit of 32.
+func TestManyBatchShapes(t *testing.T) {
+	backend := openGo(t)
+	cfg := float64Config()
+	m, ctx := newModel(t, cfg)
+	dec, err := m.NewDecoder(backend, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := m.NewScorer(backend, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := 1; b <= 40; b++ {
+		prompts := make([][]int32, b)
+		for i := range prompts {
+			prompts[i] = mixedPrompts[i%len(mixedPrompts)]
+		}
+		gens, err := dec.Generate(prompts, DecodeOptions{MaxNewTokens: 2})
+		if err != nil {
+			t.Fatalf("batch %d: %v", b, err)
+		}
+		conts := make([][]int32, b)
+		for i, g := range gens {
+			conts[i] = g.Tokens
+		}
+		if _, err := sc.Score(prompts, conts, nil); err != nil {
+			t.Fatalf("score batch %d: %v", b, err)
+		}
+	}
+}
+
+// TestForwardCacheChunks: Forward with a KV cache and no padding, in two
+// chunks inside one graph, gives the logits of one full forward pass.
+func TestForwardCacheChunks(t *testing.T) {
+	backend := openGo(t)
+	cfg := float64Config()
+	m, ctx := newModel(t, cfg)
+	tok := tensors.FromFlatDataAndDimensions([]int32{1, 5, 2, 9, 3, 3}, 2, 3)
+	e := context.MustNewExec(backend, ctx, func(ctx *context.Context, tok *graph.Node) []*graph.Node {
+		full := m.Forward(ctx, Inputs{Tokens: tok}).Logits
+		parts := Split(tok, 1, 2, 1)
+		a := m.Forward(ctx, Inputs{Tokens: parts[0], Cache: m.NewKVCache(tok.Graph(), 2)})
+		b := m.Forward(ctx, Inputs{Tokens: parts[1], Cache: a.Cache})
+		return []*graph.Node{full, graph.Concatenate([]*graph.Node{a.Logits, b.Logits}, 1)}
+	})
+	outs := e.MustExec(tok)
+	closeSlices(t, "chunked logits", flat64(outs[1]), flat64(outs[0]), 1e-12)
 }

@@ -48,12 +48,12 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 			for _, k := range []int{0, n / 3, n - 1} {
 				vals := append([]float64(nil), orig...)
 				vals[k] += h
-				v.MustSetValue(tensors.FromFlatDataAndDimensions(vals, dims...))
+				setValue(t, v, tensors.FromFlatDataAndDimensions(vals, dims...))
 				up := lossAt()
 				vals[k] -= 2 * h
-				v.MustSetValue(tensors.FromFlatDataAndDimensions(vals, dims...))
+				setValue(t, v, tensors.FromFlatDataAndDimensions(vals, dims...))
 				down := lossAt()
-				v.MustSetValue(tensors.FromFlatDataAndDimensions(orig, dims...))
+				setValue(t, v, tensors.FromFlatDataAndDimensions(orig, dims...))
 				num := (up - down) / (2 * h)
 				if math.Abs(num-g[k]) > 1e-6+1e-5*math.Abs(num) {
 					t.Errorf("d loss / d %s[%d]: autodiff %.10g, finite differences %.10g", TensorName(v), k, g[k], num)
@@ -100,5 +100,13 @@ func TestGoBackendManyParallelMatmuls(t *testing.T) {
 		}
 	case <-timeAfter(60):
 		t.Fatal("simplego did not finish 24 independent batched matmuls in 60 s: deadlock?")
+	}
+}
+
+// setValue sets a variable's value, failing the test on an error.
+func setValue(t testing.TB, v *context.Variable, value *tensors.Tensor) {
+	t.Helper()
+	if err := v.SetValue(value); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -83,3 +83,28 @@ func TestLoadIntoAnotherModelFails(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadedScopeLeavesOthersFree: loading a checkpoint at the root marks
+// only the scopes the file fills; a second model built lazily elsewhere
+// (a reference under /ref) still initialises.
+func TestLoadedScopeLeavesOthersFree(t *testing.T) {
+	cfg := Config{VocabSize: 16, DModel: 8, NumHeads: 2, NumLayers: 1, MaxSeqLen: 8}
+	path := filepath.Join(t.TempDir(), "model.safetensors")
+	m, ctx := newModel(t, cfg)
+	if err := forwardOnce(t, m, ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := SaveModelVariables(path, ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	fresh := context.New()
+	if err := LoadVariables(path, fresh, context.RootScope); err != nil {
+		t.Fatal(err)
+	}
+	if err := forwardOnce(t, m, fresh); err != nil {
+		t.Fatalf("the loaded model: %v", err)
+	}
+	if err := forwardOnce(t, m, fresh.In("ref")); err != nil {
+		t.Fatalf("a fresh model under /ref next to a loaded one: %v", err)
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
@@ -105,111 +104,34 @@ func WriteSafetensors(path string, ts []NamedTensor, metadata map[string]string)
 	})
 }
 
-// stItem is one tensor entry of a safetensors header.
-type stItem struct {
-	name string
-	e    stEntry
-}
-
-// readSafetensorsHeader reads the header of an open safetensors file: the
-// tensor entries sorted by data offset, the metadata, and the number of data
-// bytes after the header (the reader is left at the start of the data).
-func readSafetensorsHeader(f io.Reader, path string, size int64) ([]stItem, map[string]string, int64, error) {
-	var lenBuf [8]byte
-	if _, err := io.ReadFull(f, lenBuf[:]); err != nil {
-		return nil, nil, 0, fmt.Errorf("safetensors %s: file too short for the 8-byte header length (%d bytes)", path, size)
-	}
-	hlen := binary.LittleEndian.Uint64(lenBuf[:])
-	if size < 8 || hlen > uint64(size)-8 || hlen > 100<<20 {
-		return nil, nil, 0, fmt.Errorf("safetensors %s: header length %d does not fit in a %d-byte file", path, hlen, size)
-	}
-	hb := make([]byte, hlen)
-	if _, err := io.ReadFull(f, hb); err != nil {
-		return nil, nil, 0, fmt.Errorf("safetensors %s: reading header: %w", path, err)
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(hb, &raw); err != nil {
-		return nil, nil, 0, fmt.Errorf("safetensors %s: header is not valid JSON: %w", path, err)
-	}
-	meta := map[string]string{}
-	var items []stItem
-	for name, msg := range raw {
-		if name == "__metadata__" {
-			if err := json.Unmarshal(msg, &meta); err != nil {
-				return nil, nil, 0, fmt.Errorf("safetensors %s: __metadata__ must map strings to strings: %w", path, err)
-			}
-			continue
-		}
-		var e stEntry
-		if err := json.Unmarshal(msg, &e); err != nil {
-			return nil, nil, 0, fmt.Errorf("safetensors %s: tensor %q: %w", path, name, err)
-		}
-		items = append(items, stItem{name, e})
-	}
-	sort.Slice(items, func(i, j int) bool { return items[i].e.DataOffsets[0] < items[j].e.DataOffsets[0] })
-	return items, meta, size - 8 - int64(hlen), nil
-}
-
 // ReadSafetensorsMetadata reads only the header's __metadata__.
 func ReadSafetensorsMetadata(path string) (map[string]string, error) {
-	f, err := os.Open(path)
+	f, err := OpenSafetensors(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	_, meta, _, err := readSafetensorsHeader(bufio.NewReader(f), path, fi.Size())
-	return meta, err
+	return f.Metadata, nil
 }
 
-// ReadSafetensors reads a whole safetensors file. Errors name the file and
-// what is wrong with it.
+// ReadSafetensors reads a whole safetensors file (through OpenSafetensors,
+// the one header parser and validator). Errors name the file and what is
+// wrong with it.
 func ReadSafetensors(path string) (map[string]*tensors.Tensor, map[string]string, error) {
-	f, err := os.Open(path)
+	f, err := OpenSafetensors(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	r := bufio.NewReader(f)
-	items, meta, dataLen, err := readSafetensorsHeader(r, path, fi.Size())
-	if err != nil {
-		return nil, nil, err
-	}
 	out := map[string]*tensors.Tensor{}
-	var pos int64
-	for _, it := range items {
-		dt, ok := stDType(it.e.DType)
-		if !ok {
-			return nil, nil, fmt.Errorf("safetensors %s: tensor %q has unsupported dtype %q", path, it.name, it.e.DType)
-		}
-		sh := shapes.Make(dt, it.e.Shape...)
-		b, e := it.e.DataOffsets[0], it.e.DataOffsets[1]
-		if b < pos || e-b != int64(sh.Memory()) || e > dataLen {
-			return nil, nil, fmt.Errorf("safetensors %s: tensor %q: byte range [%d, %d) is inconsistent with shape %v %s (%d bytes) or the %d data bytes",
-				path, it.name, b, e, it.e.Shape, it.e.DType, sh.Memory(), dataLen)
-		}
-		if _, err := r.Discard(int(b - pos)); err != nil {
-			return nil, nil, fmt.Errorf("safetensors %s: %w", path, err)
-		}
-		t := tensors.FromShape(sh)
-		var rerr error
-		if err := t.MutableBytes(func(buf []byte) { _, rerr = io.ReadFull(r, buf) }); err != nil {
+	for _, ti := range f.Tensors() {
+		t, err := f.ReadTensor(ti.Name)
+		if err != nil {
 			return nil, nil, err
 		}
-		if rerr != nil {
-			return nil, nil, fmt.Errorf("safetensors %s: tensor %q: %w", path, it.name, rerr)
-		}
-		pos = e
-		out[it.name] = t
+		out[ti.Name] = t
 	}
-	return out, meta, nil
+	return out, f.Metadata, nil
 }
 
 // TensorName is the stable safetensors name of a context variable: its scope

@@ -44,7 +44,7 @@ func TestTwoModelsInOneContext(t *testing.T) {
 		if rv == nil {
 			t.Fatalf("/ref has no counterpart of %s", v.ScopeAndName())
 		}
-		rv.MustSetValue(tensors.FromAnyValue(v.MustValue().Value()))
+		setValue(t, rv, tensors.FromAnyValue(v.MustValue().Value()))
 	}
 	outs := exec.MustExec(tok)
 	closeSlices(t, "reference logits vs policy logits", flat64(outs[2]), flat64(outs[0]), 0)

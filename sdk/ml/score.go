@@ -10,10 +10,11 @@ import (
 )
 
 // Scorer computes log p(continuation | prompt[, prefix]) for batches of
-// (prompt, continuation) pairs — DPO, MOD and multiple-choice evaluation —
-// padding each batch on the right to its longest pair (causal attention makes
-// the padding invisible to real tokens) and compiling one graph per padded
-// length.
+// (prompt, continuation) pairs of any lengths — DPO, MOD and multiple-choice
+// evaluation — padding each batch on the right to its longest pair rounded
+// up to a multiple of 16 (causal attention makes the padding invisible to
+// real tokens, and padding never counts) and compiling one graph per batch
+// size and padded length.
 type Scorer struct {
 	m    *Transformer
 	exec *context.Exec
@@ -31,8 +32,15 @@ func (m *Transformer) NewScorer(backend backends.Backend, ctx *context.Context) 
 	if err != nil {
 		return nil, err
 	}
+	// One graph per batch size and padded length: many more than GoMLX's
+	// default limit of 32 over a long evaluation.
+	e.SetMaxCache(-1)
 	return &Scorer{m: m, exec: e}, nil
 }
+
+// scoreBucket: batches are padded to a multiple of it, so that pairs of
+// many lengths compile few graphs.
+const scoreBucket = 16
 
 // Score returns, for each i, the summed log-probability of continuations[i]
 // following prompts[i] (prefix[i] is the conditioning id; nil without a
@@ -56,7 +64,7 @@ func (s *Scorer) Score(prompts, continuations [][]int32, prefix []int32) ([]floa
 		}
 		maxLen = max(maxLen, n)
 	}
-	maxLen = max(maxLen, 2)
+	maxLen = max(maxLen, min((maxLen+scoreBucket-1)/scoreBucket*scoreBucket, c.MaxSeqLen-c.PrefixPositions()), 2)
 	b := len(prompts)
 	tok := make([]int32, b*maxLen)
 	mask := make([]float32, b*maxLen)

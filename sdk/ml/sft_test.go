@@ -31,7 +31,7 @@ func TestSFTWindows(t *testing.T) {
 	exs := []SFTExample{
 		{Prompt: []int32{1, 2}, Response: []int32{3}, Prefix: 2},             // fits, padded
 		{Prompt: []int32{1, 2, 3, 4, 5}, Response: []int32{6, 6}, Prefix: 1}, // 8 tokens: 2 cut on the left
-		{Prompt: nil, Response: []int32{4, 4, 4, 4, 4, 4, 4}, Prefix: 0},      // response longer than the window
+		{Prompt: nil, Response: []int32{4, 4, 4, 4, 4, 4, 4}, Prefix: 0},     // response longer than the window
 	}
 	s, err := NewSFTBatches(exs, SFTOptions{Batch: 1, Seq: 5, EOS: eos, Pad: pad, WithPrefix: true, VocabSize: 10, Seed: 1})
 	if err != nil {
@@ -124,7 +124,7 @@ func TestSFTLossCountsResponseOnly(t *testing.T) {
 		return []*graph.Node{m.LMLoss(ctx, win, w, nil), m.SequenceLogProbs(ctx, win, nil)}
 	})
 	outs := e.MustExec(batch[0], batch[1])
-	lp := flat64(outs[1]) // lp[t] = log p(win[t+1] | ...)
+	lp := flat64(outs[1])                // lp[t] = log p(win[t+1] | ...)
 	want := -(lp[2] + lp[3] + lp[4]) / 3 // targets 4, 5, EOS at positions 3, 4, 5
 	if got := flat64(outs[0])[0]; math.Abs(got-want) > 1e-12 {
 		t.Fatalf("SFT loss %v, want %v (response and EOS only)", got, want)

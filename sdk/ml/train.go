@@ -40,6 +40,21 @@ type TrainConfig struct {
 	MetricsEvery      int     // steps between train metrics (default 1)
 	// ModelConfig, if set, is written as config.json in every checkpoint.
 	ModelConfig any
+	// Trainable, if not empty, lists the scopes (e.g. "/policy") whose
+	// variables the optimizer updates; every other variable is frozen, even
+	// when the loss reads it. Empty: every trainable variable the loss reads.
+	// Variables the loss does not read are never updated (nor decayed).
+	Trainable []string
+	// LRGroups scale the learning rate (and so the decay) of the variables
+	// under a scope; the longest matching scope wins, others get scale 1.
+	LRGroups []LRGroup
+}
+
+// LRGroup is a per-scope learning-rate multiplier: a variable under Scope
+// (e.g. "/vlm/projector") trains at Scale·lr(step).
+type LRGroup struct {
+	Scope string
+	Scale float64
 }
 
 func (c TrainConfig) withDefaults() TrainConfig {
@@ -105,6 +120,13 @@ type Trainer struct {
 	apply    *context.Exec // update from accumulators
 	evalExec *context.Exec
 	auxNames []string
+	// metricNames are the AddMetric names of the training graph, in order.
+	metricNames     []string
+	evalMetricNames []string
+	// accVars are the variables the accumulating graph adds gradients for:
+	// the apply graph updates exactly those (and so agrees with the fused
+	// path, which updates what the loss reads).
+	accVars []*context.Variable
 }
 
 // OptimizerScope holds AdamW's moments ("m", "v") and gradient accumulators
@@ -119,6 +141,16 @@ func NewTrainer(backend backends.Backend, ctx *context.Context, loss LossFn, cfg
 	}
 	if cfg.AccumSteps < 0 || cfg.ClipNorm < 0 || cfg.LR < 0 {
 		return nil, fmt.Errorf("train config: accum_steps, clip_norm and lr must be >= 0")
+	}
+	for _, s := range cfg.Trainable {
+		if !strings.HasPrefix(s, context.ScopeSeparator) {
+			return nil, fmt.Errorf("train config: trainable scope %q must be absolute (start with %q)", s, context.ScopeSeparator)
+		}
+	}
+	for _, g := range cfg.LRGroups {
+		if !strings.HasPrefix(g.Scope, context.ScopeSeparator) || g.Scale < 0 {
+			return nil, fmt.Errorf("train config: learning-rate group %q×%v: the scope must be absolute and the scale ≥ 0", g.Scope, g.Scale)
+		}
 	}
 	if rep == nil {
 		rep = sdk.Discard
@@ -136,30 +168,68 @@ func NewTrainer(backend backends.Backend, ctx *context.Context, loss LossFn, cfg
 	if err != nil {
 		return nil, err
 	}
-	t.evalExec, err = context.NewExec(backend, ctx, func(ctx *context.Context, batch []*graph.Node) *graph.Node {
-		return t.loss(ctx, batch)
+	t.evalExec, err = context.NewExec(backend, ctx, func(ctx *context.Context, batch []*graph.Node) []*graph.Node {
+		loss := t.loss(ctx, batch)
+		out := []*graph.Node{loss}
+		t.evalMetricNames = nil
+		for _, m := range Metrics(ctx, loss.Graph()) {
+			out = append(out, graph.ConvertDType(m.Node, loss.DType()))
+			t.evalMetricNames = append(t.evalMetricNames, m.Name)
+		}
+		return out
 	})
 	return t, err
 }
 
-// trainable lists the variables the optimizer updates in g, by tensor name.
+// trainable lists the variables the optimizer updates in g, by tensor name:
+// trainable, read by the loss graph, outside the optimizer's scope and
+// inside one of cfg.Trainable if given.
 func (t *Trainer) trainable(g *graph.Graph) []*context.Variable {
 	var out []*context.Variable
 	for v := range t.ctx.IterVariables() {
-		if !v.Trainable || strings.HasPrefix(v.Scope(), OptimizerScope) || !v.InUseByGraph(g) {
+		if !v.Trainable || strings.HasPrefix(v.Scope(), OptimizerScope) || !v.InUseByGraph(g) || !t.inTrainableScope(v) {
 			continue
 		}
 		out = append(out, v)
 	}
+	if len(out) == 0 {
+		panic(fmt.Errorf("ml.Trainer: the loss reads no variable to train (trainable scopes: %v)", t.cfg.Trainable))
+	}
 	sort.Slice(out, func(i, j int) bool { return TensorName(out[i]) < TensorName(out[j]) })
 	return out
+}
+
+func (t *Trainer) inTrainableScope(v *context.Variable) bool {
+	if len(t.cfg.Trainable) == 0 {
+		return true
+	}
+	for _, s := range t.cfg.Trainable {
+		if underScope(v.Scope(), strings.TrimSuffix(s, context.ScopeSeparator)) || s == context.RootScope {
+			return true
+		}
+	}
+	return false
+}
+
+// lrScale is the LRGroups multiplier of v (longest matching scope).
+func (t *Trainer) lrScale(v *context.Variable) float64 {
+	scale, best := 1.0, -1
+	for _, g := range t.cfg.LRGroups {
+		s := strings.TrimSuffix(g.Scope, context.ScopeSeparator)
+		if (s == "" || underScope(v.Scope(), s)) && len(s) > best {
+			scale, best = g.Scale, len(s)
+		}
+	}
+	return scale
 }
 
 func (t *Trainer) stateVar(kind string, v *context.Variable) *context.Variable {
 	return Weight(t.ctx.InAbsPath(OptimizerScope+"/"+kind+v.Scope()), v.Name(), v.Shape(), 0).SetTrainable(false)
 }
 
-// objective builds loss + aux losses and the gradients of the trainable variables.
+// objective builds loss + aux losses and the gradients of the trainable
+// variables; aux also holds the AddMetric values after the aux losses
+// (t.auxNames and t.metricNames say which is which).
 func (t *Trainer) objective(ctx *context.Context, batch []*graph.Node) (loss, total *graph.Node, aux []NamedNode, vars []*context.Variable, grads []*graph.Node) {
 	g := batch[0].Graph()
 	loss = t.loss(ctx, batch)
@@ -174,6 +244,12 @@ func (t *Trainer) objective(ctx *context.Context, batch []*graph.Node) (loss, to
 		names[i] = a.Name
 	}
 	t.auxNames = names
+	metrics := Metrics(ctx, g)
+	t.metricNames = nil
+	for _, m := range metrics {
+		t.metricNames = append(t.metricNames, m.Name)
+	}
+	aux = append(aux, metrics...)
 	vars = t.trainable(g)
 	nodes := make([]*graph.Node, len(vars))
 	for i, v := range vars {
@@ -219,7 +295,11 @@ func (t *Trainer) update(vars []*context.Variable, grads []*graph.Node, hyper *g
 		if c.WeightDecay > 0 && v.Shape().Rank() >= 2 {
 			upd = graph.Add(upd, graph.MulScalar(p, c.WeightDecay))
 		}
-		v.SetValueGraph(graph.Sub(p, graph.Mul(lr, upd)))
+		vlr := lr
+		if sc := t.lrScale(v); sc != 1 {
+			vlr = graph.MulScalar(lr, sc)
+		}
+		v.SetValueGraph(graph.Sub(p, graph.Mul(vlr, upd)))
 	}
 	return norm
 }
@@ -238,6 +318,7 @@ func (t *Trainer) fusedGraph(ctx *context.Context, in []*graph.Node) []*graph.No
 func (t *Trainer) accumGraph(ctx *context.Context, batch []*graph.Node) []*graph.Node {
 	g := batch[0].Graph()
 	loss, _, aux, vars, grads := t.objective(ctx, batch)
+	t.accVars = vars
 	for i, v := range vars {
 		acc := t.stateVar("acc", v)
 		acc.SetValueGraph(graph.Add(acc.ValueGraph(g), grads[i]))
@@ -251,13 +332,10 @@ func (t *Trainer) accumGraph(ctx *context.Context, batch []*graph.Node) []*graph
 
 func (t *Trainer) applyGraph(ctx *context.Context, hyper *graph.Node) *graph.Node {
 	g := hyper.Graph()
-	var vars []*context.Variable
-	for v := range t.ctx.IterVariables() {
-		if v.Trainable && !strings.HasPrefix(v.Scope(), OptimizerScope) {
-			vars = append(vars, v)
-		}
+	vars := t.accVars
+	if len(vars) == 0 {
+		panic(errors.New("ml.Trainer: the update graph was built before the accumulation graph"))
 	}
-	sort.Slice(vars, func(i, j int) bool { return TensorName(vars[i]) < TensorName(vars[j]) })
 	grads := make([]*graph.Node, len(vars))
 	for i, v := range vars {
 		acc := t.stateVar("acc", v)
@@ -321,25 +399,31 @@ func (t *Trainer) Train(goctx gocontext.Context, batches Batches, eval [][]*tens
 		if err != nil {
 			return res, err
 		}
-		loss, norm, lr, auxSum := sr.Loss, sr.GradNorm, sr.LR, sr.Aux
+		loss, norm, lr := sr.Loss, sr.GradNorm, sr.LR
 		timeSum += time.Since(t0)
 		res.Steps, res.FinalLoss = step, loss
 		if step%c.MetricsEvery == 0 || step == c.Steps {
 			t.rep.Metric("train/loss", int64(step), loss)
 			t.rep.Metric("train/lr", int64(step), lr)
 			t.rep.Metric("train/grad_norm", int64(step), norm)
-			for _, a := range auxSum {
+			for _, a := range sr.Aux {
 				t.rep.Metric("aux/"+a.Name, int64(step), a.Value)
+			}
+			for _, m := range sr.Metrics {
+				t.rep.Metric("train/"+m.Name, int64(step), m.Value)
 			}
 		}
 		t.rep.Progress("train", int64(step), int64(c.Steps), "steps")
 		if len(eval) > 0 && ((c.EvalEvery > 0 && step%c.EvalEvery == 0) || step == c.Steps) {
-			el, err := t.Evaluate(eval)
+			el, ms, err := t.EvaluateMetrics(eval)
 			if err != nil {
 				return res, fmt.Errorf("step %d: eval: %w", step, err)
 			}
 			res.EvalLoss = el
 			t.rep.Metric("eval/loss", int64(step), el)
+			for _, m := range ms {
+				t.rep.Metric("eval/"+m.Name, int64(step), m.Value)
+			}
 		}
 		if c.CheckpointDir != "" && ((c.CheckpointEvery > 0 && step%c.CheckpointEvery == 0) || step == c.Steps) {
 			if err := t.checkpoint(step); err != nil {
@@ -351,10 +435,12 @@ func (t *Trainer) Train(goctx gocontext.Context, batches Batches, eval [][]*tens
 	return res, nil
 }
 
-// StepResult is what one optimizer step reports.
+// StepResult is what one optimizer step reports. Aux and Metrics are means
+// over the step's micro-batches.
 type StepResult struct {
 	Loss, GradNorm, LR float64
-	Aux                []NamedValue
+	Aux                []NamedValue // AddAuxLoss values (part of the objective)
+	Metrics            []NamedValue // AddMetric values (reported only)
 }
 
 // NamedValue is a named scalar.
@@ -418,31 +504,53 @@ func (t *Trainer) Step(step int, batches Batches) (StepResult, error) {
 	}
 	sr := StepResult{Loss: loss, GradNorm: norm, LR: lr}
 	for i, a := range auxSum {
-		name := fmt.Sprint(i)
-		if i < len(t.auxNames) {
-			name = t.auxNames[i]
+		switch {
+		case i < len(t.auxNames):
+			sr.Aux = append(sr.Aux, NamedValue{t.auxNames[i], a})
+		case i-len(t.auxNames) < len(t.metricNames):
+			sr.Metrics = append(sr.Metrics, NamedValue{t.metricNames[i-len(t.auxNames)], a})
 		}
-		sr.Aux = append(sr.Aux, NamedValue{name, a})
 	}
 	return sr, nil
 }
 
 // Evaluate returns the mean loss over the batches (no update).
 func (t *Trainer) Evaluate(batches [][]*tensors.Tensor) (float64, error) {
+	l, _, err := t.EvaluateMetrics(batches)
+	return l, err
+}
+
+// EvaluateMetrics returns the mean loss and the mean of every AddMetric
+// value over the batches (no update).
+func (t *Trainer) EvaluateMetrics(batches [][]*tensors.Tensor) (float64, []NamedValue, error) {
 	var sum float64
+	var msum []float64
 	for i, b := range batches {
 		outs, err := t.evalExec.Exec(tensorsAny(b)...)
 		if err != nil {
-			return 0, fmt.Errorf("eval batch %d: %w", i, err)
+			return 0, nil, fmt.Errorf("eval batch %d: %w", i, err)
 		}
 		v := scalarOf(outs[0])
+		for j, o := range outs[1:] {
+			if len(msum) <= j {
+				msum = append(msum, 0)
+			}
+			msum[j] += scalarOf(o)
+		}
 		finalize(outs)
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return 0, fmt.Errorf("eval batch %d: loss is %v", i, v)
+			return 0, nil, fmt.Errorf("eval batch %d: loss is %v", i, v)
 		}
 		sum += v
 	}
-	return sum / float64(len(batches)), nil
+	n := float64(len(batches))
+	var ms []NamedValue
+	for j, m := range msum {
+		if j < len(t.evalMetricNames) {
+			ms = append(ms, NamedValue{t.evalMetricNames[j], m / n})
+		}
+	}
+	return sum / n, ms, nil
 }
 
 // Checkpoint layout, inside CheckpointDir:

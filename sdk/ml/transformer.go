@@ -382,6 +382,13 @@ func causalBias(g *graph.Graph, seq int, dt dtypes.DType) *graph.Node {
 // positions offset…offset+total-1, computed in-graph because the offset of
 // a KV-cache chunk is dynamic.
 func ropeTables(g *graph.Graph, c Config, offset *graph.Node, total int, dt dtypes.DType) (cos, sin *graph.Node) {
+	return ropeAt(c, graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, total), 0), offset), dt)
+}
+
+// ropeAt returns cos and sin' (first half negated) for int32 positions of
+// any shape: [pos…, d_head].
+func ropeAt(c Config, pos *graph.Node, dt dtypes.DType) (cos, sin *graph.Node) {
+	g := pos.Graph()
 	inv := ropeInvFreq(c)
 	sign := make([]float64, len(inv))
 	for i := range sign {
@@ -390,10 +397,11 @@ func ropeTables(g *graph.Graph, c Config, offset *graph.Node, total int, dt dtyp
 			sign[i] = -1
 		}
 	}
-	pos := graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, total), 0), offset)
-	posF := graph.ExpandAxes(graph.ConvertDType(pos, dt), -1) // [total, 1]
-	ang := graph.Mul(posF, graph.ExpandAxes(graph.ConvertDType(graph.Const(g, inv), dt), 0))
-	return graph.Cos(ang), graph.Mul(graph.Sin(ang), graph.ExpandAxes(graph.ConvertDType(graph.Const(g, sign), dt), 0))
+	row := func(v []float64) *graph.Node { // [1…, d_head]
+		return graph.ExpandLeftToRank(graph.ConvertDType(graph.Const(g, v), dt), pos.Rank()+1)
+	}
+	ang := graph.Mul(graph.ExpandAxes(graph.ConvertDType(pos, dt), -1), row(inv))
+	return graph.Cos(ang), graph.Mul(graph.Sin(ang), row(sign))
 }
 
 // applyRoPE rotates x [batch, seq, heads, d_head] in the rotate-half layout:
@@ -492,19 +500,9 @@ func (m *Transformer) paddedLayout(g *graph.Graph, in Inputs, offset *graph.Node
 	afterPrefix := graph.ConvertDType(graph.GreaterOrEqual(slot, graph.Const(g, start)), dtypes.Int32)
 	pos := graph.Sub(slot, graph.Mul(pad, afterPrefix)) // [batch, total]
 
-	inv := ropeInvFreq(c)
-	sign := make([]float64, len(inv))
-	for i := range sign {
-		sign[i] = 1
-		if i < len(inv)/2 {
-			sign[i] = -1
-		}
-	}
-	ang := graph.Mul(graph.ExpandAxes(graph.ConvertDType(pos, dt), -1),
-		graph.Reshape(graph.ConvertDType(graph.Const(g, inv), dt), 1, 1, len(inv))) // [batch, total, d_head]
-	cos = graph.Reshape(graph.Cos(ang), batch, total, 1, len(inv))
-	sin = graph.Reshape(graph.Mul(graph.Sin(ang), graph.Reshape(graph.ConvertDType(graph.Const(g, sign), dt), 1, 1, len(inv))),
-		batch, total, 1, len(inv))
+	cos, sin = ropeAt(c, pos, dt)
+	cos = graph.Reshape(cos, batch, total, 1, c.HeadDim())
+	sin = graph.Reshape(sin, batch, total, 1, c.HeadDim())
 
 	// Query at slot offset+i sees slot j iff j ≤ offset+i and j is not padding.
 	qi := graph.Add(graph.Iota(g, shapes.Make(dtypes.Int32, 1, total, keys), 1), offset)
@@ -566,7 +564,9 @@ func (m *Transformer) attention(ctx *context.Context, layer int, h, cos, sin, bi
 		// Add the chunk into slots offset…offset+seq-1 (zero until now).
 		kOut = addAt(kc, graph.TransposeAllAxes(k, 0, 2, 1, 3), offset, 2)
 		vOut = addAt(vc, graph.TransposeAllAxes(v, 0, 2, 3, 1), offset, 3)
-		scores = DotGeneral(graph.TransposeAllAxes(q, 0, 2, 1, 3), []int{3}, []int{0, 1}, kOut, []int{3}, []int{0, 1})
+		// Decoding takes no gradients: the plain product (DotGeneral's
+		// gradient identities would copy the cache, which is also an output).
+		scores = DotGeneral0(graph.TransposeAllAxes(q, 0, 2, 1, 3), []int{3}, []int{0, 1}, kOut, []int{3}, []int{0, 1})
 	}
 	// An additive bias and a plain softmax cost fewer passes over the scores
 	// than MaskedSoftmax's three Where()s.
@@ -574,7 +574,7 @@ func (m *Transformer) attention(ctx *context.Context, layer int, h, cos, sin, bi
 	if kc == nil {
 		ctxv = DotGeneral(probs, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})
 	} else {
-		ctxv = DotGeneral(probs, []int{3}, []int{0, 1}, vOut, []int{3}, []int{0, 1})
+		ctxv = DotGeneral0(probs, []int{3}, []int{0, 1}, vOut, []int{3}, []int{0, 1})
 	}
 	heads := graph.TransposeAllAxes(ctxv, 0, 2, 1, 3) // [batch, seq, heads, d_head]
 	heads = hooks.apply(HookPoint{layer, SiteHeads}, heads)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/internal/wire"
 )
 
 // testPluginBin and v2PluginBin are the testdata plugins, built once for
@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 func fakeHost(pluginPath string) {
 	cmd := exec.Command(pluginPath)
 	cmd.Env = append(os.Environ(),
-		sdk.Handshake.MagicCookieKey+"="+sdk.Handshake.MagicCookieValue,
+		wire.Handshake.MagicCookieKey+"="+wire.Handshake.MagicCookieValue,
 		"PLUGIN_PROTOCOL_VERSIONS=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {

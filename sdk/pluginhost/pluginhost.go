@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/internal/wire"
 	"github.com/shammie-ml/shammie/sdk/proto/pluginv1"
 )
 
@@ -113,14 +114,15 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 
 	cmd := exec.Command(opts.Path)
 	cmd.Dir = opts.Dir
+	isolate(cmd)
 	// go-plugin appends the host environment after ours unless told not to,
 	// which would let the host's environment override opts.Env.
-	cmd.Env = append(os.Environ(), sdk.HostPIDEnv+"="+strconv.Itoa(os.Getpid()))
+	cmd.Env = append(os.Environ(), wire.HostPIDEnv+"="+strconv.Itoa(os.Getpid()))
 	cmd.Env = append(cmd.Env, opts.Env...)
 
 	cfg := &plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{sdk.ProtocolVersion: {sdk.PluginSetKey: sdk.Wire.GoPlugin(nil)}},
+		HandshakeConfig:  wire.Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{sdk.ProtocolVersion: {wire.PluginSetKey: wire.W.GoPlugin(nil)}},
 		Cmd:              cmd,
 		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
@@ -132,7 +134,7 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 		SyncStdout:      stderr,
 		SyncStderr:      stderr,
 		StartTimeout:    start,
-		GRPCDialOptions: sdk.Wire.GRPCDialOptions(),
+		GRPCDialOptions: wire.W.GRPCDialOptions(),
 	}
 	verifiedAfterLaunch := ""
 	if opts.SHA256 != "" {
@@ -159,7 +161,7 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 		rc, err := pc.Client()
 		if err == nil {
 			var raw any
-			if raw, err = rc.Dispense(sdk.PluginSetKey); err == nil {
+			if raw, err = rc.Dispense(wire.PluginSetKey); err == nil {
 				c.rpc = raw.(pluginv1.PluginClient)
 			}
 		}
@@ -265,13 +267,16 @@ func (c *Client) Exited() bool {
 func (c *Client) StderrTail() string { return c.tail.String() }
 
 // Kill ends the plugin: go-plugin asks it to shut down, waits up to two
-// seconds and then kills the process. Safe to call more than once.
+// seconds and then kills the process, and then its process group (what it
+// spawned). Safe to call more than once.
 func (c *Client) Kill() {
 	c.mu.Lock()
 	c.killed = true
 	c.mu.Unlock()
 	if c.pc != nil {
 		c.pc.Kill()
+		// Whatever the plugin spawned goes with it.
+		killGroup(c.Pid())
 	}
 	if c.closeFn != nil {
 		c.closeFn()
@@ -284,11 +289,13 @@ func (c *Client) forceKill() {
 	c.mu.Lock()
 	c.killed = true
 	c.mu.Unlock()
-	if c.cmd != nil && c.cmd.Process != nil {
-		_ = c.cmd.Process.Kill()
-	}
+	killGroup(c.Pid())
 	c.Kill()
 }
+
+// KillNow kills the plugin and its process group at once, without asking
+// it to shut down (the host's second SIGINT).
+func (c *Client) KillNow() { c.forceKill() }
 
 // Metadata asks the plugin to describe itself.
 func (c *Client) Metadata(ctx context.Context) (sdk.Metadata, error) {
@@ -296,7 +303,7 @@ func (c *Client) Metadata(ctx context.Context) (sdk.Metadata, error) {
 	if err != nil {
 		return sdk.Metadata{}, c.rpcError("GetMetadata", err)
 	}
-	return sdk.Wire.DecodeMetadata(m), nil
+	return wire.W.DecodeMetadata(m), nil
 }
 
 // Schema asks for the config schema and declared outputs.
@@ -305,7 +312,7 @@ func (c *Client) Schema(ctx context.Context) (sdk.Schema, error) {
 	if err != nil {
 		return sdk.Schema{}, c.rpcError("GetSchema", err)
 	}
-	out, err := sdk.Wire.DecodeSchema(s)
+	out, err := wire.W.DecodeSchema(s)
 	if err != nil {
 		return sdk.Schema{}, fmt.Errorf("plugin %s sent an invalid schema: %w", c.name, err)
 	}
@@ -315,7 +322,7 @@ func (c *Client) Schema(ctx context.Context) (sdk.Schema, error) {
 // ValidateConfig runs the plugin's semantic checks on cfg, which may
 // contain unknown values (outputs of steps that have not run yet).
 func (c *Client) ValidateConfig(ctx context.Context, cfg cty.Value) (sdk.Diagnostics, error) {
-	v, err := sdk.Wire.EncodeValue(cfg)
+	v, err := wire.W.EncodeValue(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encoding config for plugin %s: %w", c.name, err)
 	}
@@ -323,7 +330,7 @@ func (c *Client) ValidateConfig(ctx context.Context, cfg cty.Value) (sdk.Diagnos
 	if err != nil {
 		return nil, c.rpcError("ValidateConfig", err)
 	}
-	diags, err := sdk.Wire.DecodeDiagnostics(resp.GetDiagnostics())
+	diags, err := wire.W.DecodeDiagnostics(resp.GetDiagnostics())
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s sent invalid diagnostics: %w", c.name, err)
 	}

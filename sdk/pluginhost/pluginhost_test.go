@@ -93,7 +93,7 @@ func TestLaunchAndDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := sdk.Metadata{Name: "testplugin", Version: "0.1.0", Description: "pluginhost test double", Backends: []string{"go"}, ProtocolVersions: []int{1}}
+	want := sdk.Metadata{Name: "testplugin", Version: "0.1.0", Description: "pluginhost test double", Backends: []string{"go"}, ProtocolVersions: []int{1}, SDKVersion: sdk.Version}
 	if diff := cmp.Diff(want, md); diff != "" {
 		t.Errorf("Metadata (-want +got):\n%s", diff)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/internal/wire"
 	"github.com/shammie-ml/shammie/sdk/proto/pluginv1"
 )
 
@@ -43,7 +44,7 @@ func (c *Client) Run(ctx context.Context, req RunRequest, onEvent func(Event)) (
 	if !filepath.IsAbs(req.WorkDir) {
 		return Status{}, fmt.Errorf("run %s: work dir %q is not absolute", req.Step, req.WorkDir)
 	}
-	cfg, err := sdk.Wire.EncodeValue(req.Config)
+	cfg, err := wire.W.EncodeValue(req.Config)
 	if err != nil {
 		return Status{}, fmt.Errorf("encoding config of step %s: %w", req.Step, err)
 	}
@@ -186,7 +187,7 @@ func decodeEvent(ev *pluginv1.Event) (Event, error) {
 		return Artifact{Time: t, Name: a.Name, Path: a.Path, SHA256: a.Sha256, Size: a.Size, MediaType: a.MediaType}, nil
 	case *pluginv1.Event_Output:
 		o := k.Output
-		v, err := sdk.Wire.DecodeValue(o.Value)
+		v, err := wire.W.DecodeValue(o.Value)
 		if err != nil {
 			return nil, fmt.Errorf("output %q: %w", o.Name, err)
 		}
@@ -207,7 +208,7 @@ func decodeEvent(ev *pluginv1.Event) (Event, error) {
 		default:
 			return nil, fmt.Errorf("status with unknown state %v", s.State)
 		}
-		diags, err := sdk.Wire.DecodeDiagnostics(s.Diagnostics)
+		diags, err := wire.W.DecodeDiagnostics(s.Diagnostics)
 		if err != nil {
 			return nil, err
 		}

@@ -31,6 +31,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/internal/wire"
 	"github.com/shammie-ml/shammie/sdk/pluginhost"
 )
 
@@ -50,17 +51,17 @@ type Harness struct {
 func New(t testing.TB, p sdk.Plugin) *Harness {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer(sdk.Wire.GRPCServerOptions()...)
-	gp, ok := sdk.Wire.GoPlugin(p).(plugin.GRPCPlugin)
+	srv := grpc.NewServer(wire.W.GRPCServerOptions()...)
+	gp, ok := wire.W.GoPlugin(p).(plugin.GRPCPlugin)
 	if !ok {
-		t.Fatal("sdk.Wire.GoPlugin is not a gRPC plugin")
+		t.Fatal("wire.W.GoPlugin is not a gRPC plugin")
 	}
 	if err := gp.GRPCServer(nil, srv); err != nil {
 		t.Fatalf("registering the plugin: %v", err)
 	}
 	go srv.Serve(lis)
 	conn, err := grpc.NewClient("passthrough:///plugintest",
-		append(sdk.Wire.GRPCDialOptions(),
+		append(wire.W.GRPCDialOptions(),
 			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 			grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {

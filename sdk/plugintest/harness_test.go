@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -41,13 +42,9 @@ func (repeater) Schema() sdk.Schema {
 
 func (repeater) ValidateConfig(_ context.Context, cfg sdk.Config) sdk.Diagnostics {
 	var c repeatConfig
-	if err := cfg.Decode(&c); err != nil {
-		return sdk.Diagnostics{sdk.Errorf(nil, "Invalid config", err.Error())}
-	}
-	if c.Times < 0 {
-		return sdk.Diagnostics{sdk.Errorf(cty.GetAttrPath("times"), "Negative count", "times must be ≥ 0")}
-	}
-	return nil
+	v := sdk.NewValidator(cfg, &c)
+	v.Check(c.Times >= 0, "times", "Negative count", "times must be ≥ 0")
+	return v.Diagnostics()
 }
 
 func (repeater) Run(ctx context.Context, run *sdk.Run) error {
@@ -70,15 +67,12 @@ func (repeater) Run(ctx context.Context, run *sdk.Run) error {
 		run.Metric("count", int64(i), float64(i+1))
 	}
 	text := strings.Join(words, sep)
-	if err := os.WriteFile(run.Path("out.txt"), []byte(text), 0o644); err != nil {
+	if err := run.WriteArtifact("file", "sub/out.txt", func(path string) error {
+		return os.WriteFile(path, []byte(text), 0o644)
+	}); err != nil {
 		return err
 	}
-	if err := run.Artifact("file", "out.txt", "text/plain"); err != nil {
-		return err
-	}
-	run.Output("text", cty.StringVal(text))
-	run.Output("seed", cty.NumberIntVal(run.Seed))
-	return nil
+	return run.Outputs(map[string]cty.Value{"text": cty.StringVal(text), "seed": cty.NumberIntVal(run.Seed)})
 }
 
 func TestHarnessRun(t *testing.T) {
@@ -207,5 +201,33 @@ func TestUnknownsValidateButNeverRun(t *testing.T) {
 	st, err := h.Client().Run(context.Background(), req, func(pluginhost.Event) {})
 	if err == nil {
 		t.Fatalf("Run accepted a config with an unknown value: status %+v", st)
+	}
+}
+
+// The SDK, not the plugin, guarantees that Run only sees a config that
+// passed ValidateConfig: repeater's Run does not check times and would
+// panic on a negative one.
+func TestRunOnlySeesValidConfigs(t *testing.T) {
+	res := plugintest.Run(t, repeater{}, map[string]any{"word": "a", "times": -1})
+	if res.Succeeded() {
+		t.Fatal("Run succeeded with an invalid config")
+	}
+	if len(res.Status.Diagnostics) != 1 || res.Status.Diagnostics[0].Summary != "Negative count" ||
+		sdk.FormatPath(res.Status.Diagnostics[0].Path) != "times" {
+		t.Errorf("status = %+v, want the Negative count diagnostic at times", res.Status)
+	}
+	if strings.Contains(res.Status.Message, "panicked") {
+		t.Errorf("the plugin's Run was called: %s", res.Status.Message)
+	}
+}
+
+// WriteArtifact takes the media type from the schema and refuses names the
+// schema does not declare.
+func TestWriteArtifactMediaType(t *testing.T) {
+	res := plugintest.Run(t, repeater{}, map[string]any{"word": "a", "times": 2})
+	res.RequireSuccess(t)
+	a := res.Artifact(t, "file")
+	if a.MediaType != "text/plain" || !strings.HasSuffix(filepath.ToSlash(a.Path), "sub/out.txt") {
+		t.Errorf("artifact = %+v, want text/plain at sub/out.txt", a)
 	}
 }

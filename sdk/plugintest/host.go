@@ -15,9 +15,15 @@ import (
 
 // Build compiles the main package in pkgDir to the executable outPath.
 // It is the non-testing form of BuildPlugin, for TestMain, where building
-// once for the whole package keeps tests fast.
+// once for the whole package keeps tests fast. Like `make build`, it stamps
+// the version from pkgDir's VERSION file into main.version (see
+// sdk.BuildVersion) when there is one.
 func Build(pkgDir, outPath string) error {
-	cmd := exec.Command("go", "build", "-o", outPath, ".")
+	args := []string{"build", "-o", outPath}
+	if v, err := os.ReadFile(filepath.Join(pkgDir, "VERSION")); err == nil {
+		args = append(args, "-ldflags", "-X main.version="+strings.TrimSpace(string(v)))
+	}
+	cmd := exec.Command("go", append(args, ".")...)
 	cmd.Dir = pkgDir
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -158,7 +158,7 @@ func run(f flags) error {
 		times[i] = time.Since(t0)
 		for r, g := range gens {
 			if !equal(g.Tokens, got[r]) {
-				return fmt.Errorf("Generate row %d differs from the step-by-step decode: %v vs %v", r, g.Tokens, got[r])
+				return fmt.Errorf("row %d of Generate differs from the step-by-step decode: %v vs %v", r, g.Tokens, got[r])
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"golang.org/x/term"
@@ -21,6 +22,16 @@ func main() {
 		Stdout: os.Stdout, Stderr: os.Stderr, Environ: os.Environ(), Cwd: cwd,
 		IsTTY:   term.IsTerminal(int(os.Stdout.Fd())),
 		Signals: sigs,
+		Exit:    os.Exit,
+	}
+	// SHAMMIE_CPUPROFILE=file profiles the host (for developers).
+	if path := os.Getenv("SHAMMIE_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			code := command.Main(context.Background(), env, os.Args[1:])
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
 	}
 	os.Exit(command.Main(context.Background(), env, os.Args[1:]))
 }

@@ -72,6 +72,7 @@ func TestScripts(t *testing.T) {
 			"killpid":  cmdKillPID,
 			"chmodx":   cmdChmodX,
 			"sleep":    cmdSleep,
+			"flipbyte": cmdFlipByte,
 		},
 	})
 }
@@ -205,4 +206,32 @@ func cmdKillPID(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: killpid [-SIG] PIDFILE")
 	}
 	ts.Check(syscall.Kill(readPID(ts, args[0]), sig))
+}
+
+// flipbyte DIR: flip the first byte of every regular file under DIR,
+// keeping sizes (silent corruption of a run store's objects).
+func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: flipbyte DIR")
+	}
+	n := 0
+	err := filepath.WalkDir(ts.MkAbs(args[0]), func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) == 0 {
+			return err
+		}
+		b[0] ^= 0x20
+		if err := os.Chmod(p, 0o644); err != nil {
+			return err
+		}
+		n++
+		return os.WriteFile(p, b, 0o444)
+	})
+	ts.Check(err)
+	if n == 0 {
+		ts.Fatalf("no file under %s", args[0])
+	}
 }

@@ -47,10 +47,12 @@ $SHAMMIE_PLUGIN_PATH. describe renders the schema as Markdown documentation.`,
 	register(&command{
 		name:    "runs",
 		summary: "List recorded runs, show one, or diff two.",
-		usage:   "list | show [RUN] | diff RUN_A RUN_B   [--json] [--store DIR]",
+		usage:   "list | show [RUN] | diff RUN_A RUN_B   [--json] [--store DIR] [--spec SPEC]",
 		detail: `RUN is a run id, a unique prefix of one, "latest" (the default for show) or
-"latest~N". A run whose host died while it was running is listed as
-"interrupted".`,
+"latest~N"; with --spec, latest and latest~N count only the runs of that
+spec, and list shows only them. diff warns when the two runs are of
+different specs. A run whose host died while it was running is listed as
+"interrupted", one whose record cannot be read as "damaged".`,
 		example: "  shammie runs list\n  shammie runs show latest\n  shammie runs diff latest~1 latest",
 		run:     runRuns,
 	})
@@ -73,7 +75,7 @@ $SHAMMIE_PLUGIN_PATH. describe renders the schema as Markdown documentation.`,
 			if _, err := parse(env, c, fs, args); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "shammie %s (plugin protocol %d)\n", Version, sdk.ProtocolVersion)
+			fmt.Fprintf(env.Stdout, "shammie %s (plugin protocol %d, built with SDK %s)\n", Version, sdk.ProtocolVersion, sdk.Version)
 			return nil
 		},
 	})
@@ -211,6 +213,8 @@ func runPlugins(ctx context.Context, env *Env, args []string) error {
 type listedPlugin struct {
 	Name        string   `json:"name"`
 	Version     string   `json:"version"`
+	SDKVersion  string   `json:"sdk_version,omitempty"`
+	Protocols   []int    `json:"protocol_versions,omitempty"`
 	Path        string   `json:"path"`
 	Description string   `json:"description,omitempty"`
 	Backends    []string `json:"backends,omitempty"`
@@ -232,12 +236,19 @@ func pluginsList(ctx context.Context, env *Env, f *getplugins.Finder, asJSON boo
 			if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
 				continue
 			}
-			lp := listedPlugin{Path: p, Name: strings.TrimPrefix(e.Name(), "shammie-plugin-")}
+			name, _, _ := strings.Cut(strings.TrimPrefix(e.Name(), "shammie-plugin-"), "_v")
+			lp := listedPlugin{Path: p, Name: name}
+			if err := getplugins.Untrusted(p); err != nil {
+				lp.Error = err.Error()
+				found = append(found, lp)
+				continue
+			}
 			md, err := launchMetadata(ctx, p)
 			if err != nil {
 				lp.Error = strings.SplitN(err.Error(), "\n", 2)[0]
 			} else {
 				lp.Name, lp.Version, lp.Description, lp.Backends = md.Name, md.Version, md.Description, md.Backends
+				lp.SDKVersion, lp.Protocols = md.SDKVersion, md.ProtocolVersions
 			}
 			found = append(found, lp)
 		}
@@ -256,12 +267,24 @@ func pluginsList(ctx context.Context, env *Env, f *getplugins.Finder, asJSON boo
 		fmt.Fprintf(env.Stdout, "No plugins found in %s.\n", strings.Join(f.Dirs, ", "))
 		return nil
 	}
+	// Three versions per plugin: its own, the SDK it was built with and
+	// the protocol versions it speaks (what decides whether this host can
+	// drive it).
+	fmt.Fprintf(env.Stdout, "%-10s %-10s %-8s %-8s %s\n", "PLUGIN", "VERSION", "SDK", "PROTOCOL", "BINARY")
 	for _, p := range found {
 		if p.Error != "" {
-			fmt.Fprintf(env.Stdout, "%-10s %-8s %s  (unusable: %s)\n", p.Name, "?", p.Path, p.Error)
+			fmt.Fprintf(env.Stdout, "%-10s %-10s %-8s %-8s %s  (unusable: %s)\n", p.Name, "?", "?", "?", p.Path, p.Error)
 			continue
 		}
-		fmt.Fprintf(env.Stdout, "%-10s %-8s %s  %s [%s]\n", p.Name, p.Version, p.Path, p.Description, strings.Join(p.Backends, ", "))
+		sdkv := p.SDKVersion
+		if sdkv == "" {
+			sdkv = "-"
+		}
+		protos := make([]string, len(p.Protocols))
+		for i, v := range p.Protocols {
+			protos[i] = fmt.Sprint(v)
+		}
+		fmt.Fprintf(env.Stdout, "%-10s %-10s %-8s %-8s %s  %s [%s]\n", p.Name, p.Version, sdkv, strings.Join(protos, ","), p.Path, p.Description, strings.Join(p.Backends, ", "))
 	}
 	return nil
 }
@@ -271,6 +294,7 @@ func runRuns(_ context.Context, env *Env, args []string) error {
 	fs := newFlags(env, c)
 	storeDir := fs.String("store", runstore.DefaultDir, "run store directory")
 	asJSON := fs.Bool("json", false, "print JSON")
+	specPath := fs.String("spec", "", "only runs of this spec (list); latest and latest~N count its runs only (show, diff)")
 	pos, err := parse(env, c, fs, args)
 	if err != nil {
 		return err
@@ -278,21 +302,35 @@ func runRuns(_ context.Context, env *Env, args []string) error {
 	if len(pos) == 0 {
 		return usagef("expected list, show or diff")
 	}
+	filter := runstore.SpecFilter{Path: *specPath, Cwd: env.Cwd}
 	store, err := openStore(env, *storeDir)
 	if err != nil {
 		return err
 	}
 	notFound := func(err error) error { return &runner.Error{Code: runner.ExitStepFailed, Err: err} }
+	out := env.Stdout
+	if !*asJSON {
+		out = safeWriter{env.Stdout}
+	}
 	switch pos[0] {
 	case "list":
 		runs, err := store.List()
 		if err != nil {
 			return err
 		}
+		if filter.Path != "" {
+			kept := runs[:0]
+			for _, r := range runs {
+				if filter.Match(r.Spec) {
+					kept = append(kept, r)
+				}
+			}
+			runs = kept
+		}
 		if *asJSON {
 			return report.RenderListJSON(env.Stdout, runs)
 		}
-		return report.RenderList(env.Stdout, runs)
+		return report.RenderList(out, runs)
 	case "show":
 		ref := "latest"
 		if len(pos) > 2 {
@@ -301,26 +339,29 @@ func runRuns(_ context.Context, env *Env, args []string) error {
 		if len(pos) == 2 {
 			ref = pos[1]
 		}
-		run, err := store.Load(ref)
+		run, err := store.LoadSpec(ref, filter)
 		if err != nil {
 			return notFound(err)
 		}
 		if *asJSON {
 			return report.RenderShowJSON(env.Stdout, run)
 		}
-		return report.RenderShow(env.Stdout, run)
+		return report.RenderShow(out, run)
 	case "diff":
 		if len(pos) != 3 {
 			return usagef("expected runs diff RUN_A RUN_B")
 		}
-		d, err := store.Diff(pos[1], pos[2])
+		d, err := store.DiffSpec(pos[1], pos[2], filter)
 		if err != nil {
 			return notFound(err)
+		}
+		if d.Spec != nil {
+			fmt.Fprintf(env.Stderr, "Warning: the runs are of different specs (%s: %s; %s: %s); use --spec to compare runs of one spec.\n", d.A, d.Spec.A, d.B, d.Spec.B)
 		}
 		if *asJSON {
 			return report.RenderDiffJSON(env.Stdout, d)
 		}
-		return report.RenderDiff(env.Stdout, d)
+		return report.RenderDiff(out, d)
 	default:
 		return usagef("unknown runs subcommand %q (want list, show or diff)", pos[0])
 	}

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/shammie-ml/shammie/host/internal/runner"
@@ -34,8 +32,9 @@ metric lines at most once a second per step and stage or metric; the run
 store keeps every event). --json prints one JSON object per event.
 Plugin processes are reused: a process whose step succeeded runs the next
 instance of the same plugin (--no-reuse launches one per instance).`,
-		example: "  shammie run specs/default.hcl\n  shammie run --parallelism 2 --keep-going -var n_concepts=50 --seed 7 specs/fit.hcl\n  shammie run --backend xla:cuda --store /scratch/shammie specs/moe.hcl",
-		run:     runRun,
+		example:   "  shammie run specs/default.hcl\n  shammie run --parallelism 2 --keep-going -var n_concepts=50 --seed 7 specs/fit.hcl\n  shammie run --backend xla:cuda --store /scratch/shammie specs/moe.hcl",
+		interrupt: "stopping the running steps (signal again to kill them now)",
+		run:       runRun,
 	})
 }
 
@@ -46,6 +45,8 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	f.register(fs, true)
 	keepGoing := fs.Bool("keep-going", false, "after a failure, still run every step that does not depend on it")
 	noCache := fs.Bool("no-cache", false, "run every step even when a cached result exists")
+	var ex executorFlags
+	ex.register(fs)
 	pos, err := parse(env, c, fs, args)
 	if err != nil {
 		return err
@@ -57,36 +58,6 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var session *runner.Session
-	var smu sync.Mutex
-	stopSignals := make(chan struct{})
-	defer close(stopSignals)
-	if env.Signals != nil {
-		go func() {
-			n := 0
-			for {
-				select {
-				case <-stopSignals:
-					return
-				case sig := <-env.Signals:
-					n++
-					if n == 1 {
-						fmt.Fprintf(env.Stderr, "\nshammie: %s: stopping the running steps (up to %s; signal again to kill them now)\n", signalName(sig), f.grace)
-						cancel(fmt.Errorf("interrupted by %v", signalName(sig)))
-						continue
-					}
-					fmt.Fprintf(env.Stderr, "\nshammie: %s again: killing the plugins\n", signalName(sig))
-					smu.Lock()
-					if session != nil {
-						session.Close()
-					}
-					smu.Unlock()
-				}
-			}
-		}()
-	}
 	s, err := f.load(ctx, env, specPath, false)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -94,9 +65,6 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		}
 		return err
 	}
-	smu.Lock()
-	session = s
-	smu.Unlock()
 	defer s.Close()
 	store, err := openStore(env, f.store)
 	if err != nil {
@@ -111,13 +79,24 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	default:
 		ui = newPlainUI(env.Stdout)
 	}
-	out, err := s.Execute(ctx, store, runner.RunOptions{
+	ro, closeExecutor, err := ex.setup(s, store, env, runner.RunOptions{
 		Parallelism: f.parallelism, KeepGoing: *keepGoing, NoCache: *noCache,
 		HostVersion: Version, Observer: ui.event,
 	})
+	if err != nil {
+		return f.reportError(env, s, err)
+	}
+	defer closeExecutor()
+	out, err := s.Execute(ctx, store, ro)
 	ui.close()
 	if out != nil && !f.json {
 		fmt.Fprintf(env.Stdout, "Run %s %s: %s. Store: %s\n", out.RunID, out.Status, countsText(out), store.Root())
+		if len(out.Outputs) > 0 {
+			fmt.Fprintf(env.Stdout, "\nOutputs:\n")
+			for _, o := range out.Outputs {
+				fmt.Fprintf(env.Stdout, "  %s = %s\n", o.Name, termSafe(o.Text))
+			}
+		}
 	}
 	if err != nil {
 		if !f.json {
@@ -126,16 +105,6 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		return &silentError{runner.ExitCode(err)}
 	}
 	return nil
-}
-
-func signalName(sig os.Signal) string {
-	switch sig {
-	case os.Interrupt:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	}
-	return sig.String()
 }
 
 func countsText(o *runner.Outcome) string {
@@ -221,7 +190,10 @@ func (u *plainUI) event(e runner.Event) {
 
 func (u *plainUI) close() {}
 
-func eventLine(e runner.Event) string {
+// eventLine is one line of the display, escaped for the terminal.
+func eventLine(e runner.Event) string { return termSafe(eventText(e)) }
+
+func eventText(e runner.Event) string {
 	p := "[" + e.Step + "] "
 	switch e.Kind {
 	case "run":

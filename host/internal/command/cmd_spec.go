@@ -116,6 +116,14 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 		abs, _ := filepath.Abs(best.Path)
 		lock.Plugins[name] = &depsfile.Plugin{Name: name, Version: best.Version.String(), Path: abs, SHA256: sum}
 		fmt.Fprintf(env.Stdout, "- %s: %s %s (sha256 %s)\n", name, best.Version, best.Path, sum[:12])
+		if note := notFromBin(env, best, cands); note != "" {
+			fmt.Fprintf(env.Stderr, "Note: plugin %q: %s\n", name, note)
+		}
+		for _, c := range cands {
+			if c.Err != nil && strings.HasPrefix(c.Err.Error(), "refused:") {
+				fmt.Fprintf(env.Stderr, "Warning: plugin %q: %s %s\n", name, c.Path, c.Err)
+			}
+		}
 	}
 	if len(problems) > 0 {
 		fmt.Fprintf(env.Stderr, "Error: %s\n", strings.Join(problems, "\n\nError: "))
@@ -146,6 +154,11 @@ func runValidate(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer s.Close()
+	// Resources matter only to a cluster executor, but a typo in them is
+	// a spec error wherever the spec is checked.
+	if _, diags := instanceResources(s, env); diags.HasErrors() {
+		return f.reportError(env, s, &runner.Error{Code: runner.ExitUsage, Diags: diags})
+	}
 	n := len(s.Graph.Nodes())
 	if f.json {
 		return json.NewEncoder(env.Stdout).Encode(struct {
@@ -223,4 +236,19 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 		return &silentError{runner.ExitUsage}
 	}
 	return nil
+}
+
+// notFromBin says when the locked binary is not the one in ./bin although
+// ./bin has one: a higher version elsewhere on the search path won.
+func notFromBin(env *Env, best *getplugins.Candidate, cands []getplugins.Candidate) string {
+	bin := filepath.Join(env.Cwd, "bin")
+	if filepath.Dir(best.Path) == bin {
+		return ""
+	}
+	for _, c := range cands {
+		if filepath.Dir(c.Path) == bin && c.Err == nil {
+			return fmt.Sprintf("locked %s (version %s), not %s (version %s) from ./bin: a higher version satisfying the constraint was found there; pin the version in the spec to use ./bin's", best.Path, best.Version, c.Path, c.Version)
+		}
+	}
+	return ""
 }

@@ -12,12 +12,17 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/shammie-ml/shammie/host/internal/runner"
 )
 
-// Version of the shammie host.
-const Version = "0.1.0"
+// Version of the shammie host: host/VERSION, stamped by `make build`
+// (-ldflags "-X .../host/internal/command.Version=$(cat host/VERSION)");
+// "0.0.0-dev" in an unstamped build.
+var Version = "0.0.0-dev"
 
 // Env is the process environment a command runs in.
 type Env struct {
@@ -26,8 +31,71 @@ type Env struct {
 	Cwd            string
 	// IsTTY reports whether Stdout is a terminal (progress bars).
 	IsTTY bool
-	// Signals delivers SIGINT/SIGTERM to long-running commands; nil: none.
+	// Signals delivers SIGINT/SIGTERM; nil: none. The first one cancels the
+	// command's context (every command stops: plugin calls return, run
+	// stops its steps gracefully); the second kills the plugins at once and
+	// calls Exit.
 	Signals <-chan os.Signal
+	// Exit ends the process (os.Exit); nil: a second signal only kills the
+	// plugins.
+	Exit func(code int)
+
+	mu      sync.Mutex
+	killers []func() // what a second signal kills (plugin pools)
+}
+
+// secondSignalGrace is how long the host may still take to exit after a
+// second signal.
+const secondSignalGrace = time.Second
+
+// onKill registers what a second signal must kill at once.
+func (e *Env) onKill(f func()) {
+	e.mu.Lock()
+	e.killers = append(e.killers, f)
+	e.mu.Unlock()
+}
+
+// handleSignals cancels ctx on the first signal and kills on the second;
+// stop ends it.
+func (e *Env) handleSignals(c *command, cancel context.CancelCauseFunc) (stop func()) {
+	done := make(chan struct{})
+	if e.Signals == nil {
+		return func() {}
+	}
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				return
+			case sig := <-e.Signals:
+				n++
+				if n == 1 {
+					msg := c.interrupt
+					if msg == "" {
+						msg = "stopping (signal again to kill at once)"
+					}
+					fmt.Fprintf(e.Stderr, "\nshammie: %s: %s\n", signalName(sig), msg)
+					cancel(fmt.Errorf("interrupted by %v", signalName(sig)))
+					continue
+				}
+				fmt.Fprintf(e.Stderr, "\nshammie: %s again: killing the plugins\n", signalName(sig))
+				e.mu.Lock()
+				killers := append([]func(){}, e.killers...)
+				e.mu.Unlock()
+				for _, k := range killers {
+					k()
+				}
+				// The command gets a moment to record what was killed;
+				// whatever holds it longer (copying a huge artifact into
+				// the store) does not hold the user.
+				if e.Exit != nil {
+					time.AfterFunc(secondSignalGrace, func() { e.Exit(runner.ExitInterrupted) })
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 func (e *Env) getenv(k string) string {
@@ -45,7 +113,9 @@ type command struct {
 	usage   string // arguments after the command name
 	example string
 	detail  string
-	run     func(ctx context.Context, env *Env, args []string) error
+	// interrupt is what the first signal does, said to the user.
+	interrupt string
+	run       func(ctx context.Context, env *Env, args []string) error
 }
 
 var commands []*command
@@ -119,9 +189,17 @@ func Main(ctx context.Context, env *Env, args []string) int {
 		mainHelp(env.Stderr)
 		return runner.ExitUsage
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := env.handleSignals(c, cancel)
 	err := c.run(ctx, env, args[1:])
+	stop()
 	if err == nil {
 		return 0
+	}
+	if ctx.Err() != nil && !errors.As(err, new(*silentError)) {
+		fmt.Fprintf(env.Stderr, "shammie %s: %v\n", c.name, context.Cause(ctx))
+		return runner.ExitInterrupted
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -137,6 +215,16 @@ func Main(ctx context.Context, env *Env, args []string) int {
 	}
 	fmt.Fprintf(env.Stderr, "shammie %s: %v\n", c.name, err)
 	return runner.ExitCode(err)
+}
+
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
 }
 
 type usageError struct{ msg string }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/shammie-ml/shammie/host/internal/configs"
+	"github.com/shammie-ml/shammie/host/internal/depsfile"
 	"github.com/shammie-ml/shammie/host/internal/getplugins"
 	"github.com/shammie-ml/shammie/host/internal/runner"
 	"github.com/shammie-ml/shammie/host/internal/runstore"
@@ -62,7 +64,22 @@ func specArg(pos []string) (string, error) {
 		if _, err := os.Stat(DefaultSpec); err == nil {
 			return DefaultSpec, nil
 		}
-		return "", usagef("no spec given and %s does not exist", DefaultSpec)
+		// The only spec of the current directory (lock files aside).
+		var specs []string
+		matches, _ := filepath.Glob("*.hcl")
+		for _, m := range matches {
+			if m != depsfile.FileName {
+				specs = append(specs, m)
+			}
+		}
+		switch len(specs) {
+		case 1:
+			return specs[0], nil
+		case 0:
+			return "", usagef("no spec given, and there is no %s or other .hcl spec in the current directory", DefaultSpec)
+		default:
+			return "", usagef("no spec given, and the current directory has %d specs (%s): name one", len(specs), strings.Join(specs, ", "))
+		}
 	case 1:
 		return pos[0], nil
 	default:
@@ -77,13 +94,24 @@ func (f *specFlags) load(ctx context.Context, env *Env, spec string, skipValidat
 	if f.verbose {
 		stderr = env.Stderr
 	}
-	pool := runner.NewPool(runner.ProcessLauncher{GracePeriod: f.grace, Stderr: stderr}, !f.noReuse)
+	// Plugins run in the spec's folder, so that relative paths in a config
+	// mean the same from wherever shammie is started (as path.spec does).
+	specDir := filepath.Dir(spec)
+	if !filepath.IsAbs(specDir) && env.Cwd != "" {
+		specDir = filepath.Join(env.Cwd, specDir)
+	}
+	pool := runner.NewPool(runner.ProcessLauncher{GracePeriod: f.grace, Stderr: stderr, Dir: specDir, Spec: spec}, !f.noReuse)
+	env.onKill(pool.KillNow)
 	s, err := runner.Load(ctx, runner.LoadOptions{
 		SpecPath: spec, LockPath: f.lock, Vars: f.vars, VarFiles: f.varFiles, Environ: env.Environ,
 		Seed: f.seed, Backend: f.backend, Cwd: env.Cwd, Parallelism: f.parallelism,
 		SkipPluginValidation: skipValidate,
 	}, pool)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Interrupted: one line, not a diagnostic per cancelled call.
+			return s, &runner.Error{Code: runner.ExitInterrupted, Err: context.Cause(ctx)}
+		}
 		return s, f.reportError(env, s, err)
 	}
 	if len(s.Warnings) > 0 && !f.json {
@@ -103,6 +131,7 @@ func (f *specFlags) reportError(env *Env, s *runner.Session, err error) error {
 	if s != nil {
 		files = s.Files
 	}
+	re.Diags = configs.CapDiagnostics(re.Diags)
 	if f.json {
 		_ = json.NewEncoder(env.Stdout).Encode(struct {
 			Valid       bool       `json:"valid"`
@@ -127,81 +156,11 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// writeDiags renders diagnostics for people: severity and summary, the
-// position as file:line:col, the source line(s) with the range underlined,
-// then the detail.
-//
-//	Error: Unsupported argument
-//	  --> bad.hcl:8:5
-//	   |
-//	 8 |     colour = "red"
-//	   |     ^^^^^^
-//	An argument named "colour" is not expected here.
+// writeDiags prints diagnostics as users see them (configs.WriteDiagnostics),
+// escaped for the terminal: specs and plugins' messages may hold control
+// characters.
 func writeDiags(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
-	var b strings.Builder
-	for _, d := range diags {
-		sev := "Error"
-		if d.Severity == hcl.DiagWarning {
-			sev = "Warning"
-		}
-		fmt.Fprintf(&b, "%s: %s\n", sev, d.Summary)
-		if r := d.Subject; r != nil && r.Filename != "" {
-			fmt.Fprintf(&b, "  --> %s:%d:%d\n", r.Filename, r.Start.Line, r.Start.Column)
-			writeSnippet(&b, sourceOf(files, r.Filename), *r)
-		}
-		if d.Detail != "" {
-			b.WriteString(strings.TrimRight(d.Detail, "\n") + "\n")
-		}
-		b.WriteString("\n")
-	}
-	_, _ = io.WriteString(w, b.String())
-}
-
-func sourceOf(files map[string]*hcl.File, name string) []byte {
-	if f := files[name]; f != nil {
-		return f.Bytes
-	}
-	src, _ := os.ReadFile(name)
-	return src
-}
-
-// writeSnippet prints the lines of r (at most 3) with a caret underline of
-// the range on each.
-func writeSnippet(b *strings.Builder, src []byte, r hcl.Range) {
-	if len(src) == 0 || r.Start.Line < 1 {
-		return
-	}
-	lines := strings.Split(string(src), "\n")
-	if r.Start.Line > len(lines) {
-		return
-	}
-	last := min(max(r.End.Line, r.Start.Line), len(lines), r.Start.Line+2)
-	width := len(fmt.Sprint(last))
-	pad := strings.Repeat(" ", width)
-	fmt.Fprintf(b, " %s |\n", pad)
-	for ln := r.Start.Line; ln <= last; ln++ {
-		line := strings.TrimRight(lines[ln-1], "\r")
-		fmt.Fprintf(b, " %*d | %s\n", width, ln, line)
-		from, to := 1, len(line)+1
-		if ln == r.Start.Line {
-			from = r.Start.Column
-		}
-		if ln == r.End.Line {
-			to = r.End.Column
-		}
-		// Columns count characters; the underline assumes one cell each.
-		prefix := []rune(line)
-		if from-1 > len(prefix) {
-			from = len(prefix) + 1
-		}
-		lead := strings.Map(func(c rune) rune {
-			if c == '\t' {
-				return '\t'
-			}
-			return ' '
-		}, string(prefix[:from-1]))
-		fmt.Fprintf(b, " %s | %s%s\n", pad, lead, strings.Repeat("^", max(1, to-from)))
-	}
+	_ = configs.WriteDiagnostics(safeWriter{w}, files, diags)
 }
 
 type jsonPos struct {

@@ -19,6 +19,8 @@ var specSchema = &hcl.BodySchema{
 		{Type: "locals"},
 		{Type: "plugin", LabelNames: []string{"name"}},
 		{Type: "step", LabelNames: []string{"name"}},
+		{Type: "output", LabelNames: []string{"name"}},
+		{Type: "resources"},
 	},
 }
 
@@ -46,7 +48,7 @@ var stepSchema = &hcl.BodySchema{
 		{Name: "depends_on"}, {Name: "for_each"}, {Name: "count"},
 		{Name: "seed"}, {Name: "backend"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "config"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "config"}, {Type: "resources"}},
 }
 
 // pluginSourceRe is what may follow "shammie-plugin-" in a binary name: no
@@ -60,10 +62,28 @@ func parseFile(filename string, src []byte) (*hcl.File, hcl.Diagnostics) {
 	return hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 }
 
+// topLevelBlocks lists what a spec may contain, for "not expected here".
+const topLevelBlocks = "variable, locals, plugin, step, resources and output"
+
 func decodeSpec(spec *Spec, body hcl.Body) hcl.Diagnostics {
 	content, diags := body.Content(specSchema)
+	for _, d := range diags {
+		if d.Summary == "Unsupported block type" || d.Summary == "Unsupported argument" {
+			d.Detail += " A spec's top-level blocks are " + topLevelBlocks + "."
+		}
+	}
 	for _, block := range content.Blocks {
 		switch block.Type {
+		case "output":
+			o, d := decodeOutput(block)
+			diags = append(diags, d...)
+			if o != nil {
+				if prev, dup := spec.Outputs[o.Name]; dup {
+					diags = append(diags, duplicate("output", o.Name, prev.DeclRange, o.DeclRange))
+					continue
+				}
+				spec.Outputs[o.Name] = o
+			}
 		case "variable":
 			v, d := decodeVariable(block)
 			diags = append(diags, d...)
@@ -108,6 +128,14 @@ func decodeSpec(spec *Spec, body hcl.Body) hcl.Diagnostics {
 				}
 				spec.Steps[s.Name] = s
 			}
+		case "resources":
+			r, d := decodeResources(block)
+			diags = append(diags, d...)
+			if spec.Resources != nil {
+				diags = append(diags, duplicateResources("The spec", spec.Resources.DeclRange, block.DefRange))
+				continue
+			}
+			spec.Resources = r
 		}
 	}
 	diags = append(diags, checkStepReferences(spec)...)
@@ -389,6 +417,16 @@ func decodeStep(block *hcl.Block) (*Step, hcl.Diagnostics) {
 	s.ConfigRange = block.DefRange
 	var first *hcl.Block
 	for _, cb := range content.Blocks {
+		if cb.Type == "resources" {
+			r, d := decodeResources(cb)
+			diags = append(diags, d...)
+			if s.Resources != nil {
+				diags = append(diags, duplicateResources(fmt.Sprintf("Step %q", name), s.Resources.DeclRange, cb.DefRange))
+				continue
+			}
+			s.Resources = r
+			continue
+		}
 		if first != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -520,4 +558,47 @@ func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 	}
 	sortByRange(out)
 	return out
+}
+
+var outputSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "value", Required: true},
+		{Name: "description"},
+		{Name: "sensitive"},
+	},
+}
+
+// decodeOutput decodes `output "name" { value = ... }`: a result of the
+// whole run, printed when it ends and kept in run.json.
+func decodeOutput(block *hcl.Block) (*Output, hcl.Diagnostics) {
+	name := block.Labels[0]
+	o := &Output{Name: name, DeclRange: block.DefRange}
+	var diags hcl.Diagnostics
+	if !hclsyntax.ValidIdentifier(name) {
+		diags = append(diags, badName("output", name, block.LabelRanges[0]))
+	}
+	content, d := block.Body.Content(outputSchema)
+	diags = append(diags, d...)
+	if a, ok := content.Attributes["value"]; ok {
+		o.Expr = a.Expr
+	}
+	if a, ok := content.Attributes["description"]; ok {
+		diags = append(diags, constString(a, &o.Description)...)
+	}
+	if a, ok := content.Attributes["sensitive"]; ok {
+		v, d := a.Expr.Value(nil)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			if v.Type() != cty.Bool || v.IsNull() {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid sensitive value",
+					Detail: "sensitive must be true or false.", Subject: a.Expr.Range().Ptr()})
+			} else {
+				o.Sensitive = v.True()
+			}
+		}
+	}
+	if o.Expr == nil {
+		return nil, diags
+	}
+	return o, diags
 }

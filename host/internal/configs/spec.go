@@ -6,6 +6,7 @@
 package configs
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -36,11 +37,28 @@ type Spec struct {
 	Locals    map[string]*Local
 	Plugins   map[string]*PluginDecl
 	Steps     map[string]*Step
+	Outputs   map[string]*Output
+	// Resources is the top-level resources block (every step's default);
+	// nil when absent.
+	Resources *ResourcesBlock
 
 	// Files holds every parsed file by name (the spec, var files, pseudo
 	// files for -var values) so diagnostics can be rendered with snippets.
 	Files map[string]*hcl.File
 }
+
+// Output is an `output "name" { value = ... }` block: a value computed
+// from step results (and variables, locals) once the run ends.
+type Output struct {
+	Name        string
+	Expr        hcl.Expression
+	Description string
+	Sensitive   bool
+	DeclRange   hcl.Range
+}
+
+// SortedOutputNames returns the output names in order.
+func (s *Spec) SortedOutputNames() []string { return SortedKeys(s.Outputs) }
 
 // Variable is a `variable "name" { ... }` block.
 type Variable struct {
@@ -112,10 +130,12 @@ type Step struct {
 	HasConfig   bool
 	DependsOn   []hcl.Traversal
 	// ForEach, Count, Seed and Backend are nil when absent.
-	ForEach   hcl.Expression
-	Count     hcl.Expression
-	Seed      hcl.Expression
-	Backend   hcl.Expression
+	ForEach hcl.Expression
+	Count   hcl.Expression
+	Seed    hcl.Expression
+	Backend hcl.Expression
+	// Resources is nil when the step has no resources block.
+	Resources *ResourcesBlock
 	DeclRange hcl.Range
 }
 
@@ -154,16 +174,6 @@ func (s *Spec) SortedVariableNames() []string {
 	return names
 }
 
-// WriteDiagnostics renders diags as text with file:line:col and source
-// snippets (width 0: no wrapping).
-func (s *Spec) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, width uint, color bool) error {
-	var files map[string]*hcl.File
-	if s != nil {
-		files = s.Files
-	}
-	return hcl.NewDiagnosticTextWriter(w, files, width, color).WriteDiagnostics(diags)
-}
-
 // IsJSONFilename reports whether a spec file uses HCL's JSON syntax.
 func IsJSONFilename(name string) bool {
 	return strings.HasSuffix(name, ".json")
@@ -172,7 +182,7 @@ func IsJSONFilename(name string) bool {
 // LoadFile reads and decodes a spec file. The returned Spec is never nil,
 // so its Files can render the diagnostics even when loading failed.
 func LoadFile(path string) (*Spec, hcl.Diagnostics) {
-	src, err := os.ReadFile(path)
+	src, err := readSpec(path)
 	if err != nil {
 		spec := newSpec(path, nil)
 		return spec, hcl.Diagnostics{{
@@ -184,17 +194,106 @@ func LoadFile(path string) (*Spec, hcl.Diagnostics) {
 	return LoadSource(path, src)
 }
 
+// Bounds on what is parsed as a spec: a typo naming a binary, /dev/zero or
+// a FIFO must fail at once, not grow without limit or block.
+const (
+	MaxSpecBytes   = 16 << 20
+	MaxNesting     = 200 // brackets and braces; HCL's parser recurses per level
+	MaxDiagnostics = 100
+)
+
+// readSpec reads a regular file of at most MaxSpecBytes.
+func readSpec(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, MaxSpecBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > MaxSpecBytes {
+		return nil, fmt.Errorf("%s is larger than %d MiB: is it really a spec?", path, MaxSpecBytes>>20)
+	}
+	return src, nil
+}
+
 // LoadSource decodes spec source as if read from filename (whose suffix
 // picks the syntax: .json for HCL JSON, anything else HCL native).
 func LoadSource(filename string, src []byte) (*Spec, hcl.Diagnostics) {
 	spec := newSpec(filename, src)
+	if d := checkSource(filename, src); d != nil {
+		return spec, d
+	}
 	file, diags := parseFile(filename, src)
 	if file == nil {
-		return spec, diags
+		return spec, CapDiagnostics(diags)
 	}
 	spec.Files[filename] = file
 	diags = append(diags, decodeSpec(spec, file.Body)...)
-	return spec, diags
+	return spec, CapDiagnostics(diags)
+}
+
+// checkSource refuses binary files and nesting deep enough to exhaust the
+// parser's stack, before parsing.
+func checkSource(filename string, src []byte) hcl.Diagnostics {
+	fail := func(line int, summary, detail string) hcl.Diagnostics {
+		pos := hcl.Pos{Line: line, Column: 1, Byte: 0}
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: detail,
+			Subject: &hcl.Range{Filename: filename, Start: pos, End: pos}}}
+	}
+	if i := bytes.IndexByte(src, 0); i >= 0 {
+		return fail(bytes.Count(src[:i], []byte{'\n'})+1, "Spec file is not text",
+			fmt.Sprintf("%s contains a NUL byte: it looks like a binary file, not an HCL spec. Check the path given on the command line.", filename))
+	}
+	depth, line := 0, 1
+	inString, escaped := false, false
+	for _, c := range src {
+		switch {
+		case c == '\n':
+			line++
+			inString = false // HCL strings do not span lines; heredocs hold no brackets that matter
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[' || c == '(':
+			depth++
+			if depth > MaxNesting {
+				return fail(line, "Spec nested too deeply", fmt.Sprintf("Brackets and braces nest more than %d levels deep here; no spec needs that many.", MaxNesting))
+			}
+		case c == '}' || c == ']' || c == ')':
+			depth--
+		}
+	}
+	return nil
+}
+
+// CapDiagnostics keeps the first MaxDiagnostics diagnostics and says how
+// many more there were.
+func CapDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
+	if len(diags) <= MaxDiagnostics {
+		return diags
+	}
+	more := len(diags) - MaxDiagnostics
+	out := append(hcl.Diagnostics{}, diags[:MaxDiagnostics]...)
+	return append(out, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Too many errors",
+		Detail: fmt.Sprintf("%d more diagnostics were not shown; fix the ones above first.", more)})
 }
 
 func newSpec(filename string, src []byte) *Spec {
@@ -210,6 +309,7 @@ func newSpec(filename string, src []byte) *Spec {
 		Locals:    map[string]*Local{},
 		Plugins:   map[string]*PluginDecl{},
 		Steps:     map[string]*Step{},
+		Outputs:   map[string]*Output{},
 		Files:     map[string]*hcl.File{},
 	}
 }

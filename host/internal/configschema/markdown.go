@@ -118,6 +118,12 @@ func ValueString(v cty.Value) string {
 func SchemaMarkdown(w io.Writer, md sdk.Metadata, s sdk.Schema) error {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "# Plugin `%s` %s\n\n", md.Name, md.Version)
+	switch {
+	case md.SDKVersion != "":
+		fmt.Fprintf(&sb, "Built with SDK %s, protocol %s.\n\n", md.SDKVersion, intsString(md.ProtocolVersions))
+	case len(md.ProtocolVersions) > 0:
+		fmt.Fprintf(&sb, "Protocol %s (not built with the Go SDK).\n\n", intsString(md.ProtocolVersions))
+	}
 	if md.Description != "" {
 		sb.WriteString(md.Description + "\n\n")
 	}
@@ -141,16 +147,39 @@ func SchemaMarkdown(w io.Writer, md sdk.Metadata, s sdk.Schema) error {
 	if len(s.Artifacts) == 0 {
 		sb.WriteString("_None._\n")
 	}
+	shown := map[string]bool{} // families already listed: one row each
 	for _, a := range s.Artifacts {
-		fmt.Fprintf(&sb, "- `%s`", a.Name)
+		name := a.Name
+		if a.Family != "" {
+			if shown[a.Family] {
+				continue
+			}
+			shown[a.Family], name = true, a.Family
+		}
+		fmt.Fprintf(&sb, "- `%s`", name)
 		if a.MediaType != "" {
 			fmt.Fprintf(&sb, " (%s)", a.MediaType)
 		}
 		if a.Description != "" {
 			sb.WriteString(": " + oneLine(a.Description))
 		}
-		fmt.Fprintf(&sb, " — `step.NAME.artifacts.%s` (absolute path)\n", a.Name)
+		if a.Family != "" {
+			sb.WriteString(" — a family: one artifact per value in the braces, as far as the config goes")
+		}
+		fmt.Fprintf(&sb, " — `step.NAME.artifacts.%s` (absolute path)\n", name)
 	}
 	_, err := io.WriteString(w, sb.String())
 	return err
+}
+
+// intsString renders protocol versions as "1" or "1,2" ("-" when none).
+func intsString(xs []int) string {
+	if len(xs) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprint(x)
+	}
+	return strings.Join(parts, ",")
 }

@@ -134,9 +134,11 @@ func TestValidate(t *testing.T) {
 
 func TestMarkdown(t *testing.T) {
 	var sb strings.Builder
-	err := configschema.SchemaMarkdown(&sb, sdk.Metadata{Name: "gen", Version: "0.1.0", Description: "Generates.", Backends: []string{"go"}},
+	err := configschema.SchemaMarkdown(&sb, sdk.Metadata{Name: "gen", Version: "0.1.0", Description: "Generates.", Backends: []string{"go"},
+		SDKVersion: "0.2.0", ProtocolVersions: []int{1}},
 		sdk.Schema{Config: schema, Outputs: []sdk.OutputDecl{{Name: "n", Type: cty.List(cty.Number), Description: "counts"}},
-			Artifacts: []sdk.ArtifactDecl{{Name: "data", MediaType: "text/csv"}}})
+			Artifacts: append([]sdk.ArtifactDecl{{Name: "data", MediaType: "text/csv"}},
+				sdk.ArtifactFamily("layer_{i}_png", 80, "image/png", "one plot per layer")...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,10 +154,15 @@ func TestMarkdown(t *testing.T) {
 		"Repeatable with a unique label: `head \"key\" { ... }`",
 		"- `n` (list(number)): counts — `step.NAME.outputs.n`",
 		"- `data` (text/csv) — `step.NAME.artifacts.data` (absolute path)",
+		"Built with SDK 0.2.0, protocol 1.",
+		"- `layer_{0..79}_png` (image/png): one plot per layer — a family",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
+	}
+	if n := strings.Count(md, "layer_"); n != 2 {
+		t.Errorf("the artifact family shows %d times, want one row:\n%s", n, md)
 	}
 	// Required attributes are listed before optional ones.
 	if strings.Index(md, "`mode`") > strings.Index(md, "`anything`") {

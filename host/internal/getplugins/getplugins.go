@@ -110,6 +110,12 @@ func (f *Finder) Find(ctx context.Context, source string) []Candidate {
 	var out []Candidate
 	for _, p := range f.Binaries(bin) {
 		c := Candidate{Path: p}
+		if err := Untrusted(p); err != nil {
+			// Never launched: it is not even asked for its version.
+			c.Err = err
+			out = append(out, c)
+			continue
+		}
 		md, err := f.Metadata(ctx, p)
 		switch {
 		case err != nil:

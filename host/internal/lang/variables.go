@@ -138,11 +138,20 @@ func ResolveVariables(spec *configs.Spec, cliVars []string, varFiles []string, e
 			out[name] = cty.UnknownVal(v.Type)
 			continue
 		}
-		out[name] = conv
 		diags = append(diags, validate(spec, v, conv, rv)...)
+		if v.Sensitive {
+			// The mark follows the value through every expression, into
+			// step configs, where records and displays redact it.
+			conv = conv.Mark(SensitiveMark)
+		}
+		out[name] = conv
 	}
 	return out, diags
 }
+
+// SensitiveMark marks the values of sensitive variables (cty marks) and
+// everything computed from them.
+const SensitiveMark = "sensitive"
 
 // parseRaw turns a -var or environment string into a value, registering a
 // pseudo file so that errors show the text.

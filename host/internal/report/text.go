@@ -38,7 +38,15 @@ func RenderList(w io.Writer, runs []runstore.RunSummary) error {
 			r.StartedAt.UTC().Format("2006-01-02 15:04:05"), dur, r.Steps, r.CacheHits, failed,
 			strings.Join(r.Spec, ","))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if r.Status == runstore.StatusDamaged {
+			fmt.Fprintf(w, "run %s is damaged: %s\n", r.ID, r.Message)
+		}
+	}
+	return nil
 }
 
 // RenderListJSON writes the runs as a JSON array.
@@ -111,6 +119,9 @@ func RenderShow(w io.Writer, run *runstore.LoadedRun) error {
 	}
 	if len(rec.Variables) > 0 {
 		fmt.Fprintf(tw, "  variables\t%s\n", strings.Join(variableList(rec.Variables), ", "))
+	}
+	for _, name := range sortedKeys(rec.Outputs) {
+		fmt.Fprintf(tw, "  output\t%s = %s\n", name, rec.Outputs[name].String())
 	}
 	if err := tw.Flush(); err != nil {
 		return err

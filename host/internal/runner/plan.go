@@ -60,9 +60,14 @@ func (s *Session) Plan(store *runstore.Store) []PlannedNode {
 			continue
 		}
 		pn.Seed, pn.Backend = &seed, backend
-		pn.CacheKey = runstore.CacheKey(runstore.CacheInputs{
-			PluginSHA256: p.SHA256, Config: cfg, InputArtifacts: store.InputArtifacts(cfg), Seed: seed, Backend: backend,
-		})
+		key, err := s.cacheKey(store, p, cfg, seed, backend)
+		if err != nil {
+			pn.Cache, pn.Message = CacheError, err.Error()
+			status[n.Addr] = pn.Cache
+			out = append(out, pn)
+			continue
+		}
+		pn.CacheKey = key
 		pn.Cache = CacheMiss
 		if entry, found, err := store.LookupCache(pn.CacheKey); err == nil && found {
 			pn.Cache, pn.CachedFrom = CacheHit, entry.RunID

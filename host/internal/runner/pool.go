@@ -2,12 +2,15 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/shammie-ml/shammie/host/internal/runstore"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/pluginhost"
 )
@@ -36,6 +39,13 @@ type Conn interface {
 	Kill()
 }
 
+// JobConn is a Conn that runs steps as cluster jobs; the runner records
+// the job of each step it ran.
+type JobConn interface {
+	Conn
+	Job() (runstore.JobRef, bool)
+}
+
 // Launcher starts a plugin process.
 type Launcher interface {
 	Launch(ctx context.Context, p *Plugin) (Conn, error)
@@ -51,21 +61,43 @@ type ProcessLauncher struct {
 	// Stderr receives every plugin's stderr; nil: only the tail is kept
 	// (for crash reports).
 	Stderr io.Writer
+	// Dir is the plugins' working directory (the spec's folder, against
+	// which relative paths in configs resolve); "": the host's.
+	Dir string
+	// Spec is the spec's path as given, named in "run `shammie init SPEC`".
+	Spec string
 }
 
 // Launch implements Launcher.
 func (l ProcessLauncher) Launch(ctx context.Context, p *Plugin) (Conn, error) {
+	path := p.Path
+	if p.SHA256 != "" {
+		// Execute exactly the bytes that were hashed.
+		priv, err := privateBinary(p.Path, p.SHA256)
+		if err != nil {
+			return nil, l.forSpec(err)
+		}
+		path = priv
+	}
 	c, err := pluginhost.Launch(ctx, pluginhost.LaunchOptions{
-		Path: p.Path, SHA256: p.SHA256, AutoMTLS: true,
-		GracePeriod: l.GracePeriod, Stderr: l.Stderr,
+		Path: path, SHA256: p.SHA256, AutoMTLS: true,
+		GracePeriod: l.GracePeriod, Stderr: l.Stderr, Dir: l.Dir,
 		// A Go panic's stack runs to ~30 lines; the frames that matter are
 		// at its top.
 		TailLines: 40,
 	})
 	if err != nil {
-		return nil, err
+		return nil, l.forSpec(err)
 	}
 	return c, nil
+}
+
+// forSpec makes "run `shammie init`" say for which spec.
+func (l ProcessLauncher) forSpec(err error) error {
+	if l.Spec == "" || !strings.Contains(err.Error(), "run `shammie init`") {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), "run `shammie init`", "run `shammie init "+l.Spec+"`"))
 }
 
 // Pool keeps plugin processes for reuse. A step takes a process of its
@@ -168,4 +200,27 @@ func (pl *Pool) Close() {
 		go func() { defer wg.Done(); c.Kill() }()
 	}
 	wg.Wait()
+	if _, real := pl.Launcher.(ProcessLauncher); real {
+		removePrivateBinaries()
+	}
+}
+
+// KillNow kills every process of the pool and what it spawned at once,
+// without asking (the host's second signal). Processes that cannot be
+// killed at once (fakes) get Kill.
+func (pl *Pool) KillNow() {
+	pl.mu.Lock()
+	pl.closed = true
+	conns := make([]Conn, 0, len(pl.live))
+	for c := range pl.live {
+		conns = append(conns, c)
+	}
+	pl.mu.Unlock()
+	for _, c := range conns {
+		if k, ok := c.(interface{ KillNow() }); ok {
+			k.KillNow()
+		} else {
+			go c.Kill()
+		}
+	}
 }

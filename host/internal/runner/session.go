@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-version"
 	"github.com/hashicorp/hcl/v2"
@@ -69,6 +70,13 @@ func ExitCode(err error) int {
 	return ExitStepFailed
 }
 
+// Timeouts of the plugin calls that only answer questions: a plugin that
+// never answers must not hang validate, plan or run. Variables for tests.
+var (
+	DescribeTimeout = 30 * time.Second // GetMetadata and GetSchema
+	ValidateTimeout = 2 * time.Minute  // ValidateConfig of one instance
+)
+
 // LoadOptions say what to load.
 type LoadOptions struct {
 	SpecPath string
@@ -102,7 +110,9 @@ type Session struct {
 	Files map[string]*hcl.File
 
 	mu        sync.Mutex
-	validated map[string]bool // instances whose plugin ValidateConfig passed on the full config
+	validated map[string]bool            // instances whose plugin ValidateConfig passed on the full config
+	validMemo map[string]sdk.Diagnostics // plugin answers by plugin and config
+	secrets   []string                   // strings of sensitive values, masked (secrets.go)
 }
 
 // Close kills the plugin processes.
@@ -118,7 +128,7 @@ func (s *Session) Close() {
 // the spec could be read) so that the error's diagnostics render with
 // snippets; its plugins are already stopped.
 func Load(ctx context.Context, opts LoadOptions, pool *Pool) (*Session, error) {
-	s := &Session{Opts: opts, Pool: pool, Files: map[string]*hcl.File{}, Plugins: map[string]*Plugin{}, validated: map[string]bool{}}
+	s := &Session{Opts: opts, Pool: pool, Files: map[string]*hcl.File{}, Plugins: map[string]*Plugin{}, validated: map[string]bool{}, validMemo: map[string]sdk.Diagnostics{}}
 	if opts.Parallelism <= 0 {
 		s.Opts.Parallelism = 4
 	}
@@ -128,10 +138,20 @@ func Load(ctx context.Context, opts LoadOptions, pool *Pool) (*Session, error) {
 	if !diags.HasErrors() {
 		var d hcl.Diagnostics
 		s.Vars, d = lang.ResolveVariables(spec, opts.Vars, opts.VarFiles, opts.Environ)
-		diags = append(diags, d...)
+		s.secrets = collectSecrets(s.Vars)
+		diags = append(diags, s.maskDiags(d)...)
 		s.addFiles(spec.Files)
 	}
 	if diags.HasErrors() {
+		if s.Vars == nil && spec != nil {
+			// Variables were not resolved (the spec has errors): unknown
+			// values let the planner check the rest without claiming that
+			// steps may not refer to variables.
+			s.Vars = map[string]cty.Value{}
+			for name, v := range spec.Variables {
+				s.Vars[name] = cty.UnknownVal(v.Type)
+			}
+		}
 		// Report the config errors the planner finds too, all at once, when
 		// the plugins can tell their schemas (Plan copes with a spec that
 		// loaded with errors).
@@ -140,7 +160,7 @@ func Load(ctx context.Context, opts LoadOptions, pool *Pool) (*Session, error) {
 			diags = appendNew(diags, d)
 		}
 		pool.Close()
-		return s, &Error{Code: ExitUsage, Diags: diags}
+		return s, &Error{Code: ExitUsage, Diags: s.maskDiags(diags)}
 	}
 	s.Warnings = append(s.Warnings, diags...)
 
@@ -153,14 +173,14 @@ func Load(ctx context.Context, opts LoadOptions, pool *Pool) (*Session, error) {
 	s.Graph = g
 	if diags.HasErrors() {
 		pool.Close()
-		return s, &Error{Code: ExitUsage, Diags: diags}
+		return s, &Error{Code: ExitUsage, Diags: s.maskDiags(diags)}
 	}
-	s.Warnings = append(s.Warnings, diags...)
+	s.Warnings = append(s.Warnings, s.maskDiags(diags)...)
 	if !opts.SkipPluginValidation {
 		diags = dag.CompactPluginDiagnostics(s.validateStatic(ctx))
 		if diags.HasErrors() {
 			pool.Close()
-			return s, &Error{Code: ExitUsage, Diags: diags}
+			return s, &Error{Code: ExitUsage, Diags: s.maskDiags(diags)}
 		}
 		s.Warnings = append(s.Warnings, diags...)
 	}
@@ -257,7 +277,12 @@ func (s *Session) describe(ctx context.Context, p *Plugin) error {
 	}
 	healthy := false
 	defer func() { s.Pool.Release(p, c, healthy) }()
+	ctx, cancel := context.WithTimeoutCause(ctx, DescribeTimeout, fmt.Errorf("plugin %q did not describe itself within %s", p.Label, DescribeTimeout))
+	defer cancel()
 	md, err := c.Metadata(ctx)
+	if err != nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("plugin %q: %w", p.Label, err)
 	}
@@ -268,6 +293,9 @@ func (s *Session) describe(ctx context.Context, p *Plugin) error {
 		return fmt.Errorf("plugin %q: binary %s reports version %s but the lock file says %s; run `shammie init %s` to update the lock", p.Label, p.Path, md.Version, p.Version, s.Opts.SpecPath)
 	}
 	schema, err := c.Schema(ctx)
+	if err != nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("plugin %q: %w", p.Label, err)
 	}
@@ -358,21 +386,45 @@ func (s *Session) checkBackend(n *dag.Node, backend string) hcl.Diagnostics {
 // validateNode runs the plugin's ValidateConfig on a process from the pool.
 func (s *Session) validateNode(ctx context.Context, n *dag.Node, cfg cty.Value) (hcl.Diagnostics, error) {
 	p := s.Plugins[n.Step.Plugin]
+	// Plugins get plain values (marks do not cross the wire); the plugin
+	// schema's sensitive attributes tell it what is secret.
+	cfg, _ = cfg.UnmarkDeep()
+	// Instances whose static configs are equal (b[i] reading a[i] before
+	// a ran: all unknown alike) get the plugin's one answer.
+	memo := p.Label + "\x00" + cfg.GoString()
+	s.mu.Lock()
+	pd, seen := s.validMemo[memo]
+	s.mu.Unlock()
+	if seen {
+		return s.validatedNode(n, cfg, pd), nil
+	}
 	c, err := s.Pool.Get(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	pd, err := c.ValidateConfig(ctx, cfg)
+	vctx, cancel := context.WithTimeoutCause(ctx, ValidateTimeout, fmt.Errorf("plugin %q did not validate the config of %s within %s", p.Label, n.Addr, ValidateTimeout))
+	pd, err = c.ValidateConfig(vctx, cfg)
+	if err != nil && vctx.Err() != nil && ctx.Err() == nil {
+		err = context.Cause(vctx)
+	}
+	cancel()
 	s.Pool.Release(p, c, err == nil)
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	s.validMemo[memo] = pd
+	s.mu.Unlock()
+	return s.validatedNode(n, cfg, pd), nil
+}
+
+func (s *Session) validatedNode(n *dag.Node, cfg cty.Value, pd sdk.Diagnostics) hcl.Diagnostics {
 	if cfg.IsWhollyKnown() && !pd.HasErrors() {
 		s.mu.Lock()
 		s.validated[n.Addr] = true
 		s.mu.Unlock()
 	}
-	return s.Graph.DiagnosticsFromPlugin(n, pd), nil
+	return s.Graph.DiagnosticsFromPlugin(n, pd)
 }
 
 func (s *Session) isValidated(addr string) bool {

@@ -17,7 +17,7 @@ import (
 
 // cacheKeyVersion changes whenever the key's recipe changes, so that old
 // entries are simply never found again.
-const cacheKeyVersion = "shammie-step-cache-v1"
+const cacheKeyVersion = "shammie-step-cache-v2"
 
 // CacheInputs is everything a step's result depends on.
 type CacheInputs struct {
@@ -33,6 +33,9 @@ type CacheInputs struct {
 	// such path inside Config is replaced by its hash, so that the key
 	// depends on the content of the inputs and not on where the store is.
 	InputArtifacts map[string]string
+	// Files maps every string of Config naming a file or directory to the
+	// digest of its content (Store.FileInputs computes it).
+	Files map[string]string
 	// Seed is the step's seed.
 	Seed int64
 	// Backend is the GoMLX backend, e.g. "go" or "xla:cuda".
@@ -42,7 +45,8 @@ type CacheInputs struct {
 // CacheKey returns the hex sha256 identifying a step's result: over the
 // plugin binary's sha256, the config as canonical ctyjson (value and type,
 // object attributes and map keys in sorted order), the sha256 of every input
-// artifact, the seed and the backend. It returns "" when the config is not
+// artifact, the digest of every file the config names, the seed and the
+// backend. It returns "" when the config is not
 // wholly known (at plan time, before the steps it references have run):
 // such a step cannot be looked up yet.
 func CacheKey(in CacheInputs) string {
@@ -76,6 +80,11 @@ func CacheKey(in CacheInputs) string {
 		inputs = append(inputs, sha)
 	}
 	sort.Strings(inputs)
+	files := make([]string, 0, len(in.Files))
+	for p, d := range in.Files {
+		files = append(files, p+"\x00"+d)
+	}
+	sort.Strings(files)
 	// encoding/json writes struct fields in declaration order: canonical.
 	doc, err := json.Marshal(struct {
 		Version      string          `json:"version"`
@@ -83,9 +92,10 @@ func CacheKey(in CacheInputs) string {
 		ConfigType   json.RawMessage `json:"config_type"`
 		Config       json.RawMessage `json:"config"`
 		Inputs       []string        `json:"inputs"`
+		Files        []string        `json:"files"`
 		Seed         int64           `json:"seed"`
 		Backend      string          `json:"backend"`
-	}{cacheKeyVersion, in.PluginSHA256, tb, vb, inputs, in.Seed, in.Backend})
+	}{cacheKeyVersion, in.PluginSHA256, tb, vb, inputs, files, in.Seed, in.Backend})
 	if err != nil {
 		return ""
 	}
@@ -99,7 +109,8 @@ func (s *Store) cachePath(key string) string {
 
 // LookupCache returns the cache entry of a succeeded step with this key.
 // found is false when there is none, or when one of its artifact objects
-// has gone from the store (the step must then run again). StorePaths in the
+// has gone from the store or no longer has the content its name says (the
+// step must then run again; a damaged object is moved out of the store). StorePaths in the
 // entry point into this store.
 func (s *Store) LookupCache(key string) (entry *CacheEntry, found bool, err error) {
 	if !validSHA256(key) {
@@ -117,8 +128,12 @@ func (s *Store) LookupCache(key string) (entry *CacheEntry, found bool, err erro
 			return nil, false, fmt.Errorf("cache entry %s: artifact %q has a bad sha256", key, name)
 		}
 		a.StorePath = s.ObjectPath(a.SHA256, ObjectExt(a.RelPath))
-		fi, err := os.Stat(a.StorePath)
-		if err != nil || fi.Size() != a.Size {
+		if !objectIntact(a.StorePath, a.SHA256) {
+			// Gone or damaged: the step runs again and its PutArtifact
+			// writes the object afresh.
+			if _, err := os.Lstat(a.StorePath); err == nil {
+				s.quarantine(a.StorePath)
+			}
 			return nil, false, nil
 		}
 		e.Artifacts[name] = a
@@ -128,7 +143,7 @@ func (s *Store) LookupCache(key string) (entry *CacheEntry, found bool, err erro
 
 func (s *Store) putCache(e *CacheEntry) error {
 	p := s.cachePath(e.Key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
 	return writeJSONAtomic(p, e, true)
@@ -143,5 +158,5 @@ func (s *Store) StateDir(key string) (string, error) {
 		return "", fmt.Errorf("state dir: bad cache key %q", key)
 	}
 	d := filepath.Join(s.root, "state", key)
-	return d, os.MkdirAll(d, 0o755)
+	return d, os.MkdirAll(d, 0o700)
 }

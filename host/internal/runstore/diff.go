@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Diff is what changed between two runs. Only differences are listed; a
@@ -14,6 +15,9 @@ import (
 type Diff struct {
 	A string `json:"a"` // run ids
 	B string `json:"b"`
+	// Spec paths of the two runs, when they differ: the runs are of
+	// different specs and the diff compares unlike things.
+	Spec *Change `json:"spec,omitempty"`
 	// Status of the two runs, when it differs.
 	Status    *Change  `json:"status,omitempty"`
 	Variables []Change `json:"variables,omitempty"`
@@ -52,11 +56,16 @@ func (d *Diff) Empty() bool {
 
 // Diff compares two runs (refs as for Load).
 func (s *Store) Diff(refA, refB string) (*Diff, error) {
-	a, err := s.Load(refA)
+	return s.DiffSpec(refA, refB, SpecFilter{})
+}
+
+// DiffSpec is Diff with "latest" relative to the runs of a spec.
+func (s *Store) DiffSpec(refA, refB string, f SpecFilter) (*Diff, error) {
+	a, err := s.LoadSpec(refA, f)
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.Load(refB)
+	b, err := s.LoadSpec(refB, f)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +76,9 @@ func (s *Store) Diff(refA, refB string) (*Diff, error) {
 // step its status, plugin, config, outputs and final metrics.
 func DiffRuns(a, b *LoadedRun) (*Diff, error) {
 	d := &Diff{A: a.Record.ID, B: b.Record.ID}
+	if sa, sb := strings.Join(specPaths(&a.Record), ","), strings.Join(specPaths(&b.Record), ","); sa != sb {
+		d.Spec = &Change{Key: "spec", A: sa, B: sb, InA: true, InB: true}
+	}
 	if a.Record.Status != b.Record.Status {
 		d.Status = &Change{Key: "status", A: string(a.Record.Status), B: string(b.Record.Status), InA: true, InB: true}
 	}

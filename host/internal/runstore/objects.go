@@ -62,8 +62,9 @@ func ObjectExt(relPath string) string {
 // it — the same check as sdk.HashArtifact on the plugin side), and its
 // sha256 must equal wantSHA, the hash the plugin announced: a mismatch means
 // the file changed after it was announced or the plugin lied, and is an
-// error. An object already present is not copied again (dedup). Objects are
-// read-only so that a step reading an input cannot alter it for others.
+// error. An object already present is not copied again (dedup) when its
+// content is intact; a damaged one is replaced. Objects are read-only, and
+// plugins never see them: they read private copies (Run.PluginConfig).
 func (s *Store) PutArtifact(workDir, relPath, wantSHA string) (string, error) {
 	wantSHA = strings.ToLower(wantSHA)
 	if !validSHA256(wantSHA) {
@@ -73,19 +74,24 @@ func (s *Store) PutArtifact(workDir, relPath, wantSHA string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("artifact %q refused: %w", relPath, err)
 	}
+	// A hard link can name a file outside the work dir (a secret, another
+	// run's output) under a path inside it: refused like a symlink.
+	if fi, err := os.Lstat(filepath.Join(workDir, filepath.Clean(relPath))); err == nil && linkCount(fi) > 1 {
+		return "", fmt.Errorf("artifact %q refused: it is a hard link (%d links), possibly to a file outside the work dir; write the artifact as a file of its own", relPath, linkCount(fi))
+	}
 	if sum != wantSHA {
 		return "", fmt.Errorf("artifact %q: sha256 is %s but the plugin announced %s (was the file changed after it was announced?)", relPath, sum, wantSHA)
 	}
 	dst := s.ObjectPath(sum, ObjectExt(relPath))
-	if fi, err := os.Stat(dst); err == nil && fi.Mode().IsRegular() {
+	if objectIntact(dst, sum) {
 		return dst, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return "", err
 	}
 	// Copy while hashing: the file could still change between the check
 	// above and the copy, and the object must match its name.
-	src, err := os.Open(filepath.Join(workDir, filepath.Clean(relPath)))
+	src, err := os.OpenFile(filepath.Join(workDir, filepath.Clean(relPath)), os.O_RDONLY|syscallNoFollow, 0)
 	if err != nil {
 		return "", err
 	}

@@ -144,8 +144,9 @@ func (s *Store) runIDs() ([]string, error) {
 }
 
 // List summarises every run, newest first. A run whose record cannot be
-// read is an error naming it (a store is not left half-written by crashes,
-// so that means damage worth seeing).
+// read is listed with status "damaged" and the error as its message (a
+// store is not left half-written by crashes, so that means damage worth
+// seeing, but not worth hiding the other runs for).
 func (s *Store) List() ([]RunSummary, error) {
 	ids, err := s.runIDs()
 	if err != nil {
@@ -158,13 +159,17 @@ func (s *Store) List() ([]RunSummary, error) {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // created by a process that died before its first write
 			}
-			return nil, err
+			// One damaged record must not hide every other run: it is
+			// listed as damaged, with what is wrong.
+			out = append(out, damagedSummary(id, err))
+			continue
 		}
 		steps := rec.Steps
 		if rec.Status == StatusRunning {
 			recs, err := s.loadSteps(id)
 			if err != nil {
-				return nil, err
+				out = append(out, damagedSummary(id, err))
+				continue
 			}
 			steps = steps[:0]
 			for _, st := range recs {
@@ -198,6 +203,13 @@ func (s *Store) List() ([]RunSummary, error) {
 		return out[i].ID > out[j].ID
 	})
 	return out, nil
+}
+
+// damagedSummary lists a run whose records cannot be read; its start time
+// comes from the id.
+func damagedSummary(id string, err error) RunSummary {
+	t, _ := time.Parse("20060102T150405", id[:15])
+	return RunSummary{ID: id, Status: StatusDamaged, Message: err.Error(), StartedAt: t.UTC(), StepStatus: map[Status]int{}}
 }
 
 // Resolve turns a run reference into a run id: a full id, a unique prefix of
@@ -249,7 +261,12 @@ func (s *Store) Resolve(ref string) (string, error) {
 // prefix of one, or "latest" / "latest~N". A run whose host process died is
 // reported with status "interrupted", and so are its steps still "running".
 func (s *Store) Load(ref string) (*LoadedRun, error) {
-	id, err := s.Resolve(ref)
+	return s.LoadSpec(ref, SpecFilter{})
+}
+
+// LoadSpec is Load with "latest" relative to the runs of a spec.
+func (s *Store) LoadSpec(ref string, f SpecFilter) (*LoadedRun, error) {
+	id, err := s.ResolveSpec(ref, f)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package runstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -25,6 +26,9 @@ const (
 	// StatusSkipped marks a step that never ran because a step it depends on
 	// failed (fail-fast or --keep-going).
 	StatusSkipped Status = "skipped"
+	// StatusDamaged is never written: List reports a run whose record
+	// cannot be read as damaged.
+	StatusDamaged Status = "damaged"
 )
 
 // Done reports whether s is a final status.
@@ -49,6 +53,9 @@ type RunRecord struct {
 	Plugins  []PluginInfo `json:"plugins"`
 	Seed     int64        `json:"seed"`
 	Backends []string     `json:"backends"`
+	// Outputs are the spec's output blocks evaluated when the run ended
+	// (sensitive ones redacted).
+	Outputs map[string]Value `json:"outputs,omitempty"`
 	// Steps is the index of step instances, filled in when the run ends (the
 	// step records under steps/ are the truth while it runs).
 	Steps []StepIndex `json:"steps,omitempty"`
@@ -91,24 +98,28 @@ type ProcessInfo struct {
 
 // StepRecord is steps/<dir>/step.json.
 type StepRecord struct {
-	Address       string     `json:"address"` // e.g. step.sweep["a"]
-	Dir           string     `json:"dir"`     // directory name under steps/
-	Plugin        string     `json:"plugin"`
-	PluginVersion string     `json:"plugin_version"`
-	PluginSHA256  string     `json:"plugin_sha256"`
-	Seed          int64      `json:"seed"`
-	Backend       string     `json:"backend"`
-	DependsOn     []string   `json:"depends_on,omitempty"`
-	Config        *Value     `json:"config,omitempty"` // sensitive parts redacted
-	CacheKey      string     `json:"cache_key,omitempty"`
-	CacheHit      bool       `json:"cache_hit"`
-	CachedFrom    string     `json:"cached_from,omitempty"` // run id the cached result came from
-	Status        Status     `json:"status"`
-	Message       string     `json:"message,omitempty"`
-	Diagnostics   []string   `json:"diagnostics,omitempty"`
-	StderrTail    string     `json:"stderr_tail,omitempty"`
-	StartedAt     time.Time  `json:"started_at"`
-	EndedAt       *time.Time `json:"ended_at,omitempty"`
+	Address       string   `json:"address"` // e.g. step.sweep["a"]
+	Dir           string   `json:"dir"`     // directory name under steps/
+	Plugin        string   `json:"plugin"`
+	PluginVersion string   `json:"plugin_version"`
+	PluginSHA256  string   `json:"plugin_sha256"`
+	Seed          int64    `json:"seed"`
+	Backend       string   `json:"backend"`
+	DependsOn     []string `json:"depends_on,omitempty"`
+	Config        *Value   `json:"config,omitempty"` // sensitive parts redacted
+	CacheKey      string   `json:"cache_key,omitempty"`
+	CacheHit      bool     `json:"cache_hit"`
+	CachedFrom    string   `json:"cached_from,omitempty"` // run id the cached result came from
+	Status        Status   `json:"status"`
+	Message       string   `json:"message,omitempty"`
+	Diagnostics   []string `json:"diagnostics,omitempty"`
+	StderrTail    string   `json:"stderr_tail,omitempty"`
+	// CacheWarning says why a succeeded step's result was not cached.
+	CacheWarning string `json:"cache_warning,omitempty"`
+	// Job is the cluster job that ran the step (--executor slurm).
+	Job       *JobRef    `json:"job,omitempty"`
+	StartedAt time.Time  `json:"started_at"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
 	// DurationMS is the wall time of the step (for a cache hit: of the run
 	// that computed it).
 	DurationMS int64                     `json:"duration_ms"`
@@ -176,6 +187,12 @@ func (v Value) Cty() (cty.Value, error) {
 func (v Value) String() string {
 	if v.Sensitive {
 		return "(sensitive)"
+	}
+	// One line: records are written indented, which would split a list or
+	// map over lines of a table.
+	var b bytes.Buffer
+	if json.Compact(&b, v.Value) == nil {
+		return b.String()
 	}
 	return string(v.Value)
 }
@@ -267,11 +284,45 @@ type CacheEntry struct {
 	DurationMS int64                     `json:"duration_ms"`
 	Outputs    map[string]Value          `json:"outputs,omitempty"`
 	Artifacts  map[string]ArtifactRecord `json:"artifacts,omitempty"`
+	// Sensitive names the outputs derived from sensitive values: the entry
+	// (private, 0600) keeps their values so that a hit can feed them to
+	// the steps downstream; every other record shows "(sensitive)".
+	Sensitive []string `json:"sensitive,omitempty"`
 }
 
-// OutputValues decodes the entry's outputs.
+// OutputValues decodes the entry's outputs, sensitive ones marked.
 func (e *CacheEntry) OutputValues() (map[string]cty.Value, error) {
-	return decodeValues(e.Outputs)
+	vals, err := decodeValues(e.Outputs)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range e.Sensitive {
+		if v, ok := vals[name]; ok {
+			vals[name] = v.Mark(sensitiveMark)
+		}
+	}
+	return vals, nil
+}
+
+// sensitiveMark is lang.SensitiveMark (the run store does not import the
+// spec language).
+const sensitiveMark = "sensitive"
+
+// redactedOutputs is outputs with the named ones shown as "(sensitive)".
+func redactedOutputs(outputs map[string]Value, sensitive []string) map[string]Value {
+	if len(sensitive) == 0 {
+		return outputs
+	}
+	out := make(map[string]Value, len(outputs))
+	for k, v := range outputs {
+		out[k] = v
+	}
+	for _, name := range sensitive {
+		if _, ok := out[name]; ok {
+			out[name] = redactedValue()
+		}
+	}
+	return out
 }
 
 func decodeValues(m map[string]Value) (map[string]cty.Value, error) {
@@ -284,4 +335,11 @@ func decodeValues(m map[string]Value) (map[string]cty.Value, error) {
 		out[name] = cv
 	}
 	return out, nil
+}
+
+// JobRef names the cluster job that ran a step.
+type JobRef struct {
+	Executor string `json:"executor"` // "slurm"
+	ID       string `json:"id"`       // 812_3
+	Node     string `json:"node,omitempty"`
 }

@@ -47,6 +47,10 @@ type Run struct {
 	// one. stateMu is always taken last (after mu or a Step's mu).
 	stateMu    sync.Mutex
 	stateInUse map[string]bool
+	// inputs are the private copies of input artifacts handed to plugins
+	// (see PluginConfig), by object path.
+	inputsMu sync.Mutex
+	inputs   map[string]inputCopy
 }
 
 // CreateRun starts the record of a new run: runs/<id>/run.json with status
@@ -83,7 +87,7 @@ func (s *Store) CreateRun(meta RunMeta) (*Run, error) {
 		Process:     s.process(),
 	}
 	dir := s.runDir(id)
-	if err := os.MkdirAll(filepath.Join(dir, "steps"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "steps"), 0o700); err != nil {
 		return nil, err
 	}
 	if err := writeJSONAtomic(filepath.Join(dir, "run.json"), &rec, true); err != nil {
@@ -155,6 +159,28 @@ func (r *Run) Finish(status Status, message string) error {
 	}
 	r.rec = rec
 	r.finished = true
+	r.removeInputs()
+	return nil
+}
+
+// SetOutputs records the spec's outputs, written with the final record by
+// Finish. Marked values are recorded as "(sensitive)".
+func (r *Run) SetOutputs(vals map[string]cty.Value) error {
+	out := make(map[string]Value, len(vals))
+	for name, v := range vals {
+		if v.ContainsMarked() {
+			out[name] = redactedValue()
+			continue
+		}
+		rv, err := NewValue(v)
+		if err != nil {
+			return fmt.Errorf("output %q: %w", name, err)
+		}
+		out[name] = rv
+	}
+	r.mu.Lock()
+	r.rec.Outputs = out
+	r.mu.Unlock()
 	return nil
 }
 
@@ -182,15 +208,20 @@ type Step struct {
 	run         *Run
 	dir         string
 	stateDir    string
-	sharedState bool // stateDir is the store's state/<key>, not the run's
+	sharedState bool     // stateDir is the store's state/<key>, not the run's
+	stateLock   *os.File // holds the flock on the shared state dir
 
-	mu       sync.Mutex
-	rec      StepRecord
-	events   *os.File
-	metrics  *os.File
-	outputs  map[string]cty.Value
-	last     *pluginhost.Status
-	finished bool
+	mu      sync.Mutex
+	rec     StepRecord
+	events  *os.File
+	metrics *os.File
+	outputs map[string]cty.Value
+	// cacheOutputs are the outputs with sensitive values in the clear, for
+	// the cache entry; sensitive names them.
+	cacheOutputs map[string]Value
+	sensitive    []string
+	last         *pluginhost.Status
+	finished     bool
 }
 
 // BeginStep records that a step instance starts: it creates steps/<dir>/
@@ -214,7 +245,7 @@ func (r *Run) BeginStep(info StepInfo) (_ *Step, err error) {
 	}
 	name := StepDirName(info.Address)
 	dir := filepath.Join(r.Dir(), "steps", name)
-	if err := os.MkdirAll(filepath.Join(dir, "work"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "work"), 0o700); err != nil {
 		return nil, err
 	}
 	stateDir, shared := filepath.Join(dir, "state"), false
@@ -224,20 +255,36 @@ func (r *Run) BeginStep(info StepInfo) (_ *Step, err error) {
 		r.stateInUse[info.CacheKey] = true
 	}
 	r.stateMu.Unlock()
+	var stateLock *os.File
 	if claim {
-		d, err := r.store.StateDir(info.CacheKey)
-		if err != nil {
+		// Another host process may run the same step on this store right
+		// now: the state dir is flocked for as long as the step runs, and
+		// a step that finds it taken works in a state dir of its own.
+		d, derr := r.store.StateDir(info.CacheKey)
+		var locked bool
+		if derr == nil {
+			stateLock, locked, derr = lockDir(d)
+		}
+		if derr != nil || !locked {
 			r.releaseState(info.CacheKey)
+			if derr != nil {
+				return nil, derr
+			}
+			claim = false
+		} else {
+			stateDir, shared = d, true
+			defer func() {
+				if err != nil {
+					r.releaseState(info.CacheKey)
+					closeLock(stateLock)
+				}
+			}()
+		}
+	}
+	if !claim {
+		if err := os.MkdirAll(stateDir, 0o700); err != nil {
 			return nil, err
 		}
-		stateDir, shared = d, true
-		defer func() {
-			if err != nil {
-				r.releaseState(info.CacheKey)
-			}
-		}()
-	} else if err := os.MkdirAll(stateDir, 0o755); err != nil {
-		return nil, err
 	}
 	rec := StepRecord{
 		Address: info.Address, Dir: name, Plugin: info.Plugin, PluginVersion: info.PluginVersion,
@@ -252,11 +299,11 @@ func (r *Run) BeginStep(info StepInfo) (_ *Step, err error) {
 		}
 		rec.Config = &v
 	}
-	st := &Step{run: r, dir: dir, stateDir: stateDir, sharedState: shared, rec: rec, outputs: map[string]cty.Value{}}
-	if st.events, err = os.OpenFile(filepath.Join(dir, "events.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+	st := &Step{run: r, dir: dir, stateDir: stateDir, sharedState: shared, stateLock: stateLock, rec: rec, outputs: map[string]cty.Value{}}
+	if st.events, err = os.OpenFile(filepath.Join(dir, "events.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
 		return nil, err
 	}
-	if st.metrics, err = os.OpenFile(filepath.Join(dir, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+	if st.metrics, err = os.OpenFile(filepath.Join(dir, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
 		st.events.Close()
 		return nil, err
 	}
@@ -345,10 +392,18 @@ func (st *Step) Record(ev pluginhost.Event) error {
 		if err != nil {
 			return fmt.Errorf("step %s: output %q: %w", st.rec.Address, e.Name, err)
 		}
-		er.Type, er.Name, er.Output = "output", e.Name, &v
 		if st.rec.Outputs == nil {
 			st.rec.Outputs = map[string]Value{}
+			st.cacheOutputs = map[string]Value{}
 		}
+		// A marked output (derived from a secret) is recorded redacted;
+		// only the cache entry keeps its value.
+		st.cacheOutputs[e.Name] = v
+		if e.Value.ContainsMarked() {
+			st.sensitive = append(st.sensitive, e.Name)
+			v = redactedValue()
+		}
+		er.Type, er.Name, er.Output = "output", e.Name, &v
 		st.rec.Outputs[e.Name] = v
 		st.outputs[e.Name] = e.Value
 	case pluginhost.Status:
@@ -416,6 +471,14 @@ func (st *Step) Artifacts() map[string]ArtifactRecord {
 	return out
 }
 
+// SetJob records the cluster job that runs the step; it is written with
+// the final record.
+func (st *Step) SetJob(j JobRef) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.rec.Job = &j
+}
+
 // StepResult is how a step ended.
 type StepResult struct {
 	// Status: succeeded, failed, cancelled or skipped. "" takes the plugin's
@@ -465,8 +528,8 @@ func (st *Step) Finish(res StepResult) (*StepRecord, error) {
 }
 
 // FinishFromCache records the step as a cache hit restored from e (found by
-// LookupCache with this step's key): status succeeded, the entry's outputs
-// and artifacts. Decode the outputs with e.OutputValues().
+// LookupCache with this step's key): status succeeded, the entry's outputs,
+// artifacts and the metrics of the run that computed it. Decode the outputs with e.OutputValues().
 func (st *Step) FinishFromCache(e *CacheEntry) (*StepRecord, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -477,17 +540,42 @@ func (st *Step) FinishFromCache(e *CacheEntry) (*StepRecord, error) {
 	if err != nil {
 		return nil, fmt.Errorf("step %s: cache entry %s: %w", st.rec.Address, e.Key, err)
 	}
+	st.restoreMetrics(e)
 	now := st.run.store.now()
 	rec := st.rec
 	rec.Status, rec.CacheHit, rec.CachedFrom, rec.EndedAt = StatusSucceeded, true, e.RunID, &now
 	rec.DurationMS = e.DurationMS
-	rec.Outputs, rec.Artifacts = e.Outputs, e.Artifacts
+	rec.Outputs, rec.Artifacts = redactedOutputs(e.Outputs, e.Sensitive), e.Artifacts
 	st.outputs = vals
 	msg := fmt.Sprintf("cache hit: restored from run %s", e.RunID)
 	if err := st.appendLocked(EventRecord{Time: now, Type: "status", Status: StatusSucceeded, Message: msg}); err != nil {
 		return nil, err
 	}
 	return st.finishLocked(rec)
+}
+
+// restoreMetrics gives a cache hit the metrics of the run that computed it,
+// so that this run's report and diffs are complete: the computing step's
+// metrics.jsonl (its directory follows from the address, no other record
+// is read) is hard-linked — the file is complete and never written again,
+// and the link keeps it when that run is collected — or copied.
+func (st *Step) restoreMetrics(e *CacheEntry) {
+	src := filepath.Join(st.run.store.runDir(e.RunID), "steps", StepDirName(e.Address), "metrics.jsonl")
+	dst := filepath.Join(st.dir, "metrics.jsonl")
+	if st.metrics != nil {
+		st.metrics.Close()
+		st.metrics = nil
+	}
+	if _, err := os.Stat(src); err != nil {
+		return
+	}
+	_ = os.Remove(dst)
+	if os.Link(src, dst) == nil {
+		return
+	}
+	if b, err := os.ReadFile(src); err == nil {
+		_ = os.WriteFile(dst, b, 0o600)
+	}
 }
 
 func (st *Step) finishLocked(rec StepRecord) (*StepRecord, error) {
@@ -504,6 +592,7 @@ func (st *Step) finishLocked(rec StepRecord) (*StepRecord, error) {
 	st.finished = true
 	if st.sharedState {
 		defer st.run.releaseState(rec.CacheKey)
+		defer closeLock(st.stateLock)
 		if rec.CacheHit {
 			_ = os.Remove(st.stateDir) // only if the restored step left it empty
 		}
@@ -513,8 +602,18 @@ func (st *Step) finishLocked(rec StepRecord) (*StepRecord, error) {
 			Key: rec.CacheKey, RunID: st.run.id, Address: rec.Address, FinishedAt: *rec.EndedAt,
 			DurationMS: rec.DurationMS, Outputs: rec.Outputs, Artifacts: rec.Artifacts,
 		}
+		if len(st.sensitive) > 0 {
+			e.Outputs, e.Sensitive = st.cacheOutputs, st.sensitive
+		}
 		if err := st.run.store.putCache(e); err != nil {
-			return nil, fmt.Errorf("step %s: writing cache entry: %w", rec.Address, err)
+			// The step did succeed and its record says so; only a later
+			// run cannot skip it. Said in the record, not turned into a
+			// failure of a step whose record reads "succeeded".
+			rec.CacheWarning = fmt.Sprintf("the result could not be cached (a later run will compute it again): %v", err)
+			_ = writeJSONAtomic(filepath.Join(st.dir, "step.json"), &rec, true)
+			st.rec = rec
+			out := rec
+			return &out, nil
 		}
 		// The checkpoints of a step that succeeded are never needed again:
 		// the cache entry now answers for it. Only after the entry is
@@ -591,4 +690,10 @@ func hasPathUnder(prefix cty.Path, paths []cty.Path) bool {
 		}
 	}
 	return false
+}
+
+func closeLock(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
 }

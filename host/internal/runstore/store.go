@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -24,6 +25,9 @@ type Store struct {
 	now func() time.Time
 	// process identifies the recording process; tests fake a dead one.
 	process func() ProcessInfo
+	// dirDigests are the content digests of directories named by configs,
+	// by absolute path, for the life of this Store (one command).
+	dirDigests sync.Map
 }
 
 // Open opens (creating if needed) the store at dir.
@@ -36,11 +40,16 @@ func Open(dir string) (*Store, error) {
 		return nil, err
 	}
 	for _, sub := range []string{"runs", "objects/sha256", "cache", "state", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(abs, sub), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(abs, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("opening run store: %w", err)
 		}
+		// Records hold configs, outputs and logs: private, also in a
+		// store made before records were.
+		_ = os.Chmod(filepath.Join(abs, sub), 0o700)
 	}
-	return &Store{root: abs, now: func() time.Time { return time.Now().UTC() }, process: currentProcess}, nil
+	s := &Store{root: abs, now: func() time.Time { return time.Now().UTC() }, process: currentProcess}
+	s.cleanTmp(s.now(), false)
+	return s, nil
 }
 
 // Root is the store's absolute directory.
@@ -81,7 +90,7 @@ func (s *Store) newRunDir(t time.Time) (string, error) {
 		}
 		id := fmt.Sprintf("%s%04x", prefix, suffix)
 		// Mkdir, not MkdirAll: it fails if another process took the id.
-		if err := os.Mkdir(s.runDir(id), 0o755); err != nil {
+		if err := os.Mkdir(s.runDir(id), 0o700); err != nil {
 			if errors.Is(err, fs.ErrExist) {
 				continue
 			}
@@ -145,7 +154,7 @@ func writeJSONAtomic(path string, v any, sync bool) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'), 0o644, sync)
+	return writeFileAtomic(path, append(b, '\n'), 0o600, sync)
 }
 
 func readJSON(path string, v any) error {

@@ -27,7 +27,7 @@ import (
 var version = "0.1.0"
 
 type config struct {
-	Mode    string  `cty:"mode" doc:"ok, quiet (no outputs), resume (blocks on its first attempt, succeeds on the next: state in StateDir), fail, panic, exit, sleep, hang, stdout, escape, undeclared, badtype, ignore-stop"`
+	Mode    string  `cty:"mode" doc:"ok, quiet (no outputs), resume (blocks on its first attempt, succeeds on the next: state in StateDir), fail, panic, exit, sleep, hang, stdout, escape, undeclared, badtype, ignore-stop, hang-validate (never answers ValidateConfig), scribble (chmods its input and writes to it)"`
 	N       float64 `cty:"n" default:"1" doc:"input number; output value = n * 2"`
 	Message string  `cty:"message" default:"\"hello\"" doc:"written to the data artifact"`
 	Input   string  `cty:"input" optional:"true" doc:"a file to read (an upstream artifact); its content is appended to the data artifact"`
@@ -53,7 +53,7 @@ func (testPlugin) Schema() sdk.Schema {
 	}
 }
 
-var modes = []string{"ok", "quiet", "resume", "fail", "panic", "exit", "sleep", "hang", "stdout", "escape", "undeclared", "badtype", "ignore-stop"}
+var modes = []string{"ok", "quiet", "resume", "fail", "panic", "exit", "sleep", "hang", "stdout", "escape", "undeclared", "badtype", "ignore-stop", "scribble", "hang-validate"}
 
 func (testPlugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 	// Attributes that depend on steps not run yet are unknown: check what
@@ -63,6 +63,12 @@ func (testPlugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostic
 		cfg.Mode = m.AsString()
 	} else {
 		return nil
+	}
+	if cfg.Mode == "hang-validate" {
+		if p := c.Value.GetAttr("pidfile"); p.IsKnown() && !p.IsNull() {
+			_ = os.WriteFile(p.AsString(), []byte(strconv.Itoa(os.Getpid())), 0o644)
+		}
+		select {}
 	}
 	if n := c.Value.GetAttr("n"); n.IsKnown() && !n.IsNull() {
 		cfg.N, _ = n.AsBigFloat().Float64()
@@ -128,7 +134,7 @@ func (testPlugin) Run(ctx context.Context, r *sdk.Run) error {
 		cfg.N = float64(attempts)
 	case "hang", "ignore-stop":
 		fmt.Fprintln(os.Stderr, "ignoring the host's stop request")
-		select {} //nolint: the host must kill us
+		select {} // block forever: the host must kill us
 	case "stdout":
 		// Must not break the protocol: the SDK routes stdout to stderr.
 		fmt.Println("printed to stdout by the plugin")
@@ -142,6 +148,14 @@ func (testPlugin) Run(ctx context.Context, r *sdk.Run) error {
 	case "badtype":
 		_ = r.Output("value", cty.StringVal("not a number"))
 		return nil
+	case "scribble":
+		// A careless (or hostile) plugin altering its input in place.
+		if err := os.Chmod(cfg.Input, 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(cfg.Input, []byte("scribbled\n"), 0o644); err != nil {
+			return err
+		}
 	}
 	data := cfg.Message + "\n"
 	if cfg.Input != "" {

@@ -283,6 +283,9 @@ type Metadata struct {
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Semantic version of the plugin binary, without a leading "v".
 	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Version of the SDK the plugin was built with (empty for plugins that
+	// do not use the Go SDK and do not say).
+	SdkVersion string `protobuf:"bytes,6,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
 	// Protocol versions the binary speaks (this file is version 1).
 	ProtocolVersions []int32 `protobuf:"varint,3,rep,packed,name=protocol_versions,json=protocolVersions,proto3" json:"protocol_versions,omitempty"`
 	// GoMLX backends the plugin can compute on: "go", "xla:cuda", "xla:cpu", ...
@@ -332,6 +335,13 @@ func (x *Metadata) GetName() string {
 func (x *Metadata) GetVersion() string {
 	if x != nil {
 		return x.Version
+	}
+	return ""
+}
+
+func (x *Metadata) GetSdkVersion() string {
+	if x != nil {
+		return x.SdkVersion
 	}
 	return ""
 }
@@ -786,10 +796,16 @@ func (x *OutputDecl) GetDescription() string {
 }
 
 type ArtifactDecl struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	MediaType     string                 `protobuf:"bytes,2,opt,name=media_type,json=mediaType,proto3" json:"media_type,omitempty"`
-	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	MediaType   string                 `protobuf:"bytes,2,opt,name=media_type,json=mediaType,proto3" json:"media_type,omitempty"`
+	Description string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// Set on every member of a bounded family of artifacts (one per layer,
+	// say): the family's pattern, e.g. "layer_{0..79}_experts_png". Each
+	// member is still declared by its own name; `shammie plugins describe`
+	// shows the family as one row. A step announces only the members its
+	// config produces.
+	Family        string `protobuf:"bytes,4,opt,name=family,proto3" json:"family,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -841,6 +857,13 @@ func (x *ArtifactDecl) GetMediaType() string {
 func (x *ArtifactDecl) GetDescription() string {
 	if x != nil {
 		return x.Description
+	}
+	return ""
+}
+
+func (x *ArtifactDecl) GetFamily() string {
+	if x != nil {
+		return x.Family
 	}
 	return ""
 }
@@ -1891,10 +1914,12 @@ var File_shammie_plugin_v1_plugin_proto protoreflect.FileDescriptor
 const file_shammie_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\x1eshammie/plugin/v1/plugin.proto\x12\x11shammie.plugin.v1\"\x14\n" +
-	"\x12GetMetadataRequest\"\xa3\x01\n" +
+	"\x12GetMetadataRequest\"\xc4\x01\n" +
 	"\bMetadata\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion\x12+\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1f\n" +
+	"\vsdk_version\x18\x06 \x01(\tR\n" +
+	"sdkVersion\x12+\n" +
 	"\x11protocol_versions\x18\x03 \x03(\x05R\x10protocolVersions\x12\x1a\n" +
 	"\bbackends\x18\x04 \x03(\tR\bbackends\x12 \n" +
 	"\vdescription\x18\x05 \x01(\tR\vdescription\"\x12\n" +
@@ -1935,12 +1960,13 @@ const file_shammie_plugin_v1_plugin_proto_rawDesc = "" +
 	"OutputDecl\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\ttype_json\x18\x02 \x01(\fR\btypeJson\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription\"c\n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"{\n" +
 	"\fArtifactDecl\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"media_type\x18\x02 \x01(\tR\tmediaType\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription\"\xb2\x01\n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x16\n" +
+	"\x06family\x18\x04 \x01(\tR\x06family\"\xb2\x01\n" +
 	"\x06Schema\x120\n" +
 	"\x06config\x18\x01 \x01(\v2\x18.shammie.plugin.v1.BlockR\x06config\x127\n" +
 	"\aoutputs\x18\x02 \x03(\v2\x1d.shammie.plugin.v1.OutputDeclR\aoutputs\x12=\n" +

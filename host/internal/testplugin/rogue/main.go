@@ -12,7 +12,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -21,7 +23,7 @@ import (
 	"github.com/shammie-ml/shammie/sdk/proto/pluginv1"
 )
 
-// handshake must equal sdk.Handshake: a plugin not built with the SDK has
+// handshake must equal the SDK's (sdk/internal/handshake): a plugin not built with the SDK has
 // to know the cookie, which is the point of this plugin.
 var handshake = plugin.HandshakeConfig{
 	ProtocolVersion:  1,
@@ -40,7 +42,7 @@ func (rogueServer) GetMetadata(context.Context, *pluginv1.GetMetadataRequest) (*
 func (rogueServer) GetSchema(context.Context, *pluginv1.GetSchemaRequest) (*pluginv1.Schema, error) {
 	return &pluginv1.Schema{
 		Config: &pluginv1.Block{Attributes: []*pluginv1.Attribute{
-			{Name: "mode", TypeJson: []byte(`"string"`), Required: true, Description: "escape (../), absolute or symlink"},
+			{Name: "mode", TypeJson: []byte(`"string"`), Required: true, Description: "escape (../), absolute, symlink, hardlink or spawn (starts a child and hangs)"},
 		}},
 		Artifacts: []*pluginv1.ArtifactDecl{{Name: "data"}},
 	}, nil
@@ -62,6 +64,9 @@ func (rogueServer) Run(req *pluginv1.RunRequest, stream grpc.ServerStreamingServ
 		return err
 	}
 	mode := cfg.Mode
+	if mode == "spawn" {
+		return spawnAndHang()
+	}
 	work := req.GetWorkDir()
 	outside := filepath.Join(filepath.Dir(work), "secret.txt")
 	content := []byte("outside the work dir\n")
@@ -73,6 +78,11 @@ func (rogueServer) Run(req *pluginv1.RunRequest, stream grpc.ServerStreamingServ
 	switch mode {
 	case "absolute":
 		path = outside
+	case "hardlink":
+		if err := os.Link(outside, filepath.Join(work, "link.txt")); err != nil {
+			return err
+		}
+		path = "link.txt"
 	case "symlink":
 		if err := os.Symlink(outside, filepath.Join(work, "link.txt")); err != nil {
 			return err
@@ -88,6 +98,27 @@ func (rogueServer) Run(req *pluginv1.RunRequest, stream grpc.ServerStreamingServ
 		return err
 	}
 	return stream.Send(&pluginv1.Event{TimeUnixNano: now, Kind: &pluginv1.Event_Status{Status: &pluginv1.Status{State: pluginv1.Status_SUCCEEDED}}})
+}
+
+// spawnAndHang starts a child process (as a plugin shelling out would),
+// writes both pids to $ROGUE_PIDDIR/{rogue,child}.pid and never returns:
+// without the SDK nothing makes it exit when the host goes.
+func spawnAndHang() error {
+	child := exec.Command("sleep", "300")
+	if err := child.Start(); err != nil {
+		return err
+	}
+	dir := os.Getenv("ROGUE_PIDDIR")
+	for name, pid := range map[string]int{"child.pid": child.Process.Pid, "rogue.pid": os.Getpid()} {
+		tmp := filepath.Join(dir, name+".tmp")
+		if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	select {}
 }
 
 type roguePlugin struct{ plugin.NetRPCUnsupportedPlugin }

@@ -10,18 +10,18 @@
 package dataset
 
 import (
-	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/shammie-ml/shammie/sdk/datafile"
 )
 
 // Concept is one concept with its image count and imitation score.
@@ -74,7 +74,8 @@ type rowErr struct {
 func (e rowErr) Error() string { return e.where + ": " + e.msg }
 
 // ReadScores reads a score table. The format follows the extension: .csv
-// (header row required) or .jsonl / .ndjson (one JSON object per line).
+// (header row required) or .jsonl / .ndjson (one JSON object per line),
+// either optionally gzipped (.csv.gz, .jsonl.gz).
 func ReadScores(path string, opt Options) ([]Concept, Drops, error) {
 	cols := opt.Columns
 	if cols == (Columns{}) {
@@ -82,13 +83,13 @@ func ReadScores(path string, opt Options) ([]Concept, Drops, error) {
 	}
 	var rows []rawRow
 	var err error
-	switch strings.ToLower(filepath.Ext(path)) {
+	switch strings.ToLower(filepath.Ext(strings.TrimSuffix(path, ".gz"))) {
 	case ".csv":
 		rows, err = readCSVRows(path, cols)
 	case ".jsonl", ".ndjson":
 		rows, err = readJSONLRows(path, cols)
 	default:
-		return nil, Drops{}, fmt.Errorf("%s: unknown score table format %q: use .csv or .jsonl", path, filepath.Ext(path))
+		return nil, Drops{}, fmt.Errorf("%s: unknown score table format %q: use .csv or .jsonl (optionally .gz)", path, filepath.Ext(path))
 	}
 	if err != nil {
 		return nil, Drops{}, err
@@ -133,12 +134,12 @@ func parseScore(s string) (float64, error) {
 }
 
 func readCSVRows(path string, cols Columns) ([]rawRow, error) {
-	f, err := os.Open(path)
+	f, err := datafile.Open(path) // gzipped or not
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(bufio.NewReader(f))
+	r := csv.NewReader(f)
 	r.FieldsPerRecord = -1 // checked per row, to name the line
 	header, err := r.Read()
 	if err != nil {
@@ -221,25 +222,19 @@ func fillRow(row *rawRow, count, score string) error {
 }
 
 func readJSONLRows(path string, cols Columns) ([]rawRow, error) {
-	f, err := os.Open(path)
+	f, err := datafile.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	var rows []rawRow
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
+	err = datafile.Lines(f, path, datafile.Options{}, func(line int, text []byte) error {
 		row := rawRow{where: fmt.Sprintf("%s:%d", path, line), line: line}
 		var obj map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(text), &obj); err != nil {
+		if err := json.Unmarshal(text, &obj); err != nil {
 			row.err = fmt.Errorf("not a JSON object: %v", err)
 			rows = append(rows, row)
-			continue
+			return nil
 		}
 		field := func(name string, required bool) (string, error) {
 			raw, ok := obj[name]
@@ -274,9 +269,10 @@ func readJSONLRows(path string, cols Columns) ([]rawRow, error) {
 			row.err = fillRow(&row, count, score)
 		}
 		rows = append(rows, row)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return rows, nil
 }

@@ -161,10 +161,10 @@ func TestSafetensorsErrors(t *testing.T) {
 		name, header, want string
 		data               []byte
 	}{
-		{"bad json", `{"a":`, "not valid JSON", nil},
+		{"bad json", `{"a":`, "invalid JSON", nil},
 		{"dtype", `{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}`, `tensor "a": dtype Int64 is not a float type`, make([]byte, 8)},
-		{"offsets", `{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, "inconsistent with shape", make([]byte, 8)},
-		{"past end", `{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, "inconsistent with shape", make([]byte, 8)},
+		{"offsets", `{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, "does not hold shape [3]", make([]byte, 8)},
+		{"past end", `{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, "the data section has 8", make([]byte, 8)},
 		{"nan", `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, `tensor "a": element 0`, []byte{0, 0, 0xc0, 0x7f}},
 	}
 	dir := t.TempDir()

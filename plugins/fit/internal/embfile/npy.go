@@ -69,7 +69,10 @@ func readNPY(r io.Reader) (Array, error) {
 		return Array{}, fmt.Errorf("fortran_order arrays are not supported; save with np.ascontiguousarray")
 	}
 	a := Array{Shape: shape}
-	n := a.Size()
+	n, err := checkedSize(shape)
+	if err != nil {
+		return Array{}, err
+	}
 	var elem int
 	switch descr {
 	case "<f4", "=f4":
@@ -81,9 +84,14 @@ func readNPY(r io.Reader) (Array, error) {
 	default:
 		return Array{}, fmt.Errorf("dtype %q not supported: store little-endian float32/float64/float16", descr)
 	}
-	raw := make([]byte, n*elem)
-	if _, err := io.ReadFull(r, raw); err != nil {
-		return Array{}, fmt.Errorf("data truncated: shape %v needs %d bytes: %w", shape, len(raw), err)
+	// Read what the file holds rather than allocate what its header
+	// claims: a corrupt shape must not cost gigabytes.
+	raw, err := io.ReadAll(io.LimitReader(r, int64(n)*int64(elem)))
+	if err != nil {
+		return Array{}, err
+	}
+	if len(raw) != n*elem {
+		return Array{}, fmt.Errorf("data truncated: shape %v needs %d bytes, the file holds %d", shape, n*elem, len(raw))
 	}
 	a.Data = make([]float32, n)
 	for i := range a.Data {
@@ -180,4 +188,25 @@ func WriteNPY(path string, a Array) error {
 	}
 	buf.Write(raw)
 	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// maxElements bounds the element count a header may declare (2^36 float32
+// values is 256 GiB, beyond any embedding file): larger is corruption, and
+// the bound keeps n*elem from overflowing.
+const maxElements = 1 << 36
+
+// checkedSize is the number of elements of shape, refusing negative
+// dimensions and implausible totals.
+func checkedSize(shape []int) (int, error) {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			return 0, fmt.Errorf("negative dimension in shape %v", shape)
+		}
+		if d != 0 && n > maxElements/d {
+			return 0, fmt.Errorf("shape %v is implausibly large", shape)
+		}
+		n *= d
+	}
+	return n, nil
 }

@@ -65,7 +65,7 @@ type Result struct {
 	// per layer and step on the evaluation batches; DenseRows is what the
 	// dense path computes (E·T). BoundRows is the static buffer size.
 	UsedRows, DenseRows, BoundRows float64
-	Model                          ml.Config
+	Model                          *ml.Transformer
 	// Ctx holds the trained variables (for saving the model).
 	Ctx *context.Context
 }
@@ -75,7 +75,8 @@ func (r *Result) Final() Snapshot { return r.Snapshots[len(r.Snapshots)-1] }
 
 // ModelConfig is the transformer config of the options.
 func (o Options) ModelConfig() ml.Config {
-	return ml.Config{VocabSize: 256, DModel: o.DModel, NumHeads: o.Heads, NumLayers: o.Layers, MaxSeqLen: o.Seq, DFF: o.MoE.Hidden}
+	return ml.Config{VocabSize: 256, DModel: o.DModel, NumHeads: o.Heads, NumLayers: o.Layers, MaxSeqLen: o.Seq, DFF: o.MoE.Hidden,
+		FFN: moe.Spec(o.moeConfig(), o.Loss)}
 }
 
 func (o Options) moeConfig() moe.Config {
@@ -129,11 +130,12 @@ func Run(goctx gocontext.Context, backend backends.Backend, domains []corpus.Dom
 		}
 	}
 	mc := o.moeConfig()
+	// The config names the MoE block (moe.Spec), so NewTransformer builds it
+	// and the saved model file rebuilds it.
 	model, err := ml.NewTransformer(o.ModelConfig())
 	if err != nil {
 		return nil, err
 	}
-	model.FeedForward = moe.FeedForward(mc, o.Loss, o.Layers)
 
 	ctx := context.New()
 	ml.SetInitSeed(ctx, o.Seed)
@@ -164,7 +166,7 @@ func Run(goctx gocontext.Context, backend backends.Backend, domains []corpus.Dom
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("no evaluation windows: every domain's held-out tail is shorter than seq = %d", o.Seq)
 	}
-	res := &Result{Model: o.ModelConfig(), Ctx: ctx}
+	res := &Result{Model: model, Ctx: ctx}
 	for _, d := range domains {
 		res.Domains = append(res.Domains, d.Name)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/shammie-ml/shammie/plugins/router/internal/compute"
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 // benchModel is a random quadratic PPM over f features and a random binary
@@ -50,10 +50,11 @@ func benchModel(n, f int, seed uint64) (*Model, []float32) {
 // tolerance — through the bitset and the dense-float mask entry points, with
 // n not a multiple of 64 and more candidates than one PPM chunk.
 func TestScorerMatchesPredict(t *testing.T) {
-	b, err := compute.Open("go")
+	b, release, err := ml.AcquireBackend("go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	const n, f = 300, 24
 	k := ChunkBits + 5
 	m, data := benchModel(n, f, 3)
@@ -138,10 +139,11 @@ func TestScorerMatchesPredict(t *testing.T) {
 // TestScorerPathChoice: simplego gets the bitset path, a non-binary feature
 // matrix the dense one (and an explicit bitset request on it fails).
 func TestScorerPathChoice(t *testing.T) {
-	b, err := compute.Open("go")
+	b, release, err := ml.AcquireBackend("go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	m, data := benchModel(10, 4, 1)
 	s, err := NewScorer(b, m, 10, data)
 	if err != nil || s.Path() != PathBits {
@@ -200,10 +202,11 @@ func TestScore1MBench(t *testing.T) {
 		chunk, _ = strconv.Atoi(v)
 	}
 	const n, f = 10_000, 64
-	b, err := compute.Open(backend)
+	b, release, err := ml.AcquireBackend(backend)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	m, data := benchModel(n, f, 1)
 	s, err := NewScorer(b, m, n, data)
 	if err != nil {

@@ -3,7 +3,7 @@ package ppm
 import (
 	"testing"
 
-	"github.com/shammie-ml/shammie/plugins/router/internal/compute"
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 // BenchmarkCounts times the two-candidate counts on the benchmark's shape
@@ -11,10 +11,11 @@ import (
 // kernel, and through the run-time-selected one (AVX-512 where the CPU has
 // VPOPCNTQ).
 func BenchmarkCounts(b *testing.B) {
-	be, err := compute.Open("go")
+	be, release, err := ml.AcquireBackend("go")
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer release()
 	const n, f = 10_000, 64
 	m, data := benchModel(n, f, 1)
 	s, err := NewScorerPath(be, m, n, data, PathBits)
@@ -46,10 +47,11 @@ func BenchmarkCounts(b *testing.B) {
 
 // BenchmarkScoreCounts times the PPM graph on one full chunk of counts.
 func BenchmarkScoreCounts(b *testing.B) {
-	be, err := compute.Open("go")
+	be, release, err := ml.AcquireBackend("go")
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer release()
 	const n, f = 10_000, 64
 	m, data := benchModel(n, f, 1)
 	s, err := NewScorerPath(be, m, n, data, PathBits)

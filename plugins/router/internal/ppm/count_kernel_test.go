@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/shammie-ml/shammie/plugins/router/internal/compute"
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 // TestAndPopcnt2x4MatchesGo: the run-time-selected kernel (AVX-512 on a CPU
@@ -58,10 +58,11 @@ func TestAndPopcnt2x4MatchesGo(t *testing.T) {
 // multiple of 8), with an odd number of candidates (the last one alone)
 // and a present-feature count that is not a multiple of 4.
 func TestCountsMatchesReference(t *testing.T) {
-	b, err := compute.Open("go")
+	b, release, err := ml.AcquireBackend("go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	const n, f, k = 10_000, 31, 7
 	m, data := benchModel(n, f, 5)
 	for i := 0; i < n; i++ {

@@ -1,13 +1,12 @@
 package ppm
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
+
+	"github.com/shammie-ml/shammie/sdk/datafile"
 )
 
 // ProxyRows are results of proxy reward models from the reference: one row
@@ -25,31 +24,24 @@ type ProxyRows struct {
 // "safety_concern=high"), the target is the given column (RewardBench
 // "Overall"). Errors name file and line.
 func LoadProxyRows(path, target string) (*ProxyRows, error) {
-	data, err := os.ReadFile(path)
+	f, err := datafile.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
 	type row struct {
 		line int
 		m    map[string]json.RawMessage
 	}
 	var rows []row
 	names := map[string]bool{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
+	err = datafile.Lines(f, path, datafile.Options{}, func(line int, b []byte) error {
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("%s:%d: not a JSON object: %v", path, line, err)
+			return fmt.Errorf("not a JSON object: %v", err)
 		}
 		if _, ok := m[target]; !ok {
-			return nil, fmt.Errorf("%s:%d: no target column %q", path, line, target)
+			return fmt.Errorf("no target column %q", target)
 		}
 		for k := range m {
 			if strings.Contains(k, "=") {
@@ -57,9 +49,10 @@ func LoadProxyRows(path, target string) (*ProxyRows, error) {
 			}
 		}
 		rows = append(rows, row{line, m})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("%s: no rows", path)

@@ -5,15 +5,13 @@
 package prefdata
 
 import (
-	"bufio"
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
+
+	"github.com/shammie-ml/shammie/sdk/datafile"
 )
 
 // Pref is a pairwise preference: +1 means response A is preferred, -1 means
@@ -82,20 +80,11 @@ type LoadOptions struct {
 // a tie in the human or LM label are dropped and counted; any malformed row is
 // an error naming the file and line.
 func Load(path string, opt LoadOptions) (*Dataset, error) {
-	f, err := os.Open(path)
+	r, err := datafile.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(path, ".gz") {
-		gz, err := gzip.NewReader(f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		defer gz.Close()
-		r = gz
-	}
+	defer r.Close()
 	return Read(r, path, opt)
 }
 
@@ -109,25 +98,17 @@ func Read(r io.Reader, name string, opt LoadOptions) (*Dataset, error) {
 		format = FormatAuto
 	}
 	ds := &Dataset{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 256<<20)
 	seen := map[string]int{}
-	line := 0
-	for sc.Scan() {
-		line++
-		raw := bytes.TrimSpace(sc.Bytes())
-		if len(raw) == 0 {
-			continue
-		}
+	err := datafile.Lines(r, name, datafile.Options{}, func(line int, raw []byte) error {
 		var row map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &row); err != nil {
-			return nil, fmt.Errorf("%s:%d: not a JSON object: %v", name, line, err)
+			return fmt.Errorf("not a JSON object: %v", err)
 		}
 		rf := format
 		if rf == FormatAuto {
 			rf = detect(row)
 			if rf == "" {
-				return nil, fmt.Errorf("%s:%d: cannot tell the layout: expected MultiPref fields (completion_a, normal_worker_annotations), hybrid-preferences fields (response_a, pref_human, pref_gpt4) or plain fields (response_a, human, lm); set format explicitly", name, line)
+				return fmt.Errorf("cannot tell the layout: expected MultiPref fields (completion_a, normal_worker_annotations), hybrid-preferences fields (response_a, pref_human, pref_gpt4) or plain fields (response_a, human, lm); set format explicitly")
 			}
 		}
 		var (
@@ -143,29 +124,30 @@ func Read(r io.Reader, name string, opt LoadOptions) (*Dataset, error) {
 		case FormatJSONL:
 			inst, tie, err = parsePlain(row)
 		default:
-			return nil, fmt.Errorf("unknown format %q (want auto, multipref, hyper or jsonl)", format)
+			return fmt.Errorf("unknown format %q (want auto, multipref, hyper or jsonl)", format)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", name, line, err)
+			return err
 		}
 		if tie {
 			ds.Ties++
-			continue
+			return nil
 		}
 		if inst.ID == "" {
 			inst.ID = fmt.Sprintf("line%d", line)
 		}
 		if prev, dup := seen[inst.ID]; dup {
-			return nil, fmt.Errorf("%s:%d: id %q already used on line %d", name, line, inst.ID, prev)
+			return fmt.Errorf("id %q already used on line %d", inst.ID, prev)
 		}
 		seen[inst.ID] = line
 		ds.Instances = append(ds.Instances, inst)
 		if ds.Source == "" {
 			ds.Source = fmt.Sprintf("%s (%s)", name, rf)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %v", name, line+1, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(ds.Instances) == 0 {
 		return nil, fmt.Errorf("%s: no usable rows (%d ties dropped)", name, ds.Ties)

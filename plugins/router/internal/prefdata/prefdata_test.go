@@ -1,7 +1,6 @@
 package prefdata
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
@@ -76,48 +75,4 @@ func TestReadErrorsNameFileAndLine(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestPlantedRoundTrip(t *testing.T) {
-	c := DefaultPlanted(500, 4)
-	ds, err := GeneratePlanted(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The planted structure: LM accuracy collapses on the planted subject
-	// only; humans are uniformly noisy.
-	var lmP, lmO, hP, hO, nP, nO float64
-	for _, in := range ds.Instances {
-		if in.Tags["subject_of_expertise"][0] == c.Planted {
-			nP++
-			lmP += b2f(in.LM == in.Gold)
-			hP += b2f(in.Human == in.Gold)
-		} else {
-			nO++
-			lmO += b2f(in.LM == in.Gold)
-			hO += b2f(in.Human == in.Gold)
-		}
-	}
-	t.Logf("planted %.0f: lm %.2f human %.2f; others %.0f: lm %.2f human %.2f", nP, lmP/nP, hP/nP, nO, lmO/nO, hO/nO)
-	if !(lmP/nP < 0.3 && lmO/nO > 0.9 && hP/nP > 0.6 && hO/nO < 0.8) {
-		t.Errorf("planted structure missing")
-	}
-	var buf bytes.Buffer
-	if err := WriteJSONL(&buf, ds.Instances); err != nil {
-		t.Fatal(err)
-	}
-	back, err := Read(&buf, "planted.jsonl", LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(ds.Instances, back.Instances); diff != "" {
-		t.Errorf("round trip (-want +got):\n%s", diff)
-	}
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

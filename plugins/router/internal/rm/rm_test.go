@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shammie-ml/shammie/plugins/router/internal/compute"
+	"github.com/shammie-ml/shammie/plugins/router/internal/planted"
 	"github.com/shammie-ml/shammie/plugins/router/internal/prefdata"
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 func pairs(insts []prefdata.Instance, dim int) Pairs {
@@ -22,7 +23,7 @@ func pairs(insts []prefdata.Instance, dim int) Pairs {
 // oracle-routed labels of the planted data and checks the ordering the
 // router relies on: gold > oracle routing > {human, LM}.
 func TestLabelSourcesOnPlanted(t *testing.T) {
-	ds, err := prefdata.GeneratePlanted(prefdata.DefaultPlanted(3000, 3))
+	ds, err := planted.Generate(planted.Default(3000, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,10 +46,11 @@ func TestLabelSourcesOnPlanted(t *testing.T) {
 	for i, in := range eval {
 		gold[i] = float32(in.Gold)
 	}
-	b, err := compute.Open("go")
+	b, release, err := ml.AcquireBackend("go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	for _, hidden := range []int{0, 4} {
 		cfg.Hidden = hidden
 		if hidden > 0 {

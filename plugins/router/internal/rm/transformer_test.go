@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shammie-ml/shammie/plugins/router/internal/compute"
-	"github.com/shammie-ml/shammie/plugins/router/internal/prefdata"
+	"github.com/shammie-ml/shammie/plugins/router/internal/planted"
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 // TestTransformerRepresentation: the sdk/ml representation is finite,
@@ -18,14 +18,15 @@ import (
 // 0.52 after 60 steps on 1 800 texts), which is why bag-of-words is the
 // default representation; the accuracy is logged, not asserted.
 func TestTransformerRepresentation(t *testing.T) {
-	ds, err := prefdata.GeneratePlanted(prefdata.DefaultPlanted(150, 5))
+	ds, err := planted.Generate(planted.Default(150, 5))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := compute.Open("go")
+	b, release, err := ml.AcquireBackend("go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	var texts []string
 	for _, in := range ds.Instances {
 		texts = append(texts, in.A, in.B)

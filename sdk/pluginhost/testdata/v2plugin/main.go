@@ -1,7 +1,7 @@
 // Command v2plugin stands in for a plugin built against a future SDK that
 // speaks only plugin protocol version 2. It deliberately does not import
 // the sdk package (a future SDK is different code); the handshake cookie is
-// the one in sdk.Handshake, which never changes between versions.
+// the one in wire.Handshake, which never changes between versions.
 package main
 
 import (
