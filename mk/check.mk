@@ -14,6 +14,7 @@ FUZZ_TARGETS := \
 	"host ./internal/configs FuzzLoadFile" \
 	"host ./internal/configs FuzzFormat" \
 	"host ./internal/depsfile FuzzLoad" \
+	"host ./internal/executor/slurm FuzzSlurmOutput" \
 	"plugins/fit ./internal/embfile FuzzReadNPY" \
 	"plugins/fit ./internal/embfile FuzzReadSafetensors" \
 	"plugins/router ./internal/prefdata FuzzRead"

@@ -6,10 +6,12 @@ PYPLUGIN_DEPS := python3-grpcio python3-protobuf python3-cryptography python3-to
 
 .PHONY: python-plugin python-plugin-deps python-plugin-proto test-python-plugin
 
-python-plugin: ## Install the Python plugin's launcher into ./bin as shammie-plugin-pyclassifier_v<VERSION> (a symlink).
+# The launcher is what the host starts (from a private copy) and what
+# `shammie init` locks: a two-line script with the absolute path of plugin.py.
+python-plugin: ## Install the Python plugin's launcher into ./bin as shammie-plugin-pyclassifier_v<VERSION>.
 	@mkdir -p $(BIN)
-	@echo "install shammie-plugin-pyclassifier_v$$(cat $(PYPLUGIN)/VERSION) (python)"
-	@ln -sf $(CURDIR)/$(PYPLUGIN)/shammie-plugin-pyclassifier $(BIN)/shammie-plugin-pyclassifier_v$$(cat $(PYPLUGIN)/VERSION)
+	@v=$$(cat $(PYPLUGIN)/VERSION); out=$(BIN)/shammie-plugin-pyclassifier_v$$v; echo "install shammie-plugin-pyclassifier_v$$v (python)"; \
+	  rm -f $$out; printf '#!/bin/sh\nexec /usr/bin/python3 -u %s/plugin.py "$$@"\n' "$(CURDIR)/$(PYPLUGIN)" > $$out; chmod 755 $$out
 
 python-plugin-deps: ## Install the Debian packages the Python plugin needs (as root; CI runs this).
 	@if /usr/bin/python3 -c 'import grpc, google.protobuf, cryptography, torch' 2>/dev/null; then echo "python plugin deps: present"; \

@@ -1,9 +1,9 @@
 # The default experiment that `make run` executes: one small run of every
 # method on data the project generates itself (no ../shared/data needed),
 # on the CPU backend unless --backend says otherwise. Each method's full
-# spec lives beside this file (fit.hcl, hyper.hcl, moe.hcl, merge.hcl, mod.hcl; the
+# spec lives beside this file (fit.hcl, hyper.hcl, moe.hcl, merge.hcl, compo.hcl, mod.hcl; the
 # real-data specs are fit-mimetic2.hcl, hyper-real.hcl, olmoe.hcl and
-# merge-report.hcl).
+# merge-report.hcl, compo-hh.hcl).
 #
 # The methods are independent sub-graphs, so with --parallelism 2
 # they share the two cores.
@@ -21,6 +21,10 @@ plugin "moe" {
 }
 
 plugin "merge" {
+  version = ">= 0.1.0"
+}
+
+plugin "compo" {
   version = ">= 0.1.0"
 }
 
@@ -137,6 +141,65 @@ step "merge_ties" {
     models    = [step.merge_planted.artifacts.model_0, step.merge_planted.artifacts.model_1, step.merge_planted.artifacts.model_2]
     normalize = false
     reference = step.merge_planted.artifacts.ideal
+  }
+}
+
+# ComPO: three planted communities with conflicting tastes; SFT then DPO
+# with the community in the prompt. With the true community the held-out
+# accuracy should be near the planted oracle, with none near chance.
+step "compo_generate" {
+  plugin = plugin.compo
+  seed   = 1
+  config {
+    mode        = "generate"
+    communities = 3
+    posts       = 80
+  }
+}
+
+step "compo_sft" {
+  plugin = plugin.compo
+  seed   = 2
+  config {
+    mode          = "sft"
+    pairs         = step.compo_generate.artifacts.pairs
+    test_fraction = 0.2
+    d_model       = 32
+    heads         = 2
+    seq           = 64
+    steps         = 130
+    lr            = 0.01
+    warmup        = 20
+    weight_decay  = 0
+  }
+}
+
+step "compo_dpo" {
+  plugin = plugin.compo
+  seed   = 3
+  config {
+    mode         = "dpo"
+    pairs        = step.compo_sft.artifacts.train_pairs
+    lr           = 0.0003
+    warmup       = 20
+    weight_decay = 0
+    reference    = step.compo_sft.artifacts.model
+    seq          = 64
+    steps        = 30
+  }
+}
+
+step "compo_eval" {
+  plugin = plugin.compo
+  seed   = 4
+  config {
+    mode           = "eval"
+    pairs          = step.compo_sft.artifacts.test_pairs
+    model          = step.compo_dpo.artifacts.model
+    reference      = step.compo_sft.artifacts.model
+    truth          = step.compo_generate.artifacts.truth
+    seq            = 64
+    max_new_tokens = 12
   }
 }
 

@@ -162,6 +162,17 @@ step "merge_skill" {
   }
 }
 
+# TIES over the same two task vectors: trimmed, sign-elected, disjoint mean.
+step "merge_ties" {
+  plugin = plugin.merge
+  config {
+    method  = "ties"
+    base    = step.base.artifacts.model
+    models  = [step.general.artifacts.model, step.skill.artifacts.model]
+    density = 0.2
+  }
+}
+
 step "evaluate" {
   plugin = plugin.merge
   seed   = 9
@@ -169,16 +180,17 @@ step "evaluate" {
     mode          = "evaluate"
     eval_examples = 128
     candidates = {
-      base        = step.base.artifacts.model
-      general     = step.general.artifacts.model
-      skill       = step.skill.artifacts.model
-      continued   = step.continued.artifacts.model
-      retrain     = step.retrain.artifacts.model
+      base         = step.base.artifacts.model
+      general      = step.general.artifacts.model
+      skill        = step.skill.artifacts.model
+      continued    = step.continued.artifacts.model
+      retrain      = step.retrain.artifacts.model
       "merge_0.1"  = step.merge_skill.artifacts.sweep_0
       "merge_0.25" = step.merge_skill.artifacts.sweep_1
       "merge_0.5"  = step.merge_skill.artifacts.sweep_2
       "merge_0.75" = step.merge_skill.artifacts.sweep_3
       "merge_1"    = step.merge_skill.artifacts.sweep_4
+      ties         = step.merge_ties.artifacts.model
     }
   }
 }

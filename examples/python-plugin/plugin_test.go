@@ -34,11 +34,18 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The launcher `make python-plugin` installs: the host runs a private
+	// copy of it, so it names plugin.py by its absolute path.
+	launcher := filepath.Join(t.TempDir(), "shammie-plugin-pyclassifier")
+	script := fmt.Sprintf("#!/bin/sh\nexec %s -u %s \"$@\"\n", python, filepath.Join(here, "plugin.py"))
+	if err := os.WriteFile(launcher, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PATH", filepath.Dir(host)+string(os.PathListSeparator)+env.Getenv("PATH"))
-			env.Setenv("LAUNCHER", filepath.Join(here, "shammie-plugin-pyclassifier"))
+			env.Setenv("LAUNCHER", launcher)
 			env.Setenv("HOME", env.WorkDir)
 			env.Setenv("SHAMMIE_PLUGIN_PATH", "")
 			return nil

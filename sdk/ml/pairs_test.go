@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestPairBatchesLayout(t *testing.T) {

@@ -14,15 +14,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime/pprof"
-	"sort"
 	"time"
 
 	"github.com/shammie-ml/shammie/sdk/ml/torchref"
+	"github.com/shammie-ml/shammie/tools/internal/stepbench"
 
-	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/shapes"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
@@ -93,12 +90,12 @@ func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup in
 	}
 	// The matmul-only graph runs interleaved with the training steps, so
 	// that both see the same machine load (the CPUs may be shared).
-	mm, flops, err := newDotsRunner(backend, dots)
+	mm, flops, err := stepbench.NewMatmuls(backend, dots)
 	if err != nil {
 		return err
 	}
 	for range warmup {
-		if _, err := mm.run(); err != nil {
+		if _, err := mm.Run(); err != nil {
 			return err
 		}
 	}
@@ -126,7 +123,7 @@ func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup in
 			pprof.StopCPUProfile()
 			profFile.Close()
 		}
-		mt, err := mm.run()
+		mt, err := mm.Run()
 		if err != nil {
 			return err
 		}
@@ -134,14 +131,14 @@ func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup in
 		ratios = append(ratios, st.Seconds()/mt.Seconds())
 		lastLoss = r.Loss
 	}
-	stepT := median(stepTimes)
+	stepT := stepbench.Median(stepTimes)
 	tokS := float64(batch*seq) / stepT.Seconds()
 	fmt.Printf("shammie: backend=%s layers=%d d_model=%d heads=%d seq=%d batch=%d step_ms=%.2f (median of %d; min %.2f) tok_s=%.0f loss=%.3f\n",
-		backendName, layers, dModel, heads, seq, batch, ms(stepT), steps, ms(minDur(stepTimes)), tokS, lastLoss)
-	mmT := median(mmTimes)
-	matmulRatio := medianF(ratios)
+		backendName, layers, dModel, heads, seq, batch, stepbench.MS(stepT), steps, stepbench.MS(stepbench.Min(stepTimes)), tokS, lastLoss)
+	mmT := stepbench.Median(mmTimes)
+	matmulRatio := stepbench.MedianF(ratios)
 	fmt.Printf("matmuls: %d products, %.2f GFLOP per step, step_ms=%.2f (min %.2f; %.1f GFLOP/s); training step / matmuls = %.2f (median of per-step ratios; min/min %.2f)\n",
-		len(dots), flops/1e9, ms(mmT), ms(minDur(mmTimes)), flops/mmT.Seconds()/1e9, matmulRatio, minDur(stepTimes).Seconds()/minDur(mmTimes).Seconds())
+		len(dots), flops/1e9, stepbench.MS(mmT), stepbench.MS(stepbench.Min(mmTimes)), flops/mmT.Seconds()/1e9, matmulRatio, stepbench.Min(stepTimes).Seconds()/stepbench.Min(mmTimes).Seconds())
 
 	torchTokS := 0.0
 	if torchScript != "" {
@@ -159,90 +156,8 @@ func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup in
 	return nil
 }
 
-type dotsRunner struct {
-	exec   *graph.Exec
-	inputs []any
-}
-
-// newDotsRunner builds a graph made only of the recorded products, on
-// random inputs, and returns it with the products' FLOPs.
-func newDotsRunner(backend backends.Backend, dots []ml.DotShape) (*dotsRunner, float64, error) {
-	var inputs []any
-	var flops float64
-	rng := rand.New(rand.NewPCG(3, 4))
-	for _, d := range dots {
-		for _, sh := range []shapes.Shape{d.LHS, d.RHS} {
-			t := tensors.FromShape(sh)
-			if sh.DType.String() == "Float32" {
-				tensors.MustMutableFlatData(t, func(f []float32) {
-					for i := range f {
-						f[i] = float32(rng.NormFloat64())
-					}
-				})
-			}
-			inputs = append(inputs, t)
-		}
-		// 2·(output size)·(contracted size)
-		contracted := 1
-		for _, a := range d.LHSContract {
-			contracted *= d.LHS.Dim(a)
-		}
-		flops += 2 * float64(d.LHS.Size()/contracted) * float64(d.RHS.Size()) / float64(batchSize(d))
-	}
-	fn := ml.DotsGraphFn(dots)
-	exec, err := graph.NewExec(backend, func(in []*graph.Node) *graph.Node { return fn(in) })
-	if err != nil {
-		return nil, 0, err
-	}
-	return &dotsRunner{exec: exec, inputs: inputs}, flops, nil
-}
-
-func (r *dotsRunner) run() (time.Duration, error) {
-	t0 := time.Now()
-	out, err := r.exec.Exec(r.inputs...)
-	if err != nil {
-		return 0, err
-	}
-	_ = out[0].Value() // bring the result to the host, as the step does with its loss
-	d := time.Since(t0)
-	out[0].FinalizeAll()
-	return d, nil
-}
-
-// batchSize is the product of the batch dimensions of a product (counted in
-// both operand sizes, so divided out once).
-func batchSize(d ml.DotShape) int {
-	n := 1
-	for _, a := range d.LHSBatch {
-		n *= d.LHS.Dim(a)
-	}
-	return n
-}
-
 func runTorch(python, script, device string, threads, layers, dModel, heads, seq, batch, steps, warmup int) (float64, error) {
 	return torchref.Run(python, script, "--device", device, "--threads", fmt.Sprint(threads),
 		"--layers", fmt.Sprint(layers), "--d-model", fmt.Sprint(dModel), "--heads", fmt.Sprint(heads),
 		"--seq", fmt.Sprint(seq), "--batch", fmt.Sprint(batch), "--steps", fmt.Sprint(steps), "--warmup", fmt.Sprint(warmup))
 }
-
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
-func medianF(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}
-
-func minDur(ds []time.Duration) time.Duration {
-	m := ds[0]
-	for _, d := range ds {
-		m = min(m, d)
-	}
-	return m
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -91,6 +91,12 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	ui.close()
 	if out != nil && !f.json {
 		fmt.Fprintf(env.Stdout, "Run %s %s: %s. Store: %s\n", out.RunID, out.Status, countsText(out), store.Root())
+		if len(out.Outputs) > 0 {
+			fmt.Fprintf(env.Stdout, "\nOutputs:\n")
+			for _, o := range out.Outputs {
+				fmt.Fprintf(env.Stdout, "  %s = %s\n", o.Name, termSafe(o.Text))
+			}
+		}
 	}
 	if err != nil {
 		if !f.json {

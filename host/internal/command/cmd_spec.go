@@ -154,6 +154,11 @@ func runValidate(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer s.Close()
+	// Resources matter only to a cluster executor, but a typo in them is
+	// a spec error wherever the spec is checked.
+	if _, diags := instanceResources(s, env); diags.HasErrors() {
+		return f.reportError(env, s, &runner.Error{Code: runner.ExitUsage, Diags: diags})
+	}
 	n := len(s.Graph.Nodes())
 	if f.json {
 		return json.NewEncoder(env.Stdout).Encode(struct {

@@ -66,10 +66,9 @@ func runUI(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return usagef("cannot listen on %s: %v", *addr, err)
 	}
-	srv := &http.Server{
-		Handler:           ui.New(store, ui.Options{Addr: ln.Addr().String(), AllowHosts: allow}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	dash := ui.New(store, ui.Options{Addr: ln.Addr().String(), AllowHosts: allow})
+	srv := &http.Server{Handler: dash, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(dash.Close)
 	fmt.Fprintf(env.Stdout, "Serving the run store %s at http://%s/ (Ctrl-C to stop)\n", store.Root(), ln.Addr())
 	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
 		fmt.Fprintf(env.Stderr, "warning: listening on %s, not loopback: anyone who can reach it can read the store\n", ln.Addr())
@@ -82,10 +81,12 @@ func runUI(ctx context.Context, env *Env, args []string) error {
 	case <-ctx.Done():
 	case <-env.Signals:
 	}
-	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// Shutdown ends the live streams (dash.Close) and waits for the other
+	// requests a moment; whatever is left is closed.
+	shut, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return nil
+	return srv.Close()
 }

@@ -65,7 +65,19 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 			}
 		}()
 	}
-	res, err := slurm.RunWorker(ctx, pos[0], index, wenv, env.Stderr)
+	// The host's launcher, through a pool so that closing it removes the
+	// private copy of the binary.
+	var pool *runner.Pool
+	defer func() {
+		if pool != nil {
+			pool.Close()
+		}
+	}()
+	launch := func(ctx context.Context, r slurm.Request) (slurm.PluginConn, error) {
+		pool = runner.NewPool(runner.ProcessLauncher{Stderr: env.Stderr, Dir: r.SpecDir}, false)
+		return pool.Get(ctx, &runner.Plugin{Label: r.Plugin, Path: r.Path, SHA256: r.SHA256})
+	}
+	res, err := slurm.RunWorker(ctx, pos[0], index, wenv, launch)
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func (x *executorFlags) setup(s *runner.Session, store *runstore.Store, env *Env
 	}
 	ex := slurm.New(opts)
 	l := &slurmLauncher{local: s.Pool, sem: make(chan struct{}, max(runtime.NumCPU(), 2)), exec: ex, res: res,
-		lockPath: lockPath, stateDir: filepath.Join(store.Root(), "state")}
+		lockPath: lockPath, specDir: s.Spec.Dir, stateDir: filepath.Join(store.Root(), "state")}
 	s.Pool = runner.NewPool(l, true)
 	ro.Parallelism = max(len(s.Graph.Nodes()), 1)
 	return ro, func() { ex.Close(); l.local.Close() }, nil
@@ -185,6 +185,7 @@ type slurmLauncher struct {
 	exec     *slurm.Executor
 	res      map[string]configs.Resources
 	lockPath string
+	specDir  string
 	stateDir string // <store>/state: a state dir there is named by the cache key
 }
 
@@ -196,7 +197,11 @@ type slurmConn struct {
 	l    *slurmLauncher
 	p    *runner.Plugin
 	tail string
+	job  runstore.JobRef
 }
+
+// Job implements runner.JobConn: the job of the last Run.
+func (c *slurmConn) Job() (runstore.JobRef, bool) { return c.job, c.job.ID != "" }
 
 func (c *slurmConn) withLocal(ctx context.Context, f func(runner.Conn) error) error {
 	select {
@@ -234,7 +239,7 @@ func (c *slurmConn) Run(ctx context.Context, req pluginhost.RunRequest, onEvent 
 	t := slurm.Task{
 		Request: slurm.Request{
 			RunID: req.RunID, Step: req.Step, Plugin: c.p.Label, Path: c.p.Path, SHA256: c.p.SHA256, LockPath: c.l.lockPath,
-			WorkDir: req.WorkDir, StateDir: req.StateDir, Seed: req.Seed, Backend: req.Backend,
+			WorkDir: req.WorkDir, StateDir: req.StateDir, Seed: req.Seed, Backend: req.Backend, SpecDir: c.l.specDir,
 		},
 		StepDir: filepath.Dir(req.WorkDir), Group: group, Resources: c.l.res[req.Step],
 	}
@@ -250,6 +255,7 @@ func (c *slurmConn) Run(ctx context.Context, req pluginhost.RunRequest, onEvent 
 	}
 	st, out, err := c.l.exec.Run(ctx, t, onEvent)
 	c.tail = out.StderrTail
+	c.job = runstore.JobRef{Executor: "slurm", ID: out.JobID, Node: out.Node}
 	if err == nil && out.JobID != "" && !strings.Contains(st.Message, out.JobID) {
 		where := "Slurm job " + out.JobID
 		if out.Node != "" {
@@ -261,7 +267,7 @@ func (c *slurmConn) Run(ctx context.Context, req pluginhost.RunRequest, onEvent 
 			st.Message += " (" + where + ")"
 		}
 	} else if err != nil && out.JobID != "" && !strings.Contains(err.Error(), out.JobID) {
-		err = fmt.Errorf("Slurm job %s: %w", out.JobID, err)
+		err = fmt.Errorf("the Slurm job %s: %w", out.JobID, err)
 	}
 	return st, err
 }

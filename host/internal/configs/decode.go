@@ -19,6 +19,7 @@ var specSchema = &hcl.BodySchema{
 		{Type: "locals"},
 		{Type: "plugin", LabelNames: []string{"name"}},
 		{Type: "step", LabelNames: []string{"name"}},
+		{Type: "output", LabelNames: []string{"name"}},
 		{Type: "resources"},
 	},
 }
@@ -61,10 +62,28 @@ func parseFile(filename string, src []byte) (*hcl.File, hcl.Diagnostics) {
 	return hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 }
 
+// topLevelBlocks lists what a spec may contain, for "not expected here".
+const topLevelBlocks = "variable, locals, plugin, step, resources and output"
+
 func decodeSpec(spec *Spec, body hcl.Body) hcl.Diagnostics {
 	content, diags := body.Content(specSchema)
+	for _, d := range diags {
+		if d.Summary == "Unsupported block type" || d.Summary == "Unsupported argument" {
+			d.Detail += " A spec's top-level blocks are " + topLevelBlocks + "."
+		}
+	}
 	for _, block := range content.Blocks {
 		switch block.Type {
+		case "output":
+			o, d := decodeOutput(block)
+			diags = append(diags, d...)
+			if o != nil {
+				if prev, dup := spec.Outputs[o.Name]; dup {
+					diags = append(diags, duplicate("output", o.Name, prev.DeclRange, o.DeclRange))
+					continue
+				}
+				spec.Outputs[o.Name] = o
+			}
 		case "variable":
 			v, d := decodeVariable(block)
 			diags = append(diags, d...)
@@ -539,4 +558,47 @@ func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 	}
 	sortByRange(out)
 	return out
+}
+
+var outputSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "value", Required: true},
+		{Name: "description"},
+		{Name: "sensitive"},
+	},
+}
+
+// decodeOutput decodes `output "name" { value = ... }`: a result of the
+// whole run, printed when it ends and kept in run.json.
+func decodeOutput(block *hcl.Block) (*Output, hcl.Diagnostics) {
+	name := block.Labels[0]
+	o := &Output{Name: name, DeclRange: block.DefRange}
+	var diags hcl.Diagnostics
+	if !hclsyntax.ValidIdentifier(name) {
+		diags = append(diags, badName("output", name, block.LabelRanges[0]))
+	}
+	content, d := block.Body.Content(outputSchema)
+	diags = append(diags, d...)
+	if a, ok := content.Attributes["value"]; ok {
+		o.Expr = a.Expr
+	}
+	if a, ok := content.Attributes["description"]; ok {
+		diags = append(diags, constString(a, &o.Description)...)
+	}
+	if a, ok := content.Attributes["sensitive"]; ok {
+		v, d := a.Expr.Value(nil)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			if v.Type() != cty.Bool || v.IsNull() {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid sensitive value",
+					Detail: "sensitive must be true or false.", Subject: a.Expr.Range().Ptr()})
+			} else {
+				o.Sensitive = v.True()
+			}
+		}
+	}
+	if o.Expr == nil {
+		return nil, diags
+	}
+	return o, diags
 }

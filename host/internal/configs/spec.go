@@ -37,6 +37,7 @@ type Spec struct {
 	Locals    map[string]*Local
 	Plugins   map[string]*PluginDecl
 	Steps     map[string]*Step
+	Outputs   map[string]*Output
 	// Resources is the top-level resources block (every step's default);
 	// nil when absent.
 	Resources *ResourcesBlock
@@ -45,6 +46,19 @@ type Spec struct {
 	// files for -var values) so diagnostics can be rendered with snippets.
 	Files map[string]*hcl.File
 }
+
+// Output is an `output "name" { value = ... }` block: a value computed
+// from step results (and variables, locals) once the run ends.
+type Output struct {
+	Name        string
+	Expr        hcl.Expression
+	Description string
+	Sensitive   bool
+	DeclRange   hcl.Range
+}
+
+// SortedOutputNames returns the output names in order.
+func (s *Spec) SortedOutputNames() []string { return SortedKeys(s.Outputs) }
 
 // Variable is a `variable "name" { ... }` block.
 type Variable struct {
@@ -158,16 +172,6 @@ func (s *Spec) SortedVariableNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// WriteDiagnostics renders diags as text with file:line:col and source
-// snippets (width 0: no wrapping).
-func (s *Spec) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, width uint, color bool) error {
-	var files map[string]*hcl.File
-	if s != nil {
-		files = s.Files
-	}
-	return hcl.NewDiagnosticTextWriter(w, files, width, color).WriteDiagnostics(diags)
 }
 
 // IsJSONFilename reports whether a spec file uses HCL's JSON syntax.
@@ -305,6 +309,7 @@ func newSpec(filename string, src []byte) *Spec {
 		Locals:    map[string]*Local{},
 		Plugins:   map[string]*PluginDecl{},
 		Steps:     map[string]*Step{},
+		Outputs:   map[string]*Output{},
 		Files:     map[string]*hcl.File{},
 	}
 }

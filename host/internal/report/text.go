@@ -120,6 +120,9 @@ func RenderShow(w io.Writer, run *runstore.LoadedRun) error {
 	if len(rec.Variables) > 0 {
 		fmt.Fprintf(tw, "  variables\t%s\n", strings.Join(variableList(rec.Variables), ", "))
 	}
+	for _, name := range sortedKeys(rec.Outputs) {
+		fmt.Fprintf(tw, "  output\t%s = %s\n", name, rec.Outputs[name].String())
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 //	"output"    Name, Message (the value rendered)
 //	"done"      an instance finished: Status, Message, DurationMS
 //	"skipped"   an instance did not run: Message says why
+//	"result"    a spec output evaluated at the end: Name, Message (its value)
 //	"finish"    the run ended: Status, Message
 type Event struct {
 	Time    time.Time `json:"time"`

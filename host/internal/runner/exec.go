@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/shammie-ml/shammie/host/internal/configschema"
 	"github.com/shammie-ml/shammie/host/internal/dag"
@@ -45,17 +44,17 @@ type Outcome struct {
 	// Failed lists the failed instances with their messages.
 	Failed  []string
 	Message string
+	// Outputs are the spec's output blocks, evaluated at the end.
+	Outputs []OutputResult
 }
 
-type nodeState int
-
-const (
-	waiting nodeState = iota
-	running
-	succeeded
-	failed // failed or cancelled
-	skipped
-)
+// OutputResult is one spec output as shown: its value rendered, or why it
+// is not known.
+type OutputResult struct {
+	Name  string
+	Text  string
+	Known bool
+}
 
 // Execute runs the session's graph, recording everything in store. It
 // returns an *Error with ExitStepFailed when an instance failed and
@@ -82,115 +81,49 @@ func (s *Session) Execute(ctx context.Context, store *runstore.Store, opts RunOp
 	out := &Outcome{RunID: run.ID(), Counts: map[runstore.Status]int{}}
 	emit(Event{Kind: "run", RunID: run.ID(), Message: run.Dir()})
 
-	g := s.Graph
-	nodes := g.TopoOrder()
-	pos := map[*dag.Node]int{}
-	for i, n := range nodes {
-		pos[n] = i
-	}
-	state := map[*dag.Node]nodeState{}
-	remaining := map[*dag.Node]int{}
-	var ready []*dag.Node
-	for _, n := range nodes {
-		remaining[n] = len(g.Deps(n))
-		if remaining[n] == 0 {
-			ready = append(ready, n)
-		}
-	}
 	var (
 		mu      sync.Mutex
 		results = map[string]dag.StepResult{}
 	)
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	defer cancelRun(nil)
-
-	type completion struct {
-		n   *dag.Node
-		res nodeResult
-	}
-	done := make(chan completion)
-	inFlight := 0
-	stopping := false
-	skipReason := map[*dag.Node]string{}
-	start := func(n *dag.Node) {
-		state[n] = running
-		inFlight++
+	g := s.Graph
+	notRun := g.Walk(opts.Parallelism, func() bool { return runCtx.Err() != nil }, func(n *dag.Node) dag.VisitResult {
 		deps := map[string]dag.StepResult{}
 		mu.Lock()
 		for _, d := range g.Deps(n) {
 			deps[d.Addr] = results[d.Addr]
 		}
 		mu.Unlock()
-		go func() {
-			done <- completion{n, s.runNode(runCtx, store, run, n, deps, opts, emit)}
-		}()
-	}
-	// skipDependents marks everything downstream of n as skipped.
-	var skipDependents func(n *dag.Node, why string)
-	skipDependents = func(n *dag.Node, why string) {
-		for _, d := range g.Dependents(n) {
-			if state[d] == waiting {
-				state[d] = skipped
-				skipReason[d] = why
-				skipDependents(d, why)
-			}
-		}
-	}
-
-	for {
-		if !stopping && runCtx.Err() != nil {
-			stopping = true
-		}
-		sort.Slice(ready, func(i, j int) bool { return pos[ready[i]] < pos[ready[j]] })
-		for !stopping && len(ready) > 0 && inFlight < opts.Parallelism {
-			n := ready[0]
-			ready = ready[1:]
-			if state[n] != waiting {
-				continue
-			}
-			start(n)
-		}
-		if inFlight == 0 {
-			break
-		}
-		c := <-done
-		inFlight--
-		switch c.res.status {
+		r := s.runNode(runCtx, store, run, n, deps, opts, emit)
+		switch r.status {
 		case runstore.StatusSucceeded:
-			state[c.n] = succeeded
 			mu.Lock()
-			results[c.n.Addr] = c.res.result
+			results[n.Addr] = r.result
 			mu.Unlock()
-			for _, d := range g.Dependents(c.n) {
-				remaining[d]--
-				if remaining[d] == 0 && state[d] == waiting {
-					ready = append(ready, d)
-				}
-			}
+			return dag.VisitResult{OK: true}
 		case runstore.StatusSkipped:
-			state[c.n] = failed // recorded already
-		default:
-			state[c.n] = failed
-			if c.res.status == runstore.StatusFailed {
-				out.Failed = append(out.Failed, fmt.Sprintf("%s: %s", c.n.Addr, c.res.message))
-				skipDependents(c.n, fmt.Sprintf("upstream %s failed", c.n.Addr))
-				if !opts.KeepGoing && !stopping {
-					stopping = true
-					cancelRun(fmt.Errorf("%s failed (fail-fast; use --keep-going to run the independent steps)", c.n.Addr))
-				}
-			} else {
-				skipDependents(c.n, fmt.Sprintf("upstream %s was cancelled", c.n.Addr))
+			return dag.VisitResult{} // recorded already
+		case runstore.StatusFailed:
+			mu.Lock()
+			out.Failed = append(out.Failed, fmt.Sprintf("%s: %s", n.Addr, r.message))
+			mu.Unlock()
+			if !opts.KeepGoing {
+				cancelRun(fmt.Errorf("%s failed (fail-fast; use --keep-going to run the independent steps)", n.Addr))
 			}
+			return dag.VisitResult{SkipWhy: fmt.Sprintf("upstream %s failed", n.Addr)}
+		default:
+			return dag.VisitResult{SkipWhy: fmt.Sprintf("upstream %s was cancelled", n.Addr)}
 		}
-	}
+	})
 
 	interrupted := ctx.Err() != nil
 	// Instances that never ran are recorded as skipped, with the reason.
-	for _, n := range nodes {
-		if state[n] == running || state[n] == succeeded || state[n] == failed {
+	for _, n := range g.TopoOrder() {
+		why, never := notRun[n]
+		if !never {
 			continue
 		}
-		why := skipReason[n]
 		if why == "" {
 			switch {
 			case interrupted:
@@ -228,11 +161,39 @@ func (s *Session) Execute(ctx context.Context, store *runstore.Store, opts RunOp
 		status = runstore.StatusSucceeded
 	}
 	out.Status = status
+	s.recordOutputs(run, results, out, emit)
 	if err := run.Finish(status, out.Message); err != nil && retErr == nil {
 		retErr = &Error{Code: ExitStepFailed, Err: err}
 	}
 	emit(Event{Kind: "finish", RunID: run.ID(), Status: string(status), Message: out.Message})
 	return out, retErr
+}
+
+// recordOutputs evaluates the spec's output blocks from every instance that
+// succeeded (computed or cached), records them in the run and tells the
+// observer ("result" events), also when every step was a cache hit.
+func (s *Session) recordOutputs(run *runstore.Run, results map[string]dag.StepResult, out *Outcome, emit func(Event)) {
+	if len(s.Spec.Outputs) == 0 {
+		return
+	}
+	vals := map[string]cty.Value{}
+	for _, o := range s.Graph.EvalOutputs(results) {
+		text := "(" + o.Err + ")"
+		switch {
+		case o.Known && o.Sensitive:
+			text = "(sensitive)"
+		case o.Known:
+			text = s.mask(configschema.ValueString(o.Value))
+		}
+		if o.Known {
+			vals[o.Name] = o.Value
+		}
+		out.Outputs = append(out.Outputs, OutputResult{Name: o.Name, Text: text, Known: o.Known})
+		emit(Event{Kind: "result", Name: o.Name, Message: text})
+	}
+	if err := run.SetOutputs(vals); err != nil {
+		emit(Event{Kind: "log", Level: "warn", Message: "recording the spec's outputs: " + err.Error()})
+	}
 }
 
 func (s *Session) runMeta(opts RunOptions) runstore.RunMeta {
@@ -269,192 +230,6 @@ type nodeResult struct {
 	status  runstore.Status
 	message string
 	result  dag.StepResult
-}
-
-// runNode evaluates one instance's config, restores it from the cache or
-// runs it on a plugin process, and records it.
-func (s *Session) runNode(ctx context.Context, store *runstore.Store, run *runstore.Run, n *dag.Node, deps map[string]dag.StepResult, opts RunOptions, emit func(Event)) nodeResult {
-	p := s.Plugins[n.Step.Plugin]
-	info := runstore.StepInfo{Address: n.Addr, Plugin: n.Step.Plugin, PluginVersion: p.Version, PluginSHA256: p.SHA256}
-	for _, d := range s.Graph.Deps(n) {
-		info.DependsOn = append(info.DependsOn, d.Addr)
-	}
-	fail := func(st *runstore.Step, msg string, diags []string) nodeResult {
-		if st == nil {
-			var err error
-			if st, err = run.BeginStep(info); err != nil {
-				msg += "; and recording it failed: " + err.Error()
-				emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: string(runstore.StatusFailed), Message: msg})
-				return nodeResult{status: runstore.StatusFailed, message: msg}
-			}
-		}
-		return s.finishFailed(st, n, p, msg, diags, "", emit)
-	}
-
-	cfg, seed, backend, diags := s.Graph.EvalConfig(n, deps)
-	if !diags.HasErrors() {
-		diags = append(diags, s.checkBackend(n, backend)...)
-	}
-	if diags.HasErrors() {
-		return fail(nil, "config evaluation failed", s.diagStrings(diags))
-	}
-	info.Config, info.Seed, info.Backend = cfg, seed, backend
-	info.SensitivePaths = sensitivePaths(p.Schema.Config, nil)
-	key, err := s.cacheKey(store, p, cfg, seed, backend)
-	if err != nil {
-		return fail(nil, err.Error(), nil)
-	}
-	info.CacheKey = key
-
-	if !opts.NoCache && key != "" {
-		if entry, found, err := store.LookupCache(key); err == nil && found {
-			st, err := run.BeginStep(info)
-			if err != nil {
-				return fail(nil, err.Error(), nil)
-			}
-			if _, err := st.FinishFromCache(entry); err != nil {
-				return nodeResult{status: runstore.StatusFailed, message: err.Error()}
-			}
-			res := dag.StepResult{Outputs: st.Outputs(), Artifacts: map[string]string{}}
-			for name, a := range entry.Artifacts {
-				res.Artifacts[name] = a.StorePath
-			}
-			emit(Event{Kind: "cached", Step: n.Addr, Plugin: p.Label, Status: string(runstore.StatusSucceeded), Message: "cache hit: restored from run " + entry.RunID, DurationMS: entry.DurationMS})
-			return nodeResult{status: runstore.StatusSucceeded, result: res}
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		why := "not started: " + fmt.Sprint(context.Cause(ctx))
-		_ = run.SkipStep(info, why)
-		emit(Event{Kind: "skipped", Step: n.Addr, Message: why})
-		return nodeResult{status: runstore.StatusSkipped, message: why}
-	}
-
-	st, err := run.BeginStep(info)
-	if err != nil {
-		return fail(nil, err.Error(), nil)
-	}
-	// The plugin reads verified private copies of its input artifacts,
-	// never the store's objects.
-	pcfg, err := run.PluginConfig(cfg)
-	if err != nil {
-		return fail(st, err.Error(), nil)
-	}
-	pcfg, _ = pcfg.UnmarkDeep() // marks do not cross the wire
-	conn, err := s.Pool.Get(ctx, p)
-	if err != nil {
-		if ctx.Err() != nil {
-			return s.finishCancelled(st, n, p, ctx, "", emit)
-		}
-		return fail(st, err.Error(), nil)
-	}
-	healthy := false
-	defer func() { s.Pool.Put(p, conn, healthy) }()
-
-	if !s.isValidated(n.Addr) {
-		vctx, cancel := context.WithTimeoutCause(ctx, ValidateTimeout, fmt.Errorf("plugin %q did not validate the config within %s", p.Label, ValidateTimeout))
-		pd, err := conn.ValidateConfig(vctx, pcfg)
-		if err != nil && vctx.Err() != nil && ctx.Err() == nil {
-			err = context.Cause(vctx)
-		}
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return s.finishCancelled(st, n, p, ctx, conn.StderrTail(), emit)
-			}
-			return fail(st, err.Error(), nil)
-		}
-		if hd := s.Graph.DiagnosticsFromPlugin(n, pd); hd.HasErrors() {
-			healthy = true
-			return fail(st, "the plugin rejected the config", s.diagStrings(hd))
-		}
-	}
-
-	emit(Event{Kind: "start", Step: n.Addr, Plugin: p.Label})
-	declaredOut := map[string]cty.Type{}
-	for _, o := range p.Schema.Outputs {
-		declaredOut[o.Name] = o.Type
-	}
-	declaredArt := map[string]bool{}
-	for _, a := range p.Schema.Artifacts {
-		declaredArt[a.Name] = true
-	}
-	var violations []string
-	onEvent := func(ev pluginhost.Event) {
-		switch e := ev.(type) {
-		case pluginhost.Log:
-			e.Message = s.mask(e.Message)
-			ev = e
-		case pluginhost.Status:
-			e.Message = s.mask(e.Message)
-			ev = e
-		case pluginhost.Output:
-			e.Value = s.markIfSecret(e.Value)
-			ev = e
-			ty, ok := declaredOut[e.Name]
-			if !ok {
-				violations = append(violations, fmt.Sprintf("the plugin set output %q, which its schema does not declare (declared: %s)", e.Name, names(declaredOut)))
-				return
-			}
-			if ty != cty.NilType && ty != cty.DynamicPseudoType {
-				v, err := convert.Convert(e.Value, ty)
-				if err != nil {
-					violations = append(violations, fmt.Sprintf("output %q is %s, not the declared %s", e.Name, e.Value.Type().FriendlyName(), ty.FriendlyName()))
-					return
-				}
-				e.Value = v
-				ev = e
-			}
-		case pluginhost.Artifact:
-			if !declaredArt[e.Name] {
-				violations = append(violations, fmt.Sprintf("the plugin announced artifact %q, which its schema does not declare (declared: %s)", e.Name, names(declaredArt)))
-				return
-			}
-		}
-		if err := st.Record(ev); err != nil {
-			violations = append(violations, err.Error())
-			return
-		}
-		emit(uiEvent(n.Addr, p.Label, ev, st))
-	}
-	status, err := conn.Run(ctx, pluginhost.RunRequest{
-		RunID: run.ID(), Step: n.Addr, Config: pcfg, WorkDir: st.WorkDir(), StateDir: st.StateDir(),
-		Seed: seed, Backend: backend,
-	}, onEvent)
-	if err != nil {
-		if ctx.Err() != nil {
-			return s.finishCancelled(st, n, p, ctx, err.Error(), emit)
-		}
-		return s.finishFailed(st, n, p, err.Error(), nil, conn.StderrTail(), emit)
-	}
-	pdiags := s.diagStrings(s.Graph.DiagnosticsFromPlugin(n, status.Diagnostics))
-	switch {
-	case status.State == pluginhost.Succeeded && len(violations) > 0:
-		return s.finishFailed(st, n, p, strings.Join(violations, "; "), nil, "", emit)
-	case status.State == pluginhost.Succeeded:
-		rec, err := st.Finish(runstore.StepResult{Status: runstore.StatusSucceeded, Message: status.Message})
-		if err != nil {
-			return s.finishFailed(st, n, p, err.Error(), nil, "", emit)
-		}
-		healthy = true
-		if rec.CacheWarning != "" {
-			emit(Event{Kind: "log", Step: n.Addr, Plugin: p.Label, Level: "warn", Message: rec.CacheWarning})
-		}
-		res := dag.StepResult{Outputs: st.Outputs(), Artifacts: map[string]string{}}
-		for name, a := range st.Artifacts() {
-			res.Artifacts[name] = a.StorePath
-		}
-		emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: string(runstore.StatusSucceeded), Message: status.Message, DurationMS: durationOf(rec)})
-		return nodeResult{status: runstore.StatusSucceeded, result: res}
-	case status.State == pluginhost.Cancelled:
-		return s.finishCancelled(st, n, p, ctx, status.Message, emit)
-	default:
-		msg := status.Message
-		if len(violations) > 0 {
-			msg += "; " + strings.Join(violations, "; ")
-		}
-		return s.finishFailed(st, n, p, msg, pdiags, settledTail(conn), emit)
-	}
 }
 
 // cacheKey is the instance's cache key: plugin, config, the content of

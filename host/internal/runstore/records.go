@@ -1,6 +1,7 @@
 package runstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -52,6 +53,9 @@ type RunRecord struct {
 	Plugins  []PluginInfo `json:"plugins"`
 	Seed     int64        `json:"seed"`
 	Backends []string     `json:"backends"`
+	// Outputs are the spec's output blocks evaluated when the run ended
+	// (sensitive ones redacted).
+	Outputs map[string]Value `json:"outputs,omitempty"`
 	// Steps is the index of step instances, filled in when the run ends (the
 	// step records under steps/ are the truth while it runs).
 	Steps []StepIndex `json:"steps,omitempty"`
@@ -111,9 +115,11 @@ type StepRecord struct {
 	Diagnostics   []string `json:"diagnostics,omitempty"`
 	StderrTail    string   `json:"stderr_tail,omitempty"`
 	// CacheWarning says why a succeeded step's result was not cached.
-	CacheWarning string     `json:"cache_warning,omitempty"`
-	StartedAt    time.Time  `json:"started_at"`
-	EndedAt      *time.Time `json:"ended_at,omitempty"`
+	CacheWarning string `json:"cache_warning,omitempty"`
+	// Job is the cluster job that ran the step (--executor slurm).
+	Job       *JobRef    `json:"job,omitempty"`
+	StartedAt time.Time  `json:"started_at"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
 	// DurationMS is the wall time of the step (for a cache hit: of the run
 	// that computed it).
 	DurationMS int64                     `json:"duration_ms"`
@@ -181,6 +187,12 @@ func (v Value) Cty() (cty.Value, error) {
 func (v Value) String() string {
 	if v.Sensitive {
 		return "(sensitive)"
+	}
+	// One line: records are written indented, which would split a list or
+	// map over lines of a table.
+	var b bytes.Buffer
+	if json.Compact(&b, v.Value) == nil {
+		return b.String()
 	}
 	return string(v.Value)
 }
@@ -323,4 +335,11 @@ func decodeValues(m map[string]Value) (map[string]cty.Value, error) {
 		out[name] = cv
 	}
 	return out, nil
+}
+
+// JobRef names the cluster job that ran a step.
+type JobRef struct {
+	Executor string `json:"executor"` // "slurm"
+	ID       string `json:"id"`       // 812_3
+	Node     string `json:"node,omitempty"`
 }

@@ -163,6 +163,27 @@ func (r *Run) Finish(status Status, message string) error {
 	return nil
 }
 
+// SetOutputs records the spec's outputs, written with the final record by
+// Finish. Marked values are recorded as "(sensitive)".
+func (r *Run) SetOutputs(vals map[string]cty.Value) error {
+	out := make(map[string]Value, len(vals))
+	for name, v := range vals {
+		if v.ContainsMarked() {
+			out[name] = redactedValue()
+			continue
+		}
+		rv, err := NewValue(v)
+		if err != nil {
+			return fmt.Errorf("output %q: %w", name, err)
+		}
+		out[name] = rv
+	}
+	r.mu.Lock()
+	r.rec.Outputs = out
+	r.mu.Unlock()
+	return nil
+}
+
 // StepInfo describes a step instance about to run.
 type StepInfo struct {
 	Address       string // step.train, step.sweep["a"], step.rep[2]
@@ -448,6 +469,14 @@ func (st *Step) Artifacts() map[string]ArtifactRecord {
 		out[k] = v
 	}
 	return out
+}
+
+// SetJob records the cluster job that runs the step; it is written with
+// the final record.
+func (st *Step) SetJob(j JobRef) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.rec.Job = &j
 }
 
 // StepResult is how a step ended.

@@ -121,6 +121,8 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-s.done:
+			return
 		case <-tick.C:
 		}
 		if run, err = s.store.Load(id); err != nil {

@@ -46,6 +46,15 @@ type Server struct {
 	allowed map[string]bool
 	mux     *http.ServeMux
 	metrics metricCache
+	// done is closed by Close: live streams end.
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// Close ends the live event streams, so that http.Server.Shutdown need not
+// wait for them (register it with RegisterOnShutdown).
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.done) })
 }
 
 // New returns the dashboard's handler over store.
@@ -53,7 +62,7 @@ func New(store *runstore.Store, opts Options) *Server {
 	if opts.Poll <= 0 {
 		opts.Poll = 300 * time.Millisecond
 	}
-	s := &Server{store: store, opts: opts, allowed: allowedHosts(opts), mux: http.NewServeMux()}
+	s := &Server{store: store, opts: opts, allowed: allowedHosts(opts), mux: http.NewServeMux(), done: make(chan struct{})}
 	s.metrics.entries = map[string]*metricEntry{}
 	static, _ := fs.Sub(assetsFS, "assets")
 	files := http.FileServerFS(static)

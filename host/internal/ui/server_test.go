@@ -339,6 +339,31 @@ func TestLive(t *testing.T) {
 	}
 }
 
+// TestLiveClose: Close ends a live stream of a run still going, so that a
+// server shutting down does not wait for open pages.
+func TestLiveClose(t *testing.T) {
+	f := newFixture(t)
+	r, err := f.store.CreateRun(runstore.RunMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(f.store, Options{Addr: testAddr, Poll: 10 * time.Millisecond})
+	req := httptest.NewRequest("GET", "/api/runs/"+r.ID()+"/live", nil)
+	req.Host = testAddr
+	done := make(chan struct{})
+	go func() {
+		srv.ServeHTTP(httptest.NewRecorder(), req)
+		close(done)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	srv.Close()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the live stream did not end on Close")
+	}
+}
+
 func TestLTTB(t *testing.T) {
 	n := 10000
 	x, y := make([]float64, n), make([]float64, n)

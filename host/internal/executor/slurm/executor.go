@@ -183,15 +183,15 @@ func (e *Executor) Run(ctx context.Context, t Task, onEvent func(pluginhost.Even
 	t.Request.MaxRequeue = max(e.opts.MaxRequeue, 0)
 	t.Request.HeartbeatMS = e.opts.Heartbeat.Milliseconds()
 	var out Outcome
+	if err := os.MkdirAll(t.Request.Dir, 0o755); err != nil {
+		return pluginhost.Status{}, out, err
+	}
 	j, ok := e.reattach(ctx, t)
 	if ok {
 		out.Reattached = true
 		onEvent(pluginhost.Log{Time: time.Now(), Level: pluginhost.LogInfo,
 			Message: fmt.Sprintf("re-attached to Slurm job %s (submitted by run %s, which ended before it)", j.JobID, j.RunID)})
 	} else {
-		if err := os.MkdirAll(t.Request.Dir, 0o755); err != nil {
-			return pluginhost.Status{}, out, err
-		}
 		p := &pending{ctx: ctx, task: t, done: make(chan submitted, 1)}
 		e.enqueue(p)
 		var s submitted
@@ -214,6 +214,11 @@ func (e *Executor) Run(ctx context.Context, t Task, onEvent func(pluginhost.Even
 	f := &follower{e: e, j: j, t: t, onEvent: onEvent, buffer: out.Reattached}
 	st, err := f.follow(ctx)
 	out.Node, out.StderrTail = f.node, f.stderrTail()
+	rec := JobRecord{JobID: out.JobID, Node: out.Node, Reattached: out.Reattached, SubmittedBy: j.RunID, State: st.State.String()}
+	if err != nil {
+		rec.State, rec.Error = "error", err.Error()
+	}
+	_ = WriteJSONAtomic(filepath.Join(t.StepDir, "slurm", JobFile), rec, 0o644)
 	if t.CacheKey != "" {
 		os.Remove(e.journalPath(t.CacheKey))
 	}
@@ -400,6 +405,17 @@ func (e *Executor) batchDir(runID string) (string, error) {
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// JobRecord is <step dir>/slurm/job.json: which job computed the step,
+// written by the host when it has the job's answer.
+type JobRecord struct {
+	JobID       string `json:"job_id"`
+	Node        string `json:"node,omitempty"`
+	SubmittedBy string `json:"submitted_by"` // run id
+	Reattached  bool   `json:"reattached,omitempty"`
+	State       string `json:"state"` // the plugin's final state, or "error"
+	Error       string `json:"error,omitempty"`
+}
 
 // Journal records the job computing an instance, by cache key, so that a
 // rerun after the host died re-attaches to it instead of submitting it again.

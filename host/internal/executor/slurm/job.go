@@ -18,6 +18,7 @@
 //	events.jsonl every plugin event, one WireEvent a line, appended by the worker
 //	heartbeat    rewritten every few seconds while the worker lives
 //	result.json  the final status (Result), written last, atomically
+//	job.json     the job id, node and outcome (JobRecord), written by the host
 //
 // And <store>/slurm/jobs/<cache key>.json names the job that computes an
 // instance, so that a host that died can re-attach to it (see Journal).
@@ -51,9 +52,12 @@ type Request struct {
 	Config     json.RawMessage `json:"config"`
 	ConfigType json.RawMessage `json:"config_type"`
 	WorkDir    string          `json:"work_dir"`
-	StateDir   string          `json:"state_dir"`
-	Seed       int64           `json:"seed"`
-	Backend    string          `json:"backend"`
+	// SpecDir is the spec's folder: the plugin's working directory, against
+	// which relative paths in its config resolve.
+	SpecDir  string `json:"spec_dir"`
+	StateDir string `json:"state_dir"`
+	Seed     int64  `json:"seed"`
+	Backend  string `json:"backend"`
 	// Dir is where the worker writes events, heartbeat and result.
 	Dir string `json:"dir"`
 	// MaxRequeue: a worker started for the (MaxRequeue+2)th time fails at once.
@@ -249,6 +253,7 @@ const (
 	EventsFile    = "events.jsonl"
 	ResultFile    = "result.json"
 	HeartbeatFile = "heartbeat"
+	JobFile       = "job.json" // JobRecord, written by the host
 )
 
 // WriteFileAtomic writes data so that a reader on another node sees the old

@@ -8,9 +8,11 @@
 //
 // Words are drawn from lowercase letters; training and evaluation words are
 // disjoint (a word's hash decides its split), so exact match measures the
-// skill, not memory. The base model's pre-training mixture holds lowercase
-// and uppercase words and runs of the alphabet — the pieces every task is
-// built from — but no task prompt.
+// skill, not memory. The base model's pre-training mixture holds words,
+// alphabet runs and the three transformations in another notation
+// ("abcd>ABCD", "abcd<dcba", "abcd+bcde", training words only) but no task
+// prompt: as in Merge to Learn, pre-training gives the abilities and
+// fine-tuning teaches which prompt asks for which, a small change.
 package skills
 
 import (
@@ -101,13 +103,29 @@ func b2u(b bool) uint64 {
 }
 
 // Mixture is n bytes of pre-training text: lines of lowercase words,
-// uppercase words and alphabet runs.
+// uppercase words, alphabet runs and transformed training words.
 func Mixture(n int, seed uint64) string {
 	r := rand.New(rand.NewPCG(seed, 0x6d6978))
 	const abc = "abcdefghijklmnopqrstuvwxyzabcdefghij"
+	trainWord := func() string {
+		for {
+			if w := word(r); !heldOut(w) {
+				return w
+			}
+		}
+	}
 	var sb strings.Builder
 	for sb.Len() < n {
-		switch r.IntN(4) {
+		switch r.IntN(7) {
+		case 4:
+			w := trainWord()
+			sb.WriteString(w + ">" + strings.ToUpper(w))
+		case 5:
+			w := trainWord()
+			sb.WriteString(w + "<" + reverse(w))
+		case 6:
+			w := trainWord()
+			sb.WriteString(w + "+" + shift(w))
 		case 0:
 			sb.WriteString(word(r))
 		case 1:

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/gomlx/gomlx/backends/simplego"
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+	. "github.com/gomlx/gomlx/pkg/core/graph" // dot import: staticcheck.conf allows it for GoMLX graph code only
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/shammie-ml/shammie/sdk/ml"
 )

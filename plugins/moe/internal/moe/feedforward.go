@@ -3,7 +3,7 @@ package moe
 import (
 	"fmt"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+	. "github.com/gomlx/gomlx/pkg/core/graph" // dot import: staticcheck.conf allows it for GoMLX graph code only
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/shammie-ml/shammie/sdk/ml"
 )

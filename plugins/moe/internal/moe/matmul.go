@@ -1,7 +1,7 @@
 package moe
 
 import (
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+	. "github.com/gomlx/gomlx/pkg/core/graph" // dot import: staticcheck.conf allows it for GoMLX graph code only
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
 

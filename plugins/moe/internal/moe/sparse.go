@@ -2,7 +2,7 @@ package moe
 
 import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+	. "github.com/gomlx/gomlx/pkg/core/graph" // dot import: staticcheck.conf allows it for GoMLX graph code only
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
