@@ -304,3 +304,48 @@ func TestDecoderStartEmbedded(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreEmbedded: the Scorer with input embeddings equals summing the
+// continuation's log-probs from a full Forward with Inputs.Embeddings, and
+// zero embeddings equal Score.
+func TestScoreEmbedded(t *testing.T) {
+	backend := openGo(t)
+	cfg := float64Config()
+	m, ctx := newModel(t, cfg)
+	d := cfg.DModel
+	prompt, cont := []int32{1, 5, 2}, []int32{9, 3}
+	emb := make([]float32, len(prompt)*d)
+	for i, v := range randFloats(11, len(emb)) {
+		emb[i] = float32(v)
+	}
+	sc, err := m.NewScorer(backend, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sc.ScoreEmbedded([][]int32{prompt, prompt}, [][]int32{cont, cont}, nil, [][]float32{emb, nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := sc.Score([][]int32{prompt}, [][]int32{cont}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := append(append([]int32(nil), prompt...), cont...)
+	e := make([]float64, len(seq)*d)
+	for i, v := range emb {
+		e[i] = float64(v)
+	}
+	lp := flat64(context.MustNewExec(backend, ctx, func(ctx *context.Context, tok, e *graph.Node) *graph.Node {
+		return graph.LogSoftmax(m.Forward(ctx, Inputs{Tokens: tok, Embeddings: e}).Logits, -1)
+	}).MustExec1(tensors.FromFlatDataAndDimensions(seq, 1, len(seq)), tensors.FromFlatDataAndDimensions(e, 1, len(seq), d)))
+	want := 0.0
+	v := cfg.VocabSize
+	for j := len(prompt); j < len(seq); j++ {
+		want += lp[(j-1)*v+int(seq[j])]
+	}
+	closeSlices(t, "ScoreEmbedded", got[:1], []float64{want}, 1e-6)
+	closeSlices(t, "ScoreEmbedded nil row", got[1:], plain, 1e-9)
+	if math.Abs(got[0]-got[1]) < 1e-9 {
+		t.Error("embeddings changed nothing")
+	}
+}
