@@ -11,6 +11,9 @@ FUZZTIME_CHECK ?= 5s
 FUZZ_TARGETS := \
 	"sdk . FuzzDecodeValue" \
 	"sdk ./ml FuzzSafetensorsHeader" \
+	"sdk ./datafile FuzzRecords" \
+	"host ./internal/ui FuzzPreview" \
+	"plugins/compo ./internal/prefs FuzzLoad" \
 	"host ./internal/configs FuzzLoadFile" \
 	"host ./internal/configs FuzzFormat" \
 	"host ./internal/depsfile FuzzLoad" \
