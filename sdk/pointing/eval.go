@@ -9,11 +9,10 @@ import (
 // (Mask[y*W+x], W×H the image's size), and optionally the reference point
 // (in pixels) predictions are matched to; without one, the mask's centroid.
 type Object struct {
-	Mask     []bool
-	RefX     float64
-	RefY     float64
-	HasRef   bool
-	centroid [2]float64
+	Mask   []bool
+	RefX   float64
+	RefY   float64
+	HasRef bool
 }
 
 // Score is one answer's PointingEval result.
