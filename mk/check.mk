@@ -12,6 +12,8 @@ FUZZ_TARGETS := \
 	"sdk . FuzzDecodeValue" \
 	"sdk ./ml FuzzSafetensorsHeader" \
 	"sdk ./datafile FuzzRecords" \
+	"sdk ./pointing FuzzParse" \
+	"sdk ./ml FuzzByteTokenizerRoundTrip" \
 	"host ./internal/ui FuzzPreview" \
 	"plugins/compo ./internal/prefs FuzzLoad" \
 	"host ./internal/configs FuzzLoadFile" \
