@@ -1,7 +1,7 @@
 # The default experiment that `make run` executes: one small run of every
 # method on data the project generates itself (no ../shared/data needed),
 # on the CPU backend unless --backend says otherwise. Each method's full
-# spec lives beside this file (fit.hcl, hyper.hcl, moe.hcl, merge.hcl, compo.hcl; the
+# spec lives beside this file (fit.hcl, hyper.hcl, moe.hcl, merge.hcl, compo.hcl, mcqa.hcl; the
 # real-data specs are fit-mimetic2.hcl, hyper-real.hcl, olmoe.hcl and
 # merge-report.hcl, compo-hh.hcl).
 #
@@ -25,6 +25,10 @@ plugin "merge" {
 }
 
 plugin "compo" {
+  version = ">= 0.1.0"
+}
+
+plugin "mcqa" {
   version = ">= 0.1.0"
 }
 
@@ -196,5 +200,26 @@ step "compo_eval" {
     truth          = step.compo_generate.artifacts.truth
     seq            = 64
     max_new_tokens = 12
+  }
+}
+
+# mcqa: a small planted model whose answer passes only through layer 1's
+# last-position attention output; decisive_layer should come out as 1.
+step "mcqa_planted" {
+  plugin = plugin.mcqa
+  seed   = 1
+  config {
+    mode          = "planted"
+    planted_layer = 1
+    layers        = 3
+    d_model       = 32
+    heads         = 2
+    seq           = 16
+    batch         = 32
+    steps         = 300
+    lr            = 0.01
+    warmup        = 20
+    weight_decay  = 0.01
+    items         = 64
   }
 }

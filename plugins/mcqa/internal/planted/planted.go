@@ -11,11 +11,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	gomlxctx "github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/gomlx/gomlx/backends"
 
 	"github.com/shammie-ml/shammie/plugins/mcqa/internal/task"
 	"github.com/shammie-ml/shammie/sdk"
@@ -60,6 +60,9 @@ func Prompts(seed uint64, n int) ([]task.Prompt, error) {
 	}
 	return out, nil
 }
+
+// LeakWeight weighs the penalty on the zeroed attention outputs.
+const LeakWeight = 10
 
 // Options of the planted model.
 type Options struct {
@@ -107,11 +110,29 @@ func Train(goctx context.Context, backend backends.Backend, ctx *gomlxctx.Contex
 	loss := func(ctx *gomlxctx.Context, b []*graph.Node) *graph.Node {
 		tok, target := b[0], b[1]
 		seq := tok.Shape().Dim(1)
-		out := m.Forward(ctx, ml.Inputs{Tokens: tok, Hooks: ZeroLastAttention(o.Model.NumLayers, o.Layer, seq)})
+		h := ZeroLastAttention(o.Model.NumLayers, o.Layer, seq)
+		for l := range o.Model.NumLayers {
+			h.Capture(ml.HookPoint{Layer: l, Site: ml.SiteHeads})
+		}
+		out := m.Forward(ctx, ml.Inputs{Tokens: tok, Hooks: h})
 		last := graph.Squeeze(ml.Split(out.Logits, 1, seq-1, 1)[1], 1) // [B, V]; ml.Split has a gradient simplego runs
 		lp := graph.LogSoftmax(last)
 		oh := graph.OneHot(target, o.Model.VocabSize, lp.DType())
-		return graph.Neg(graph.ReduceAllMean(graph.ReduceSum(graph.Mul(lp, oh), -1)))
+		ce := graph.Neg(graph.ReduceAllMean(graph.ReduceSum(graph.Mul(lp, oh), -1)))
+		// The zeroed outputs are what the layers would have written: drive
+		// them to 0 too, so that the saved model, run without the hook,
+		// still routes the answer through L* alone.
+		leak := graph.ScalarZero(ce.Graph(), ce.DType())
+		for l := range o.Model.NumLayers {
+			if l == o.Layer {
+				continue
+			}
+			heads := ml.Split(h.Captured(ml.HookPoint{Layer: l, Site: ml.SiteHeads}), 1, seq-1, 1)[1]
+			a := graph.ReduceSum(m.HeadOutputs(ctx, l, heads), 2) // [B, 1, d]
+			leak = graph.Add(leak, graph.ReduceAllMean(graph.Square(a)))
+		}
+		ml.AddMetric(ctx, "leak", leak)
+		return graph.Add(ce, graph.MulScalar(leak, LeakWeight))
 	}
 	tr, err := ml.NewTrainer(backend, ctx, loss, o.Train, o.Report)
 	if err != nil {
@@ -153,6 +174,6 @@ func DefaultOptions(layer int, seed int64) Options {
 	return Options{
 		Layer: layer, Seed: seed, Batch: 32,
 		Model: ml.Config{VocabSize: 256, DModel: 32, NumHeads: 2, NumLayers: 4, MaxSeqLen: 16},
-		Train: ml.TrainConfig{Steps: 300, LR: 1e-2, WarmupSteps: 20, MinLRRatio: 0.1, WeightDecay: 0.01, ClipNorm: 1},
+		Train: ml.TrainConfig{Steps: 400, LR: 1e-2, WarmupSteps: 20, MinLRRatio: 0.1, WeightDecay: 0.01, ClipNorm: 1},
 	}
 }

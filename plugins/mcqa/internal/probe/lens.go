@@ -89,7 +89,7 @@ func lensExec(pm Model) *gomlxctx.Exec {
 		}
 		for l := range L {
 			per := m.HeadOutputs(ctx, l, lastPos(h.Captured(ml.HookPoint{Layer: l, Site: ml.SiteHeads}))) // [B, 1, H, d]
-			outs = append(outs, graph.Squeeze(lens(per), 1))                                               // [B, H, V]
+			outs = append(outs, graph.Squeeze(lens(per), 1))                                              // [B, H, V]
 		}
 		return outs
 	})
