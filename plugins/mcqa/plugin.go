@@ -30,7 +30,7 @@ type config struct {
 	Data    string `cty:"data" optional:"true" doc:"colors: memory_colors.csv (../shared/data/mcqa_colors)"`
 	Items   int    `cty:"items" default:"64" doc:"questions probed (colors: the first N rows; 0: all)"`
 	Symbols string `cty:"symbols" default:"\"AB\"" doc:"AB | CD: the option symbols"`
-	Layout  string `cty:"layout" default:"\"compact\"" doc:"compact (\"c? xA yB:\") | full (\"Q\\nA: x\\nB: y\\nAnswer: \")"`
+	Layout  string `cty:"layout" default:"\"compact\"" doc:"compact (\"xA yB c\", the question last) | full (\"Q\\nA: x\\nB: y\\nAnswer: \")"`
 	Shots   int    `cty:"shots" default:"0" doc:"in-context examples before each question"`
 
 	// planted model and training: layers, d_model, heads, seq, batch,

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 
 	gomlxctx "github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/zclconf/go-cty/cty"
@@ -56,11 +57,12 @@ func Planted(ctx context.Context, run *sdk.Run, o PlantedOptions) error {
 		return err
 	}
 	if err := run.WriteArtifact("model", "model.safetensors", func(path string) error {
-		return ml.SaveModel(path, gctx, m, ml.ByteTokenizer{}, map[string]string{"plugin": "mcqa " + o.Version, "planted_layer": fmt.Sprint(o.Layer)})
+		return ml.SaveModel(path, gctx, m, ml.ByteTokenizer{}, map[string]string{"plugin": "mcqa " + o.Version, planted.MetaKey: fmt.Sprint(o.Layer)})
 	}); err != nil {
 		return err
 	}
-	return probeModel(run, probe.Model{M: m, Ctx: gctx, Backend: backend}, o.Prompt, map[string]cty.Value{
+	arch := func(seq int) *ml.Hooks { return planted.Mask(o.Model.NumLayers, o.Layer, seq) }
+	return probeModel(run, probe.Model{M: m, Ctx: gctx, Backend: backend, Arch: arch}, o.Prompt, map[string]cty.Value{
 		"final_loss": cty.NumberFloatVal(loss), "planted_layer": cty.NumberIntVal(int64(o.Layer))})
 }
 
@@ -82,7 +84,17 @@ func Probe(run *sdk.Run, modelPath string, p Prompting) error {
 	if _, ok := lm.Tokenizer.(ml.ByteTokenizer); !ok {
 		return fmt.Errorf("%s: the probes need a byte tokenizer (the symbol is the next single byte)", modelPath)
 	}
-	return probeModel(run, probe.Model{M: lm.Transformer, Ctx: gctx, Backend: backend}, p, map[string]cty.Value{})
+	pm := probe.Model{M: lm.Transformer, Ctx: gctx, Backend: backend}
+	if v, ok := lm.Meta[planted.MetaKey]; ok {
+		// A planted model: its mask is part of its forward pass.
+		layer, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%s: metadata %s = %q: %w", modelPath, planted.MetaKey, v, err)
+		}
+		n := lm.Transformer.Config.NumLayers
+		pm.Arch = func(seq int) *ml.Hooks { return planted.Mask(n, layer, seq) }
+	}
+	return probeModel(run, pm, p, map[string]cty.Value{})
 }
 
 func items(p Prompting, seed int64) ([]task.Item, error) {

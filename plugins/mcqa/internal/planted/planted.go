@@ -1,9 +1,11 @@
 // Package planted is the mcqa plugin's planted truth: synthetic colour
 // questions in the compact layout and a small transformer trained so that
 // the answer can reach the last position only through the attention output
-// of one known layer L*. During training an edit hook zeroes the
-// last-position attention output of every other layer, so before L* the
-// last position's residual stream is a function of its own token alone.
+// of one known layer L*: the model's forward pass zeroes, at the last
+// position, the attention output of every other layer and the MLP output
+// from L* on (Mask), so before L* the last position's residual stream is a
+// function of its own token alone and after it nothing but L*'s attention
+// has written the answer.
 package planted
 
 import (
@@ -25,7 +27,7 @@ import (
 // Colours are the planted task's answers, one byte each.
 const Colours = "rgbk"
 
-// Items draws n synthetic questions "c?" whose correct answer is the colour
+// Items draws n synthetic questions "c" (compact prompt "xA yB c") whose correct answer is the colour
 // c and whose distractors are ways-1 other colours.
 func Items(seed uint64, n, ways int) []task.Item {
 	r := rand.New(rand.NewPCG(seed, 0x6d637161))
@@ -33,7 +35,7 @@ func Items(seed uint64, n, ways int) []task.Item {
 	for i := range out {
 		perm := r.Perm(len(Colours))
 		c := string(Colours[perm[0]])
-		it := task.Item{Question: c + "?", Correct: c}
+		it := task.Item{Question: c, Correct: c}
 		for _, j := range perm[1:ways] {
 			it.Distractors = append(it.Distractors, string(Colours[j]))
 		}
@@ -61,9 +63,6 @@ func Prompts(seed uint64, n int) ([]task.Prompt, error) {
 	return out, nil
 }
 
-// LeakWeight weighs the penalty on the zeroed attention outputs.
-const LeakWeight = 10
-
 // Options of the planted model.
 type Options struct {
 	Layer  int // L*: the only layer whose last-position attention output is kept
@@ -74,23 +73,30 @@ type Options struct {
 	Report sdk.Reporter
 }
 
-// ZeroLastAttention returns hooks that zero the last-position attention
-// output of every layer but keep.
-func ZeroLastAttention(layers, keep, seq int) *ml.Hooks {
+// Mask returns the planted model's own edits at the last position: the
+// attention output of every layer but keep and the MLP output of keep and
+// every later layer are zeroed, so the answer reaches the output only
+// through layer keep's attention. It is part of the model's forward pass —
+// in training and whenever the model is run — and the probes receive it as
+// such (probe.Model.Arch), never the layer number.
+func Mask(layers, keep, seq int) *ml.Hooks {
 	h := ml.NewHooks()
-	for l := range layers {
-		if l == keep {
-			continue
+	zero := func(_ ml.HookPoint, x *graph.Node) *graph.Node {
+		mask := make([]float32, seq)
+		for i := range mask {
+			mask[i] = 1
 		}
-		h.Edit(ml.HookPoint{Layer: l, Site: ml.SiteAttnOut}, func(_ ml.HookPoint, x *graph.Node) *graph.Node {
-			mask := make([]float32, seq)
-			for i := range mask {
-				mask[i] = 1
-			}
-			mask[seq-1] = 0
-			m := graph.ConvertDType(graph.Reshape(graph.Const(x.Graph(), mask), 1, seq, 1), x.DType())
-			return graph.Mul(x, graph.BroadcastToShape(m, shapes.Make(x.DType(), x.Shape().Dimensions...)))
-		})
+		mask[seq-1] = 0
+		m := graph.ConvertDType(graph.Reshape(graph.Const(x.Graph(), mask), 1, seq, 1), x.DType())
+		return graph.Mul(x, graph.BroadcastToShape(m, shapes.Make(x.DType(), x.Shape().Dimensions...)))
+	}
+	for l := range layers {
+		if l != keep {
+			h.Edit(ml.HookPoint{Layer: l, Site: ml.SiteAttnOut}, zero)
+		}
+		if l >= keep {
+			h.Edit(ml.HookPoint{Layer: l, Site: ml.SiteMLPOut}, zero)
+		}
 	}
 	return h
 }
@@ -110,29 +116,11 @@ func Train(goctx context.Context, backend backends.Backend, ctx *gomlxctx.Contex
 	loss := func(ctx *gomlxctx.Context, b []*graph.Node) *graph.Node {
 		tok, target := b[0], b[1]
 		seq := tok.Shape().Dim(1)
-		h := ZeroLastAttention(o.Model.NumLayers, o.Layer, seq)
-		for l := range o.Model.NumLayers {
-			h.Capture(ml.HookPoint{Layer: l, Site: ml.SiteHeads})
-		}
-		out := m.Forward(ctx, ml.Inputs{Tokens: tok, Hooks: h})
+		out := m.Forward(ctx, ml.Inputs{Tokens: tok, Hooks: Mask(o.Model.NumLayers, o.Layer, seq)})
 		last := graph.Squeeze(ml.Split(out.Logits, 1, seq-1, 1)[1], 1) // [B, V]; ml.Split has a gradient simplego runs
 		lp := graph.LogSoftmax(last)
 		oh := graph.OneHot(target, o.Model.VocabSize, lp.DType())
-		ce := graph.Neg(graph.ReduceAllMean(graph.ReduceSum(graph.Mul(lp, oh), -1)))
-		// The zeroed outputs are what the layers would have written: drive
-		// them to 0 too, so that the saved model, run without the hook,
-		// still routes the answer through L* alone.
-		leak := graph.ScalarZero(ce.Graph(), ce.DType())
-		for l := range o.Model.NumLayers {
-			if l == o.Layer {
-				continue
-			}
-			heads := ml.Split(h.Captured(ml.HookPoint{Layer: l, Site: ml.SiteHeads}), 1, seq-1, 1)[1]
-			a := graph.ReduceSum(m.HeadOutputs(ctx, l, heads), 2) // [B, 1, d]
-			leak = graph.Add(leak, graph.ReduceAllMean(graph.Square(a)))
-		}
-		ml.AddMetric(ctx, "leak", leak)
-		return graph.Add(ce, graph.MulScalar(leak, LeakWeight))
+		return graph.Neg(graph.ReduceAllMean(graph.ReduceSum(graph.Mul(lp, oh), -1)))
 	}
 	tr, err := ml.NewTrainer(backend, ctx, loss, o.Train, o.Report)
 	if err != nil {
@@ -174,6 +162,10 @@ func DefaultOptions(layer int, seed int64) Options {
 	return Options{
 		Layer: layer, Seed: seed, Batch: 32,
 		Model: ml.Config{VocabSize: 256, DModel: 32, NumHeads: 2, NumLayers: 4, MaxSeqLen: 16},
-		Train: ml.TrainConfig{Steps: 400, LR: 1e-2, WarmupSteps: 20, MinLRRatio: 0.1, WeightDecay: 0.01, ClipNorm: 1},
+		Train: ml.TrainConfig{Steps: 800, LR: 5e-3, WarmupSteps: 40, MinLRRatio: 0.1, WeightDecay: 0.01, ClipNorm: 1},
 	}
 }
+
+// MetaKey is the model file's metadata key holding the masked layer, so a
+// later probe step runs the planted model with its own forward pass.
+const MetaKey = "mcqa.planted_mask_layer"

@@ -21,9 +21,10 @@ type Layout string
 const (
 	// Full is the paper's layout: "Q\nA: x\nB: y\nAnswer: " (next byte: the symbol).
 	Full Layout = "full"
-	// Compact is the short zero-shot layout of the planted task: "Q xA yB:"
-	// (each option's symbol right after it, so a small model can mark the
-	// matching option on its symbol's position).
+	// Compact is the short zero-shot layout of the planted task: "xA yB Q",
+	// the question last (the planted question is the colour itself) and each
+	// symbol right after its option: the last token can look up the option
+	// matching it, the symbol's position carrying its option's colour.
 	Compact Layout = "compact"
 )
 
@@ -84,19 +85,18 @@ func sep(l Layout) string {
 
 func body(q string, options, symbols []string, l Layout) string {
 	var b strings.Builder
+	if l == Compact {
+		for i, o := range options {
+			b.WriteString(o + symbols[i] + " ")
+		}
+		b.WriteString(q)
+		return b.String()
+	}
 	b.WriteString(q)
 	for i, o := range options {
-		if l == Compact {
-			b.WriteString(" " + o + symbols[i])
-		} else {
-			b.WriteString("\n" + symbols[i] + ": " + o)
-		}
+		b.WriteString("\n" + symbols[i] + ": " + o)
 	}
-	if l == Compact {
-		b.WriteString(":")
-	} else {
-		b.WriteString("\nAnswer: ")
-	}
+	b.WriteString("\nAnswer: ")
 	return b.String()
 }
 
