@@ -203,22 +203,22 @@ step "compo_eval" {
   }
 }
 
-# mcqa: a small planted model whose answer passes only through layer 1's
-# last-position attention output; decisive_layer should come out as 1.
+# mcqa: a small planted model whose answer passes only through layer 2's
+# last-position attention output; decisive_layer should come out as 2.
 step "mcqa_planted" {
   plugin = plugin.mcqa
   seed   = 1
   config {
     mode          = "planted"
-    planted_layer = 1
-    layers        = 3
+    planted_layer = 2
+    layers        = 4
     d_model       = 32
     heads         = 2
     seq           = 16
     batch         = 32
-    steps         = 300
-    lr            = 0.01
-    warmup        = 20
+    steps         = 400
+    lr            = 0.005
+    warmup        = 40
     weight_decay  = 0.01
     items         = 64
   }

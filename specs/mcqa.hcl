@@ -22,9 +22,9 @@ step "planted" {
     heads         = 2
     seq           = 512 # max_seq_len: room for the Colors prompts with shots
     batch         = 32
-    steps         = 400
-    lr            = 0.01
-    warmup        = 20
+    steps         = 800
+    lr            = 0.005
+    warmup        = 40
     weight_decay  = 0.01
     items         = 128
   }
