@@ -29,7 +29,8 @@ type config struct {
 	Task    string `cty:"task" default:"\"planted\"" doc:"planted | colors: the questions probed"`
 	Data    string `cty:"data" optional:"true" doc:"colors: memory_colors.csv (../shared/data/mcqa_colors)"`
 	Items   int    `cty:"items" default:"64" doc:"questions probed (colors: the first N rows; 0: all)"`
-	Symbols string `cty:"symbols" default:"\"AB\"" doc:"AB | CD: the option symbols"`
+	Symbols string `cty:"symbols" default:"\"AB\"" doc:"AB | CD: the option symbols of 2-way prompts"`
+	Ways    int    `cty:"ways" default:"2" doc:"2 | 4 options (4: symbols A–D; the Colors task has one distractor, so 2 only)"`
 	Layout  string `cty:"layout" default:"\"compact\"" doc:"compact (\"xA yB c\", the question last) | full (\"Q\\nA: x\\nB: y\\nAnswer: \")"`
 	Shots   int    `cty:"shots" default:"0" doc:"in-context examples before each question"`
 
@@ -88,6 +89,12 @@ func (plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 			v.Check(cfg.Data != "", "data", "The colors task needs data", "Set data = the path of memory_colors.csv (../shared/data/mcqa_colors).")
 		}
 	}
+	if v.Known("ways") {
+		v.Check(cfg.Ways == 2 || cfg.Ways == 4, "ways", "The ways must be 2 or 4", fmt.Sprintf("Got %d.", cfg.Ways))
+		if v.Known("task") {
+			v.Check(cfg.Ways == 2 || cfg.Task != "colors", "ways", "The Colors task is 2-way", "Its items have one distractor; set ways = 2.")
+		}
+	}
 	if v.Known("symbols") {
 		v.OneOf("symbols", cfg.Symbols, "AB", "CD")
 	}
@@ -123,7 +130,7 @@ func (plugin) Run(ctx context.Context, run *sdk.Run) error {
 	if err := run.Config.Decode(&cfg); err != nil {
 		return err
 	}
-	p := pipeline.Prompting{Task: cfg.Task, Data: cfg.Data, Items: cfg.Items, Symbols: cfg.Symbols, Layout: task.Layout(cfg.Layout), Shots: cfg.Shots}
+	p := pipeline.Prompting{Task: cfg.Task, Data: cfg.Data, Items: cfg.Items, Symbols: cfg.Symbols, Layout: task.Layout(cfg.Layout), Shots: cfg.Shots, Ways: cfg.Ways}
 	if cfg.Mode == "probe" {
 		return pipeline.Probe(run, cfg.Model, p)
 	}

@@ -36,6 +36,8 @@ func TestValidateConfig(t *testing.T) {
 		{map[string]any{"mode": "planted", "planted_layer": 4, "layers": 4}, "planted layer must be a layer"},
 		{map[string]any{"mode": "planted", "task": "colors", "data": "x"}, "planted questions only"},
 		{map[string]any{"mode": "planted", "shots": -1}, "shots"},
+		{map[string]any{"mode": "planted", "ways": 3}, "ways must be 2 or 4"},
+		{map[string]any{"mode": "probe", "model": "m", "task": "colors", "data": "x", "ways": 4}, "Colors task is 2-way"},
 		{map[string]any{"mode": "planted", "lr": 0}, "lr"},
 	}
 	for _, tc := range cases {
@@ -80,6 +82,9 @@ func TestPlantedThenProbe(t *testing.T) {
 	pl.RequireSuccess(t)
 	model := pl.Artifact(t, "model").Path
 	pr := h.Run(map[string]any{"mode": "probe", "model": model, "items": 4, "shots": 1, "symbols": "CD"}, plugintest.WithSeed(2))
+	pr.RequireSuccess(t)
+	four := h.Run(map[string]any{"mode": "probe", "model": model, "items": 3, "ways": 4}, plugintest.WithSeed(2))
+	four.RequireSuccess(t)
 	pr.RequireSuccess(t)
 	if n := ml.LiveBackends(); n != 0 {
 		t.Errorf("%d backends still open after the steps", n)

@@ -31,6 +31,7 @@ type Prompting struct {
 	Symbols string // "AB" or "CD"
 	Layout  task.Layout
 	Shots   int // in-context examples (taken from the items not probed)
+	Ways    int // 2 or 4 options
 }
 
 // PlantedOptions of the planted mode.
@@ -99,7 +100,7 @@ func Probe(run *sdk.Run, modelPath string, p Prompting) error {
 
 func items(p Prompting, seed int64) ([]task.Item, error) {
 	if p.Task == "planted" {
-		return planted.Items(uint64(seed)+7919, p.Items+p.Shots, 2), nil
+		return planted.Items(uint64(seed)+7919, p.Items+p.Shots, p.Ways), nil
 	}
 	rows, err := colors.Load(p.Data)
 	if err != nil {
@@ -139,9 +140,14 @@ func probeModel(run *sdk.Run, pm probe.Model, p Prompting, outs map[string]cty.V
 	if p.Symbols == "CD" {
 		syms = task.SymbolsCD
 	}
+	if p.Ways == 4 {
+		syms = task.SymbolsABCD
+	}
 	var shots []task.Prompt
 	for i := range p.Shots {
-		s, err := task.Render(its[i], task.Rotate(2, i%2), syms, p.Layout, nil)
+		it := its[i]
+		it.Distractors = it.Distractors[:len(syms)-1]
+		s, err := task.Render(it, task.Rotate(len(syms), i%len(syms)), syms, p.Layout, nil)
 		if err != nil {
 			return err
 		}
