@@ -115,3 +115,25 @@ func TestPlantedThenProbe(t *testing.T) {
 		t.Errorf("analysis: symbols %q, head lens %v (want 2 layers × 2 heads)", rep.Symbols, rep.HeadAccuracy)
 	}
 }
+
+// TestColorsProbe runs the probe mode on the paper's Colors prompts (full
+// layout, one shot) over a tiny planted model with room for them; it needs
+// ../shared/data.
+func TestColorsProbe(t *testing.T) {
+	dir := plugintest.SharedData(t, "mcqa_colors")
+	h := plugintest.New(t, plugin{})
+	pl := h.Run(map[string]any{"mode": "planted", "layers": 2, "planted_layer": 0, "d_model": 16, "heads": 2, "seq": 256,
+		"batch": 8, "steps": 2, "warmup": 1, "items": 2}, plugintest.WithSeed(3))
+	pl.RequireSuccess(t)
+	pr := h.Run(map[string]any{"mode": "probe", "model": pl.Artifact(t, "model").Path, "task": "colors",
+		"data": dir + "/memory_colors.csv", "layout": "full", "items": 5, "shots": 1}, plugintest.WithSeed(3))
+	pr.RequireSuccess(t)
+	if a := pr.Float(t, "accuracy"); a < 0 || a > 1 {
+		t.Errorf("accuracy %v", a)
+	}
+	short := h.Run(map[string]any{"mode": "probe", "model": pl.Artifact(t, "model").Path, "task": "colors",
+		"data": dir + "/memory_colors.csv", "layout": "full", "items": 2, "shots": 4}, plugintest.WithSeed(3))
+	if short.Succeeded() {
+		t.Error("4-shot Colors prompts longer than max_seq_len 256 were accepted")
+	}
+}

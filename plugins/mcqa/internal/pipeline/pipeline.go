@@ -157,6 +157,11 @@ func probeModel(run *sdk.Run, pm probe.Model, p Prompting, outs map[string]cty.V
 	if err != nil {
 		return err
 	}
+	for _, pr := range pairs {
+		if n := len(pr.Base.Text); n > pm.M.Config.MaxSeqLen {
+			return fmt.Errorf("prompt of %d bytes exceeds the model's max_seq_len %d (train it with a larger seq): %q", n, pm.M.Config.MaxSeqLen, pr.Base.Text)
+		}
+	}
 	L, H := pm.M.Config.NumLayers, pm.M.Config.NumHeads
 	run.Logf("probing %d base/contrast pairs (%s task, symbols %s, %d-shot), e.g. %q", len(pairs), p.Task, p.Symbols, p.Shots, pairs[0].Base.Text)
 	run.Progress("patching", 0, 2, "stages")
