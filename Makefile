@@ -39,7 +39,9 @@ run: build ## Build everything and run the default spec (CPU backend, generated 
 	$(BIN)/shammie run specs/default.hcl
 
 test: build ## Run all tests of every module.
-	@for m in $(MODULES); do echo "== go test $$m"; (cd $$m && $(GO) test -count=1 -timeout 12m ./...); done
+	@failed=(); for m in $(MODULES); do echo "== go test $$m"; \
+	  (cd $$m && $(GO) test -count=1 -timeout 12m ./...) || failed+=($$m); done; \
+	  if (( $${#failed[@]} )); then echo "FAILED modules: $${failed[*]}"; exit 1; fi
 
 proto: ## Regenerate the protocol's Go code (protoc from Debian, pinned Go generators).
 	command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)

@@ -11,9 +11,13 @@ FUZZTIME_CHECK ?= 5s
 FUZZ_TARGETS := \
 	"sdk . FuzzDecodeValue" \
 	"sdk ./ml FuzzSafetensorsHeader" \
+	"sdk ./datafile FuzzRecords" \
+	"host ./internal/ui FuzzPreview" \
+	"plugins/compo ./internal/prefs FuzzLoad" \
 	"host ./internal/configs FuzzLoadFile" \
 	"host ./internal/configs FuzzFormat" \
 	"host ./internal/depsfile FuzzLoad" \
+	"host ./internal/executor/slurm FuzzSlurmOutput" \
 	"plugins/fit ./internal/embfile FuzzReadNPY" \
 	"plugins/fit ./internal/embfile FuzzReadSafetensors" \
 	"plugins/router ./internal/prefdata FuzzRead"

@@ -291,11 +291,18 @@ step "after" {
 }`)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	var rec recorder
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		cancel(errors.New("interrupted by SIGINT"))
-	}()
-	out, err := s.Execute(ctx, store, RunOptions{Observer: rec.observe})
+	// Interrupt once step.b has started (a fixed delay raced planning on a
+	// loaded machine, and step.b was then skipped, not cancelled).
+	observe := func(e Event) {
+		rec.observe(e)
+		if e.Kind == "start" && e.Step == "step.b" {
+			go func() {
+				time.Sleep(20 * time.Millisecond)
+				cancel(errors.New("interrupted by SIGINT"))
+			}()
+		}
+	}
+	out, err := s.Execute(ctx, store, RunOptions{Observer: observe})
 	if ExitCode(err) != ExitInterrupted {
 		t.Fatalf("exit code %d, want %d (%v)", ExitCode(err), ExitInterrupted, err)
 	}
