@@ -32,6 +32,7 @@ func plotPatching(s probe.PatchSummary, base string) ([]string, error) {
 		p.Add(line, points)
 		p.Legend.Add(c, line, points)
 	}
+	p.Legend.Top, p.Legend.Left = true, true
 	png, svg, err := chart.Save(p, base, 0, 0)
 	return []string{png, svg}, err
 }
