@@ -1,7 +1,7 @@
 # The default experiment that `make run` executes: one small run of every
 # method on data the project generates itself (no ../shared/data needed),
 # on the CPU backend unless --backend says otherwise. Each method's full
-# spec lives beside this file (fit.hcl, hyper.hcl, moe.hcl, merge.hcl, compo.hcl, mod.hcl; the
+# spec lives beside this file (fit.hcl, hyper.hcl, moe.hcl, merge.hcl, compo.hcl, mod.hcl, mcqa.hcl; the
 # real-data specs are fit-mimetic2.hcl, hyper-real.hcl, olmoe.hcl and
 # merge-report.hcl, compo-hh.hcl).
 #
@@ -29,6 +29,10 @@ plugin "compo" {
 }
 
 plugin "mod" {
+  version = ">= 0.1.0"
+}
+
+plugin "mcqa" {
   version = ">= 0.1.0"
 }
 
@@ -252,5 +256,26 @@ step "mod_decode" {
     prompts_file    = step.mod_sft.artifacts.prompts
     max_new_tokens  = 5
     planted_rewards = true
+  }
+}
+
+# mcqa: a small planted model whose answer passes only through layer 2's
+# last-position attention output; decisive_layer should come out as 2.
+step "mcqa_planted" {
+  plugin = plugin.mcqa
+  seed   = 1
+  config {
+    mode          = "planted"
+    planted_layer = 2
+    layers        = 4
+    d_model       = 32
+    heads         = 2
+    seq           = 16
+    batch         = 32
+    steps         = 400
+    lr            = 0.005
+    warmup        = 40
+    weight_decay  = 0.01
+    items         = 64
   }
 }
