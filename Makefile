@@ -6,8 +6,9 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
 BIN := $(CURDIR)/bin
-# Every Go module of the workspace.
-MODULES := sdk host $(wildcard plugins/*) $(patsubst %/go.mod,%,$(wildcard examples/*/go.mod)) tools
+# Every Go module of the workspace (internal: helpers for this repository's own tests and
+# benchmarks, importable by its modules only, never released).
+MODULES := sdk internal host $(wildcard plugins/*) $(patsubst %/go.mod,%,$(wildcard examples/*/go.mod)) tools
 PLUGINS := $(notdir $(wildcard plugins/*))
 # Go example plugins (examples/python-plugin has a go.mod for its end-to-end
 # test only; mk/python-plugin.mk installs its launcher).

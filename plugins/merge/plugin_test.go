@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/shammie-ml/shammie/internal/shareddata"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/ml"
 	"github.com/shammie-ml/shammie/sdk/plugintest"
@@ -245,7 +246,7 @@ func TestPlantedSweep(t *testing.T) {
 
 // TestReportRun: report mode on the authors' table (skipped without it).
 func TestReportRun(t *testing.T) {
-	dir := plugintest.SharedData(t, "merge_to_learn")
+	dir := shareddata.Path(t, "merge_to_learn")
 	h := plugintest.New(t, &Plugin{})
 	res := h.Run(map[string]any{"mode": "report", "results": filepath.Join(dir, "merge_results_consistent_mix.csv")})
 	res.RequireSuccess(t)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/shammie-ml/shammie/internal/shareddata"
 	"github.com/shammie-ml/shammie/plugins/moe/internal/moe"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/ml"
@@ -189,7 +190,7 @@ func diagText(d sdk.Diagnostics) string {
 // (skipped without the shared data) and checks the table is printed beside
 // OLMoE-1B-7B's with the pattern verdict; the full run is specs/olmoe.hcl.
 func TestOLMoEDomainsSmoke(t *testing.T) {
-	dir := plugintest.SharedData(t, "olmoe_domains")
+	dir := shareddata.Path(t, "olmoe_domains")
 	h := plugintest.New(t, plugin{})
 	files := map[string]any{}
 	for name, f := range map[string]string{"arxiv": "arxiv_texts.txt", "github": "github_oss_with_stack_texts.txt",

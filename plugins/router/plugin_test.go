@@ -10,6 +10,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty/gocty"
 
+	"github.com/shammie-ml/shammie/internal/shareddata"
 	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
 
@@ -128,7 +129,7 @@ func TestGenerateWithoutWeakness(t *testing.T) {
 
 // TestPluginPPMOnRealRows: the real-data check of specs/hyper-real.hcl.
 func TestPluginPPMOnRealRows(t *testing.T) {
-	dir := plugintest.SharedData(t, "hybrid_preferences")
+	dir := shareddata.Path(t, "hybrid_preferences")
 	h := plugintest.New(t, plugin{})
 	res := h.Run(map[string]any{"mode": "ppm", "rows": filepath.Join(dir, "proxy_rm_validation_set_features_rewardbench.jsonl")}, plugintest.WithSeed(42))
 	res.RequireSuccess(t)

@@ -9,7 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/shammie-ml/shammie/sdk/plugintest"
+
+	"github.com/shammie-ml/shammie/internal/shareddata"
 )
 
 var approx = cmpopts.EquateApprox(0, 1e-12)
@@ -146,7 +147,7 @@ func TestParseReference(t *testing.T) {
 }
 
 func TestParseSharedReference(t *testing.T) {
-	dir := plugintest.SharedData(t, "olmoe_domains")
+	dir := shareddata.Path(t, "olmoe_domains")
 	ref, err := ParseReference(dir + "/domain_spec_reference.txt")
 	if err != nil {
 		t.Fatal(err)

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/shammie-ml/shammie/internal/shareddata"
 	"github.com/shammie-ml/shammie/sdk/ml"
-	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
 
 // TestFitRecoversQuadratic: data from a known quadratic must be fitted far
@@ -64,7 +64,7 @@ func TestFitRecoversQuadratic(t *testing.T) {
 // rows: too few to judge accuracy, but the pipeline must run and give finite
 // predictions within a sane range of RewardBench scores.
 func TestProxyRowsEndToEnd(t *testing.T) {
-	dir := plugintest.SharedData(t, "hybrid_preferences")
+	dir := shareddata.Path(t, "hybrid_preferences")
 	pr, err := LoadProxyRows(filepath.Join(dir, "proxy_rm_validation_set_features_rewardbench.jsonl"), "Overall")
 	if err != nil {
 		t.Fatal(err)
