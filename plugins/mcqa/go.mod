@@ -34,6 +34,7 @@ require (
 	github.com/mitchellh/go-wordwrap v1.0.1 // indirect
 	github.com/oklog/run v1.1.0 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
+	github.com/shammie-ml/shammie/internal v0.0.0-00010101000000-000000000000
 	github.com/x448/float16 v0.8.4 // indirect
 	golang.org/x/exp v0.0.0-20250819193227-8b4c13bb791b // indirect
 	golang.org/x/image v0.30.0 // indirect
@@ -51,3 +52,5 @@ require (
 )
 
 replace github.com/shammie-ml/shammie/sdk => ../../sdk
+
+replace github.com/shammie-ml/shammie/internal => ../../internal

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/shammie-ml/shammie/internal/shareddata"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/ml"
 	"github.com/shammie-ml/shammie/sdk/plugintest"
@@ -120,7 +121,7 @@ func TestPlantedThenProbe(t *testing.T) {
 // layout, one shot) over a tiny planted model with room for them; it needs
 // ../shared/data.
 func TestColorsProbe(t *testing.T) {
-	dir := plugintest.SharedData(t, "mcqa_colors")
+	dir := shareddata.Path(t, "mcqa_colors")
 	h := plugintest.New(t, plugin{})
 	pl := h.Run(map[string]any{"mode": "planted", "layers": 2, "planted_layer": 0, "d_model": 16, "heads": 2, "seq": 256,
 		"batch": 8, "steps": 2, "warmup": 1, "items": 2}, plugintest.WithSeed(3))

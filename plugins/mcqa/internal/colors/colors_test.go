@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shammie-ml/shammie/internal/shareddata"
 	"github.com/shammie-ml/shammie/plugins/mcqa/internal/task"
-	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
 
 // Python: for c in colors: random.seed(10); random.choice([x for x in colors if x != c])
@@ -54,7 +54,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestRealFile(t *testing.T) {
-	dir := plugintest.SharedData(t, "mcqa_colors")
+	dir := shareddata.Path(t, "mcqa_colors")
 	rows, err := Load(filepath.Join(dir, "memory_colors.csv"))
 	if err != nil {
 		t.Fatal(err)
