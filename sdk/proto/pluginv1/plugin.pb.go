@@ -520,9 +520,14 @@ type Attribute struct {
 	TypeJson []byte                 `protobuf:"bytes,2,opt,name=type_json,json=typeJson,proto3" json:"type_json,omitempty"`
 	Required bool                   `protobuf:"varint,3,opt,name=required,proto3" json:"required,omitempty"`
 	// Default for an optional attribute; unset means null.
-	Default       *Value `protobuf:"bytes,4,opt,name=default,proto3" json:"default,omitempty"`
-	Description   string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
-	Sensitive     bool   `protobuf:"varint,6,opt,name=sensitive,proto3" json:"sensitive,omitempty"`
+	Default     *Value `protobuf:"bytes,4,opt,name=default,proto3" json:"default,omitempty"`
+	Description string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	Sensitive   bool   `protobuf:"varint,6,opt,name=sensitive,proto3" json:"sensitive,omitempty"`
+	// For an attribute naming files (a string, or a list or map of
+	// strings): the media types of artifacts it accepts ("type/subtype",
+	// "type/*" or "*/*"). The host checks step.X.artifacts.Y references
+	// against them before running. Empty: any.
+	Accepts       []string `protobuf:"bytes,7,rep,name=accepts,proto3" json:"accepts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -597,6 +602,13 @@ func (x *Attribute) GetSensitive() bool {
 		return x.Sensitive
 	}
 	return false
+}
+
+func (x *Attribute) GetAccepts() []string {
+	if x != nil {
+		return x.Accepts
+	}
+	return nil
 }
 
 type NestedBlock struct {
@@ -1930,14 +1942,15 @@ const file_shammie_plugin_v1_plugin_proto_rawDesc = "" +
 	"value_json\x18\x02 \x01(\fR\tvalueJson\x128\n" +
 	"\bunknowns\x18\x03 \x03(\v2\x1c.shammie.plugin.v1.ValuePathR\bunknowns\">\n" +
 	"\tValuePath\x121\n" +
-	"\x05steps\x18\x01 \x03(\v2\x1b.shammie.plugin.v1.PathStepR\x05steps\"\xcc\x01\n" +
+	"\x05steps\x18\x01 \x03(\v2\x1b.shammie.plugin.v1.PathStepR\x05steps\"\xe6\x01\n" +
 	"\tAttribute\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\ttype_json\x18\x02 \x01(\fR\btypeJson\x12\x1a\n" +
 	"\brequired\x18\x03 \x01(\bR\brequired\x122\n" +
 	"\adefault\x18\x04 \x01(\v2\x18.shammie.plugin.v1.ValueR\adefault\x12 \n" +
 	"\vdescription\x18\x05 \x01(\tR\vdescription\x12\x1c\n" +
-	"\tsensitive\x18\x06 \x01(\bR\tsensitive\"\xbb\x02\n" +
+	"\tsensitive\x18\x06 \x01(\bR\tsensitive\x12\x18\n" +
+	"\aaccepts\x18\a \x03(\tR\aaccepts\"\xbb\x02\n" +
 	"\vNestedBlock\x12\x1b\n" +
 	"\ttype_name\x18\x01 \x01(\tR\btypeName\x12@\n" +
 	"\anesting\x18\x02 \x01(\x0e2&.shammie.plugin.v1.NestedBlock.NestingR\anesting\x12.\n" +
