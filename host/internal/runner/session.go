@@ -300,6 +300,7 @@ func (s *Session) describe(ctx context.Context, p *Plugin) error {
 func (s *Session) validateStatic(ctx context.Context) hcl.Diagnostics {
 	nodes := s.Graph.Nodes()
 	results := make([]hcl.Diagnostics, len(nodes))
+	cfgs := make([]cty.Value, len(nodes)) // cty.NilVal: not sent to the plugin
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < min(s.Opts.Parallelism, len(nodes)); w++ {
@@ -325,12 +326,10 @@ func (s *Session) validateStatic(ctx context.Context) hcl.Diagnostics {
 						continue
 					}
 				}
-				d, err := s.validateNode(ctx, n, cfg)
-				if err != nil {
-					results[i] = append(results[i], &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin failed to validate the config", Detail: err.Error(), Subject: n.Step.DeclRange.Ptr()})
-					continue
-				}
-				results[i] = append(results[i], d...)
+				// Plugins get plain values (marks do not cross the wire);
+				// the plugin schema's sensitive attributes tell it what is
+				// secret.
+				cfgs[i], _ = cfg.UnmarkDeep()
 			}
 		}()
 	}
@@ -339,6 +338,9 @@ func (s *Session) validateStatic(ctx context.Context) hcl.Diagnostics {
 	}
 	close(work)
 	wg.Wait()
+	for i, d := range s.validateBatched(ctx, nodes, cfgs) {
+		results[i] = append(results[i], d...)
+	}
 	var diags hcl.Diagnostics
 	for _, d := range results {
 		diags = append(diags, d...)
