@@ -11,6 +11,11 @@ FUZZTIME_CHECK ?= 5s
 FUZZ_TARGETS := \
 	"sdk . FuzzDecodeValue" \
 	"sdk ./ml FuzzSafetensorsHeader" \
+	"sdk ./datafile FuzzRecords" \
+	"sdk ./pointing FuzzParse" \
+	"sdk ./ml FuzzByteTokenizerRoundTrip" \
+	"host ./internal/ui FuzzPreview" \
+	"plugins/compo ./internal/prefs FuzzLoad" \
 	"host ./internal/configs FuzzLoadFile" \
 	"host ./internal/configs FuzzFormat" \
 	"host ./internal/depsfile FuzzLoad" \

@@ -15,8 +15,9 @@ import (
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
-// Version is the plugin's semantic version.
-const Version = "0.1.0"
+// version is stamped at build from the VERSION file (make build,
+// plugintest.Build); sdk.BuildVersion reports 0.0.0-dev when unstamped.
+var version string
 
 // maxSweep bounds a weight sweep: each value is one declared artifact.
 const maxSweep = 16
@@ -136,7 +137,7 @@ var schema = sdk.Schema{
 
 // Metadata implements sdk.Plugin.
 func (*Plugin) Metadata() sdk.Metadata {
-	return sdk.Metadata{Name: "merge", Version: Version, Backends: ml.Backends(),
+	return sdk.Metadata{Name: "merge", Version: sdk.BuildVersion(version), Backends: ml.Backends(),
 		Description: "Model merging (Merge to Learn): streamed linear/task arithmetic/TIES/DARE/WiSE-FT, weight sweeps and the |D|/|G| heuristic; Table 2 report; planted checkpoints"}
 }
 

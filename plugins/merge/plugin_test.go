@@ -22,7 +22,7 @@ import (
 func TestMetadataAndSchema(t *testing.T) {
 	h := plugintest.New(t, &Plugin{})
 	md := h.Metadata()
-	if md.Name != "merge" || md.Version != Version || !slices.Contains(md.Backends, "go") {
+	if md.Name != "merge" || md.Version != sdk.BuildVersion(version) || !slices.Contains(md.Backends, "go") {
 		t.Errorf("metadata %+v", md)
 	}
 	s := h.Schema()

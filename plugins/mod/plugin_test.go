@@ -145,3 +145,50 @@ func TestRunSweep(t *testing.T) {
 	}
 	_ = res.Float(t, "mod_combined")
 }
+
+// TestChain runs the planted chain's three modes through the plugin
+// protocol at a tiny size: sft → dpo (both objectives) → decode with the
+// plugin's own equal-weight merge.
+func TestChain(t *testing.T) {
+	h := plugintest.New(t, &Plugin{})
+	small := map[string]any{"layers": 1, "d_model": 16, "heads": 2, "seq": 16, "batch": 8}
+	with := func(extra map[string]any) map[string]any {
+		m := map[string]any{}
+		for k, v := range small {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	sft := h.Run(with(map[string]any{"mode": "sft", "steps": 20, "warmup": 2}), plugintest.WithSeed(1))
+	sft.RequireSuccess(t)
+	ref := sft.Artifact(t, "model").Path
+	var models []string
+	for _, obj := range []string{"first", "second"} {
+		d := h.Run(with(map[string]any{"mode": "dpo", "objective": obj, "reference": ref, "dpo_steps": 10, "pairs": 64}), plugintest.WithSeed(1))
+		d.RequireSuccess(t)
+		models = append(models, d.Artifact(t, "model").Path)
+	}
+	dec := h.Run(map[string]any{"reference": ref, "models": models, "prompts_file": sft.Artifact(t, "prompts").Path,
+		"sweep_step": 0.5, "max_new_tokens": 5, "planted_rewards": true}, plugintest.WithSeed(1))
+	dec.RequireSuccess(t)
+	if dec.Artifact(t, "merged").Size == 0 {
+		t.Error("the equal-weight merge is empty")
+	}
+	raw, err := os.ReadFile(dec.Artifact(t, "sweep").Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sw pipeline.Result
+	if err := json.Unmarshal(raw, &sw); err != nil {
+		t.Fatal(err)
+	}
+	if sw.Merged == nil || len(sw.MOD) != 3 || len(sw.MOD[0].True) != 2 {
+		t.Fatalf("sweep: merged %v, %d MOD points, true rewards %v", sw.Merged != nil, len(sw.MOD), sw.MOD[0].True)
+	}
+	if n := ml.LiveBackends(); n != 0 {
+		t.Errorf("%d backends still open after the steps", n)
+	}
+}

@@ -53,7 +53,7 @@ func newTiny(t *testing.T, backend backends.Backend, seed, tilt int64) tiny {
 	if _, err := sc.Score(prompts[:1], conts[:1], nil); err != nil { // creates the variables
 		t.Fatal(err)
 	}
-	ctx.EnumerateVariables(func(v *context.Variable) {
+	for v := range ctx.IterVariables() {
 		if strings.Contains(v.Scope(), "head") {
 			val := v.MustValue()
 			f := tensors.MustCopyFlatData[float64](val)
@@ -68,9 +68,11 @@ func newTiny(t *testing.T, backend backends.Backend, seed, tilt int64) tiny {
 					f[i] += sd * rng.NormFloat64()
 				}
 			}
-			v.MustSetValue(tensors.FromFlatDataAndDimensions(f, val.Shape().Dimensions...))
+			if err := v.SetValue(tensors.FromFlatDataAndDimensions(f, val.Shape().Dimensions...)); err != nil {
+				t.Fatal(err)
+			}
 		}
-	})
+	}
 	seq, err := sc.Score(prompts, conts, nil)
 	if err != nil {
 		t.Fatal(err)
