@@ -37,8 +37,8 @@ type Config struct {
 	Pairs     int     `cty:"pairs" default:"400" doc:"dpo: preference pairs."`
 	// decode mode
 	PlantedRewards bool      `cty:"planted_rewards" default:"false" doc:"decode: also score generations with the planted objectives' true rewards (planted mode's models)."`
-	Reference      string    `cty:"reference" optional:"true" doc:"The reference model π_ref (a model artifact, e.g. the SFT step's): the models were aligned against it."`
-	Models         []string  `cty:"models" optional:"true" doc:"The K aligned models πᵢ (model artifacts, 1 ≤ K ≤ 4), one per objective, of the reference's architecture and vocabulary."`
+	Reference      string    `cty:"reference" optional:"true" accepts:"application/vnd.shammie.model+safetensors" doc:"The reference model π_ref (a model artifact, e.g. the SFT step's): the models were aligned against it."`
+	Models         []string  `cty:"models" optional:"true" accepts:"application/vnd.shammie.model+safetensors" doc:"The K aligned models πᵢ (model artifacts, 1 ≤ K ≤ 4), one per objective, of the reference's architecture and vocabulary."`
 	Objectives     []string  `cty:"objectives" optional:"true" doc:"Names of the objectives, one per model (default objective_1…)."`
 	Merged         string    `cty:"merged" optional:"true" doc:"decode: a parameter-merged model θ = Σ wᵢθᵢ (Rewarded Soups), decoded as a baseline; null: the plugin merges the models at equal weights itself (ml.WeightedSum), unless merge_baseline is false."`
 	MergeBaseline  bool      `cty:"merge_baseline" default:"true" doc:"decode: decode the equal-weight parameter merge of the models as a baseline."`

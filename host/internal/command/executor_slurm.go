@@ -60,7 +60,7 @@ func (x *executorFlags) setup(s *runner.Session, store *runstore.Store, env *Env
 	opts.Throttle = ro.Parallelism
 	res, diags := instanceResources(s, env)
 	if diags.HasErrors() {
-		return ro, func() {}, &runner.Error{Code: runner.ExitUsage, Diags: diags}
+		return ro, func() {}, &runner.Error{Kind: runner.KindInvalid, Diags: diags}
 	}
 	lockPath := s.Opts.LockPath
 	if lockPath == "" {

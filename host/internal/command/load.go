@@ -110,7 +110,7 @@ func (f *specFlags) load(ctx context.Context, env *Env, spec string, skipValidat
 	if err != nil {
 		if ctx.Err() != nil {
 			// Interrupted: one line, not a diagnostic per cancelled call.
-			return s, &runner.Error{Code: runner.ExitInterrupted, Err: context.Cause(ctx)}
+			return s, &runner.Error{Kind: runner.KindInterrupted, Err: context.Cause(ctx)}
 		}
 		return s, f.reportError(env, s, err)
 	}
@@ -138,7 +138,7 @@ func (f *specFlags) reportError(env *Env, s *runner.Session, err error) error {
 			Error       string     `json:"error,omitempty"`
 			Diagnostics []jsonDiag `json:"diagnostics"`
 		}{false, errString(re.Err), jsonDiags(files, re.Diags)})
-		return &silentError{re.Code}
+		return &silentError{exitCodeOf(re)}
 	}
 	if len(re.Diags) > 0 {
 		writeDiags(env.Stderr, files, re.Diags)
@@ -146,7 +146,7 @@ func (f *specFlags) reportError(env *Env, s *runner.Session, err error) error {
 	if re.Err != nil {
 		fmt.Fprintf(env.Stderr, "Error: %v\n", re.Err)
 	}
-	return &silentError{re.Code}
+	return &silentError{exitCodeOf(re)}
 }
 
 func errString(err error) string {

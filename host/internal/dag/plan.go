@@ -105,6 +105,7 @@ func Plan(spec *configs.Spec, vars map[string]cty.Value, schemas map[string]sdk.
 	}
 	diags = append(diags, dedupe(refDiags)...)
 	diags = append(diags, g.connect()...)
+	diags = append(diags, g.checkMediaTypes()...)
 
 	var valDiags hcl.Diagnostics
 	for _, n := range g.nodes {

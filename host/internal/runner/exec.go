@@ -57,8 +57,8 @@ type OutputResult struct {
 }
 
 // Execute runs the session's graph, recording everything in store. It
-// returns an *Error with ExitStepFailed when an instance failed and
-// ExitInterrupted when ctx was cancelled (SIGINT/SIGTERM); the Outcome is
+// returns an *Error of KindFailed when an instance failed and
+// KindInterrupted when ctx was cancelled (SIGINT/SIGTERM); the Outcome is
 // returned in every case once the run record exists.
 func (s *Session) Execute(ctx context.Context, store *runstore.Store, opts RunOptions) (*Outcome, error) {
 	if opts.Parallelism <= 0 {
@@ -76,7 +76,7 @@ func (s *Session) Execute(ctx context.Context, store *runstore.Store, opts RunOp
 	}
 	run, err := store.CreateRun(s.runMeta(opts))
 	if err != nil {
-		return nil, &Error{Code: ExitStepFailed, Err: fmt.Errorf("creating the run record in %s: %w", store.Root(), err)}
+		return nil, &Error{Kind: KindFailed, Err: fmt.Errorf("creating the run record in %s: %w", store.Root(), err)}
 	}
 	out := &Outcome{RunID: run.ID(), Counts: map[runstore.Status]int{}}
 	emit(Event{Kind: "run", RunID: run.ID(), Message: run.Dir()})
@@ -148,22 +148,22 @@ func (s *Session) Execute(ctx context.Context, store *runstore.Store, opts RunOp
 	case interrupted:
 		status = runstore.StatusCancelled
 		out.Message = "interrupted: " + fmt.Sprint(context.Cause(ctx))
-		retErr = &Error{Code: ExitInterrupted, Err: errors.New(out.Message)}
+		retErr = &Error{Kind: KindInterrupted, Err: errors.New(out.Message)}
 	case len(out.Failed) > 0:
 		status = runstore.StatusFailed
 		out.Message = fmt.Sprintf("%d step instance(s) failed", len(out.Failed))
-		retErr = &Error{Code: ExitStepFailed, Err: fmt.Errorf("%s:\n  %s", out.Message, strings.Join(out.Failed, "\n  "))}
+		retErr = &Error{Kind: KindFailed, Err: fmt.Errorf("%s:\n  %s", out.Message, strings.Join(out.Failed, "\n  "))}
 	case out.Counts[runstore.StatusCancelled] > 0 || out.Counts[runstore.StatusSkipped] > 0:
 		status = runstore.StatusFailed
 		out.Message = "some steps did not run"
-		retErr = &Error{Code: ExitStepFailed, Err: errors.New(out.Message)}
+		retErr = &Error{Kind: KindFailed, Err: errors.New(out.Message)}
 	default:
 		status = runstore.StatusSucceeded
 	}
 	out.Status = status
 	s.recordOutputs(run, results, out, emit)
 	if err := run.Finish(status, out.Message); err != nil && retErr == nil {
-		retErr = &Error{Code: ExitStepFailed, Err: err}
+		retErr = &Error{Kind: KindFailed, Err: err}
 	}
 	emit(Event{Kind: "finish", RunID: run.ID(), Status: string(status), Message: out.Message})
 	return out, retErr
