@@ -6,8 +6,9 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
 BIN := $(CURDIR)/bin
-# Every Go module of the workspace.
-MODULES := sdk host $(wildcard plugins/*) $(patsubst %/go.mod,%,$(wildcard examples/*/go.mod)) tools
+# Every Go module of the workspace (internal: helpers for this repository's own tests and
+# benchmarks, importable by its modules only, never released).
+MODULES := sdk internal host $(wildcard plugins/*) $(patsubst %/go.mod,%,$(wildcard examples/*/go.mod)) tools
 PLUGINS := $(notdir $(wildcard plugins/*))
 # Go example plugins (examples/python-plugin has a go.mod for its end-to-end
 # test only; mk/python-plugin.mk installs its launcher).
@@ -39,7 +40,9 @@ run: build ## Build everything and run the default spec (CPU backend, generated 
 	$(BIN)/shammie run specs/default.hcl
 
 test: build ## Run all tests of every module.
-	@for m in $(MODULES); do echo "== go test $$m"; (cd $$m && $(GO) test -count=1 -timeout 12m ./...); done
+	@failed=(); for m in $(MODULES); do echo "== go test $$m"; \
+	  (cd $$m && $(GO) test -count=1 -timeout 12m ./...) || failed+=($$m); done; \
+	  if (( $${#failed[@]} )); then echo "FAILED modules: $${failed[*]}"; exit 1; fi
 
 proto: ## Regenerate the protocol's Go code (protoc from Debian, pinned Go generators).
 	command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)

@@ -12,9 +12,15 @@ FUZZ_TARGETS := \
 	"sdk . FuzzDecodeValue" \
 	"sdk ./ml FuzzSafetensorsHeader" \
 	"sdk ./textmetrics FuzzTokenize" \
+	"sdk ./datafile FuzzRecords" \
+	"sdk ./pointing FuzzParse" \
+	"sdk ./ml FuzzByteTokenizerRoundTrip" \
+	"host ./internal/ui FuzzPreview" \
+	"plugins/compo ./internal/prefs FuzzLoad" \
 	"host ./internal/configs FuzzLoadFile" \
 	"host ./internal/configs FuzzFormat" \
 	"host ./internal/depsfile FuzzLoad" \
+	"host ./internal/executor/slurm FuzzSlurmOutput" \
 	"plugins/fit ./internal/embfile FuzzReadNPY" \
 	"plugins/fit ./internal/embfile FuzzReadSafetensors" \
 	"plugins/router ./internal/prefdata FuzzRead"

@@ -23,7 +23,7 @@ run-compo-hh: build ## ComPO's pipeline on the HH-RLHF harmless test pairs vs SF
 # One DPO step (standard DPO, β 0.1, reference log-probs precomputed) on the
 # bench-train transformer (2 layers, d_model 128, 4 heads, bytes), 8 pairs
 # = 16 rows of 64 tokens, in Shammie and in PyTorch CPU configured by
-# sdk/ml/torchref (Debian python3-torch + libopenblas0-pthread via
+# internal/torchref (Debian python3-torch + libopenblas0-pthread via
 # tools/benchtrain/install_torch.sh, 2 threads), plus a graph of only the
 # step's matmuls. Last line:
 # bench-dpo: shammie_tok_s=N pytorch_tok_s=N ratio=R matmul_ratio=M backend=NAME

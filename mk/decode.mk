@@ -11,7 +11,7 @@ BENCH_DECODE_FLAGS ?=
 # left-padded batch, 64 new tokens each, model of bench-train (2 layers,
 # d_model 128, 4 heads, QK-norm), in Shammie and in PyTorch CPU on the same
 # weights (Debian python3-torch + libopenblas0-pthread via
-# tools/benchtrain/install_torch.sh, configured by sdk/ml/torchref, 2 threads).
+# tools/benchtrain/install_torch.sh, configured by internal/torchref, 2 threads).
 # The two must agree (logits after the prompts, every token) before timing.
 # Last line:
 # bench-decode: shammie_tok_s=N pytorch_tok_s=N ratio=R backend=NAME

@@ -15,7 +15,7 @@ test-ml: ## sdk/ml tests only (gradient checks, overfit, resume, safetensors via
 # d_model 128, 4 heads, seq 64, batch 16, bytes) in Shammie and in PyTorch
 # CPU (Debian python3-torch + libopenblas0-pthread, installed by the script;
 # 2 torch threads, OPENBLAS_NUM_THREADS=1, the machine's OPENBLAS_CORETYPE/L2_SIZE replaced by the
-# best kernel for the CPU: see sdk/ml/torchref),
+# best kernel for the CPU: see internal/torchref),
 # plus a graph of only the step's matmuls. Last line:
 # bench-train: shammie_tok_s=N pytorch_tok_s=N ratio=R matmul_ratio=M backend=NAME
 # BENCH_TRAIN_BACKEND=xla:cuda needs `-tags xla` (see bench-train-gpu).

@@ -1,6 +1,6 @@
 # Router plugin (HyPER) targets.
 
-.PHONY: bench-router test-router run-hyper run-hyper-real
+.PHONY: bench-router test-router run-hyper run-hyper-noise run-hyper-real
 
 test-router: ## Router plugin tests only.
 	cd plugins/router && $(GO) test -count=1 ./...
@@ -21,6 +21,9 @@ bench-router: ## Router: time scoring 1M candidate mixtures × 10k instances wit
 run-hyper: build ## Router: planted-data routing spec.
 	$(BIN)/shammie init specs/hyper.hcl
 	$(BIN)/shammie run specs/hyper.hcl
+
+run-hyper-noise: build ## Router: the no-weakness control (must report gain_is_noise).
+	$(BIN)/shammie run specs/hyper-noise.hcl
 
 run-hyper-real: build ## Router: PPM on the real proxy-RM rows (needs ../shared/data).
 	$(BIN)/shammie init specs/hyper-real.hcl

@@ -120,7 +120,7 @@ func blockOfType(t reflect.Type, at cty.Path) (Block, error) {
 		if err != nil {
 			return Block{}, fmt.Errorf("%s: %w", FormatPath(p), err)
 		}
-		a := Attribute{Name: name, Type: ty, Description: doc, Sensitive: f.Tag.Get("sensitive") == "true"}
+		a := Attribute{Name: name, Type: ty, Description: doc, Sensitive: f.Tag.Get("sensitive") == "true", Accepts: acceptsTag(f)}
 		if def := f.Tag.Get("default"); def != "" {
 			if a.Default, err = parseDefault(def, ty); err != nil {
 				return Block{}, fmt.Errorf("%s: default %s: %w", FormatPath(p), def, err)

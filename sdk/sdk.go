@@ -85,6 +85,10 @@ type Attribute struct {
 	Default     cty.Value // cty.NilVal or a null value: no default
 	Description string
 	Sensitive   bool
+	// Accepts lists the media types of artifacts a file attribute takes
+	// (struct tag accepts:"type/a,type/b"; "type/*" and "*/*" match
+	// families); see MediaTypeAccepted. Empty: any.
+	Accepts []string
 }
 
 // Nesting says how often a nested block may appear.

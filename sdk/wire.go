@@ -231,7 +231,7 @@ func (w wireCodec) encodeBlock(b Block, at cty.Path) (*pluginv1.Block, error) {
 		if err != nil {
 			return nil, fmt.Errorf("attribute %s: %w", FormatPath(p), err)
 		}
-		pa := &pluginv1.Attribute{Name: a.Name, TypeJson: tj, Required: a.Required, Description: a.Description, Sensitive: a.Sensitive}
+		pa := &pluginv1.Attribute{Name: a.Name, TypeJson: tj, Required: a.Required, Description: a.Description, Sensitive: a.Sensitive, Accepts: a.Accepts}
 		if a.Default != cty.NilVal && !a.Default.IsNull() {
 			if pa.Default, err = w.EncodeValue(a.Default); err != nil {
 				return nil, fmt.Errorf("default of %s: %w", FormatPath(p), err)
@@ -286,7 +286,7 @@ func (w wireCodec) decodeBlock(b *pluginv1.Block, at cty.Path) (Block, error) {
 		}
 		out.Attributes = append(out.Attributes, Attribute{
 			Name: a.Name, Type: ty, Required: a.Required, Default: def,
-			Description: a.Description, Sensitive: a.Sensitive,
+			Description: a.Description, Sensitive: a.Sensitive, Accepts: a.GetAccepts(),
 		})
 	}
 	for _, nb := range b.GetBlocks() {

@@ -1,7 +1,7 @@
 # The default experiment that `make run` executes: one small run of every
 # method on data the project generates itself (no ../shared/data needed),
 # on the CPU backend unless --backend says otherwise. Each method's full
-# spec lives beside this file (fit.hcl, hyper.hcl, moe.hcl, merge.hcl, compo.hcl, copybench.hcl; the
+# spec lives beside this file (fit.hcl, hyper.hcl, moe.hcl, merge.hcl, compo.hcl, mod.hcl, mcqa.hcl, copybench.hcl; the
 # real-data specs are fit-mimetic2.hcl, hyper-real.hcl, olmoe.hcl and
 # merge-report.hcl, compo-hh.hcl).
 #
@@ -25,6 +25,14 @@ plugin "merge" {
 }
 
 plugin "compo" {
+  version = ">= 0.1.0"
+}
+
+plugin "mod" {
+  version = ">= 0.1.0"
+}
+
+plugin "mcqa" {
   version = ">= 0.1.0"
 }
 
@@ -196,5 +204,78 @@ step "compo_eval" {
     truth          = step.compo_generate.artifacts.truth
     seq            = 64
     max_new_tokens = 12
+  }
+}
+
+# MOD: a planted reference (SFT) and two DPO models aligned to two
+# objectives, combined at decoding time over the weight simplex (step
+# 0.25 here); MOD's front should cover the single models and beat their
+# equal-weight parameter merge (specs/mod.hcl is the full run).
+step "mod_sft" {
+  plugin = plugin.mod
+  seed   = 1
+  config {
+    mode    = "sft"
+    layers  = 1
+    d_model = 32
+    heads   = 2
+    seq     = 16
+    batch   = 16
+    steps   = 100
+    lr      = 0.01
+    warmup  = 10
+  }
+}
+
+step "mod_dpo" {
+  plugin   = plugin.mod
+  seed     = 1
+  for_each = { first = "first", second = "second" }
+  config {
+    mode      = "dpo"
+    objective = each.value
+    reference = step.mod_sft.artifacts.model
+    layers    = 1
+    d_model   = 32
+    heads     = 2
+    seq       = 16
+    batch     = 16
+    dpo_steps = 80
+    pairs     = 300
+  }
+}
+
+step "mod_decode" {
+  plugin = plugin.mod
+  seed   = 1
+  config {
+    reference       = step.mod_sft.artifacts.model
+    models          = [step.mod_dpo["first"].artifacts.model, step.mod_dpo["second"].artifacts.model]
+    objectives      = ["first", "second"]
+    sweep_step      = 0.25
+    prompts_file    = step.mod_sft.artifacts.prompts
+    max_new_tokens  = 5
+    planted_rewards = true
+  }
+}
+
+# mcqa: a small planted model whose answer passes only through layer 2's
+# last-position attention output; decisive_layer should come out as 2.
+step "mcqa_planted" {
+  plugin = plugin.mcqa
+  seed   = 1
+  config {
+    mode          = "planted"
+    planted_layer = 2
+    layers        = 4
+    d_model       = 32
+    heads         = 2
+    seq           = 16
+    batch         = 32
+    steps         = 400
+    lr            = 0.005
+    warmup        = 40
+    weight_decay  = 0.01
+    items         = 64
   }
 }

@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/gomlx/gomlx v0.26.0
+	github.com/shammie-ml/shammie/internal v0.0.0-00010101000000-000000000000
 	github.com/shammie-ml/shammie/sdk v0.0.0
 	github.com/zclconf/go-cty v1.20.0
 )
@@ -42,3 +43,5 @@ require (
 )
 
 replace github.com/shammie-ml/shammie/sdk => ../sdk
+
+replace github.com/shammie-ml/shammie/internal => ../internal

@@ -41,8 +41,8 @@ type Config struct {
 	NoContextShare float64 `cty:"no_context_fraction" default:"0.15" doc:"sft: share of training examples shown with no community (the generic \"Reddit\"), so that no-context means \"any community\". DPO trains with the true community only: under no context the pairs conflict, and DPO on conflicting pairs pushes both replies down."`
 
 	// models
-	Model     string `cty:"model" optional:"true" doc:"eval: the DPO model artifact (step.dpo.artifacts.model)."`
-	Reference string `cty:"reference" optional:"true" doc:"dpo, eval: the SFT model artifact (step.sft.artifacts.model): π_ref, and the SFT baseline in eval."`
+	Model     string `cty:"model" optional:"true" accepts:"application/vnd.shammie.model+safetensors" doc:"eval: the DPO model artifact (step.dpo.artifacts.model)."`
+	Reference string `cty:"reference" optional:"true" accepts:"application/vnd.shammie.model+safetensors" doc:"dpo, eval: the SFT model artifact (step.sft.artifacts.model): π_ref, and the SFT baseline in eval."`
 	Truth     string `cty:"truth" optional:"true" doc:"eval: the generate step's truth artifact (planted data): oracle accuracy, generations judged by the planted reward."`
 
 	// model and training (sft, dpo; seq also eval): layers, d_model, heads,

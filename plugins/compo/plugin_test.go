@@ -10,6 +10,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/shammie-ml/shammie/internal/shareddata"
 	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
 
@@ -170,7 +171,7 @@ func TestSchemaDeclaresArtifacts(t *testing.T) {
 // the SFT model and the shorter-reply baseline (about 55 %), with no
 // random-context figure for a single community.
 func TestHHRLHFChain(t *testing.T) {
-	data := filepath.Join(plugintest.SharedData(t, "small_corpora"), "hh_rlhf_harmless_test", "harmless-base-test.jsonl.gz")
+	data := filepath.Join(shareddata.Path(t, "small_corpora"), "hh_rlhf_harmless_test", "harmless-base-test.jsonl.gz")
 	h := plugintest.New(t, &Plugin{})
 	small := map[string]any{"d_model": 16, "heads": 2, "layers": 1, "seq": 96, "batch": 4, "steps": 4}
 	sft := h.Run(merge(small, map[string]any{"mode": "sft", "pairs": data, "layout": "hh", "community": "harmless",

@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/shammie-ml/shammie/internal/shareddata"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
@@ -212,7 +213,7 @@ func TestScoresTableStrictAndDrop(t *testing.T) {
 // SD1.1 threshold (112), recovered exactly through the whole embeddings
 // path, with a bootstrap interval covering it.
 func TestRealCountsSpec(t *testing.T) {
-	data := plugintest.SharedData(t, "mimetic2")
+	data := shareddata.Path(t, "mimetic2")
 	h := plugintest.New(t, &Plugin{})
 	gen := h.Run(map[string]any{"mode": "generate", "counts_csv": filepath.Join(data, "classical_artists_group1_counts.csv"),
 		"concept_column": "artist_name", "count_column": "count_this_artist_artworks_in_laion_images",

@@ -29,7 +29,7 @@ func runTrain(ctx context.Context, run *sdk.Run, cfg Config) error {
 	o := sft.Options{Init: cfg.Init, Objective: cfg.Objective, Tasks: cfg.Tasks, Examples: cfg.Examples, Mixture: cfg.MixtureBytes,
 		DModel: cfg.DModel, Heads: cfg.Heads, Layers: cfg.Layers, Seq: cfg.Seq, Steps: cfg.Steps, Batch: cfg.Batch, LR: cfg.LR,
 		Warmup: cfg.Warmup, Seed: run.Seed, Out: run.Path("model.safetensors"), StateDir: run.StateDir,
-		Meta: map[string]string{"plugin": "merge " + Version, "train.tasks": strings.Join(cfg.Tasks, ",")}}
+		Meta: map[string]string{"plugin": "merge " + sdk.BuildVersion(version), "train.tasks": strings.Join(cfg.Tasks, ",")}}
 	res, err := sft.Train(ctx, backend, o, run)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/gomlx/gomlx v0.26.0
 	github.com/google/go-cmp v0.7.0
+	github.com/shammie-ml/shammie/internal v0.0.0-00010101000000-000000000000
 	github.com/shammie-ml/shammie/sdk v0.0.0-00010101000000-000000000000
 	github.com/x448/float16 v0.8.4
 	github.com/zclconf/go-cty v1.20.0
@@ -51,3 +52,5 @@ require (
 )
 
 replace github.com/shammie-ml/shammie/sdk => ../../sdk
+
+replace github.com/shammie-ml/shammie/internal => ../../internal

@@ -15,8 +15,9 @@ import (
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
-// Version is the plugin's semantic version.
-const Version = "0.1.0"
+// version is stamped at build from the VERSION file (make build,
+// plugintest.Build); sdk.BuildVersion reports 0.0.0-dev when unstamped.
+var version string
 
 // maxSweep bounds a weight sweep: each value is one declared artifact.
 const maxSweep = 16
@@ -33,8 +34,8 @@ type Config struct {
 
 	// merge
 	Method          string    `cty:"method" default:"\"task_arithmetic\"" doc:"merge: linear (weighted average of models, weights sum to 1), task_arithmetic (θ₀ + λΣwᵢ(θᵢ−θ₀)), ties (trim each task vector to its top density fraction per tensor, elect signs by summed mass, disjoint mean; mergekit semantics), dare (drop task-vector entries with drop_rate, rescale by 1/(1−p), then task arithmetic; seeded by the step seed per tensor), dare_ties (DARE then TIES' sign election), wise_ft ((1−α)θ₀ + αθ₁)."`
-	Base            string    `cty:"base" optional:"true" doc:"merge: the base model θ₀ (.safetensors, e.g. step.train_base.artifacts.model); every method but linear needs it (wise_ft: the zero-shot model)."`
-	Models          []string  `cty:"models" optional:"true" doc:"merge: the fine-tuned models θᵢ (.safetensors), all with the base's tensor names, shapes and dtypes. Merge to Learn: [general model, skill model]."`
+	Base            string    `cty:"base" optional:"true" accepts:"application/vnd.shammie.model+safetensors,application/vnd.safetensors" doc:"merge: the base model θ₀ (.safetensors, e.g. step.train_base.artifacts.model); every method but linear needs it (wise_ft: the zero-shot model)."`
+	Models          []string  `cty:"models" optional:"true" accepts:"application/vnd.shammie.model+safetensors,application/vnd.safetensors" doc:"merge: the fine-tuned models θᵢ (.safetensors), all with the base's tensor names, shapes and dtypes. Merge to Learn: [general model, skill model]."`
 	Weights         []float64 `cty:"weights" optional:"true" doc:"merge: one weight per model (wise_ft: [α]). Default: linear 1/K each, wise_ft [0.5], others 1 each (the last model's weight |D|/|G| when general_examples and skill_examples are set)."`
 	Sweep           []float64 `cty:"sweep" optional:"true" doc:"merge: weights to try for the last model (the skill), one merged checkpoint each (artifacts sweep_0…); linear with two models uses [1−ω, ω], wise_ft α = ω. At most 16."`
 	GeneralExamples int64     `cty:"general_examples" default:"0" doc:"merge: |G|, examples the general model was trained on; with skill_examples the skill weight ω = |D|/|G| (the paper's heuristic) is used, or added to the sweep."`
@@ -43,14 +44,14 @@ type Config struct {
 	DropRate        float64   `cty:"drop_rate" default:"0.5" doc:"merge, dare/dare_ties: probability p of dropping a task-vector entry; survivors are rescaled by 1/(1−p)."`
 	Normalize       *bool     `cty:"normalize" optional:"true" doc:"merge: divide the combined task vector by the sum of the weights counted at each entry (TIES' disjoint mean). Default as mergekit: true for ties, false otherwise."`
 	Scale           float64   `cty:"scale" default:"1" doc:"merge: λ, multiplies the combined task vector (task_arithmetic, ties, dare, dare_ties)."`
-	Reference       string    `cty:"reference" optional:"true" doc:"merge: a reference model (e.g. generate mode's ideal); the output distance is ‖θ − θref‖/‖θref − θ₀‖."`
+	Reference       string    `cty:"reference" optional:"true" accepts:"application/vnd.shammie.model+safetensors,application/vnd.safetensors" doc:"merge: a reference model (e.g. generate mode's ideal); the output distance is ‖θ − θref‖/‖θref − θ₀‖."`
 
 	// report
 	Results string `cty:"results" optional:"true" doc:"report: the authors' results table, merge_results_consistent_mix.csv (../shared/data/merge_to_learn)."`
 	Skill   string `cty:"skill" default:"\"science\"" doc:"report: the skill to report, science, safety or coding (the paper's formulas: see README)."`
 
 	// train
-	Init         string   `cty:"init" optional:"true" doc:"train: model artifact to start from (e.g. step.base.artifacts.model); null trains a fresh model of d_model/heads/layers/seq."`
+	Init         string   `cty:"init" optional:"true" accepts:"application/vnd.shammie.model+safetensors,application/vnd.safetensors" doc:"train: model artifact to start from (e.g. step.base.artifacts.model); null trains a fresh model of d_model/heads/layers/seq."`
 	Objective    string   `cty:"objective" default:"\"sft\"" doc:"train: \"lm\" pre-trains on the skills mixture (lowercase and uppercase words, alphabet runs); \"sft\" fine-tunes on prompt/response pairs of tasks."`
 	Tasks        []string `cty:"tasks" optional:"true" doc:"train (sft): tasks to fine-tune on, of A (uppercase), B (reverse), C (successor letters); evaluate: tasks to score (default all three)."`
 	Examples     int      `cty:"examples" default:"2000" doc:"train (sft): training examples per task (held-out words are never used)."`
@@ -65,7 +66,7 @@ type Config struct {
 	Warmup       int      `cty:"warmup" default:"20" doc:"train: warmup steps."`
 
 	// evaluate
-	Candidates   map[string]string `cty:"candidates" optional:"true" doc:"evaluate: label → model artifact, e.g. {general = step.general.artifacts.model, merge_0.5 = step.merge.artifacts.sweep_2}. Labels starting with merge_ followed by a number are drawn as the merge curve."`
+	Candidates   map[string]string `cty:"candidates" optional:"true" accepts:"application/vnd.shammie.model+safetensors,application/vnd.safetensors" doc:"evaluate: label → model artifact, e.g. {general = step.general.artifacts.model, merge_0.5 = step.merge.artifacts.sweep_2}. Labels starting with merge_ followed by a number are drawn as the merge curve."`
 	GeneralTasks []string          `cty:"general_tasks" optional:"true" doc:"evaluate: tasks averaged into the General score (default [A, B])."`
 	SkillTasks   []string          `cty:"skill_tasks" optional:"true" doc:"evaluate: tasks averaged into the skill score (default [C])."`
 	EvalExamples int               `cty:"eval_examples" default:"64" doc:"evaluate: held-out examples per task."`
@@ -136,7 +137,7 @@ var schema = sdk.Schema{
 
 // Metadata implements sdk.Plugin.
 func (*Plugin) Metadata() sdk.Metadata {
-	return sdk.Metadata{Name: "merge", Version: Version, Backends: ml.Backends(),
+	return sdk.Metadata{Name: "merge", Version: sdk.BuildVersion(version), Backends: ml.Backends(),
 		Description: "Model merging (Merge to Learn): streamed linear/task arithmetic/TIES/DARE/WiSE-FT, weight sweeps and the |D|/|G| heuristic; Table 2 report; planted checkpoints"}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/shammie-ml/shammie/internal/shareddata"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/ml"
 	"github.com/shammie-ml/shammie/sdk/plugintest"
@@ -22,7 +23,7 @@ import (
 func TestMetadataAndSchema(t *testing.T) {
 	h := plugintest.New(t, &Plugin{})
 	md := h.Metadata()
-	if md.Name != "merge" || md.Version != Version || !slices.Contains(md.Backends, "go") {
+	if md.Name != "merge" || md.Version != sdk.BuildVersion(version) || !slices.Contains(md.Backends, "go") {
 		t.Errorf("metadata %+v", md)
 	}
 	s := h.Schema()
@@ -177,6 +178,21 @@ func TestMergeRun(t *testing.T) {
 	if w := res.Output(t, "weights"); !w.Equals(cty.ListVal([]cty.Value{cty.NumberIntVal(1), cty.NumberFloatVal(0.5)})).True() {
 		t.Errorf("weights output %#v", w)
 	}
+	// The |D|/|G| heuristic: 250 skill examples against 1000 general ones
+	// give the skill weight 0.25 when no weights are given.
+	heur := h.Run(map[string]any{"base": c["base"], "models": []string{c["a"], c["b"]}, "general_examples": 1000, "skill_examples": 250})
+	heur.RequireSuccess(t)
+	if hw := heur.Float(t, "heuristic_weight"); hw != 0.25 {
+		t.Errorf("heuristic weight %v", hw)
+	}
+	got, _, err = ml.ReadSafetensors(heur.Artifact(t, "model").Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// θ₀ + δ_a + 0.25·δ_b = [1 1 1 1] + [1 −1 0 3] + 0.25·[−1 2 0 1].
+	if diff := cmp.Diff([]float32{1.75, 0.5, 1, 4.25}, tensors.MustCopyFlatData[float32](got["w"])); diff != "" {
+		t.Errorf("heuristic merge w (-want +got):\n%s", diff)
+	}
 }
 
 // TestPlantedSweep is specs/merge.hcl's planted part in small: generate
@@ -230,7 +246,7 @@ func TestPlantedSweep(t *testing.T) {
 
 // TestReportRun: report mode on the authors' table (skipped without it).
 func TestReportRun(t *testing.T) {
-	dir := plugintest.SharedData(t, "merge_to_learn")
+	dir := shareddata.Path(t, "merge_to_learn")
 	h := plugintest.New(t, &Plugin{})
 	res := h.Run(map[string]any{"mode": "report", "results": filepath.Join(dir, "merge_results_consistent_mix.csv")})
 	res.RequireSuccess(t)

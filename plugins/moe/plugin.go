@@ -73,6 +73,11 @@ var schema = sdk.Schema{
 		{Name: "max_load", Type: cty.Number, Description: "train: largest expert share of assignments (last layer, final model)"},
 		{Name: "work_saved", Type: cty.Number, Description: "train: dense rows ÷ rows the sparse path computes (static bound)"},
 		{Name: "olmoe_pattern_holds", Type: cty.Bool, Description: "train on OLMoE's domains: arXiv and GitHub specialise more than C4 and books"},
+		{Name: "top_lift", Type: cty.Map(cty.Number), Description: "train: per domain, the top expert's lift (domain share ÷ its share over all domains) at the last layer"},
+		{Name: "top_lift_control", Type: cty.Number, Description: "train: the same on shuffled pseudo-domains at the last layer (95th percentile): the noise floor of top_lift"},
+		{Name: "divergence", Type: cty.List(cty.Number), Description: "train: per layer, token-weighted mean Jensen–Shannon divergence (bits) of each domain's expert distribution from the overall one"},
+		{Name: "divergence_control", Type: cty.List(cty.Number), Description: "train: per layer, the same on shuffled pseudo-domains (95th percentile): the noise floor of divergence"},
+		{Name: "domain_specialised", Type: cty.Bool, Description: "train: the last layer's divergence is above its shuffled control: experts specialised by domain"},
 	},
 	Artifacts: []sdk.ArtifactDecl{
 		{Name: "low", MediaType: "application/octet-stream", Description: "generate: planted domain over bytes 0–127"},
@@ -92,6 +97,8 @@ func init() {
 	for _, p := range []struct{ name, desc string }{
 		{"vocab_spec", "vocabulary specialisation per layer"},
 		{"saturation", "router saturation against the final model over training, per layer"},
+		{"lift", "top expert's lift per domain and layer beside the shuffled-domain control"},
+		{"divergence", "Jensen–Shannon divergence of each domain's expert distribution from the overall one, beside the shuffled-domain control"},
 	} {
 		schema.Artifacts = append(schema.Artifacts,
 			sdk.ArtifactDecl{Name: "plot_" + p.name, MediaType: "image/png", Description: "train: " + p.desc},

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/shammie-ml/shammie/internal/shareddata"
 	"github.com/shammie-ml/shammie/plugins/moe/internal/moe"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/ml"
@@ -39,7 +40,8 @@ func TestGenerateThenTrain(t *testing.T) {
 	}
 	checkModelArtifact(t, tr.Artifact(t, "model").Path)
 	for _, name := range []string{"model", "analysis", "specialisation", "plot_vocab_spec",
-		"plot_saturation", "plot_domain_spec_layer0", "plot_load_layer0", "plot_coactivation_layer0", "plot_coactivation_adjacent_layer0"} {
+		"plot_saturation", "plot_domain_spec_layer0", "plot_load_layer0", "plot_coactivation_layer0", "plot_coactivation_adjacent_layer0",
+		"plot_lift", "plot_divergence", "plot_divergence_svg"} {
 		if a := tr.Artifact(t, name); a.Size == 0 {
 			t.Errorf("artifact %s is empty", name)
 		}
@@ -49,11 +51,17 @@ func TestGenerateThenTrain(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("specialisation table:\n%s", table)
-	for _, want := range []string{"Layer 0", "high", "low", "uniform = 100·2/8 = 25.0", "less work"} {
+	for _, want := range []string{"Layer 0", "high", "low", "uniform = 100·2/8 = 25.0", "less work", "lift", "JS bits", "shuffled-domain control (20 shuffles)"} {
 		if !strings.Contains(string(table), want) {
 			t.Errorf("specialisation table lacks %q:\n%s", want, table)
 		}
 	}
+	div, ctrl := tr.Output(t, "divergence").AsValueSlice(), tr.Output(t, "divergence_control").AsValueSlice()
+	if len(div) != 1 || len(ctrl) != 1 || tr.Output(t, "top_lift").LengthInt() != 2 {
+		t.Errorf("divergence %v, control %v, top_lift %v: want one layer and two domains", div, ctrl, tr.Output(t, "top_lift"))
+	}
+	t.Logf("divergence %#v (control p95 %#v), top lift %#v (control p95 %#v), specialised %#v", div, ctrl, tr.Output(t, "top_lift"),
+		tr.Output(t, "top_lift_control"), tr.Output(t, "domain_specialised"))
 	if ws := tr.Float(t, "work_saved"); ws <= 1 {
 		t.Errorf("work_saved = %g, want > 1 (sparse computes fewer rows than dense)", ws)
 	}
@@ -182,7 +190,7 @@ func diagText(d sdk.Diagnostics) string {
 // (skipped without the shared data) and checks the table is printed beside
 // OLMoE-1B-7B's with the pattern verdict; the full run is specs/olmoe.hcl.
 func TestOLMoEDomainsSmoke(t *testing.T) {
-	dir := plugintest.SharedData(t, "olmoe_domains")
+	dir := shareddata.Path(t, "olmoe_domains")
 	h := plugintest.New(t, plugin{})
 	files := map[string]any{}
 	for name, f := range map[string]string{"arxiv": "arxiv_texts.txt", "github": "github_oss_with_stack_texts.txt",
@@ -205,4 +213,31 @@ func TestOLMoEDomainsSmoke(t *testing.T) {
 		}
 	}
 	tr.Output(t, "olmoe_pattern_holds")
+}
+
+// TestPerLayerPlotsAreFamilies: the per-layer plots are declared as bounded
+// families, so `plugins describe moe` shows one row per family instead of
+// one per layer up to MaxLayers.
+func TestPerLayerPlotsAreFamilies(t *testing.T) {
+	rows := map[string]bool{}
+	families := map[string]int{}
+	for _, a := range schema.Artifacts {
+		if a.Family != "" {
+			rows[a.Family] = true
+			families[a.Family]++
+			continue
+		}
+		rows[a.Name] = true
+	}
+	if len(families) != 8 {
+		t.Errorf("%d artifact families, want 8 (4 per-layer plots × PNG/SVG): %v", len(families), families)
+	}
+	for f, n := range families {
+		if n != MaxLayers {
+			t.Errorf("family %s has %d members, want MaxLayers = %d", f, n, MaxLayers)
+		}
+	}
+	if len(rows) > 24 {
+		t.Errorf("describe would list %d artifact rows", len(rows))
+	}
 }

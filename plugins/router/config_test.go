@@ -65,10 +65,10 @@ func TestSchemaDefaults(t *testing.T) {
 	if err := c.Decode(&cfg); err != nil {
 		t.Fatal(err)
 	}
-	want := config{Mode: "route", N: 3000, PlantedFrac: 0.2, HumanFlip: 0.3, LMFlip: 0.05, LMPlantedFlip: 0.85,
+	want := config{Mode: "route", N: 3000, PlantedFrac: 0.2, HumanFlip: 0.3, LMFlip: 0.05, LMPlantedFlip: 0.85, Weakness: true,
 		Data: "d.jsonl", Format: "auto", LMField: "pref_gpt4", EvalLabels: "gold", EvalFrac: 0.25, Mixtures: 64,
 		Budgets: []float64{0.25, 0.5, 0.75}, Method: "topk", Candidates: 2000, RMDim: 512, RMHidden: 0, RMSteps: 150, RMLR: 0.05,
-		Repr: "bow", TFSteps: 200, TFDModel: 64,
+		Repr: "bow", TFSteps: 200, TFDModel: 64, NoiseSeeds: 4, Bootstrap: 1000, Confidence: 0.95,
 		Target: "Overall", TestFrac: 0.2, PPMModel: "quadratic"}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("decoded defaults (-want +got):\n%s", diff)

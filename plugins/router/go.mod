@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/google/go-cmp v0.7.0
+	github.com/shammie-ml/shammie/internal v0.0.0-00010101000000-000000000000
 	github.com/shammie-ml/shammie/sdk v0.0.0
 	gonum.org/v1/plot v0.17.0
 )
@@ -54,3 +55,5 @@ require (
 )
 
 replace github.com/shammie-ml/shammie/sdk => ../../sdk
+
+replace github.com/shammie-ml/shammie/internal => ../../internal

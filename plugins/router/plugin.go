@@ -28,6 +28,7 @@ type config struct {
 	HumanFlip     float64 `cty:"human_flip" default:"0.3" doc:"generate: probability a human label disagrees with gold"`
 	LMFlip        float64 `cty:"lm_flip" default:"0.05" doc:"generate: LM error rate off the planted subject"`
 	LMPlantedFlip float64 `cty:"lm_planted_flip" default:"0.85" doc:"generate: LM error rate on the planted subject"`
+	Weakness      bool    `cty:"weakness" default:"true" doc:"generate: plant the LM's weakness; false: humans and the LM both err at human_flip everywhere (nothing to route: the noise control)"`
 
 	// route
 	Data       string    `cty:"data" optional:"true" doc:"route: preference file (JSONL or .jsonl.gz): MultiPref, hybrid-preferences features, or plain layout"`
@@ -46,6 +47,9 @@ type config struct {
 	Repr       string    `cty:"representation" default:"\"bow\"" doc:"route: response representation: bow (hashed bag of words) | transformer (sdk/ml byte-level LM pretrained on the responses, mean hidden state)"`
 	TFSteps    int       `cty:"transformer_steps" default:"200" doc:"route: LM pretraining steps of the transformer representation"`
 	TFDModel   int       `cty:"transformer_d_model" default:"64" doc:"route: width of the transformer representation"`
+	NoiseSeeds int       `cty:"noise_seeds" default:"4" doc:"route: extra reward models per measured routing (bootstrap replicates of the pool, same batched graph) for the scores' noise"`
+	Bootstrap  int       `cty:"bootstrap" default:"1000" doc:"route: bootstrap resamples (eval instances × replicates) behind the intervals; the feature gains use min(bootstrap, 200) PPM refits"`
+	Confidence float64   `cty:"confidence" default:"0.95" doc:"route: level of the intervals (the feature gains' are simultaneous over all features)"`
 
 	// ppm
 	Rows     string  `cty:"rows" optional:"true" doc:"ppm: proxy-RM result rows (JSONL; feature proportion columns + target)"`
@@ -78,6 +82,15 @@ var schema = sdk.Schema{
 		{Name: "random_score", Type: cty.Map(cty.Number), Description: "Route: measured RM score of random routing per budget"},
 		{Name: "all_human_score", Type: cty.Number, Description: "Route: measured RM score with every label from humans"},
 		{Name: "all_lm_score", Type: cty.Number, Description: "Route: measured RM score with every label from the LM"},
+		{Name: "routed_score_interval", Type: cty.Map(cty.List(cty.Number)), Description: "Route: [low, high] interval of routed_score per budget"},
+		{Name: "random_score_interval", Type: cty.Map(cty.List(cty.Number)), Description: "Route: [low, high] interval of random_score per budget"},
+		{Name: "all_human_score_interval", Type: cty.List(cty.Number), Description: "Route: [low, high] interval of all_human_score"},
+		{Name: "all_lm_score_interval", Type: cty.List(cty.Number), Description: "Route: [low, high] interval of all_lm_score"},
+		{Name: "score_noise", Type: cty.Number, Description: "Route: standard deviation of one reward model's held-out score (median over routings); smaller margins are noise"},
+		{Name: "top_feature_gain", Type: cty.Number, Description: "Route: predicted score gain of routing top_feature's instances to humans"},
+		{Name: "top_feature_gain_interval", Type: cty.List(cty.Number), Description: "Route: [low, high] interval of top_feature_gain, simultaneous over all features"},
+		{Name: "gain_threshold", Type: cty.Number, Description: "Route: the top feature gain the PPM reaches on permuted mixture scores (confidence quantile); a real gain is above it"},
+		{Name: "gain_is_noise", Type: cty.Bool, Description: "Route: true when no feature's predicted gain is distinguishable from zero (above gain_threshold with its interval above 0): top_feature is then noise"},
 	},
 	Artifacts: []sdk.ArtifactDecl{
 		{Name: "data", MediaType: "application/jsonl", Description: "Generate: planted data set (plain layout)"},
@@ -143,11 +156,15 @@ func validateRoute(v *sdk.Validator, cfg config) {
 	v.CheckAll(cfg.RMDim >= 8 && cfg.RMSteps >= 1 && cfg.RMLR > 0 && cfg.RMHidden >= 0 && cfg.Candidates >= 1,
 		[]string{"rm_dim", "rm_steps", "rm_lr", "rm_hidden", "candidates"}, "Invalid reward model settings",
 		"Need rm_dim ≥ 8, rm_steps ≥ 1, rm_lr > 0, rm_hidden ≥ 0, candidates ≥ 1.")
+	v.Range("noise_seeds", float64(cfg.NoiseSeeds), 0, 64)
+	v.Min("bootstrap", float64(cfg.Bootstrap), 20)
+	v.Range("confidence", cfg.Confidence, 0.5, 0.999)
 }
 
 func plantedConfig(cfg config, seed int64) planted.Config {
 	pc := planted.Default(cfg.N, uint64(seed))
 	pc.PlantedFrac, pc.HumanFlip, pc.LMFlip, pc.LMPlantedFlip = cfg.PlantedFrac, cfg.HumanFlip, cfg.LMFlip, cfg.LMPlantedFlip
+	pc.NoWeakness = !cfg.Weakness
 	return pc
 }
 
@@ -176,5 +193,6 @@ func routeOptions(cfg config, seed int64) pipeline.RouteOptions {
 	rc.Representation = cfg.Repr
 	rc.Transformer.Steps, rc.Transformer.DModel, rc.Transformer.Seed = cfg.TFSteps, cfg.TFDModel, seed
 	rc.PPM.Linear = cfg.PPMModel == "linear"
+	rc.NoiseSeeds, rc.Bootstrap, rc.Level = cfg.NoiseSeeds, cfg.Bootstrap, cfg.Confidence
 	return pipeline.RouteOptions{Data: cfg.Data, Format: cfg.Format, LMField: cfg.LMField, Method: cfg.Method, Route: rc}
 }

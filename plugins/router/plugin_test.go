@@ -10,6 +10,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty/gocty"
 
+	"github.com/shammie-ml/shammie/internal/shareddata"
 	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
 
@@ -56,6 +57,35 @@ func TestPluginGenerateAndRoute(t *testing.T) {
 	}
 	t.Logf("routed %v all-human %.3f all-LM %.3f top feature %s", routed, res.Float(t, "all_human_score"), res.Float(t, "all_lm_score"),
 		res.Output(t, "top_feature").AsString())
+	// Every score comes with an interval around it; the top feature with
+	// its gain, interval and the noise verdict.
+	var routedIv map[string][]float64
+	if err := gocty.FromCtyValue(res.Output(t, "routed_score_interval"), &routedIv); err != nil {
+		t.Fatal(err)
+	}
+	for b, s := range routed {
+		if iv := routedIv[b]; len(iv) != 2 || iv[0] > s || iv[1] < s {
+			t.Errorf("budget %s: routed score %.4f outside its interval %v", b, s, iv)
+		}
+	}
+	for _, name := range []string{"all_human_score", "all_lm_score"} {
+		var iv []float64
+		if err := gocty.FromCtyValue(res.Output(t, name+"_interval"), &iv); err != nil {
+			t.Fatal(err)
+		}
+		if s := res.Float(t, name); len(iv) != 2 || iv[0] > s || iv[1] < s {
+			t.Errorf("%s %.4f outside its interval %v", name, s, iv)
+		}
+	}
+	var gainIv []float64
+	if err := gocty.FromCtyValue(res.Output(t, "top_feature_gain_interval"), &gainIv); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("top feature gain %+.4f %v, threshold %+.4f, gain is noise: %v, score noise %.4f", res.Float(t, "top_feature_gain"), gainIv,
+		res.Float(t, "gain_threshold"), res.Output(t, "gain_is_noise").True(), res.Float(t, "score_noise"))
+	if sn := res.Float(t, "score_noise"); !(sn > 0 && sn < 0.1) {
+		t.Errorf("score_noise = %v", sn)
+	}
 	// routed.jsonl: every pool instance once; the human share per budget
 	// is the budget.
 	f, err := os.Open(res.Artifact(t, "routed").Path)
@@ -87,9 +117,19 @@ func TestPluginGenerateAndRoute(t *testing.T) {
 	}
 }
 
+// TestGenerateWithoutWeakness: the control set names no planted feature.
+func TestGenerateWithoutWeakness(t *testing.T) {
+	h := plugintest.New(t, plugin{})
+	gen := h.Run(map[string]any{"mode": "generate", "n": 200, "weakness": false}, plugintest.WithSeed(5))
+	gen.RequireSuccess(t)
+	if got := gen.Output(t, "planted_feature").AsString(); got != "" {
+		t.Errorf("planted_feature = %q, want none", got)
+	}
+}
+
 // TestPluginPPMOnRealRows: the real-data check of specs/hyper-real.hcl.
 func TestPluginPPMOnRealRows(t *testing.T) {
-	dir := plugintest.SharedData(t, "hybrid_preferences")
+	dir := shareddata.Path(t, "hybrid_preferences")
 	h := plugintest.New(t, plugin{})
 	res := h.Run(map[string]any{"mode": "ppm", "rows": filepath.Join(dir, "proxy_rm_validation_set_features_rewardbench.jsonl")}, plugintest.WithSeed(42))
 	res.RequireSuccess(t)

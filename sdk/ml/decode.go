@@ -27,6 +27,7 @@ type Decoder struct {
 	backend backends.Backend
 	ctx     *context.Context
 	first   *context.Exec // prompt chunk (with the prefix, if any)
+	firstE  *context.Exec // prompt chunk with input embeddings added
 	next    *context.Exec // one token per row
 	reorder *context.Exec // one token per row, after picking cache rows (beams)
 }
@@ -38,14 +39,21 @@ func (m *Transformer) NewDecoder(backend backends.Backend, ctx *context.Context)
 	var err error
 	// Inputs: tokens [B,T], prefix [B] (ignored without a prefix), pad [B].
 	d.first, err = context.NewExec(backend, ctx, func(ctx *context.Context, in []*graph.Node) []*graph.Node {
-		return d.chunkGraph(ctx, in[0], nil, in[1], in[2], nil, nil)
+		return d.chunkGraph(ctx, in[0], nil, in[1], in[2], nil, nil, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Inputs: tokens [B,T], prefix [B], pad [B], embeddings [B,T,d_model].
+	d.firstE, err = context.NewExec(backend, ctx, func(ctx *context.Context, in []*graph.Node) []*graph.Node {
+		return d.chunkGraph(ctx, in[0], nil, in[1], in[2], nil, nil, in[3])
 	})
 	if err != nil {
 		return nil, err
 	}
 	// Inputs: tokens [B,1], offset scalar, pad [B], K…, V….
 	d.next, err = context.NewExec(backend, ctx, func(ctx *context.Context, in []*graph.Node) []*graph.Node {
-		return d.chunkGraph(ctx, in[0], in[1], nil, in[2], nil, in[3:3+2*n])
+		return d.chunkGraph(ctx, in[0], in[1], nil, in[2], nil, in[3:3+2*n], nil)
 	})
 	if err != nil {
 		return nil, err
@@ -53,14 +61,14 @@ func (m *Transformer) NewDecoder(backend backends.Backend, ctx *context.Context)
 	// Inputs: tokens [B',1], offset scalar, pad [B'] (already reordered),
 	// parents [B'] (rows of the cache, whose batch B may differ), K…, V….
 	d.reorder, err = context.NewExec(backend, ctx, func(ctx *context.Context, in []*graph.Node) []*graph.Node {
-		return d.chunkGraph(ctx, in[0], in[1], nil, in[2], in[3], in[4:4+2*n])
+		return d.chunkGraph(ctx, in[0], in[1], nil, in[2], in[3], in[4:4+2*n], nil)
 	})
 	if err != nil {
 		return nil, err
 	}
 	// One graph per batch size and padded prompt length: many more than
 	// GoMLX's default limit of 32 over a long evaluation.
-	for _, e := range []*context.Exec{d.first, d.next, d.reorder} {
+	for _, e := range []*context.Exec{d.first, d.firstE, d.next, d.reorder} {
 		e.SetMaxCache(-1)
 	}
 	return d, nil
@@ -68,7 +76,7 @@ func (m *Transformer) NewDecoder(backend backends.Backend, ctx *context.Context)
 
 // chunkGraph runs one chunk and returns the next-token logits after the
 // chunk's last position [B, vocab], then the new cache offset and caches.
-func (d *Decoder) chunkGraph(ctx *context.Context, tokens, offset, prefix, pad, parents *graph.Node, kv []*graph.Node) []*graph.Node {
+func (d *Decoder) chunkGraph(ctx *context.Context, tokens, offset, prefix, pad, parents *graph.Node, kv []*graph.Node, emb *graph.Node) []*graph.Node {
 	m := d.m
 	g := tokens.Graph()
 	batch := tokens.Shape().Dim(0)
@@ -89,7 +97,7 @@ func (d *Decoder) chunkGraph(ctx *context.Context, tokens, offset, prefix, pad, 
 	if kv == nil && m.Config.PrefixVocab > 0 {
 		pre = prefix
 	}
-	out := m.Forward(ctx, Inputs{Tokens: tokens, Prefix: pre, Cache: cache, Pad: pad})
+	out := m.Forward(ctx, Inputs{Tokens: tokens, Prefix: pre, Cache: cache, Pad: pad, Embeddings: emb})
 	// The head runs on the last position only: Forward's logits for every
 	// position feed no output, so the backend never computes them.
 	hidden := out.Hidden
@@ -128,7 +136,15 @@ type Stream struct {
 // conditioning id per prompt for a model with a conditioning prefix
 // (prefix_vocab > 0) and must be nil for a model without.
 func (d *Decoder) Start(prompts [][]int32, prefix []int32) (*Stream, error) {
-	return d.start(prompts, prefix, -1)
+	return d.start(prompts, prefix, nil, -1)
+}
+
+// StartEmbedded is Start with continuous input embeddings added to the
+// prompts' token embeddings (EmbedAdd: image features at <im_patch> slots,
+// say): emb[i] holds len(prompts[i])·d_model values, row-major, or is nil
+// (zeros). Only the first chunk takes them; generated tokens do not.
+func (d *Decoder) StartEmbedded(prompts [][]int32, prefix []int32, emb [][]float32) (*Stream, error) {
+	return d.start(prompts, prefix, emb, -1)
 }
 
 // lengthBucket: Generate and Beam pad prompt chunks to a multiple of it
@@ -137,9 +153,20 @@ const lengthBucket = 8
 
 // start is Start; with steps >= 0 it pads the prompts further, to a
 // multiple of lengthBucket, as long as steps more Advances still fit.
-func (d *Decoder) start(prompts [][]int32, prefix []int32, steps int) (*Stream, error) {
+func (d *Decoder) start(prompts [][]int32, prefix []int32, emb [][]float32, steps int) (*Stream, error) {
 	if err := d.checkPrompts(prompts, prefix, max(steps, 0)); err != nil {
 		return nil, err
+	}
+	dm := d.m.Config.DModel
+	if emb != nil {
+		if len(emb) != len(prompts) {
+			return nil, fmt.Errorf("decode: %d embedding rows for %d prompts", len(emb), len(prompts))
+		}
+		for i, e := range emb {
+			if e != nil && len(e) != len(prompts[i])*dm {
+				return nil, fmt.Errorf("decode: prompt %d: %d embedding values, want %d tokens × d_model %d", i, len(e), len(prompts[i]), dm)
+			}
+		}
 	}
 	b, t := len(prompts), 0
 	for _, p := range prompts {
@@ -159,7 +186,18 @@ func (d *Decoder) start(prompts [][]int32, prefix []int32, steps int) (*Stream, 
 	if pre == nil {
 		pre = make([]int32, b)
 	}
-	outs, err := d.first.Exec(tensors.FromFlatDataAndDimensions(flat, b, t), pre, pad)
+	var outs []*tensors.Tensor
+	var err error
+	if emb == nil {
+		outs, err = d.first.Exec(tensors.FromFlatDataAndDimensions(flat, b, t), pre, pad)
+	} else {
+		e := make([]float32, b*t*dm) // left-padded like the tokens
+		for i, p := range prompts {
+			copy(e[(i*t+t-len(p))*dm:], emb[i])
+		}
+		outs, err = d.firstE.Exec(tensors.FromFlatDataAndDimensions(flat, b, t), pre, pad,
+			tensors.FromFlatDataAndDimensions(e, b, t, dm))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -367,6 +405,10 @@ type DecodeOptions struct {
 	// Prefix holds one conditioning id per prompt, for a model with a
 	// conditioning prefix (prefix_vocab > 0); nil for a model without.
 	Prefix []int32
+	// Embeddings, optional: one entry per prompt (Beam: one), each
+	// len(prompt)·d_model values added to the prompt's token embeddings
+	// (see Decoder.StartEmbedded), nil entries meaning zeros.
+	Embeddings [][]float32
 }
 
 func (o DecodeOptions) check() error {
@@ -496,7 +538,7 @@ func (d *Decoder) Generate(prompts [][]int32, opt DecodeOptions) ([]Generation, 
 	if opt.MaxNewTokens == 0 {
 		return out, nil
 	}
-	s, err := d.start(prompts, opt.Prefix, opt.MaxNewTokens-1)
+	s, err := d.start(prompts, opt.Prefix, opt.Embeddings, opt.MaxNewTokens-1)
 	if err != nil {
 		return nil, err
 	}
@@ -614,7 +656,11 @@ func (d *Decoder) Beam(prompt []int32, beams int, opt DecodeOptions) ([]Generati
 	if opt.MaxNewTokens == 0 {
 		return []Generation{{}}, nil
 	}
-	s, err := d.start([][]int32{prompt}, opt.Prefix, opt.MaxNewTokens-1)
+	var emb [][]float32
+	if opt.Embeddings != nil {
+		emb = opt.Embeddings[:1]
+	}
+	s, err := d.start([][]int32{prompt}, opt.Prefix, emb, opt.MaxNewTokens-1)
 	if err != nil {
 		return nil, err
 	}

@@ -134,12 +134,12 @@ func TestDPOLossGradientsMatchFiniteDifferences(t *testing.T) {
 				for _, k := range []int{0, len(g) / 2, len(g) - 1} {
 					vals := append([]float64(nil), orig...)
 					vals[k] += h
-					v.MustSetValue(tensors.FromFlatDataAndDimensions(vals, dims...))
+					setValue(t, v, tensors.FromFlatDataAndDimensions(vals, dims...))
 					up := lossAt()
 					vals[k] -= 2 * h
-					v.MustSetValue(tensors.FromFlatDataAndDimensions(vals, dims...))
+					setValue(t, v, tensors.FromFlatDataAndDimensions(vals, dims...))
 					down := lossAt()
-					v.MustSetValue(tensors.FromFlatDataAndDimensions(orig, dims...))
+					setValue(t, v, tensors.FromFlatDataAndDimensions(orig, dims...))
 					num := (up - down) / (2 * h)
 					if math.Abs(num-g[k]) > 1e-6+1e-5*math.Abs(num) {
 						t.Errorf("d loss / d %s[%d]: autodiff %.10g, finite differences %.10g", TensorName(v), k, g[k], num)

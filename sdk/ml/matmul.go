@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sync"
+	_ "unsafe" // for go:linkname dotHook
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -175,61 +175,17 @@ func inversePerm(order []int) []int {
 	return p
 }
 
-// DotShape records one product for the matmul-only benchmark graph.
-type DotShape struct {
-	LHS, RHS                                     shapes.Shape
-	LHSContract, LHSBatch, RHSContract, RHSBatch []int
-}
-
-var dotRecorder struct {
-	mu     sync.Mutex
-	active bool
-	dots   []DotShape
-}
+// dotHook, when set, sees every product DotGeneral0 builds: the matmul-only
+// benchmark graphs of this repository's benchmarks are made from them. It is
+// set only by github.com/shammie-ml/shammie/internal/dotrec (with a linkname
+// directive), so that the recording is not part of the SDK's API; that
+// package's declaration must keep this exact type.
+//
+//go:linkname dotHook
+var dotHook func(lhs shapes.Shape, lc, lb []int, rhs shapes.Shape, rc, rb []int)
 
 func recordDot(l shapes.Shape, lc, lb []int, r shapes.Shape, rc, rb []int) {
-	dotRecorder.mu.Lock()
-	defer dotRecorder.mu.Unlock()
-	if dotRecorder.active {
-		dotRecorder.dots = append(dotRecorder.dots, DotShape{l, r, lc, lb, rc, rb})
-	}
-}
-
-// RecordDots runs build (which constructs graphs) and returns every product
-// the backend will execute for them: forward products and the gradient
-// products of DotGeneral, but not the unused stock gradients. It is how the
-// benchmark builds a graph of "just the step's matmuls". Not for concurrent use
-// with other graph building.
-func RecordDots(build func()) []DotShape {
-	dotRecorder.mu.Lock()
-	dotRecorder.active, dotRecorder.dots = true, nil
-	dotRecorder.mu.Unlock()
-	defer func() {
-		dotRecorder.mu.Lock()
-		dotRecorder.active = false
-		dotRecorder.mu.Unlock()
-	}()
-	build()
-	dotRecorder.mu.Lock()
-	defer dotRecorder.mu.Unlock()
-	return slices.Clone(dotRecorder.dots)
-}
-
-// DotsGraphFn returns a graph function computing exactly the given products
-// on the given inputs (one per product side, see DotsInputs), returning the
-// sum of each product's first element so nothing big is copied out.
-func DotsGraphFn(dots []DotShape) func(inputs []*graph.Node) *graph.Node {
-	return func(inputs []*graph.Node) *graph.Node {
-		var total *graph.Node
-		for i, d := range dots {
-			p := graph.DotGeneral(inputs[2*i], d.LHSContract, d.LHSBatch, inputs[2*i+1], d.RHSContract, d.RHSBatch)
-			first := graph.Reshape(graph.Slice(graph.Reshape(p, -1), graph.AxisRange(0, 1)))
-			if total == nil {
-				total = first
-			} else {
-				total = graph.Add(total, first)
-			}
-		}
-		return total
+	if h := dotHook; h != nil {
+		h(l, lc, lb, r, rc, rb)
 	}
 }

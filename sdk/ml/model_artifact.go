@@ -47,15 +47,18 @@ type ModelInfo struct {
 type TokenizerSpec struct {
 	Kind string `json:"kind"` // "byte"
 	EOS  bool   `json:"eos,omitempty"`
+	// Special lists the byte tokenizer's special tokens (ids 257 on),
+	// separated by spaces (a string keeps the spec comparable with ==).
+	Special string `json:"special,omitempty"`
 }
 
 // TokenizerSpecOf describes t; only tokenizers the kit defines can be saved.
 func TokenizerSpecOf(t Tokenizer) (TokenizerSpec, error) {
 	switch t := t.(type) {
 	case ByteTokenizer:
-		return TokenizerSpec{Kind: "byte", EOS: t.WithEOS}, nil
+		return TokenizerSpec{Kind: "byte", EOS: t.WithEOS, Special: strings.Join(t.Special, " ")}, t.Validate()
 	case *ByteTokenizer:
-		return TokenizerSpec{Kind: "byte", EOS: t.WithEOS}, nil
+		return TokenizerSpec{Kind: "byte", EOS: t.WithEOS, Special: strings.Join(t.Special, " ")}, t.Validate()
 	default:
 		return TokenizerSpec{}, fmt.Errorf("tokenizer %T cannot be described in a model file (known: byte)", t)
 	}
@@ -65,7 +68,8 @@ func TokenizerSpecOf(t Tokenizer) (TokenizerSpec, error) {
 func (s TokenizerSpec) New() (Tokenizer, error) {
 	switch s.Kind {
 	case "byte":
-		return ByteTokenizer{WithEOS: s.EOS}, nil
+		t := ByteTokenizer{WithEOS: s.EOS, Special: strings.Fields(s.Special)}
+		return t, t.Validate()
 	default:
 		return nil, fmt.Errorf("unknown tokenizer kind %q (known: byte)", s.Kind)
 	}

@@ -16,8 +16,9 @@ import (
 // real tokens, and padding never counts) and compiling one graph per batch
 // size and padded length.
 type Scorer struct {
-	m    *Transformer
-	exec *context.Exec
+	m     *Transformer
+	exec  *context.Exec
+	execE *context.Exec // with input embeddings
 }
 
 // NewScorer prepares scoring with the model's variables in ctx.
@@ -32,10 +33,27 @@ func (m *Transformer) NewScorer(backend backends.Backend, ctx *context.Context) 
 	if err != nil {
 		return nil, err
 	}
+	ee, err := context.NewExec(backend, ctx, func(ctx *context.Context, tokens, mask, prefix, emb *graph.Node) *graph.Node {
+		var pre *graph.Node
+		if m.Config.PrefixVocab > 0 {
+			pre = prefix
+		}
+		sq := tokens.Shape().Dim(1)
+		in := graph.Slice(tokens, graph.AxisRange(), graph.AxisRange(0, sq-1))
+		tgt := graph.Slice(tokens, graph.AxisRange(), graph.AxisRange(1, sq))
+		e := graph.Slice(emb, graph.AxisRange(), graph.AxisRange(0, sq-1), graph.AxisRange())
+		lp := TokenLogProbs(m.Forward(ctx, Inputs{Tokens: in, Prefix: pre, Embeddings: e}).Logits, tgt)
+		w := graph.ConvertDType(graph.Slice(mask, graph.AxisRange(), graph.AxisRange(1, sq)), lp.DType())
+		return graph.ReduceSum(graph.Mul(lp, w), -1)
+	})
+	if err != nil {
+		return nil, err
+	}
 	// One graph per batch size and padded length: many more than GoMLX's
 	// default limit of 32 over a long evaluation.
 	e.SetMaxCache(-1)
-	return &Scorer{m: m, exec: e}, nil
+	ee.SetMaxCache(-1)
+	return &Scorer{m: m, exec: e, execE: ee}, nil
 }
 
 // scoreBucket: batches are padded to a multiple of it, so that pairs of
@@ -46,6 +64,28 @@ const scoreBucket = 16
 // following prompts[i] (prefix[i] is the conditioning id; nil without a
 // prefix). Prompts must be non-empty.
 func (s *Scorer) Score(prompts, continuations [][]int32, prefix []int32) ([]float64, error) {
+	return s.score(prompts, continuations, prefix, nil)
+}
+
+// ScoreEmbedded is Score with input embeddings added to the prompts' token
+// embeddings (image features): emb[i] holds len(prompts[i])·d_model values,
+// or is nil (zeros).
+func (s *Scorer) ScoreEmbedded(prompts, continuations [][]int32, prefix []int32, emb [][]float32) ([]float64, error) {
+	if emb == nil {
+		emb = make([][]float32, len(prompts))
+	}
+	if len(emb) != len(prompts) {
+		return nil, fmt.Errorf("score: %d embedding rows for %d prompts", len(emb), len(prompts))
+	}
+	for i, e := range emb {
+		if e != nil && len(e) != len(prompts[i])*s.m.Config.DModel {
+			return nil, fmt.Errorf("score: prompt %d: %d embedding values, want %d tokens × d_model %d", i, len(e), len(prompts[i]), s.m.Config.DModel)
+		}
+	}
+	return s.score(prompts, continuations, prefix, emb)
+}
+
+func (s *Scorer) score(prompts, continuations [][]int32, prefix []int32, emb [][]float32) ([]float64, error) {
 	if len(prompts) != len(continuations) || (prefix != nil && len(prefix) != len(prompts)) {
 		return nil, fmt.Errorf("score: %d prompts, %d continuations, %d prefix ids", len(prompts), len(continuations), len(prefix))
 	}
@@ -84,8 +124,20 @@ func (s *Scorer) Score(prompts, continuations [][]int32, prefix []int32) ([]floa
 	if pre == nil {
 		pre = make([]int32, b)
 	}
-	out, err := s.exec.Exec(tensors.FromFlatDataAndDimensions(tok, b, maxLen),
-		tensors.FromFlatDataAndDimensions(mask, b, maxLen), pre)
+	var out []*tensors.Tensor
+	var err error
+	if emb == nil {
+		out, err = s.exec.Exec(tensors.FromFlatDataAndDimensions(tok, b, maxLen),
+			tensors.FromFlatDataAndDimensions(mask, b, maxLen), pre)
+	} else {
+		dm := c.DModel
+		e := make([]float32, b*maxLen*dm) // rows start at position 0, like the tokens
+		for i := range emb {
+			copy(e[i*maxLen*dm:], emb[i])
+		}
+		out, err = s.execE.Exec(tensors.FromFlatDataAndDimensions(tok, b, maxLen),
+			tensors.FromFlatDataAndDimensions(mask, b, maxLen), pre, tensors.FromFlatDataAndDimensions(e, b, maxLen, dm))
+	}
 	if err != nil {
 		return nil, err
 	}

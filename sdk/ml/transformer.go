@@ -36,6 +36,15 @@ type Config struct {
 	// FFN selects the feed-forward sublayer: zero is SwiGLU of width DFF;
 	// other kinds (MoE) come from RegisterFFN.
 	FFN FFNSpec `json:"ffn,omitzero"`
+	// Encoder pieces (encoder.go). Bidirectional makes attention non-causal
+	// (every position sees every non-padding position; no KV cache).
+	// NoRoPE drops the rotary positions: the caller adds positions to
+	// Inputs.Embeddings (a ViT's 2-D patch positions). EncoderOnly drops the
+	// vocabulary head: Outputs.Logits is nil, Outputs.Hidden is the result,
+	// and VocabSize may be 0 (then only Inputs.Embeddings feed the model).
+	Bidirectional bool `json:"bidirectional,omitempty"`
+	NoRoPE        bool `json:"no_rope,omitempty"`
+	EncoderOnly   bool `json:"encoder_only,omitempty"`
 }
 
 // WithDefaults fills the zero fields that have defaults.
@@ -61,11 +70,11 @@ func (c Config) WithDefaults() Config {
 // Validate reports the first problem with the configuration.
 func (c Config) Validate() error {
 	switch {
-	case c.VocabSize <= 0:
+	case c.VocabSize < 0 || (c.VocabSize == 0 && !c.EncoderOnly):
 		return fmt.Errorf("model config: vocab_size must be > 0, got %d", c.VocabSize)
 	case c.DModel <= 0 || c.NumHeads <= 0 || c.DModel%c.NumHeads != 0:
 		return fmt.Errorf("model config: d_model (%d) must be a positive multiple of num_heads (%d)", c.DModel, c.NumHeads)
-	case (c.DModel/c.NumHeads)%2 != 0:
+	case !c.NoRoPE && (c.DModel/c.NumHeads)%2 != 0:
 		return fmt.Errorf("model config: the head width d_model/num_heads = %d must be even for RoPE", c.DModel/c.NumHeads)
 	case c.NumLayers <= 0:
 		return fmt.Errorf("model config: num_layers must be > 0, got %d", c.NumLayers)
@@ -183,8 +192,14 @@ const ModelScope = "model"
 
 // Inputs of a forward pass.
 type Inputs struct {
-	// Tokens [batch, seq] int32.
+	// Tokens [batch, seq] int32; may be nil when Embeddings are given.
 	Tokens *graph.Node
+	// Embeddings [batch, seq, d_model], optional: continuous inputs (image
+	// features), added to the token embeddings (EmbedAdd, the default; zero
+	// rows leave a token alone) or in their place (EmbedReplace, or Tokens
+	// nil). See encoder.go.
+	Embeddings *graph.Node
+	EmbedMode  EmbedMode
 	// Prefix [batch] int32 conditioning ids; required iff the config has a
 	// prefix. With a KV cache, pass it with the first chunk only (offset 0):
 	// the prefix positions then sit in the cache like any other.
@@ -247,16 +262,13 @@ func (m *Transformer) NewKVCache(g *graph.Graph, batch int) *KVCache {
 func (m *Transformer) Forward(ctx *context.Context, in Inputs) Outputs {
 	c := m.Config
 	ctx = ctx.In(ModelScope)
-	g := in.Tokens.Graph()
+	x := m.embedInputs(ctx, in) // [batch, seq, d_model]
+	g := x.Graph()
 	dt := c.dtype()
-	if in.Tokens.Rank() != 2 {
-		panic(fmt.Sprintf("ml.Transformer.Forward: tokens must be [batch, seq], got %s", in.Tokens.Shape()))
+	seq := x.Shape().Dim(1)
+	if c.Bidirectional && in.Cache != nil {
+		panic("ml.Transformer.Forward: a bidirectional (non-causal) model cannot decode with a KV cache")
 	}
-	seq := in.Tokens.Shape().Dim(1)
-	tokens := graph.ConvertDType(in.Tokens, dtypes.Int32)
-
-	table := Weight(ctx.In("embed"), "table", shapes.Make(dt, c.VocabSize, c.DModel), 0.02).ValueGraph(g)
-	x := graph.Gather(table, graph.ExpandAxes(tokens, -1)) // [batch, seq, d_model]
 
 	offset := graph.Const(g, int32(0))
 	if in.Cache != nil {
@@ -314,6 +326,9 @@ func (m *Transformer) Forward(ctx *context.Context, in Inputs) Outputs {
 		x = Split(x, 1, prefixLen, seq)[1]
 	}
 	hidden := m.finalNorm(ctx, x)
+	if c.EncoderOnly {
+		return Outputs{Hidden: hidden, Cache: newCache}
+	}
 	return Outputs{Logits: m.head(ctx, hidden), Hidden: hidden, Cache: newCache}
 }
 
@@ -469,10 +484,17 @@ func (m *Transformer) layout(g *graph.Graph, in Inputs, offset *graph.Node, batc
 		return m.paddedLayout(g, in, offset, batch, total)
 	}
 	if in.Cache == nil {
+		bias = graph.InsertAxes(causalBias(g, total, dt), 0, 0)
+		if c.Bidirectional {
+			bias = graph.Zeros(g, shapes.Make(dt, 1, 1, total, total))
+		}
+		if c.NoRoPE {
+			return nil, nil, bias
+		}
 		// Positions are static: host-computed tables at the full q/k shape,
 		// so the RoPE products are same-shape (no broadcasting) ops.
 		cos, sin = ropeConstTables(g, c, batch, total, dt)
-		return cos, sin, graph.InsertAxes(causalBias(g, total, dt), 0, 0)
+		return cos, sin, bias
 	}
 	cos, sin = ropeTables(g, c, offset, total, dt)
 	// Query i sits at slot offset+i and may see slot j iff j ≤ offset+i.
@@ -511,7 +533,10 @@ func (m *Transformer) paddedLayout(g *graph.Graph, in Inputs, offset *graph.Node
 	padHi := graph.Reshape(graph.AddScalar(pad, float64(start)), batch, 1, 1)
 	isPad := graph.LogicalAnd(graph.BroadcastToDims(graph.GreaterOrEqual(kj, padLo), batch, total, keys),
 		graph.LessThan(graph.BroadcastToDims(kj, batch, total, keys), graph.BroadcastToDims(padHi, batch, total, keys)))
-	see := graph.LogicalAnd(graph.BroadcastToDims(graph.LessOrEqual(kj, qi), batch, total, keys), graph.LogicalNot(isPad))
+	see := graph.LogicalNot(isPad)
+	if !c.Bidirectional {
+		see = graph.LogicalAnd(graph.BroadcastToDims(graph.LessOrEqual(kj, qi), batch, total, keys), see)
+	}
 	bias = graph.Where(see, graph.Zeros(g, shapes.Make(dt, batch, total, keys)), graph.Scalar(g, dt, -1e9))
 	return cos, sin, graph.InsertAxes(bias, 1)
 }
@@ -552,8 +577,10 @@ func (m *Transformer) attention(ctx *context.Context, layer int, h, cos, sin, bi
 		q = RMSNorm(ctx.In("q_norm"), q, c.NormEps)
 		k = RMSNorm(ctx.In("k_norm"), k, c.NormEps)
 	}
-	q = applyRoPE(q, cos, sin)
-	k = applyRoPE(k, cos, sin)
+	if !c.NoRoPE {
+		q = applyRoPE(q, cos, sin)
+		k = applyRoPE(k, cos, sin)
+	}
 	// Scale q (seq·d_model values) rather than the scores (seq²·heads).
 	q = graph.MulScalar(q, 1/math.Sqrt(float64(dh)))
 

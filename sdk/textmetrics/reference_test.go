@@ -12,9 +12,28 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
+
+// sharedDataDir finds ../shared/data ($SHAMMIE_SHARED_DATA, else the first
+// shared/data above the package); the SDK cannot import the repository's
+// internal/shareddata.
+func sharedDataDir() string {
+	if d := os.Getenv("SHAMMIE_SHARED_DATA"); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	for err == nil {
+		if fi, e := os.Stat(filepath.Join(dir, "shared", "data")); e == nil && fi.IsDir() {
+			return filepath.Join(dir, "shared", "data")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return ""
+}
 
 // pythonWithNLTK finds a python3 that can import nltk (Debian's python3-nltk
 // lives under /usr/bin/python3, which a pyenv shim may hide).
@@ -69,7 +88,7 @@ func referenceTexts(t *testing.T) []string {
 	add(filepath.Join("..", ".."), func(p string) bool {
 		return strings.HasSuffix(p, ".md") && !strings.Contains(p, "node_modules")
 	})
-	if dir := plugintest.SharedDataDir(); dir != "" {
+	if dir := sharedDataDir(); dir != "" {
 		add(dir, func(p string) bool {
 			switch filepath.Ext(p) {
 			case ".json", ".jsonl", ".txt", ".md", ".csv", ".tsv":

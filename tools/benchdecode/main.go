@@ -1,7 +1,7 @@
 // Command benchdecode is `make bench-decode` (issue 9): greedy decoding with
 // the KV cache, a batch of prompts of mixed lengths decoded together, in
 // Shammie (sdk/ml's Decoder) and in PyTorch (tools/benchdecode/torch_decode.py,
-// the same architecture with its own KV cache, run as sdk/ml/torchref runs
+// the same architecture with its own KV cache, run as internal/torchref runs
 // every PyTorch reference) on the same weights: Shammie writes them as
 // safetensors and the script loads them. Before timing, the two must agree:
 // the logits after the prompts within a tolerance, and every generated token
@@ -28,8 +28,8 @@ import (
 	"time"
 
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/shammie-ml/shammie/internal/torchref"
 	"github.com/shammie-ml/shammie/sdk/ml"
-	"github.com/shammie-ml/shammie/sdk/ml/torchref"
 )
 
 type flags struct {

@@ -5,7 +5,7 @@
 // rejected rows, prompt and replies of fixed lengths — with the standard
 // DPO loss (β = 0.1) against precomputed reference log-probs, AdamW and
 // clipping. It also times a graph of only the step's matrix products and
-// runs tools/benchdpo/torch_dpo.py (PyTorch at its best, sdk/ml/torchref).
+// runs tools/benchdpo/torch_dpo.py (PyTorch at its best, internal/torchref).
 // Tokens per second count every token of both rows. Last line:
 //
 //	bench-dpo: shammie_tok_s=N pytorch_tok_s=N ratio=R matmul_ratio=M backend=NAME
@@ -20,8 +20,9 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/shammie-ml/shammie/internal/dotrec"
+	"github.com/shammie-ml/shammie/internal/torchref"
 	"github.com/shammie-ml/shammie/sdk/ml"
-	"github.com/shammie-ml/shammie/sdk/ml/torchref"
 	"github.com/shammie-ml/shammie/tools/internal/stepbench"
 )
 
@@ -102,7 +103,7 @@ func run(o options) error {
 		return err
 	}
 	var firstErr error
-	dots := ml.RecordDots(func() { _, firstErr = tr.Step(1, pb) })
+	dots := dotrec.Record(func() { _, firstErr = tr.Step(1, pb) })
 	if firstErr != nil {
 		return firstErr
 	}

@@ -16,7 +16,8 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/shammie-ml/shammie/sdk/ml/torchref"
+	"github.com/shammie-ml/shammie/internal/dotrec"
+	"github.com/shammie-ml/shammie/internal/torchref"
 	"github.com/shammie-ml/shammie/tools/internal/stepbench"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -79,7 +80,7 @@ func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup in
 
 	// The first step builds (and compiles) the graph: record its products.
 	var firstErr error
-	dots := ml.RecordDots(func() { _, firstErr = tr.Step(1, windows) })
+	dots := dotrec.Record(func() { _, firstErr = tr.Step(1, windows) })
 	if firstErr != nil {
 		return firstErr
 	}

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,6 +58,7 @@ func TestSlurm(t *testing.T) {
 			"waitfile":    cmdWaitFile,
 			"slurmjob":    cmdSlurmJob,
 			"noslurmjobs": cmdNoSlurmJobs,
+			"killparent":  cmdKillParent,
 		},
 	})
 }
@@ -113,4 +117,23 @@ func cmdNoSlurmJobs(ts *testscript.TestScript, neg bool, args []string) {
 	if f := squeueByName(ts, args[0]); len(f) > 0 {
 		ts.Fatalf("jobs of %s are still queued: %v", args[0], f)
 	}
+}
+
+// killparent [-STOP] PIDFILE: SIGKILL (or SIGSTOP) the parent of the
+// process whose pid is in PIDFILE (the worker of a plugin).
+func cmdKillParent(ts *testscript.TestScript, neg bool, args []string) {
+	sig := syscall.SIGKILL
+	if len(args) == 2 && args[0] == "-STOP" {
+		sig, args = syscall.SIGSTOP, args[1:]
+	}
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: killparent [-STOP] PIDFILE")
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", readPID(ts, args[0])))
+	ts.Check(err)
+	// Fields after the command (in parentheses): state, ppid, ...
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	ppid, err := strconv.Atoi(f[1])
+	ts.Check(err)
+	ts.Check(syscall.Kill(ppid, sig))
 }

@@ -145,11 +145,11 @@ func runFmt(_ context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stdout, f)
 	}
 	if broken {
-		return &silentError{runner.ExitUsage}
+		return &silentError{exitUsage}
 	}
 	if *check && len(unformatted) > 0 {
 		fmt.Fprintf(env.Stderr, "These files are not formatted (run `shammie fmt`):\n  %s\n", strings.Join(unformatted, "\n  "))
-		return &silentError{runner.ExitStepFailed}
+		return &silentError{exitStepFailed}
 	}
 	return nil
 }
@@ -186,16 +186,16 @@ func runPlugins(ctx context.Context, env *Env, args []string) error {
 		}
 		best, err := getplugins.Select(pos[1], cons, f.Find(ctx, pos[1]), f.Dirs)
 		if err != nil {
-			return &runner.Error{Code: runner.ExitPlugin, Err: err}
+			return &runner.Error{Kind: runner.KindPlugin, Err: err}
 		}
 		cl, err := pluginhost.Launch(ctx, pluginhost.LaunchOptions{Path: best.Path, AutoMTLS: true})
 		if err != nil {
-			return &runner.Error{Code: runner.ExitPlugin, Err: err}
+			return &runner.Error{Kind: runner.KindPlugin, Err: err}
 		}
 		defer cl.Kill()
 		schema, err := cl.Schema(ctx)
 		if err != nil {
-			return &runner.Error{Code: runner.ExitPlugin, Err: err}
+			return &runner.Error{Kind: runner.KindPlugin, Err: err}
 		}
 		if *asJSON {
 			return json.NewEncoder(env.Stdout).Encode(map[string]any{"path": best.Path, "metadata": best.Metadata, "schema": schema})
@@ -307,7 +307,7 @@ func runRuns(_ context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	notFound := func(err error) error { return &runner.Error{Code: runner.ExitStepFailed, Err: err} }
+	notFound := func(err error) error { return &runner.Error{Kind: runner.KindFailed, Err: err} }
 	out := env.Stdout
 	if !*asJSON {
 		out = safeWriter{env.Stdout}
@@ -389,7 +389,7 @@ func runReport(_ context.Context, env *Env, args []string) error {
 	}
 	run, err := store.Load(ref)
 	if err != nil {
-		return &runner.Error{Code: runner.ExitStepFailed, Err: err}
+		return &runner.Error{Kind: runner.KindFailed, Err: err}
 	}
 	dir := *outDir
 	if dir == "" {

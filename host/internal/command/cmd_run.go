@@ -61,7 +61,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	s, err := f.load(ctx, env, specPath, false)
 	if err != nil {
 		if ctx.Err() != nil {
-			return &runner.Error{Code: runner.ExitInterrupted, Err: context.Cause(ctx)}
+			return &runner.Error{Kind: runner.KindInterrupted, Err: context.Cause(ctx)}
 		}
 		return err
 	}
@@ -102,7 +102,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		if !f.json {
 			fmt.Fprintf(env.Stderr, "Error: %v\n", err)
 		}
-		return &silentError{runner.ExitCode(err)}
+		return &silentError{exitCode(err)}
 	}
 	return nil
 }

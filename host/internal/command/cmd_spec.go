@@ -74,7 +74,7 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 	spec, diags := configs.LoadFile(specPath)
 	if diags.HasErrors() {
 		writeDiags(env.Stderr, spec.Files, diags)
-		return &silentError{runner.ExitUsage}
+		return &silentError{exitUsage}
 	}
 	if *lockPath == "" {
 		*lockPath = depsfile.PathFor(specPath)
@@ -127,10 +127,10 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 	}
 	if len(problems) > 0 {
 		fmt.Fprintf(env.Stderr, "Error: %s\n", strings.Join(problems, "\n\nError: "))
-		return &silentError{runner.ExitPlugin}
+		return &silentError{exitPlugin}
 	}
 	if err := lock.Write(); err != nil {
-		return &runner.Error{Code: runner.ExitPlugin, Err: fmt.Errorf("writing %s: %w", *lockPath, err)}
+		return &runner.Error{Kind: runner.KindPlugin, Err: fmt.Errorf("writing %s: %w", *lockPath, err)}
 	}
 	fmt.Fprintf(env.Stdout, "Wrote %s (%d plugin(s)).\n", *lockPath, len(lock.Plugins))
 	return nil
@@ -157,7 +157,7 @@ func runValidate(ctx context.Context, env *Env, args []string) error {
 	// Resources matter only to a cluster executor, but a typo in them is
 	// a spec error wherever the spec is checked.
 	if _, diags := instanceResources(s, env); diags.HasErrors() {
-		return f.reportError(env, s, &runner.Error{Code: runner.ExitUsage, Diags: diags})
+		return f.reportError(env, s, &runner.Error{Kind: runner.KindInvalid, Diags: diags})
 	}
 	n := len(s.Graph.Nodes())
 	if f.json {
@@ -233,7 +233,7 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 				fmt.Fprintf(env.Stdout, "%s: %s\n", p.Address, p.Message)
 			}
 		}
-		return &silentError{runner.ExitUsage}
+		return &silentError{exitUsage}
 	}
 	return nil
 }

@@ -87,7 +87,7 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stderr, "shammie worker: %s on %s (job %s, attempt %d): %s\n", res.State, wenv.Node, wenv.JobID, wenv.Attempt+1, msg)
 	if res.State != "succeeded" {
-		return &silentError{code: runner.ExitStepFailed}
+		return &silentError{code: exitStepFailed}
 	}
 	return nil
 }

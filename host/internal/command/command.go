@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/shammie-ml/shammie/host/internal/runner"
 )
 
 // Version of the shammie host: host/VERSION, stamped by `make build`
@@ -90,7 +89,7 @@ func (e *Env) handleSignals(c *command, cancel context.CancelCauseFunc) (stop fu
 				// whatever holds it longer (copying a huge artifact into
 				// the store) does not hold the user.
 				if e.Exit != nil {
-					time.AfterFunc(secondSignalGrace, func() { e.Exit(runner.ExitInterrupted) })
+					time.AfterFunc(secondSignalGrace, func() { e.Exit(exitInterrupted) })
 				}
 			}
 		}
@@ -168,7 +167,7 @@ Typical session:
 func Main(ctx context.Context, env *Env, args []string) int {
 	if len(args) == 0 {
 		mainHelp(env.Stderr)
-		return runner.ExitUsage
+		return exitUsage
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -187,7 +186,7 @@ func Main(ctx context.Context, env *Env, args []string) int {
 	if c == nil {
 		fmt.Fprintf(env.Stderr, "shammie: unknown command %q\n\n", args[0])
 		mainHelp(env.Stderr)
-		return runner.ExitUsage
+		return exitUsage
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -199,7 +198,7 @@ func Main(ctx context.Context, env *Env, args []string) int {
 	}
 	if ctx.Err() != nil && !errors.As(err, new(*silentError)) {
 		fmt.Fprintf(env.Stderr, "shammie %s: %v\n", c.name, context.Cause(ctx))
-		return runner.ExitInterrupted
+		return exitInterrupted
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -207,14 +206,14 @@ func Main(ctx context.Context, env *Env, args []string) int {
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(env.Stderr, "shammie %s: %s\nRun 'shammie %s --help' for usage.\n", c.name, ue.msg, c.name)
-		return runner.ExitUsage
+		return exitUsage
 	}
 	var silent *silentError
 	if errors.As(err, &silent) {
 		return silent.code
 	}
 	fmt.Fprintf(env.Stderr, "shammie %s: %v\n", c.name, err)
-	return runner.ExitCode(err)
+	return exitCode(err)
 }
 
 func signalName(sig os.Signal) string {

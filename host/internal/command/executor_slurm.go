@@ -60,7 +60,7 @@ func (x *executorFlags) setup(s *runner.Session, store *runstore.Store, env *Env
 	opts.Throttle = ro.Parallelism
 	res, diags := instanceResources(s, env)
 	if diags.HasErrors() {
-		return ro, func() {}, &runner.Error{Code: runner.ExitUsage, Diags: diags}
+		return ro, func() {}, &runner.Error{Kind: runner.KindInvalid, Diags: diags}
 	}
 	lockPath := s.Opts.LockPath
 	if lockPath == "" {
@@ -197,7 +197,11 @@ type slurmConn struct {
 	l    *slurmLauncher
 	p    *runner.Plugin
 	tail string
+	job  runstore.JobRef
 }
+
+// Job implements runner.JobConn: the job of the last Run.
+func (c *slurmConn) Job() (runstore.JobRef, bool) { return c.job, c.job.ID != "" }
 
 func (c *slurmConn) withLocal(ctx context.Context, f func(runner.Conn) error) error {
 	select {
@@ -251,6 +255,7 @@ func (c *slurmConn) Run(ctx context.Context, req pluginhost.RunRequest, onEvent 
 	}
 	st, out, err := c.l.exec.Run(ctx, t, onEvent)
 	c.tail = out.StderrTail
+	c.job = runstore.JobRef{Executor: "slurm", ID: out.JobID, Node: out.Node}
 	if err == nil && out.JobID != "" && !strings.Contains(st.Message, out.JobID) {
 		where := "Slurm job " + out.JobID
 		if out.Node != "" {
@@ -262,7 +267,7 @@ func (c *slurmConn) Run(ctx context.Context, req pluginhost.RunRequest, onEvent 
 			st.Message += " (" + where + ")"
 		}
 	} else if err != nil && out.JobID != "" && !strings.Contains(err.Error(), out.JobID) {
-		err = fmt.Errorf("Slurm job %s: %w", out.JobID, err)
+		err = fmt.Errorf("the Slurm job %s: %w", out.JobID, err)
 	}
 	return st, err
 }

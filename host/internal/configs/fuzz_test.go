@@ -72,7 +72,7 @@ func FuzzLoadFile(f *testing.F) {
 			}
 		}
 		var buf bytes.Buffer
-		if err := spec.WriteDiagnostics(&buf, diags, 80, false); err != nil {
+		if err := configs.WriteDiagnostics(&buf, spec.Files, diags); err != nil {
 			t.Fatal(err)
 		}
 	})

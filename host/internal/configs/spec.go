@@ -174,16 +174,6 @@ func (s *Spec) SortedVariableNames() []string {
 	return names
 }
 
-// WriteDiagnostics renders diags as text with file:line:col and source
-// snippets (width 0: no wrapping).
-func (s *Spec) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, width uint, color bool) error {
-	var files map[string]*hcl.File
-	if s != nil {
-		files = s.Files
-	}
-	return hcl.NewDiagnosticTextWriter(w, files, width, color).WriteDiagnostics(diags)
-}
-
 // IsJSONFilename reports whether a spec file uses HCL's JSON syntax.
 func IsJSONFilename(name string) bool {
 	return strings.HasSuffix(name, ".json")

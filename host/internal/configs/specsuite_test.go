@@ -140,7 +140,7 @@ func runSuiteCase(t *testing.T, path string) string {
 	}
 	var buf bytes.Buffer
 	buf.WriteString("== diagnostics\n")
-	if err := spec.WriteDiagnostics(&buf, diags, 0, false); err != nil {
+	if err := configs.WriteDiagnostics(&buf, spec.Files, diags); err != nil {
 		t.Fatal(err)
 	}
 	if g != nil && !diags.HasErrors() {

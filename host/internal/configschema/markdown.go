@@ -41,6 +41,9 @@ func (b *Block) markdown(sb *strings.Builder, level int, path string) {
 			if a.Sensitive {
 				sb.WriteString(", sensitive")
 			}
+			if len(a.Accepts) > 0 {
+				sb.WriteString(", accepts " + strings.Join(a.Accepts, ", "))
+			}
 			sb.WriteString(")")
 			if a.Description != "" {
 				sb.WriteString(": " + oneLine(a.Description))

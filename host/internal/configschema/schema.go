@@ -31,6 +31,9 @@ type Attribute struct {
 	Default     cty.Value
 	Description string
 	Sensitive   bool
+	// Accepts: the media types of artifacts a file attribute takes
+	// (sdk.MediaTypeAccepted); empty accepts any.
+	Accepts []string
 }
 
 // NestedBlock is a block type allowed inside a Block.
@@ -67,6 +70,7 @@ func FromSDK(b sdk.Block) *Block {
 			Default:     def,
 			Description: a.Description,
 			Sensitive:   a.Sensitive,
+			Accepts:     a.Accepts,
 		}
 	}
 	for _, nb := range b.Blocks {

@@ -2,14 +2,14 @@ package dag
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/shammie-ml/shammie/host/internal/configs"
-	"github.com/shammie-ml/shammie/host/internal/configschema"
-	"github.com/shammie-ml/shammie/sdk"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/shammie-ml/shammie/host/internal/lang"
+	"github.com/shammie-ml/shammie/sdk"
 )
 
 // EvalConfig evaluates node n's config, seed and backend at run time.
@@ -138,218 +138,149 @@ func (g *Graph) decodeConfig(n *Node, ctx *hcl.EvalContext) (cty.Value, hcl.Diag
 	return val, sortDiags(g.fixRanges(n, d))
 }
 
-func singularOf(kind string) string {
-	if kind == "artifacts" {
-		return "artifact"
-	}
-	return "output"
-}
-
-// DiagnosticsFromPlugin converts diagnostics a plugin returned for node n
-// (from ValidateConfig or Run) into hcl diagnostics whose subject is the
-// source range of the attribute, nested block or element named by each
-// diagnostic's cty.Path in the step's config. A path that names nothing in
-// the source (an attribute left to its default) points at the config block.
-func (g *Graph) DiagnosticsFromPlugin(n *Node, in sdk.Diagnostics) hcl.Diagnostics {
-	schema := g.schemas[n.Step.Plugin]
-	var out hcl.Diagnostics
-	for _, d := range in {
-		sev := hcl.DiagError
-		if d.Severity == sdk.SeverityWarning {
-			sev = hcl.DiagWarning
+// instanceValue is the value of step.X (or step.X[k]) for one instance:
+// with res nil, unknown values of the declared types.
+func instanceValue(schema sdk.Schema, hasSchema bool, res *StepResult) cty.Value {
+	if !hasSchema {
+		if res == nil {
+			return cty.DynamicVal
 		}
-		rng := n.Step.ConfigRange
-		if schema != nil {
-			rng = RangeForPath(n.Step.Config, schema, d.Path, n.Step.ConfigRange)
+		outs := map[string]cty.Value{}
+		for k, v := range res.Outputs {
+			outs[k] = v
 		}
-		extra := &PluginDiagnostic{Plugin: n.Step.Plugin, Addrs: []string{n.Addr}, BaseDetail: d.Detail}
-		if len(d.Path) > 0 {
-			extra.Path = "config." + configs.FormatCtyPath(d.Path)
+		arts := map[string]cty.Value{}
+		for k, v := range res.Artifacts {
+			arts[k] = cty.StringVal(v)
 		}
-		out = append(out, &hcl.Diagnostic{Severity: sev, Summary: d.Summary, Detail: extra.detail(), Subject: rng.Ptr(), Extra: extra})
+		return cty.ObjectVal(map[string]cty.Value{"outputs": objectOrEmpty(outs), "artifacts": objectOrEmpty(arts)})
 	}
-	return out
-}
-
-// PluginDiagnostic is the Extra of diagnostics made by
-// DiagnosticsFromPlugin: which plugin reported it for which instances.
-type PluginDiagnostic struct {
-	Plugin     string
-	Addrs      []string
-	Path       string // "config.a.b[0]", "" for the whole config
-	BaseDetail string // the plugin's own detail
-}
-
-func (p *PluginDiagnostic) detail() string {
-	d := p.BaseDetail
-	if d != "" {
-		d += "\n\n"
-	}
-	d += fmt.Sprintf("Reported by plugin %q for %s", p.Plugin, joinAddrs(p.Addrs))
-	if p.Path != "" {
-		d += " at " + p.Path
-	}
-	return d + "."
-}
-
-func joinAddrs(addrs []string) string {
-	const shown = 5
-	if len(addrs) <= shown {
-		return strings.Join(addrs, ", ")
-	}
-	return fmt.Sprintf("%s and %d more instances", strings.Join(addrs[:shown], ", "), len(addrs)-shown)
-}
-
-// CompactPluginDiagnostics merges plugin diagnostics that differ only in
-// the instance they were reported for (every instance of a sweep with
-// the same bad setting), so the user reads each problem once with the
-// list of instances. Other diagnostics pass through unchanged; order is
-// kept (by first occurrence).
-func CompactPluginDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
-	type key struct {
-		sev                         hcl.DiagnosticSeverity
-		summary, plugin, path, base string
-		subject                     string
-	}
-	var out hcl.Diagnostics
-	merged := map[key]*PluginDiagnostic{}
-	for _, d := range diags {
-		pd, ok := d.Extra.(*PluginDiagnostic)
-		if !ok {
-			out = append(out, d)
-			continue
+	outs := map[string]cty.Value{}
+	for _, o := range schema.Outputs {
+		ty := o.Type
+		if ty == cty.NilType {
+			ty = cty.DynamicPseudoType
 		}
-		k := key{sev: d.Severity, summary: d.Summary, plugin: pd.Plugin, path: pd.Path, base: pd.BaseDetail}
-		if d.Subject != nil {
-			k.subject = d.Subject.String()
-		}
-		if m, seen := merged[k]; seen {
-			m.Addrs = append(m.Addrs, pd.Addrs...)
-			continue
-		}
-		cp := *pd
-		cp.Addrs = append([]string(nil), pd.Addrs...)
-		merged[k] = &cp
-		nd := *d
-		nd.Extra = &cp
-		out = append(out, &nd)
-	}
-	for _, d := range out {
-		if pd, ok := d.Extra.(*PluginDiagnostic); ok {
-			d.Detail = pd.detail()
-		}
-	}
-	return out
-}
-
-// RangeForPath finds the source range that path addresses inside body,
-// which conforms to schema: attributes, nested blocks (by index for list
-// nesting, by label for map nesting) and elements of list, tuple, map and
-// object expressions. It stops at the deepest element it can find;
-// fallback is returned when not even the first step is in the source.
-func RangeForPath(body hcl.Body, schema *configschema.Block, path cty.Path, fallback hcl.Range) hcl.Range {
-	if len(path) == 0 {
-		return fallback
-	}
-	name, ok := stepName(path[0])
-	if !ok {
-		return fallback
-	}
-	content, _, _ := body.PartialContent(schema.BodySchema())
-	if content == nil {
-		return fallback
-	}
-	if attr, ok := content.Attributes[name]; ok {
-		return exprRangeForPath(attr.Expr, path[1:])
-	}
-	nb, ok := schema.BlockTypes[name]
-	if !ok {
-		return fallback
-	}
-	var blocks []*hcl.Block
-	for _, b := range content.Blocks {
-		if b.Type == name {
-			blocks = append(blocks, b)
-		}
-	}
-	if len(blocks) == 0 {
-		return fallback
-	}
-	rest := path[1:]
-	switch nb.Nesting {
-	case sdk.NestingList, sdk.NestingMap:
-		if len(rest) == 0 {
-			return blocks[0].DefRange
-		}
-		ix, ok := rest[0].(cty.IndexStep)
-		if !ok || !ix.Key.IsKnown() || ix.Key.IsNull() {
-			return blocks[0].DefRange
-		}
-		var chosen *hcl.Block
-		if nb.Nesting == sdk.NestingList && ix.Key.Type() == cty.Number {
-			i, acc := ix.Key.AsBigFloat().Int64()
-			if acc == 0 && i >= 0 && int(i) < len(blocks) {
-				chosen = blocks[i]
-			}
-		} else if nb.Nesting == sdk.NestingMap && ix.Key.Type() == cty.String {
-			for _, b := range blocks {
-				if len(b.Labels) > 0 && b.Labels[0] == ix.Key.AsString() {
-					chosen = b
+		v := cty.UnknownVal(ty)
+		if res != nil {
+			if got, ok := res.Outputs[o.Name]; ok {
+				if conv, err := convert.Convert(got, ty); err == nil {
+					v = conv
 				}
 			}
 		}
-		if chosen == nil {
-			return blocks[0].DefRange
-		}
-		return RangeForPath(chosen.Body, &nb.Block, rest[1:], chosen.DefRange)
-	default:
-		return RangeForPath(blocks[0].Body, &nb.Block, rest, blocks[0].DefRange)
+		outs[o.Name] = v
 	}
+	arts := map[string]cty.Value{}
+	for _, a := range schema.Artifacts {
+		v := cty.UnknownVal(cty.String)
+		if res != nil {
+			if p, ok := res.Artifacts[a.Name]; ok {
+				v = cty.StringVal(p)
+			}
+		}
+		arts[a.Name] = v
+	}
+	return cty.ObjectVal(map[string]cty.Value{"outputs": objectOrEmpty(outs), "artifacts": objectOrEmpty(arts)})
 }
 
-func stepName(s cty.PathStep) (string, bool) {
-	switch s := s.(type) {
-	case cty.GetAttrStep:
-		return s.Name, true
-	case cty.IndexStep:
-		if s.Key.Type() == cty.String && s.Key.IsKnown() && !s.Key.IsNull() {
-			return s.Key.AsString(), true
-		}
+func objectOrEmpty(m map[string]cty.Value) cty.Value {
+	if len(m) == 0 {
+		return cty.EmptyObjectVal
 	}
-	return "", false
+	return cty.ObjectVal(m)
 }
 
-func exprRangeForPath(expr hcl.Expression, path cty.Path) hcl.Range {
-	if len(path) == 0 {
-		return expr.Range()
-	}
-	if ix, ok := path[0].(cty.IndexStep); ok && ix.Key.IsKnown() && !ix.Key.IsNull() && ix.Key.Type() == cty.Number {
-		items, diags := hcl.ExprList(expr)
-		if diags.HasErrors() {
-			return expr.Range()
-		}
-		i, acc := ix.Key.AsBigFloat().Int64()
-		if acc != 0 || i < 0 || int(i) >= len(items) {
-			return expr.Range()
-		}
-		return exprRangeForPath(items[i], path[1:])
-	}
-	name, ok := stepName(path[0])
-	if !ok {
-		return expr.Range()
-	}
-	pairs, diags := hcl.ExprMap(expr)
-	if diags.HasErrors() {
-		return expr.Range()
-	}
-	for _, p := range pairs {
-		k, d := p.Key.Value(nil)
-		if d.HasErrors() || !k.IsKnown() || k.IsNull() || k.Type() != cty.String {
+// stepValues builds the `step` object for the named steps (all when
+// names is nil; the instances named, or all when a step's set is nil):
+// results of finished instances, unknown placeholders for the others. A
+// repeated step narrowed to some instances is an object keyed by instance
+// key (a count step's by index: step.a[3] indexes it the same way).
+func (g *Graph) stepValues(results map[string]StepResult, names map[string]map[int]bool) map[string]cty.Value {
+	out := map[string]cty.Value{}
+	for name, st := range g.Spec.Steps {
+		only, named := names[name]
+		if names != nil && !named {
 			continue
 		}
-		if k.AsString() == name {
-			return exprRangeForPath(p.Value, path[1:])
+		_, hasSchema := g.schemas[st.Plugin]
+		schema := g.sdkSchemas[st.Plugin]
+		inst := func(n *Node) cty.Value {
+			if r, ok := results[n.Addr]; ok {
+				return instanceValue(schema, hasSchema, &r)
+			}
+			return instanceValue(schema, hasSchema, nil)
+		}
+		if only != nil && g.kinds[name] != single && !g.failed[name] {
+			m := map[string]cty.Value{}
+			for i := range only {
+				n := g.nodes[i]
+				k := n.Key
+				if g.kinds[name] == countExp {
+					k = cty.StringVal(n.Key.AsBigFloat().String())
+				}
+				m[k.AsString()] = inst(n)
+			}
+			out[name] = objectOrEmpty(m)
+			continue
+		}
+		switch g.kinds[name] {
+		case single:
+			if insts := g.byStep[name]; len(insts) == 1 {
+				out[name] = inst(insts[0])
+			} else {
+				out[name] = cty.DynamicVal
+			}
+		case forEach:
+			m := map[string]cty.Value{}
+			for _, n := range g.byStep[name] {
+				m[n.Key.AsString()] = inst(n)
+			}
+			if g.failed[name] {
+				out[name] = cty.DynamicVal
+			} else {
+				out[name] = objectOrEmpty(m)
+			}
+		case countExp:
+			var vals []cty.Value
+			for _, n := range g.byStep[name] {
+				vals = append(vals, inst(n))
+			}
+			if g.failed[name] {
+				out[name] = cty.DynamicVal
+			} else if len(vals) == 0 {
+				out[name] = cty.EmptyTupleVal
+			} else {
+				out[name] = cty.TupleVal(vals)
+			}
 		}
 	}
-	return expr.Range()
+	return out
+}
+
+// scope is the evaluation scope of node n with the given step values.
+func (g *Graph) scope(n *Node, steps map[string]cty.Value) *lang.Scope {
+	return &lang.Scope{
+		BaseDir:    g.Spec.Dir,
+		Cwd:        g.opts.Cwd,
+		Vars:       g.Vars,
+		Locals:     g.Locals,
+		Steps:      steps,
+		Each:       n.Each,
+		CountIndex: n.CountIndex,
+		Functions:  g.funcs,
+	}
+}
+
+func (g *Graph) configSpec(plugin string) (hcldec.Spec, bool) {
+	if spec, ok := g.decSpecs[plugin]; ok {
+		return spec, true
+	}
+	b, ok := g.schemas[plugin]
+	if !ok {
+		return nil, false
+	}
+	spec := b.DecoderSpec()
+	g.decSpecs[plugin] = spec
+	return spec, true
 }

@@ -15,7 +15,7 @@
 //		// ... plugin ValidateConfig / Run with cfg ...
 //		d = g.DiagnosticsFromPlugin(n, pluginDiags)
 //	}
-//	spec.WriteDiagnostics(os.Stderr, dag.CompactPluginDiagnostics(all), 80, color)
+//	configs.WriteDiagnostics(os.Stderr, spec.Files, dag.CompactPluginDiagnostics(all))
 //
 // Plan is safe to call on a spec that loaded with errors (it is fuzzed
 // that way), so a CLI may report load, variable and plan errors at once.

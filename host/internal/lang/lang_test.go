@@ -181,7 +181,7 @@ func TestResolveVariablesErrors(t *testing.T) {
 		{"quoted string for number", []string{`n="abc"`}, nil, []string{"Invalid value for variable", "from a -var option", "a number is required"}},
 		{"object attribute type", []string{`cfg={lr="fast"}`}, nil, []string{"at lr: a number is required"}},
 		{"undeclared", []string{"nn=1"}, nil, []string{"Value for undeclared variable", `Did you mean "n"?`}},
-		{"file references and undeclared", nil, []string{bad}, []string{"Variables not allowed", "bad.hcl line 1", "Warning: Value for undeclared variable"}},
+		{"file references and undeclared", nil, []string{bad}, []string{"Variables not allowed", "bad.hcl:1:5", "Warning: Value for undeclared variable"}},
 		{"missing file", nil, []string{filepath.Join(dir, "none.hcl")}, []string{"Cannot read variables file"}},
 	}
 	for _, tt := range tests {
@@ -189,7 +189,7 @@ func TestResolveVariablesErrors(t *testing.T) {
 			spec := loadSpec(t, varSpec)
 			_, diags := lang.ResolveVariables(spec, tt.cli, tt.files, nil)
 			var sb strings.Builder
-			spec.WriteDiagnostics(&sb, diags, 0, false)
+			configs.WriteDiagnostics(&sb, spec.Files, diags)
 			out := sb.String()
 			rest := out
 			for _, w := range tt.want {

@@ -56,19 +56,9 @@ type OutputResult struct {
 	Known bool
 }
 
-type nodeState int
-
-const (
-	waiting nodeState = iota
-	running
-	succeeded
-	failed // failed or cancelled
-	skipped
-)
-
 // Execute runs the session's graph, recording everything in store. It
-// returns an *Error with ExitStepFailed when an instance failed and
-// ExitInterrupted when ctx was cancelled (SIGINT/SIGTERM); the Outcome is
+// returns an *Error of KindFailed when an instance failed and
+// KindInterrupted when ctx was cancelled (SIGINT/SIGTERM); the Outcome is
 // returned in every case once the run record exists.
 func (s *Session) Execute(ctx context.Context, store *runstore.Store, opts RunOptions) (*Outcome, error) {
 	if opts.Parallelism <= 0 {
@@ -86,120 +76,54 @@ func (s *Session) Execute(ctx context.Context, store *runstore.Store, opts RunOp
 	}
 	run, err := store.CreateRun(s.runMeta(opts))
 	if err != nil {
-		return nil, &Error{Code: ExitStepFailed, Err: fmt.Errorf("creating the run record in %s: %w", store.Root(), err)}
+		return nil, &Error{Kind: KindFailed, Err: fmt.Errorf("creating the run record in %s: %w", store.Root(), err)}
 	}
 	out := &Outcome{RunID: run.ID(), Counts: map[runstore.Status]int{}}
 	emit(Event{Kind: "run", RunID: run.ID(), Message: run.Dir()})
 
-	g := s.Graph
-	nodes := g.TopoOrder()
-	pos := map[*dag.Node]int{}
-	for i, n := range nodes {
-		pos[n] = i
-	}
-	state := map[*dag.Node]nodeState{}
-	remaining := map[*dag.Node]int{}
-	var ready []*dag.Node
-	for _, n := range nodes {
-		remaining[n] = len(g.Deps(n))
-		if remaining[n] == 0 {
-			ready = append(ready, n)
-		}
-	}
 	var (
 		mu      sync.Mutex
 		results = map[string]dag.StepResult{}
 	)
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	defer cancelRun(nil)
-
-	type completion struct {
-		n   *dag.Node
-		res nodeResult
-	}
-	done := make(chan completion)
-	inFlight := 0
-	stopping := false
-	skipReason := map[*dag.Node]string{}
-	start := func(n *dag.Node) {
-		state[n] = running
-		inFlight++
+	g := s.Graph
+	notRun := g.Walk(opts.Parallelism, func() bool { return runCtx.Err() != nil }, func(n *dag.Node) dag.VisitResult {
 		deps := map[string]dag.StepResult{}
 		mu.Lock()
 		for _, d := range g.Deps(n) {
 			deps[d.Addr] = results[d.Addr]
 		}
 		mu.Unlock()
-		go func() {
-			done <- completion{n, s.runNode(runCtx, store, run, n, deps, opts, emit)}
-		}()
-	}
-	// skipDependents marks everything downstream of n as skipped.
-	var skipDependents func(n *dag.Node, why string)
-	skipDependents = func(n *dag.Node, why string) {
-		for _, d := range g.Dependents(n) {
-			if state[d] == waiting {
-				state[d] = skipped
-				skipReason[d] = why
-				skipDependents(d, why)
-			}
-		}
-	}
-
-	for {
-		if !stopping && runCtx.Err() != nil {
-			stopping = true
-		}
-		sort.Slice(ready, func(i, j int) bool { return pos[ready[i]] < pos[ready[j]] })
-		for !stopping && len(ready) > 0 && inFlight < opts.Parallelism {
-			n := ready[0]
-			ready = ready[1:]
-			if state[n] != waiting {
-				continue
-			}
-			start(n)
-		}
-		if inFlight == 0 {
-			break
-		}
-		c := <-done
-		inFlight--
-		switch c.res.status {
+		r := s.runNode(runCtx, store, run, n, deps, opts, emit)
+		switch r.status {
 		case runstore.StatusSucceeded:
-			state[c.n] = succeeded
 			mu.Lock()
-			results[c.n.Addr] = c.res.result
+			results[n.Addr] = r.result
 			mu.Unlock()
-			for _, d := range g.Dependents(c.n) {
-				remaining[d]--
-				if remaining[d] == 0 && state[d] == waiting {
-					ready = append(ready, d)
-				}
-			}
+			return dag.VisitResult{OK: true}
 		case runstore.StatusSkipped:
-			state[c.n] = failed // recorded already
-		default:
-			state[c.n] = failed
-			if c.res.status == runstore.StatusFailed {
-				out.Failed = append(out.Failed, fmt.Sprintf("%s: %s", c.n.Addr, c.res.message))
-				skipDependents(c.n, fmt.Sprintf("upstream %s failed", c.n.Addr))
-				if !opts.KeepGoing && !stopping {
-					stopping = true
-					cancelRun(fmt.Errorf("%s failed (fail-fast; use --keep-going to run the independent steps)", c.n.Addr))
-				}
-			} else {
-				skipDependents(c.n, fmt.Sprintf("upstream %s was cancelled", c.n.Addr))
+			return dag.VisitResult{} // recorded already
+		case runstore.StatusFailed:
+			mu.Lock()
+			out.Failed = append(out.Failed, fmt.Sprintf("%s: %s", n.Addr, r.message))
+			mu.Unlock()
+			if !opts.KeepGoing {
+				cancelRun(fmt.Errorf("%s failed (fail-fast; use --keep-going to run the independent steps)", n.Addr))
 			}
+			return dag.VisitResult{SkipWhy: fmt.Sprintf("upstream %s failed", n.Addr)}
+		default:
+			return dag.VisitResult{SkipWhy: fmt.Sprintf("upstream %s was cancelled", n.Addr)}
 		}
-	}
+	})
 
 	interrupted := ctx.Err() != nil
 	// Instances that never ran are recorded as skipped, with the reason.
-	for _, n := range nodes {
-		if state[n] == running || state[n] == succeeded || state[n] == failed {
+	for _, n := range g.TopoOrder() {
+		why, never := notRun[n]
+		if !never {
 			continue
 		}
-		why := skipReason[n]
 		if why == "" {
 			switch {
 			case interrupted:
@@ -224,22 +148,22 @@ func (s *Session) Execute(ctx context.Context, store *runstore.Store, opts RunOp
 	case interrupted:
 		status = runstore.StatusCancelled
 		out.Message = "interrupted: " + fmt.Sprint(context.Cause(ctx))
-		retErr = &Error{Code: ExitInterrupted, Err: errors.New(out.Message)}
+		retErr = &Error{Kind: KindInterrupted, Err: errors.New(out.Message)}
 	case len(out.Failed) > 0:
 		status = runstore.StatusFailed
 		out.Message = fmt.Sprintf("%d step instance(s) failed", len(out.Failed))
-		retErr = &Error{Code: ExitStepFailed, Err: fmt.Errorf("%s:\n  %s", out.Message, strings.Join(out.Failed, "\n  "))}
+		retErr = &Error{Kind: KindFailed, Err: fmt.Errorf("%s:\n  %s", out.Message, strings.Join(out.Failed, "\n  "))}
 	case out.Counts[runstore.StatusCancelled] > 0 || out.Counts[runstore.StatusSkipped] > 0:
 		status = runstore.StatusFailed
 		out.Message = "some steps did not run"
-		retErr = &Error{Code: ExitStepFailed, Err: errors.New(out.Message)}
+		retErr = &Error{Kind: KindFailed, Err: errors.New(out.Message)}
 	default:
 		status = runstore.StatusSucceeded
 	}
 	out.Status = status
 	s.recordOutputs(run, results, out, emit)
 	if err := run.Finish(status, out.Message); err != nil && retErr == nil {
-		retErr = &Error{Code: ExitStepFailed, Err: err}
+		retErr = &Error{Kind: KindFailed, Err: err}
 	}
 	emit(Event{Kind: "finish", RunID: run.ID(), Status: string(status), Message: out.Message})
 	return out, retErr

@@ -180,6 +180,11 @@ func (x *nodeExec) execute(ctx context.Context) nodeResult {
 		RunID: x.run.ID(), Step: x.n.Addr, Config: x.pcfg, WorkDir: x.st.WorkDir(), StateDir: x.st.StateDir(),
 		Seed: x.info.Seed, Backend: x.info.Backend,
 	}, police.onEvent)
+	if jc, ok := x.conn.(JobConn); ok {
+		if j, ok := jc.Job(); ok {
+			x.st.SetJob(j)
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return x.s.finishCancelled(x.st, x.n, x.p, ctx, err.Error(), x.emit)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/shammie-ml/shammie/host/internal/runstore"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/pluginhost"
 )
@@ -36,6 +37,13 @@ type Conn interface {
 	Run(ctx context.Context, req pluginhost.RunRequest, onEvent func(pluginhost.Event)) (pluginhost.Status, error)
 	StderrTail() string
 	Kill()
+}
+
+// JobConn is a Conn that runs steps as cluster jobs; the runner records
+// the job of each step it ran.
+type JobConn interface {
+	Conn
+	Job() (runstore.JobRef, bool)
 }
 
 // Launcher starts a plugin process.

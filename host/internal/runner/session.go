@@ -28,19 +28,20 @@ import (
 	"github.com/shammie-ml/shammie/sdk"
 )
 
-// Exit codes of the shammie CLI; the runner's errors carry one.
+// Kind says what went wrong; the command maps it to an exit code.
+type Kind int
+
 const (
-	ExitOK          = 0
-	ExitStepFailed  = 1
-	ExitUsage       = 2 // bad command line, spec or config
-	ExitPlugin      = 3 // plugin or lock file problem
-	ExitInterrupted = 130
+	KindFailed      Kind = iota // a step failed, or a record could not be written
+	KindInvalid                 // bad command line, spec or config
+	KindPlugin                  // plugin or lock file problem
+	KindInterrupted             // cancelled by a signal
 )
 
 // Error is a failure with diagnostics (rendered with source snippets) or a
-// plain message, and the exit code it maps to.
+// plain message, and what kind of failure it is.
 type Error struct {
-	Code  int
+	Kind  Kind
 	Diags hcl.Diagnostics
 	Err   error
 }
@@ -53,22 +54,6 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
-
-// ExitCode returns the exit code for err (ExitOK for nil; 1 for an error
-// that is not an *Error).
-func ExitCode(err error) int {
-	if err == nil {
-		return ExitOK
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	if errors.Is(err, context.Canceled) {
-		return ExitInterrupted
-	}
-	return ExitStepFailed
-}
 
 // Timeouts of the plugin calls that only answer questions: a plugin that
 // never answers must not hang validate, plan or run. Variables for tests.
@@ -160,7 +145,7 @@ func Load(ctx context.Context, opts LoadOptions, pool *Pool) (*Session, error) {
 			diags = appendNew(diags, d)
 		}
 		pool.Close()
-		return s, &Error{Code: ExitUsage, Diags: s.maskDiags(diags)}
+		return s, &Error{Kind: KindInvalid, Diags: s.maskDiags(diags)}
 	}
 	s.Warnings = append(s.Warnings, diags...)
 
@@ -173,14 +158,14 @@ func Load(ctx context.Context, opts LoadOptions, pool *Pool) (*Session, error) {
 	s.Graph = g
 	if diags.HasErrors() {
 		pool.Close()
-		return s, &Error{Code: ExitUsage, Diags: s.maskDiags(diags)}
+		return s, &Error{Kind: KindInvalid, Diags: s.maskDiags(diags)}
 	}
 	s.Warnings = append(s.Warnings, s.maskDiags(diags)...)
 	if !opts.SkipPluginValidation {
 		diags = dag.CompactPluginDiagnostics(s.validateStatic(ctx))
 		if diags.HasErrors() {
 			pool.Close()
-			return s, &Error{Code: ExitUsage, Diags: s.maskDiags(diags)}
+			return s, &Error{Kind: KindInvalid, Diags: s.maskDiags(diags)}
 		}
 		s.Warnings = append(s.Warnings, diags...)
 	}
@@ -212,7 +197,7 @@ func (s *Session) resolvePlugins(ctx context.Context) error {
 	lock, files, diags := depsfile.Load(lockPath)
 	s.addFiles(files)
 	if diags.HasErrors() {
-		return &Error{Code: ExitPlugin, Diags: diags}
+		return &Error{Kind: KindPlugin, Diags: diags}
 	}
 	s.Lock = lock
 	used := map[string]bool{}
@@ -246,7 +231,7 @@ func (s *Session) resolvePlugins(ctx context.Context) error {
 		s.Plugins[label] = &Plugin{Label: label, Source: decl.Source, Path: lp.Path, SHA256: lp.SHA256, Version: lp.Version}
 	}
 	if diags.HasErrors() {
-		return &Error{Code: ExitPlugin, Diags: diags}
+		return &Error{Kind: KindPlugin, Diags: diags}
 	}
 	sort.Strings(labels)
 	errs := make([]error, len(labels))
@@ -260,7 +245,7 @@ func (s *Session) resolvePlugins(ctx context.Context) error {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return &Error{Code: ExitPlugin, Err: err}
+		return &Error{Kind: KindPlugin, Err: err}
 	}
 	return nil
 }
@@ -315,6 +300,7 @@ func (s *Session) describe(ctx context.Context, p *Plugin) error {
 func (s *Session) validateStatic(ctx context.Context) hcl.Diagnostics {
 	nodes := s.Graph.Nodes()
 	results := make([]hcl.Diagnostics, len(nodes))
+	cfgs := make([]cty.Value, len(nodes)) // cty.NilVal: not sent to the plugin
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < min(s.Opts.Parallelism, len(nodes)); w++ {
@@ -340,12 +326,10 @@ func (s *Session) validateStatic(ctx context.Context) hcl.Diagnostics {
 						continue
 					}
 				}
-				d, err := s.validateNode(ctx, n, cfg)
-				if err != nil {
-					results[i] = append(results[i], &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin failed to validate the config", Detail: err.Error(), Subject: n.Step.DeclRange.Ptr()})
-					continue
-				}
-				results[i] = append(results[i], d...)
+				// Plugins get plain values (marks do not cross the wire);
+				// the plugin schema's sensitive attributes tell it what is
+				// secret.
+				cfgs[i], _ = cfg.UnmarkDeep()
 			}
 		}()
 	}
@@ -354,6 +338,9 @@ func (s *Session) validateStatic(ctx context.Context) hcl.Diagnostics {
 	}
 	close(work)
 	wg.Wait()
+	for i, d := range s.validateBatched(ctx, nodes, cfgs) {
+		results[i] = append(results[i], d...)
+	}
 	var diags hcl.Diagnostics
 	for _, d := range results {
 		diags = append(diags, d...)

@@ -100,6 +100,19 @@ func (s *Store) pathDigest(abs string, fi os.FileInfo) (string, error) {
 	if fi.Mode().IsRegular() {
 		return s.fileDigest(abs, fi)
 	}
+	// A directory is walked once per command: a sweep of 1000 instances
+	// naming one data directory does not stat its files 1000 times.
+	if d, ok := s.dirDigests.Load(abs); ok {
+		return d.(string), nil
+	}
+	d, err := s.dirDigest(abs)
+	if err == nil {
+		s.dirDigests.Store(abs, d)
+	}
+	return d, err
+}
+
+func (s *Store) dirDigest(abs string) (string, error) {
 	type entry struct{ rel, digest string }
 	var ents []entry
 	n := 0

@@ -177,6 +177,11 @@ func TestFileInputs(t *testing.T) {
 		t.Fatalf("FileInputs = %v; want a.csv and the data dir only", first)
 	}
 	write("data/sub/x.txt", "y")
+	// The next command (a new Store) sees the change.
+	s, err = Open(s.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
 	second, err := s.FileInputs(cfg, base)
 	if err != nil {
 		t.Fatal(err)

@@ -115,9 +115,11 @@ type StepRecord struct {
 	Diagnostics   []string `json:"diagnostics,omitempty"`
 	StderrTail    string   `json:"stderr_tail,omitempty"`
 	// CacheWarning says why a succeeded step's result was not cached.
-	CacheWarning string     `json:"cache_warning,omitempty"`
-	StartedAt    time.Time  `json:"started_at"`
-	EndedAt      *time.Time `json:"ended_at,omitempty"`
+	CacheWarning string `json:"cache_warning,omitempty"`
+	// Job is the cluster job that ran the step (--executor slurm).
+	Job       *JobRef    `json:"job,omitempty"`
+	StartedAt time.Time  `json:"started_at"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
 	// DurationMS is the wall time of the step (for a cache hit: of the run
 	// that computed it).
 	DurationMS int64                     `json:"duration_ms"`
@@ -333,4 +335,11 @@ func decodeValues(m map[string]Value) (map[string]cty.Value, error) {
 		out[name] = cv
 	}
 	return out, nil
+}
+
+// JobRef names the cluster job that ran a step.
+type JobRef struct {
+	Executor string `json:"executor"` // "slurm"
+	ID       string `json:"id"`       // 812_3
+	Node     string `json:"node,omitempty"`
 }

@@ -471,6 +471,14 @@ func (st *Step) Artifacts() map[string]ArtifactRecord {
 	return out
 }
 
+// SetJob records the cluster job that runs the step; it is written with
+// the final record.
+func (st *Step) SetJob(j JobRef) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.rec.Job = &j
+}
+
 // StepResult is how a step ended.
 type StepResult struct {
 	// Status: succeeded, failed, cancelled or skipped. "" takes the plugin's

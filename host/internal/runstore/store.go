@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -24,6 +25,9 @@ type Store struct {
 	now func() time.Time
 	// process identifies the recording process; tests fake a dead one.
 	process func() ProcessInfo
+	// dirDigests are the content digests of directories named by configs,
+	// by absolute path, for the life of this Store (one command).
+	dirDigests sync.Map
 }
 
 // Open opens (creating if needed) the store at dir.

@@ -34,6 +34,7 @@ type config struct {
 	Steps   int     `cty:"steps" default:"3" doc:"progress steps to report"`
 	PIDFile string  `cty:"pidfile" optional:"true" doc:"file to write the plugin's pid to once running"`
 	Token   string  `cty:"token" optional:"true" sensitive:"true" doc:"a secret that must not appear in records"`
+	Model   string  `cty:"model" optional:"true" accepts:"application/vnd.shammie.model+safetensors,application/vnd.safetensors" doc:"a model file (only its media type is checked, by the host)"`
 }
 
 type testPlugin struct{}

@@ -187,7 +187,7 @@ func (x Log_Level) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Log_Level.Descriptor instead.
 func (Log_Level) EnumDescriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{18, 0}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{20, 0}
 }
 
 type Status_State int32
@@ -239,7 +239,7 @@ func (x Status_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Status_State.Descriptor instead.
 func (Status_State) EnumDescriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{21, 0}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{23, 0}
 }
 
 type GetMetadataRequest struct {
@@ -520,9 +520,14 @@ type Attribute struct {
 	TypeJson []byte                 `protobuf:"bytes,2,opt,name=type_json,json=typeJson,proto3" json:"type_json,omitempty"`
 	Required bool                   `protobuf:"varint,3,opt,name=required,proto3" json:"required,omitempty"`
 	// Default for an optional attribute; unset means null.
-	Default       *Value `protobuf:"bytes,4,opt,name=default,proto3" json:"default,omitempty"`
-	Description   string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
-	Sensitive     bool   `protobuf:"varint,6,opt,name=sensitive,proto3" json:"sensitive,omitempty"`
+	Default     *Value `protobuf:"bytes,4,opt,name=default,proto3" json:"default,omitempty"`
+	Description string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	Sensitive   bool   `protobuf:"varint,6,opt,name=sensitive,proto3" json:"sensitive,omitempty"`
+	// For an attribute naming files (a string, or a list or map of
+	// strings): the media types of artifacts it accepts ("type/subtype",
+	// "type/*" or "*/*"). The host checks step.X.artifacts.Y references
+	// against them before running. Empty: any.
+	Accepts       []string `protobuf:"bytes,7,rep,name=accepts,proto3" json:"accepts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -597,6 +602,13 @@ func (x *Attribute) GetSensitive() bool {
 		return x.Sensitive
 	}
 	return false
+}
+
+func (x *Attribute) GetAccepts() []string {
+	if x != nil {
+		return x.Accepts
+	}
+	return nil
 }
 
 type NestedBlock struct {
@@ -1183,6 +1195,94 @@ func (x *ValidateConfigResponse) GetDiagnostics() []*Diagnostic {
 	return nil
 }
 
+type ValidateConfigsRequest struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Requests      []*ValidateConfigRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateConfigsRequest) Reset() {
+	*x = ValidateConfigsRequest{}
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateConfigsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateConfigsRequest) ProtoMessage() {}
+
+func (x *ValidateConfigsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateConfigsRequest.ProtoReflect.Descriptor instead.
+func (*ValidateConfigsRequest) Descriptor() ([]byte, []int) {
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ValidateConfigsRequest) GetRequests() []*ValidateConfigRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+type ValidateConfigsResponse struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	Responses     []*ValidateConfigResponse `protobuf:"bytes,1,rep,name=responses,proto3" json:"responses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateConfigsResponse) Reset() {
+	*x = ValidateConfigsResponse{}
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateConfigsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateConfigsResponse) ProtoMessage() {}
+
+func (x *ValidateConfigsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateConfigsResponse.ProtoReflect.Descriptor instead.
+func (*ValidateConfigsResponse) Descriptor() ([]byte, []int) {
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ValidateConfigsResponse) GetResponses() []*ValidateConfigResponse {
+	if x != nil {
+		return x.Responses
+	}
+	return nil
+}
+
 type RunRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	RunId  string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
@@ -1202,7 +1302,7 @@ type RunRequest struct {
 
 func (x *RunRequest) Reset() {
 	*x = RunRequest{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1314,7 @@ func (x *RunRequest) String() string {
 func (*RunRequest) ProtoMessage() {}
 
 func (x *RunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1327,7 @@ func (x *RunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunRequest.ProtoReflect.Descriptor instead.
 func (*RunRequest) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RunRequest) GetRunId() string {
@@ -1291,7 +1391,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1303,7 +1403,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1416,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Progress) GetStage() string {
@@ -1359,7 +1459,7 @@ type Metric struct {
 
 func (x *Metric) Reset() {
 	*x = Metric{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +1471,7 @@ func (x *Metric) String() string {
 func (*Metric) ProtoMessage() {}
 
 func (x *Metric) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +1484,7 @@ func (x *Metric) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Metric.ProtoReflect.Descriptor instead.
 func (*Metric) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Metric) GetName() string {
@@ -1425,7 +1525,7 @@ type Log struct {
 
 func (x *Log) Reset() {
 	*x = Log{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1437,7 +1537,7 @@ func (x *Log) String() string {
 func (*Log) ProtoMessage() {}
 
 func (x *Log) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1450,7 +1550,7 @@ func (x *Log) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Log.ProtoReflect.Descriptor instead.
 func (*Log) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Log) GetLevel() Log_Level {
@@ -1481,7 +1581,7 @@ type Artifact struct {
 
 func (x *Artifact) Reset() {
 	*x = Artifact{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1593,7 @@ func (x *Artifact) String() string {
 func (*Artifact) ProtoMessage() {}
 
 func (x *Artifact) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1606,7 @@ func (x *Artifact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Artifact.ProtoReflect.Descriptor instead.
 func (*Artifact) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Artifact) GetName() string {
@@ -1554,7 +1654,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1566,7 +1666,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1579,7 +1679,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Output) GetName() string {
@@ -1607,7 +1707,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +1719,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +1732,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Status) GetState() Status_State {
@@ -1674,7 +1774,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1686,7 +1786,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1699,7 +1799,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Event) GetTimeUnixNano() int64 {
@@ -1824,7 +1924,7 @@ type StopRequest struct {
 
 func (x *StopRequest) Reset() {
 	*x = StopRequest{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1836,7 +1936,7 @@ func (x *StopRequest) String() string {
 func (*StopRequest) ProtoMessage() {}
 
 func (x *StopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1849,7 +1949,7 @@ func (x *StopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
 func (*StopRequest) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StopRequest) GetReason() string {
@@ -1881,7 +1981,7 @@ type StopResponse struct {
 
 func (x *StopResponse) Reset() {
 	*x = StopResponse{}
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1893,7 +1993,7 @@ func (x *StopResponse) String() string {
 func (*StopResponse) ProtoMessage() {}
 
 func (x *StopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_shammie_plugin_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1906,7 +2006,7 @@ func (x *StopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResponse.ProtoReflect.Descriptor instead.
 func (*StopResponse) Descriptor() ([]byte, []int) {
-	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_shammie_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 var File_shammie_plugin_v1_plugin_proto protoreflect.FileDescriptor
@@ -1930,14 +2030,15 @@ const file_shammie_plugin_v1_plugin_proto_rawDesc = "" +
 	"value_json\x18\x02 \x01(\fR\tvalueJson\x128\n" +
 	"\bunknowns\x18\x03 \x03(\v2\x1c.shammie.plugin.v1.ValuePathR\bunknowns\">\n" +
 	"\tValuePath\x121\n" +
-	"\x05steps\x18\x01 \x03(\v2\x1b.shammie.plugin.v1.PathStepR\x05steps\"\xcc\x01\n" +
+	"\x05steps\x18\x01 \x03(\v2\x1b.shammie.plugin.v1.PathStepR\x05steps\"\xe6\x01\n" +
 	"\tAttribute\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\ttype_json\x18\x02 \x01(\fR\btypeJson\x12\x1a\n" +
 	"\brequired\x18\x03 \x01(\bR\brequired\x122\n" +
 	"\adefault\x18\x04 \x01(\v2\x18.shammie.plugin.v1.ValueR\adefault\x12 \n" +
 	"\vdescription\x18\x05 \x01(\tR\vdescription\x12\x1c\n" +
-	"\tsensitive\x18\x06 \x01(\bR\tsensitive\"\xbb\x02\n" +
+	"\tsensitive\x18\x06 \x01(\bR\tsensitive\x12\x18\n" +
+	"\aaccepts\x18\a \x03(\tR\aaccepts\"\xbb\x02\n" +
 	"\vNestedBlock\x12\x1b\n" +
 	"\ttype_name\x18\x01 \x01(\tR\btypeName\x12@\n" +
 	"\anesting\x18\x02 \x01(\x0e2&.shammie.plugin.v1.NestedBlock.NestingR\anesting\x12.\n" +
@@ -1989,7 +2090,11 @@ const file_shammie_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x15ValidateConfigRequest\x120\n" +
 	"\x06config\x18\x01 \x01(\v2\x18.shammie.plugin.v1.ValueR\x06config\"Y\n" +
 	"\x16ValidateConfigResponse\x12?\n" +
-	"\vdiagnostics\x18\x01 \x03(\v2\x1d.shammie.plugin.v1.DiagnosticR\vdiagnostics\"\xcf\x01\n" +
+	"\vdiagnostics\x18\x01 \x03(\v2\x1d.shammie.plugin.v1.DiagnosticR\vdiagnostics\"^\n" +
+	"\x16ValidateConfigsRequest\x12D\n" +
+	"\brequests\x18\x01 \x03(\v2(.shammie.plugin.v1.ValidateConfigRequestR\brequests\"b\n" +
+	"\x17ValidateConfigsResponse\x12G\n" +
+	"\tresponses\x18\x01 \x03(\v2).shammie.plugin.v1.ValidateConfigResponseR\tresponses\"\xcf\x01\n" +
 	"\n" +
 	"RunRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x12\n" +
@@ -2051,11 +2156,12 @@ const file_shammie_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\tR\x05runId\x12\x12\n" +
 	"\x04step\x18\x03 \x01(\tR\x04step\"\x0e\n" +
-	"\fStopResponse2\x9a\x03\n" +
+	"\fStopResponse2\x84\x04\n" +
 	"\x06Plugin\x12Q\n" +
 	"\vGetMetadata\x12%.shammie.plugin.v1.GetMetadataRequest\x1a\x1b.shammie.plugin.v1.Metadata\x12K\n" +
 	"\tGetSchema\x12#.shammie.plugin.v1.GetSchemaRequest\x1a\x19.shammie.plugin.v1.Schema\x12e\n" +
-	"\x0eValidateConfig\x12(.shammie.plugin.v1.ValidateConfigRequest\x1a).shammie.plugin.v1.ValidateConfigResponse\x12@\n" +
+	"\x0eValidateConfig\x12(.shammie.plugin.v1.ValidateConfigRequest\x1a).shammie.plugin.v1.ValidateConfigResponse\x12h\n" +
+	"\x0fValidateConfigs\x12).shammie.plugin.v1.ValidateConfigsRequest\x1a*.shammie.plugin.v1.ValidateConfigsResponse\x12@\n" +
 	"\x03Run\x12\x1d.shammie.plugin.v1.RunRequest\x1a\x18.shammie.plugin.v1.Event0\x01\x12G\n" +
 	"\x04Stop\x12\x1e.shammie.plugin.v1.StopRequest\x1a\x1f.shammie.plugin.v1.StopResponseB;Z9github.com/shammie-ml/shammie/sdk/proto/pluginv1;pluginv1b\x06proto3"
 
@@ -2072,37 +2178,39 @@ func file_shammie_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_shammie_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_shammie_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_shammie_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_shammie_plugin_v1_plugin_proto_goTypes = []any{
-	(NestedBlock_Nesting)(0),       // 0: shammie.plugin.v1.NestedBlock.Nesting
-	(Diagnostic_Severity)(0),       // 1: shammie.plugin.v1.Diagnostic.Severity
-	(Log_Level)(0),                 // 2: shammie.plugin.v1.Log.Level
-	(Status_State)(0),              // 3: shammie.plugin.v1.Status.State
-	(*GetMetadataRequest)(nil),     // 4: shammie.plugin.v1.GetMetadataRequest
-	(*Metadata)(nil),               // 5: shammie.plugin.v1.Metadata
-	(*GetSchemaRequest)(nil),       // 6: shammie.plugin.v1.GetSchemaRequest
-	(*Value)(nil),                  // 7: shammie.plugin.v1.Value
-	(*ValuePath)(nil),              // 8: shammie.plugin.v1.ValuePath
-	(*Attribute)(nil),              // 9: shammie.plugin.v1.Attribute
-	(*NestedBlock)(nil),            // 10: shammie.plugin.v1.NestedBlock
-	(*Block)(nil),                  // 11: shammie.plugin.v1.Block
-	(*OutputDecl)(nil),             // 12: shammie.plugin.v1.OutputDecl
-	(*ArtifactDecl)(nil),           // 13: shammie.plugin.v1.ArtifactDecl
-	(*Schema)(nil),                 // 14: shammie.plugin.v1.Schema
-	(*PathStep)(nil),               // 15: shammie.plugin.v1.PathStep
-	(*Diagnostic)(nil),             // 16: shammie.plugin.v1.Diagnostic
-	(*ValidateConfigRequest)(nil),  // 17: shammie.plugin.v1.ValidateConfigRequest
-	(*ValidateConfigResponse)(nil), // 18: shammie.plugin.v1.ValidateConfigResponse
-	(*RunRequest)(nil),             // 19: shammie.plugin.v1.RunRequest
-	(*Progress)(nil),               // 20: shammie.plugin.v1.Progress
-	(*Metric)(nil),                 // 21: shammie.plugin.v1.Metric
-	(*Log)(nil),                    // 22: shammie.plugin.v1.Log
-	(*Artifact)(nil),               // 23: shammie.plugin.v1.Artifact
-	(*Output)(nil),                 // 24: shammie.plugin.v1.Output
-	(*Status)(nil),                 // 25: shammie.plugin.v1.Status
-	(*Event)(nil),                  // 26: shammie.plugin.v1.Event
-	(*StopRequest)(nil),            // 27: shammie.plugin.v1.StopRequest
-	(*StopResponse)(nil),           // 28: shammie.plugin.v1.StopResponse
+	(NestedBlock_Nesting)(0),        // 0: shammie.plugin.v1.NestedBlock.Nesting
+	(Diagnostic_Severity)(0),        // 1: shammie.plugin.v1.Diagnostic.Severity
+	(Log_Level)(0),                  // 2: shammie.plugin.v1.Log.Level
+	(Status_State)(0),               // 3: shammie.plugin.v1.Status.State
+	(*GetMetadataRequest)(nil),      // 4: shammie.plugin.v1.GetMetadataRequest
+	(*Metadata)(nil),                // 5: shammie.plugin.v1.Metadata
+	(*GetSchemaRequest)(nil),        // 6: shammie.plugin.v1.GetSchemaRequest
+	(*Value)(nil),                   // 7: shammie.plugin.v1.Value
+	(*ValuePath)(nil),               // 8: shammie.plugin.v1.ValuePath
+	(*Attribute)(nil),               // 9: shammie.plugin.v1.Attribute
+	(*NestedBlock)(nil),             // 10: shammie.plugin.v1.NestedBlock
+	(*Block)(nil),                   // 11: shammie.plugin.v1.Block
+	(*OutputDecl)(nil),              // 12: shammie.plugin.v1.OutputDecl
+	(*ArtifactDecl)(nil),            // 13: shammie.plugin.v1.ArtifactDecl
+	(*Schema)(nil),                  // 14: shammie.plugin.v1.Schema
+	(*PathStep)(nil),                // 15: shammie.plugin.v1.PathStep
+	(*Diagnostic)(nil),              // 16: shammie.plugin.v1.Diagnostic
+	(*ValidateConfigRequest)(nil),   // 17: shammie.plugin.v1.ValidateConfigRequest
+	(*ValidateConfigResponse)(nil),  // 18: shammie.plugin.v1.ValidateConfigResponse
+	(*ValidateConfigsRequest)(nil),  // 19: shammie.plugin.v1.ValidateConfigsRequest
+	(*ValidateConfigsResponse)(nil), // 20: shammie.plugin.v1.ValidateConfigsResponse
+	(*RunRequest)(nil),              // 21: shammie.plugin.v1.RunRequest
+	(*Progress)(nil),                // 22: shammie.plugin.v1.Progress
+	(*Metric)(nil),                  // 23: shammie.plugin.v1.Metric
+	(*Log)(nil),                     // 24: shammie.plugin.v1.Log
+	(*Artifact)(nil),                // 25: shammie.plugin.v1.Artifact
+	(*Output)(nil),                  // 26: shammie.plugin.v1.Output
+	(*Status)(nil),                  // 27: shammie.plugin.v1.Status
+	(*Event)(nil),                   // 28: shammie.plugin.v1.Event
+	(*StopRequest)(nil),             // 29: shammie.plugin.v1.StopRequest
+	(*StopResponse)(nil),            // 30: shammie.plugin.v1.StopResponse
 }
 var file_shammie_plugin_v1_plugin_proto_depIdxs = []int32{
 	8,  // 0: shammie.plugin.v1.Value.unknowns:type_name -> shammie.plugin.v1.ValuePath
@@ -2119,32 +2227,36 @@ var file_shammie_plugin_v1_plugin_proto_depIdxs = []int32{
 	15, // 11: shammie.plugin.v1.Diagnostic.path:type_name -> shammie.plugin.v1.PathStep
 	7,  // 12: shammie.plugin.v1.ValidateConfigRequest.config:type_name -> shammie.plugin.v1.Value
 	16, // 13: shammie.plugin.v1.ValidateConfigResponse.diagnostics:type_name -> shammie.plugin.v1.Diagnostic
-	7,  // 14: shammie.plugin.v1.RunRequest.config:type_name -> shammie.plugin.v1.Value
-	2,  // 15: shammie.plugin.v1.Log.level:type_name -> shammie.plugin.v1.Log.Level
-	7,  // 16: shammie.plugin.v1.Output.value:type_name -> shammie.plugin.v1.Value
-	3,  // 17: shammie.plugin.v1.Status.state:type_name -> shammie.plugin.v1.Status.State
-	16, // 18: shammie.plugin.v1.Status.diagnostics:type_name -> shammie.plugin.v1.Diagnostic
-	20, // 19: shammie.plugin.v1.Event.progress:type_name -> shammie.plugin.v1.Progress
-	21, // 20: shammie.plugin.v1.Event.metric:type_name -> shammie.plugin.v1.Metric
-	22, // 21: shammie.plugin.v1.Event.log:type_name -> shammie.plugin.v1.Log
-	23, // 22: shammie.plugin.v1.Event.artifact:type_name -> shammie.plugin.v1.Artifact
-	24, // 23: shammie.plugin.v1.Event.output:type_name -> shammie.plugin.v1.Output
-	25, // 24: shammie.plugin.v1.Event.status:type_name -> shammie.plugin.v1.Status
-	4,  // 25: shammie.plugin.v1.Plugin.GetMetadata:input_type -> shammie.plugin.v1.GetMetadataRequest
-	6,  // 26: shammie.plugin.v1.Plugin.GetSchema:input_type -> shammie.plugin.v1.GetSchemaRequest
-	17, // 27: shammie.plugin.v1.Plugin.ValidateConfig:input_type -> shammie.plugin.v1.ValidateConfigRequest
-	19, // 28: shammie.plugin.v1.Plugin.Run:input_type -> shammie.plugin.v1.RunRequest
-	27, // 29: shammie.plugin.v1.Plugin.Stop:input_type -> shammie.plugin.v1.StopRequest
-	5,  // 30: shammie.plugin.v1.Plugin.GetMetadata:output_type -> shammie.plugin.v1.Metadata
-	14, // 31: shammie.plugin.v1.Plugin.GetSchema:output_type -> shammie.plugin.v1.Schema
-	18, // 32: shammie.plugin.v1.Plugin.ValidateConfig:output_type -> shammie.plugin.v1.ValidateConfigResponse
-	26, // 33: shammie.plugin.v1.Plugin.Run:output_type -> shammie.plugin.v1.Event
-	28, // 34: shammie.plugin.v1.Plugin.Stop:output_type -> shammie.plugin.v1.StopResponse
-	30, // [30:35] is the sub-list for method output_type
-	25, // [25:30] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	17, // 14: shammie.plugin.v1.ValidateConfigsRequest.requests:type_name -> shammie.plugin.v1.ValidateConfigRequest
+	18, // 15: shammie.plugin.v1.ValidateConfigsResponse.responses:type_name -> shammie.plugin.v1.ValidateConfigResponse
+	7,  // 16: shammie.plugin.v1.RunRequest.config:type_name -> shammie.plugin.v1.Value
+	2,  // 17: shammie.plugin.v1.Log.level:type_name -> shammie.plugin.v1.Log.Level
+	7,  // 18: shammie.plugin.v1.Output.value:type_name -> shammie.plugin.v1.Value
+	3,  // 19: shammie.plugin.v1.Status.state:type_name -> shammie.plugin.v1.Status.State
+	16, // 20: shammie.plugin.v1.Status.diagnostics:type_name -> shammie.plugin.v1.Diagnostic
+	22, // 21: shammie.plugin.v1.Event.progress:type_name -> shammie.plugin.v1.Progress
+	23, // 22: shammie.plugin.v1.Event.metric:type_name -> shammie.plugin.v1.Metric
+	24, // 23: shammie.plugin.v1.Event.log:type_name -> shammie.plugin.v1.Log
+	25, // 24: shammie.plugin.v1.Event.artifact:type_name -> shammie.plugin.v1.Artifact
+	26, // 25: shammie.plugin.v1.Event.output:type_name -> shammie.plugin.v1.Output
+	27, // 26: shammie.plugin.v1.Event.status:type_name -> shammie.plugin.v1.Status
+	4,  // 27: shammie.plugin.v1.Plugin.GetMetadata:input_type -> shammie.plugin.v1.GetMetadataRequest
+	6,  // 28: shammie.plugin.v1.Plugin.GetSchema:input_type -> shammie.plugin.v1.GetSchemaRequest
+	17, // 29: shammie.plugin.v1.Plugin.ValidateConfig:input_type -> shammie.plugin.v1.ValidateConfigRequest
+	19, // 30: shammie.plugin.v1.Plugin.ValidateConfigs:input_type -> shammie.plugin.v1.ValidateConfigsRequest
+	21, // 31: shammie.plugin.v1.Plugin.Run:input_type -> shammie.plugin.v1.RunRequest
+	29, // 32: shammie.plugin.v1.Plugin.Stop:input_type -> shammie.plugin.v1.StopRequest
+	5,  // 33: shammie.plugin.v1.Plugin.GetMetadata:output_type -> shammie.plugin.v1.Metadata
+	14, // 34: shammie.plugin.v1.Plugin.GetSchema:output_type -> shammie.plugin.v1.Schema
+	18, // 35: shammie.plugin.v1.Plugin.ValidateConfig:output_type -> shammie.plugin.v1.ValidateConfigResponse
+	20, // 36: shammie.plugin.v1.Plugin.ValidateConfigs:output_type -> shammie.plugin.v1.ValidateConfigsResponse
+	28, // 37: shammie.plugin.v1.Plugin.Run:output_type -> shammie.plugin.v1.Event
+	30, // 38: shammie.plugin.v1.Plugin.Stop:output_type -> shammie.plugin.v1.StopResponse
+	33, // [33:39] is the sub-list for method output_type
+	27, // [27:33] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_shammie_plugin_v1_plugin_proto_init() }
@@ -2157,7 +2269,7 @@ func file_shammie_plugin_v1_plugin_proto_init() {
 		(*PathStep_Index)(nil),
 		(*PathStep_Key)(nil),
 	}
-	file_shammie_plugin_v1_plugin_proto_msgTypes[22].OneofWrappers = []any{
+	file_shammie_plugin_v1_plugin_proto_msgTypes[24].OneofWrappers = []any{
 		(*Event_Progress)(nil),
 		(*Event_Metric)(nil),
 		(*Event_Log)(nil),
@@ -2171,7 +2283,7 @@ func file_shammie_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shammie_plugin_v1_plugin_proto_rawDesc), len(file_shammie_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,11 +32,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Plugin_GetMetadata_FullMethodName    = "/shammie.plugin.v1.Plugin/GetMetadata"
-	Plugin_GetSchema_FullMethodName      = "/shammie.plugin.v1.Plugin/GetSchema"
-	Plugin_ValidateConfig_FullMethodName = "/shammie.plugin.v1.Plugin/ValidateConfig"
-	Plugin_Run_FullMethodName            = "/shammie.plugin.v1.Plugin/Run"
-	Plugin_Stop_FullMethodName           = "/shammie.plugin.v1.Plugin/Stop"
+	Plugin_GetMetadata_FullMethodName     = "/shammie.plugin.v1.Plugin/GetMetadata"
+	Plugin_GetSchema_FullMethodName       = "/shammie.plugin.v1.Plugin/GetSchema"
+	Plugin_ValidateConfig_FullMethodName  = "/shammie.plugin.v1.Plugin/ValidateConfig"
+	Plugin_ValidateConfigs_FullMethodName = "/shammie.plugin.v1.Plugin/ValidateConfigs"
+	Plugin_Run_FullMethodName             = "/shammie.plugin.v1.Plugin/Run"
+	Plugin_Stop_FullMethodName            = "/shammie.plugin.v1.Plugin/Stop"
 )
 
 // PluginClient is the client API for Plugin service.
@@ -50,6 +51,10 @@ type PluginClient interface {
 	GetSchema(ctx context.Context, in *GetSchemaRequest, opts ...grpc.CallOption) (*Schema, error)
 	// ValidateConfig runs the plugin's semantic checks on a decoded config.
 	ValidateConfig(ctx context.Context, in *ValidateConfigRequest, opts ...grpc.CallOption) (*ValidateConfigResponse, error)
+	// ValidateConfigs validates many configs in one call (planning a large
+	// sweep), one response per request in order. Optional: a host falls
+	// back to ValidateConfig when a plugin answers Unimplemented.
+	ValidateConfigs(ctx context.Context, in *ValidateConfigsRequest, opts ...grpc.CallOption) (*ValidateConfigsResponse, error)
 	// Run executes one step and streams its events. The stream ends with exactly
 	// one Status event.
 	Run(ctx context.Context, in *RunRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
@@ -96,6 +101,16 @@ func (c *pluginClient) ValidateConfig(ctx context.Context, in *ValidateConfigReq
 	return out, nil
 }
 
+func (c *pluginClient) ValidateConfigs(ctx context.Context, in *ValidateConfigsRequest, opts ...grpc.CallOption) (*ValidateConfigsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidateConfigsResponse)
+	err := c.cc.Invoke(ctx, Plugin_ValidateConfigs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *pluginClient) Run(ctx context.Context, in *RunRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &Plugin_ServiceDesc.Streams[0], Plugin_Run_FullMethodName, cOpts...)
@@ -136,6 +151,10 @@ type PluginServer interface {
 	GetSchema(context.Context, *GetSchemaRequest) (*Schema, error)
 	// ValidateConfig runs the plugin's semantic checks on a decoded config.
 	ValidateConfig(context.Context, *ValidateConfigRequest) (*ValidateConfigResponse, error)
+	// ValidateConfigs validates many configs in one call (planning a large
+	// sweep), one response per request in order. Optional: a host falls
+	// back to ValidateConfig when a plugin answers Unimplemented.
+	ValidateConfigs(context.Context, *ValidateConfigsRequest) (*ValidateConfigsResponse, error)
 	// Run executes one step and streams its events. The stream ends with exactly
 	// one Status event.
 	Run(*RunRequest, grpc.ServerStreamingServer[Event]) error
@@ -160,6 +179,9 @@ func (UnimplementedPluginServer) GetSchema(context.Context, *GetSchemaRequest) (
 }
 func (UnimplementedPluginServer) ValidateConfig(context.Context, *ValidateConfigRequest) (*ValidateConfigResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ValidateConfig not implemented")
+}
+func (UnimplementedPluginServer) ValidateConfigs(context.Context, *ValidateConfigsRequest) (*ValidateConfigsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ValidateConfigs not implemented")
 }
 func (UnimplementedPluginServer) Run(*RunRequest, grpc.ServerStreamingServer[Event]) error {
 	return status.Error(codes.Unimplemented, "method Run not implemented")
@@ -242,6 +264,24 @@ func _Plugin_ValidateConfig_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Plugin_ValidateConfigs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ValidateConfigsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PluginServer).ValidateConfigs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Plugin_ValidateConfigs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PluginServer).ValidateConfigs(ctx, req.(*ValidateConfigsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Plugin_Run_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(RunRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -289,6 +329,10 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ValidateConfig",
 			Handler:    _Plugin_ValidateConfig_Handler,
+		},
+		{
+			MethodName: "ValidateConfigs",
+			Handler:    _Plugin_ValidateConfigs_Handler,
 		},
 		{
 			MethodName: "Stop",

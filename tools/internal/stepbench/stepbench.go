@@ -12,7 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
-	"github.com/shammie-ml/shammie/sdk/ml"
+	"github.com/shammie-ml/shammie/internal/dotrec"
 )
 
 // Matmuls runs a graph holding only the recorded products, on random inputs.
@@ -22,7 +22,7 @@ type Matmuls struct {
 }
 
 // NewMatmuls builds the products' graph and returns it with their FLOPs.
-func NewMatmuls(backend backends.Backend, dots []ml.DotShape) (*Matmuls, float64, error) {
+func NewMatmuls(backend backends.Backend, dots []dotrec.DotShape) (*Matmuls, float64, error) {
 	var inputs []any
 	var flops float64
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -45,7 +45,7 @@ func NewMatmuls(backend backends.Backend, dots []ml.DotShape) (*Matmuls, float64
 		}
 		flops += 2 * float64(d.LHS.Size()/contracted) * float64(d.RHS.Size()) / float64(batchSize(d))
 	}
-	fn := ml.DotsGraphFn(dots)
+	fn := dotrec.GraphFn(dots)
 	exec, err := graph.NewExec(backend, func(in []*graph.Node) *graph.Node { return fn(in) })
 	if err != nil {
 		return nil, 0, err
@@ -68,7 +68,7 @@ func (r *Matmuls) Run() (time.Duration, error) {
 
 // batchSize is the product of the batch dimensions of a product (counted in
 // both operand sizes, so divided out once).
-func batchSize(d ml.DotShape) int {
+func batchSize(d dotrec.DotShape) int {
 	n := 1
 	for _, a := range d.LHSBatch {
 		n *= d.LHS.Dim(a)

@@ -167,7 +167,7 @@ func (f *follower) follow(ctx context.Context) (pluginhost.Status, error) {
 		case haveResult && f.cancelled:
 			return f.finish(pluginhost.Status{State: pluginhost.Cancelled, Time: time.Now(), Message: "Slurm job " + f.j.JobID + " stopped by scancel"}, nil)
 		case haveResult && res.State == "cancelled":
-			return f.finish(pluginhost.Status{}, fmt.Errorf("Slurm job %s was cancelled outside shammie (state %s%s); the plugin stopped: %s", f.j.JobID, orUnknown(f.final.State), reasonSuffix(f.final.Reason), res.Message))
+			return f.finish(pluginhost.Status{}, fmt.Errorf("the Slurm job %s was cancelled outside shammie (state %s%s); the plugin stopped: %s", f.j.JobID, orUnknown(f.final.State), reasonSuffix(f.final.Reason), res.Message))
 		case haveResult:
 			return f.finish(f.resultStatus(res))
 		case f.cancelled:
@@ -201,10 +201,10 @@ func (f *follower) resultStatus(res Result) (pluginhost.Status, error) {
 // lostError explains a job that ended without a result.
 func (f *follower) lostError() error {
 	st := f.final
-	msg := fmt.Sprintf("Slurm job %s ended without the worker writing its result", f.j.JobID)
+	msg := fmt.Sprintf("the Slurm job %s ended without the worker writing its result", f.j.JobID)
 	switch {
 	case st.State == "CANCELLED":
-		msg = fmt.Sprintf("Slurm job %s was cancelled outside shammie (state CANCELLED%s) before its worker wrote a result", f.j.JobID, reasonSuffix(st.Reason))
+		msg = fmt.Sprintf("the Slurm job %s was cancelled outside shammie (state CANCELLED%s) before its worker wrote a result", f.j.JobID, reasonSuffix(st.Reason))
 	case st.State != "":
 		msg += fmt.Sprintf(" (state %s%s, exit code %s, node %s)", st.State, reasonSuffix(st.Reason), orUnknown(st.ExitCode), orUnknown(st.Node))
 	default:
@@ -244,7 +244,7 @@ func (f *follower) watchQueued(st JobState) error {
 		f.state, f.reason = st.State, st.Reason
 	}
 	if st.State == "PENDING" && Hopeless(st.Reason) {
-		return fmt.Errorf("Slurm job %s can never start: %s; cancelled it", f.j.JobID, explainReason(st.Reason))
+		return fmt.Errorf("the Slurm job %s can never start: %s; cancelled it", f.j.JobID, explainReason(st.Reason))
 	}
 	if st.State != "RUNNING" {
 		return nil

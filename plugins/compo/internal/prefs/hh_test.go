@@ -4,14 +4,14 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/shammie-ml/shammie/sdk/plugintest"
+	"github.com/shammie-ml/shammie/internal/shareddata"
 )
 
 // TestHHRLHFHarmless reads the real HH-RLHF harmless-base test pairs: every
 // pair splits at its last assistant turn, and always preferring the shorter
 // reply scores above chance — the baseline eval reports beside the models.
 func TestHHRLHFHarmless(t *testing.T) {
-	path := filepath.Join(plugintest.SharedData(t, "small_corpora"), "hh_rlhf_harmless_test", "harmless-base-test.jsonl.gz")
+	path := filepath.Join(shareddata.Path(t, "small_corpora"), "hh_rlhf_harmless_test", "harmless-base-test.jsonl.gz")
 	pairs, err := Load(path, "hh", "harmless")
 	if err != nil {
 		t.Fatal(err)

@@ -5,16 +5,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shammie-ml/shammie/internal/shareddata"
 	"github.com/shammie-ml/shammie/plugins/copybench/internal/benchdata"
 	"github.com/shammie-ml/shammie/plugins/copybench/internal/scoring"
-	"github.com/shammie-ml/shammie/sdk/plugintest"
 	"github.com/shammie-ml/shammie/sdk/textmetrics"
 )
 
 // The checks read ../shared/data/copybench at test time; no excerpt is
 // written anywhere (messages name items by id).
 func TestRealFiles(t *testing.T) {
-	dir := plugintest.SharedData(t, "copybench")
+	dir := shareddata.Path(t, "copybench")
 	lit, err := benchdata.ReadLiteral(filepath.Join(dir, "data", "data.literal.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shammie-ml/shammie/internal/shareddata"
 	"github.com/shammie-ml/shammie/plugins/fit/internal/dataset"
-	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
 
 // stepScores plants a step in the score at count >= at: low before, high
@@ -133,7 +133,7 @@ func TestQuantile(t *testing.T) {
 // have). The estimator must recover 112 exactly and a bootstrap interval
 // must cover it.
 func TestRealCountsPlantedAtPaperThreshold(t *testing.T) {
-	dir := plugintest.SharedData(t, "mimetic2")
+	dir := shareddata.Path(t, "mimetic2")
 	rows, err := dataset.ReadCounts(filepath.Join(dir, "classical_artists_group1_counts.csv"),
 		"artist_name", "count_this_artist_artworks_in_laion_images")
 	if err != nil {

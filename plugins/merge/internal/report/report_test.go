@@ -7,12 +7,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shammie-ml/shammie/sdk/plugintest"
+	"github.com/shammie-ml/shammie/internal/shareddata"
 )
 
 func table(t *testing.T) string {
 	t.Helper()
-	dir := plugintest.SharedData(t, "merge_to_learn")
+	dir := shareddata.Path(t, "merge_to_learn")
 	return filepath.Join(dir, "merge_results_consistent_mix.csv")
 }
 

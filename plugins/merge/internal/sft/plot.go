@@ -40,7 +40,9 @@ func Plot(points []Point, title string, base string) (string, string, error) {
 	p.Title.Text = title
 	p.X.Label.Text = "skill (exact match %, task C)"
 	p.Y.Label.Text = "General (exact match %, tasks A, B)"
-	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = -5, 105, -5, 105
+	// Room on the right (x > 100) for the legend, clear of the points.
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = -5, 210, -5, 105
+	p.X.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 0, Label: "0"}, {Value: 25, Label: "25"}, {Value: 50, Label: "50"}, {Value: 75, Label: "75"}, {Value: 100, Label: "100"}})
 	p.Add(plotter.NewGrid())
 	var merges []Point
 	var others []Point
@@ -92,6 +94,6 @@ func Plot(points []Point, title string, base string) (string, string, error) {
 		p.Add(sc, l)
 		p.Legend.Add("trained models (steps)", sc)
 	}
-	p.Legend.Top, p.Legend.Left = false, true
+	p.Legend.Top, p.Legend.Left = true, false
 	return chart.Save(p, base, 0, 0)
 }

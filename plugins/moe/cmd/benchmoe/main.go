@@ -23,7 +23,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/shammie-ml/shammie/sdk/ml/torchref"
+	"github.com/shammie-ml/shammie/internal/dotrec"
+	"github.com/shammie-ml/shammie/internal/torchref"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -154,7 +155,7 @@ func measure(backend backends.Backend, f flags, mc *moe.Config) (measured, error
 		return measured{}, err
 	}
 	var firstErr error
-	dots := ml.RecordDots(func() { _, firstErr = tr.Step(1, windows) })
+	dots := dotrec.Record(func() { _, firstErr = tr.Step(1, windows) })
 	if firstErr != nil {
 		return measured{}, firstErr
 	}
@@ -193,7 +194,7 @@ func measure(backend backends.Backend, f flags, mc *moe.Config) (measured, error
 
 // dotsGraph compiles a graph of only the recorded products on random inputs;
 // the returned function runs it once and gives its time in ms.
-func dotsGraph(backend backends.Backend, dots []ml.DotShape) (func() (float64, error), float64, error) {
+func dotsGraph(backend backends.Backend, dots []dotrec.DotShape) (func() (float64, error), float64, error) {
 	var inputs []any
 	var flops float64
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -221,7 +222,7 @@ func dotsGraph(backend backends.Backend, dots []ml.DotShape) (func() (float64, e
 			return nil, 0, fmt.Errorf("product of %s: only float32 models are benchmarked", d.LHS.DType)
 		}
 	}
-	fn := ml.DotsGraphFn(dots)
+	fn := dotrec.GraphFn(dots)
 	e, err := graph.NewExec(backend, func(in []*graph.Node) *graph.Node { return fn(in) })
 	if err != nil {
 		return nil, 0, err

@@ -2,13 +2,15 @@ package analysis
 
 import (
 	"math"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/shammie-ml/shammie/sdk/plugintest"
+
+	"github.com/shammie-ml/shammie/internal/shareddata"
 )
 
 var approx = cmpopts.EquateApprox(0, 1e-12)
@@ -145,7 +147,7 @@ func TestParseReference(t *testing.T) {
 }
 
 func TestParseSharedReference(t *testing.T) {
-	dir := plugintest.SharedData(t, "olmoe_domains")
+	dir := shareddata.Path(t, "olmoe_domains")
 	ref, err := ParseReference(dir + "/domain_spec_reference.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -158,5 +160,74 @@ func TestParseSharedReference(t *testing.T) {
 	}
 	if len(ref[15]) != 5 {
 		t.Errorf("layer 15 has %d domains, want 5", len(ref[15]))
+	}
+}
+
+// TestLiftSeparatesLoadFromSpecialisation: expert 0 takes half of every
+// domain's assignments. OLMoE's spec calls it specialised (4× uniform) for
+// both domains; its lift is 1 for both, and only expert 1 (domain 0) and 2
+// (domain 1) have lift above 1.
+func TestLiftSeparatesLoadFromSpecialisation(t *testing.T) {
+	r := TopK{N: 4, K: 2, E: 4, Experts: []int32{0, 1, 0, 1, 0, 2, 0, 2}}
+	domain := []int{0, 0, 1, 1}
+	spec := DomainSpec(r, domain, 2)
+	if spec[0][0] != 2*Uniform(2, 4) || spec[1][0] != 2*Uniform(2, 4) {
+		t.Fatalf("spec of the busy expert %v, want 2× uniform for both domains", spec)
+	}
+	shares, overall := Shares(r, domain, 2)
+	if d := cmp.Diff([][]float64{{1, 2, 0, 0}, {1, 0, 2, 0}}, Lift(shares, overall), approx); d != "" {
+		t.Errorf("Lift (-want +got):\n%s", d)
+	}
+	div, w := Divergence(shares, overall, domain)
+	// Each domain: p = (½, ½, 0, 0) against overall (½, ¼, ¼, 0).
+	want := JSDivergence([]float64{0.5, 0.5, 0, 0}, []float64{0.5, 0.25, 0.25, 0})
+	if d := cmp.Diff([]float64{want, want}, div, approx); d != "" || math.Abs(w-want) > 1e-12 {
+		t.Errorf("Divergence = %v (weighted %g), want %g each (-want +got):\n%s", div, w, want, d)
+	}
+	// Domain-blind routing: divergence 0, lift 1, whatever the load.
+	blind := TopK{N: 8, K: 1, E: 2, Experts: []int32{0, 0, 0, 0, 0, 0, 1, 1}}
+	alt := []int{0, 1, 0, 1, 0, 1, 0, 1}
+	s2, o2 := Shares(blind, alt, 2)
+	if _, w := Divergence(s2, o2, alt); w > 1e-12 {
+		t.Errorf("domain-blind routing has divergence %g", w)
+	}
+	if d := cmp.Diff([][]float64{{1, 1}, {1, 1}}, Lift(s2, o2), approx); d != "" {
+		t.Errorf("domain-blind Lift (-want +got):\n%s", d)
+	}
+}
+
+func TestJSDivergence(t *testing.T) {
+	for _, tc := range []struct {
+		p, q []float64
+		want float64
+	}{
+		{[]float64{1, 0}, []float64{0, 1}, 1},
+		{[]float64{0.3, 0.7}, []float64{0.3, 0.7}, 0},
+		// H(¼,¾) − ½·H(½,½) − ½·0 for p=(½,½), q=(0,1).
+		{[]float64{0.5, 0.5}, []float64{0, 1}, -(0.25*math.Log2(0.25) + 0.75*math.Log2(0.75)) - 0.5},
+	} {
+		if got := JSDivergence(tc.p, tc.q); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("JS(%v, %v) = %g, want %g", tc.p, tc.q, got, tc.want)
+		}
+	}
+}
+
+// TestShuffleDomainsKeepsSizesAndWindows: pseudo-domains have the real
+// domains' sizes and every window keeps one label.
+func TestShuffleDomainsKeepsSizesAndWindows(t *testing.T) {
+	domain := []int{0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 10 {
+		got := ShuffleDomains(domain, 3, rng)
+		count := map[int]int{}
+		for i, d := range got {
+			count[d]++
+			if got[i-i%3] != d {
+				t.Fatalf("window %d mixes labels: %v", i/3, got)
+			}
+		}
+		if d := cmp.Diff(map[int]int{0: 3, 1: 6, 2: 3}, count); d != "" {
+			t.Fatalf("sizes (-want +got):\n%s", d)
+		}
 	}
 }

@@ -176,3 +176,59 @@ func PlotCoActivation(pm [][]float64, title string, base string) (string, string
 	p.Add(h)
 	return chart.Save(p, base, 14*vg.Centimeter, 13*vg.Centimeter)
 }
+
+// PlotVsControl draws a per-layer domain figure (perLayer[layer][domain])
+// beside its shuffled-domain control (mean and 95th percentile per layer),
+// so the reader sees the noise floor; ref (e.g. 1 for lift) is drawn when
+// positive.
+func PlotVsControl(title, ylabel string, perLayer [][]float64, domains []string, ctrlMean, ctrlP95 []float64, ref float64, base string) (string, string, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "layer"
+	p.Y.Label.Text = ylabel
+	xs := iotaF(len(perLayer))
+	for d, name := range domains {
+		ys := make([]float64, len(perLayer))
+		for l := range perLayer {
+			ys[l] = perLayer[l][d]
+		}
+		if err := addLine(p, name, d, xs, ys, true); err != nil {
+			return "", "", err
+		}
+	}
+	for i, c := range []struct {
+		name string
+		ys   []float64
+		dash bool
+	}{{"shuffled control, mean", ctrlMean, false}, {"shuffled control, p95", ctrlP95, true}} {
+		pts := make(plotter.XYs, len(c.ys))
+		for l, y := range c.ys {
+			pts[l] = plotter.XY{X: float64(l), Y: y}
+		}
+		line, err := plotter.NewLine(pts)
+		if err != nil {
+			return "", "", err
+		}
+		line.Color = color.Gray{Y: uint8(80 + 60*i)}
+		line.Width = vg.Points(1.6)
+		if c.dash {
+			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
+		p.Add(line)
+		p.Legend.Add(c.name, line)
+	}
+	if ref > 0 {
+		line, err := plotter.NewLine(plotter.XYs{{X: 0, Y: ref}, {X: float64(max(len(perLayer)-1, 1)), Y: ref}})
+		if err != nil {
+			return "", "", err
+		}
+		line.Color = color.Gray{Y: 190}
+		line.Dashes = []vg.Length{vg.Points(1), vg.Points(3)}
+		p.Add(line)
+		p.Legend.Add(fmt.Sprintf("%g (no specialisation)", ref), line)
+	}
+	p.Y.Min = 0
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	return chart.Save(p, base, 0, 0)
+}

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	gocontext "context"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -46,6 +47,9 @@ func TestPlantedSpecialisation(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := tiny(80)
+	// More held-out windows than tiny's 8 per domain: the shuffled control
+	// moves whole windows, and its noise floor falls with their number.
+	o.EvalWindows = 16
 	res, err := Run(gocontext.Background(), be, plantedDomains(t, 3), o, t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -67,10 +71,55 @@ func TestPlantedSpecialisation(t *testing.T) {
 			t.Errorf("domain %s already has top spec %.1f at step 0: the planted test proves nothing", res.Domains[d], top[0])
 		}
 	}
+	checkAgainstControl(t, res, o)
 	if len(res.Snapshots) != 3 || res.Snapshots[0].Step != 0 || res.Final().Step != 80 {
 		t.Errorf("snapshots at %v, want steps 0, 40, 80", res.Snapshots)
 	}
 	t.Logf("loss %.3f, used rows %.0f of dense %.0f (bound %.0f)", res.Train.FinalLoss, res.UsedRows, res.DenseRows, res.BoundRows)
+}
+
+// checkAgainstControl: on the planted domains the load-adjusted figures
+// (top lift, Jensen–Shannon divergence) are far above their shuffled-domain
+// control; on one domain split at random (whole windows) in two, they are
+// not — there is nothing to specialise on.
+func checkAgainstControl(t *testing.T, res *Result, o Options) {
+	t.Helper()
+	final := res.Final().Layers[0]
+	judge := func(name string, r analysis.TopK, domain []int, n int, want bool) {
+		shares, overall := analysis.Shares(r, domain, n)
+		var topLift float64
+		for _, v := range analysis.TopLift(shares, overall) {
+			topLift += v / float64(n)
+		}
+		_, div := analysis.Divergence(shares, overall, domain)
+		c := analysis.ShuffledControl(r, domain, n, o.Seq, analysis.ControlShuffles, 7)
+		lz, dz := c.LiftZ(topLift), c.DivergenceZ(div)
+		t.Logf("%s: mean top lift %.3f (control %.3f ± %.3f, z %.1f), divergence %.4f bits (control %.4f ± %.4f, z %.1f)",
+			name, topLift, c.TopLiftMean, c.TopLiftSD, lz, div, c.DivergenceMean, c.DivergenceSD, dz)
+		// "Far above": more than 4 of the control's standard deviations
+		// above its mean; "not": within 2.
+		if want && (lz < 4 || dz < 4) {
+			t.Errorf("%s: lift z %.1f, divergence z %.1f; want both far above the shuffled control (> 4)", name, lz, dz)
+		}
+		if !want && (lz > 2 || dz > 2) {
+			t.Errorf("%s: lift z %.1f, divergence z %.1f; want both within the shuffled control's noise (< 2)", name, lz, dz)
+		}
+	}
+	judge("planted domains", final, res.EvalDomain, len(res.Domains), true)
+	// One domain's windows, split at random into two halves.
+	var tokens, half []int
+	rng := rand.New(rand.NewPCG(5, 6))
+	side := 0
+	for t0, d := range res.EvalDomain {
+		if d != 0 {
+			continue
+		}
+		if t0%o.Seq == 0 {
+			side = rng.IntN(2)
+		}
+		tokens, half = append(tokens, t0), append(half, side)
+	}
+	judge("one domain split in two", analysis.Select(final, tokens), half, 2, false)
 }
 
 // TestLoadCollapse: on one domain with the router skewed at initialisation,

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/backends/simplego"
 	. "github.com/gomlx/gomlx/pkg/core/graph" // dot import: staticcheck.conf allows it for GoMLX graph code only
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/shammie-ml/shammie/internal/dotrec"
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
@@ -38,7 +39,7 @@ func BenchmarkLayer(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 2))
 			x := randMatrix(rng, T, c.DModel, 1)
 			ctx := context.New()
-			var dots []ml.DotShape
+			var dots []dotrec.DotShape
 			fn := func(ctx *context.Context, x *Node) []*Node {
 				y, r := Layer(ctx.In("moe").Checked(false), c, x)
 				loss := Add(ReduceAllSum(Square(y)), LoadBalancingLoss(c, []*Routing{r}, 0.01))
@@ -52,7 +53,7 @@ func BenchmarkLayer(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			dots = ml.RecordDots(func() { _, _ = exec.Exec(x) })
+			dots = dotrec.Record(func() { _, _ = exec.Exec(x) })
 			name := fmt.Sprintf("E%dk%d/dense=%v", c.Experts, c.TopK, dense)
 			b.Run(name, func(b *testing.B) {
 				var used float32

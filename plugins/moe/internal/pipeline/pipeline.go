@@ -112,6 +112,9 @@ func Train(ctx context.Context, run *sdk.Run, o TrainOptions) error {
 		"max_load":              cty.NumberFloatVal(analysis.MaxLoad(finalLoad)),
 		"work_saved":            cty.NumberFloatVal(sum.DenseRows / max(sum.BoundRows, 1)),
 	}
+	for name, v := range report.ControlOutputs(sum) {
+		outs[name] = v
+	}
 	if hasPattern {
 		outs["olmoe_pattern_holds"] = cty.BoolVal(holds)
 	}

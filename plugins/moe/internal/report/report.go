@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/shammie-ml/shammie/plugins/moe/internal/analysis"
 	"github.com/shammie-ml/shammie/plugins/moe/internal/experiment"
 )
@@ -30,6 +32,13 @@ type DomainRow struct {
 	// TopOverUniform is the top expert's spec divided by 100·k/E, the
 	// scale-free figure comparable with OLMoE's.
 	TopOverUniform float64 `json:"top_over_uniform"`
+	// TopLift is the lift of the top expert (its share of the domain's
+	// assignments ÷ its share of all assignments): TopOverUniform with the
+	// expert's load divided out instead of the uniform share. Divergence the Jensen–Shannon divergence (bits) of the domain's
+	// expert distribution from the overall one. Both are ≈ their shuffled
+	// control when experts did not specialise by domain, whatever the load.
+	TopLift    float64 `json:"top_lift"`
+	Divergence float64 `json:"divergence"`
 }
 
 // Summary holds every analysis figure.
@@ -44,6 +53,13 @@ type Summary struct {
 	DomainSpec [][]DomainRow `json:"domain_specialisation"`
 	// FullSpec[layer][domain][expert]: every expert's spec.
 	FullSpec [][][]float64 `json:"domain_specialisation_full"`
+	// Lift[layer][domain][expert], the load-adjusted specialisation;
+	// Divergence[layer], the token-weighted mean over domains of their
+	// Jensen–Shannon divergence from the overall expert distribution;
+	// Control[layer], both on shuffled pseudo-domains.
+	Lift       [][][]float64      `json:"lift"`
+	Divergence []float64          `json:"divergence"`
+	Control    []analysis.Control `json:"shuffled_control"`
 	// VocabSpec[layer], and the number of token ids it averages over.
 	VocabSpec    []float64 `json:"vocab_specialisation"`
 	VocabIDs     []int     `json:"vocab_ids"`
@@ -78,11 +94,19 @@ func Analyse(res *experiment.Result, vocabMinCount int) (*Summary, error) {
 	for _, sn := range res.Snapshots {
 		s.SnapshotStep = append(s.SnapshotStep, sn.Step)
 	}
+	// The shuffled control moves whole evaluation windows.
+	window := 1
+	if res.Model != nil {
+		window = res.Model.Config.MaxSeqLen
+	}
 	for l, r := range final.Layers {
 		if err := r.Validate(); err != nil {
 			return nil, fmt.Errorf("layer %d: %w", l, err)
 		}
 		spec := analysis.DomainSpec(r, res.EvalDomain, len(res.Domains))
+		shares, overall := analysis.Shares(r, res.EvalDomain, len(res.Domains))
+		lift := analysis.Lift(shares, overall)
+		div, weighted := analysis.Divergence(shares, overall, res.EvalDomain)
 		var rows []DomainRow
 		for d, row := range spec {
 			ex, vals := analysis.Top(row, 3)
@@ -90,10 +114,14 @@ func Analyse(res *experiment.Result, vocabMinCount int) (*Summary, error) {
 			for _, v := range row {
 				mn = min(mn, v)
 			}
-			rows = append(rows, DomainRow{Domain: res.Domains[d], TopExperts: ex, TopSpec: vals, MinSpec: mn, TopOverUniform: vals[0] / s.Uniform})
+			rows = append(rows, DomainRow{Domain: res.Domains[d], TopExperts: ex, TopSpec: vals, MinSpec: mn, TopOverUniform: vals[0] / s.Uniform,
+				TopLift: lift[d][ex[0]], Divergence: div[d]})
 		}
 		s.DomainSpec = append(s.DomainSpec, rows)
 		s.FullSpec = append(s.FullSpec, spec)
+		s.Lift = append(s.Lift, lift)
+		s.Divergence = append(s.Divergence, weighted)
+		s.Control = append(s.Control, analysis.ShuffledControl(r, res.EvalDomain, len(res.Domains), window, analysis.ControlShuffles, uint64(l)+1))
 		vs, n := analysis.VocabSpec(r, res.EvalToken, vocabMinCount)
 		s.VocabSpec = append(s.VocabSpec, vs)
 		s.VocabIDs = append(s.VocabIDs, n)
@@ -113,6 +141,22 @@ func Analyse(res *experiment.Result, vocabMinCount int) (*Summary, error) {
 		s.CoActivationAdjacent = append(s.CoActivationAdjacent, analysis.CoActivation(r, true))
 	}
 	return s, nil
+}
+
+// Specialised reports whether layer l's routing depends on the domain
+// beyond the noise floor: the divergence is above the largest the shuffled
+// control reached in 95% of its shuffles.
+func (s *Summary) Specialised(l int) bool {
+	return s.Divergence[l] > s.Control[l].DivergenceP95
+}
+
+// Verdict says in words what Specialised says, with the ratio to the floor.
+func (s *Summary) Verdict(l int) string {
+	ratio := s.Divergence[l] / max(s.Control[l].DivergenceMean, 1e-12)
+	if s.Specialised(l) {
+		return fmt.Sprintf("specialised by domain (%.1f× the control)", ratio)
+	}
+	return fmt.Sprintf("NOT distinguishable from the shuffled control (%.1f× its mean)", ratio)
 }
 
 // refLayerFor maps our layer l of L onto the reference's layers by relative
@@ -156,7 +200,7 @@ func (s *Summary) Table(ref analysis.Reference) string {
 		} else {
 			fmt.Fprintf(&b, "\nLayer %d\n", l)
 		}
-		fmt.Fprintf(&b, "  %-34s %-30s %6s", "domain", "ours: top3 (expert, spec%)", "×u")
+		fmt.Fprintf(&b, "  %-34s %-30s %6s %6s %8s", "domain", "ours: top3 (expert, spec%)", "×u", "lift", "JS bits")
 		if ref != nil {
 			fmt.Fprintf(&b, "   %-30s %6s", "OLMoE: top3 (expert, spec%)", "×u")
 		}
@@ -166,7 +210,7 @@ func (s *Summary) Table(ref analysis.Reference) string {
 			for i := range r.TopExperts {
 				top = append(top, fmt.Sprintf("(%d, %.1f)", r.TopExperts[i], r.TopSpec[i]))
 			}
-			fmt.Fprintf(&b, "  %-34s %-30s %6.2f", r.Domain, strings.Join(top, " "), r.TopOverUniform)
+			fmt.Fprintf(&b, "  %-34s %-30s %6.2f %6.2f %8.4f", r.Domain, strings.Join(top, " "), r.TopOverUniform, r.TopLift, r.Divergence)
 			if ref != nil {
 				if e, ok := ref[rl][analysis.ReferenceDomain(r.Domain)]; ok {
 					var rt []string
@@ -180,7 +224,15 @@ func (s *Summary) Table(ref analysis.Reference) string {
 			}
 			b.WriteString("\n")
 		}
+		if l < len(s.Control) {
+			c := s.Control[l]
+			fmt.Fprintf(&b, "  shuffled-domain control (%d shuffles): top lift %.2f (p95 %.2f), divergence %.4f (p95 %.4f); ours %.4f: %s\n",
+				c.Shuffles, c.TopLiftMean, c.TopLiftP95, c.DivergenceMean, c.DivergenceP95, s.Divergence[l], s.Verdict(l))
+		}
 	}
+	b.WriteString("\n×u is OLMoE's figure (top spec ÷ uniform): a busy expert reads as specialised for every domain. Lift divides by the\n" +
+		"expert's share over all domains, JS is the divergence of the domain's expert distribution from the overall one; compare\n" +
+		"both with the shuffled control to answer \"did experts specialise by domain?\"\n")
 	if s.Pattern != "" {
 		fmt.Fprintf(&b, "\n%s\n", s.Pattern)
 	}
@@ -291,6 +343,29 @@ func Write(dir string, s *Summary, ref analysis.Reference) ([]File, error) {
 			return nil, err
 		}
 	}
+	lifts, divs := make([][]float64, len(s.DomainSpec)), make([][]float64, len(s.DomainSpec))
+	var liftMean, liftP95, divMean, divP95 []float64
+	for l, rows := range s.DomainSpec {
+		for _, r := range rows {
+			lifts[l] = append(lifts[l], r.TopLift)
+			divs[l] = append(divs[l], r.Divergence)
+		}
+		c := s.Control[l]
+		liftMean, liftP95 = append(liftMean, c.TopLiftMean), append(liftP95, c.TopLiftP95)
+		divMean, divP95 = append(divMean, c.DivergenceMean), append(divP95, c.DivergenceP95)
+	}
+	if err := plot("lift", func(base string) (string, string, error) {
+		return analysis.PlotVsControl("Load-adjusted specialisation: top lift per domain vs shuffled domains",
+			"top lift (domain share ÷ overall share)", lifts, s.Domains, liftMean, liftP95, 1, base)
+	}); err != nil {
+		return nil, err
+	}
+	if err := plot("divergence", func(base string) (string, string, error) {
+		return analysis.PlotVsControl("Domain vs overall expert distribution (Jensen–Shannon) vs shuffled domains",
+			"JS divergence (bits)", divs, s.Domains, divMean, divP95, 0, base)
+	}); err != nil {
+		return nil, err
+	}
 	if err := plot("vocab_spec", func(base string) (string, string, error) {
 		return analysis.PlotVocabSpec(s.VocabSpec, s.Experts, base)
 	}); err != nil {
@@ -302,4 +377,27 @@ func Write(dir string, s *Summary, ref analysis.Reference) ([]File, error) {
 		return nil, err
 	}
 	return files, nil
+}
+
+// ControlOutputs are the plugin outputs of the load-adjusted analyses: the
+// top expert's lift per domain at the last layer, the divergence per layer,
+// and their shuffled-domain controls (95th percentiles).
+func ControlOutputs(s *Summary) map[string]cty.Value {
+	last := len(s.DomainSpec) - 1
+	lift := map[string]cty.Value{}
+	for _, r := range s.DomainSpec[last] {
+		lift[r.Domain] = cty.NumberFloatVal(r.TopLift)
+	}
+	var div, ctrl []cty.Value
+	for l, d := range s.Divergence {
+		div = append(div, cty.NumberFloatVal(d))
+		ctrl = append(ctrl, cty.NumberFloatVal(s.Control[l].DivergenceP95))
+	}
+	return map[string]cty.Value{
+		"top_lift":           cty.MapVal(lift),
+		"top_lift_control":   cty.NumberFloatVal(s.Control[last].TopLiftP95),
+		"divergence":         cty.ListVal(div),
+		"divergence_control": cty.ListVal(ctrl),
+		"domain_specialised": cty.BoolVal(s.Specialised(last)),
+	}
 }

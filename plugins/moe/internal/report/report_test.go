@@ -35,13 +35,22 @@ func TestAnalyseAndTable(t *testing.T) {
 	if got := []float64{s.DomainSpec[0][0].TopOverUniform, s.DomainSpec[0][1].TopOverUniform}; !cmp.Equal(got, []float64{4, 2}) {
 		t.Errorf("top/uniform = %v, want [4 2]", got)
 	}
+	// Load-adjusted: arxiv's expert 0 has half of all assignments and all
+	// of arxiv's (lift 2); c4's top expert (2, tied with 3) a quarter of
+	// all and half of c4's (lift 2).
+	if got := []float64{s.DomainSpec[0][0].TopLift, s.DomainSpec[0][1].TopLift}; !cmp.Equal(got, []float64{2, 2}) {
+		t.Errorf("top lift = %v, want [2 2]", got)
+	}
+	if len(s.Control) != 1 || s.Control[0].Shuffles != analysis.ControlShuffles || len(s.Divergence) != 1 {
+		t.Errorf("control %+v, divergence %v: want one layer", s.Control, s.Divergence)
+	}
 	if d := cmp.Diff([][]float64{{0.25, 1}}, s.Saturation); d != "" {
 		t.Errorf("saturation (-want +got):\n%s", d)
 	}
 	// One layer compares with OLMoE's last; c4 has no reference row there.
 	ref := analysis.Reference{0: {"c4": {Top: []analysis.ExpertSpec{{Expert: 41, Spec: 37.7}}}}, 15: {"arxiv": {Top: []analysis.ExpertSpec{{Expert: 17, Spec: 93.7}}}}}
 	table := s.Table(ref)
-	for _, want := range []string{"OLMoE layer 15", "(17, 93.7)", "7.50", "(no reference)", "2.00× less work", "(step 0) vs final, per layer: [0.250]"} {
+	for _, want := range []string{"OLMoE layer 15", "(17, 93.7)", "7.50", "(no reference)", "2.00× less work", "(step 0) vs final, per layer: [0.250]", "shuffled-domain control (20 shuffles)", "JS bits"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
@@ -50,8 +59,8 @@ func TestAnalyseAndTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 2+2*(2+4) {
-		t.Errorf("wrote %d files, want analysis, table and 6 plots × (png, svg)", len(files))
+	if len(files) != 2+2*(4+4) {
+		t.Errorf("wrote %d files, want analysis, table and 8 plots × (png, svg)", len(files))
 	}
 }
 

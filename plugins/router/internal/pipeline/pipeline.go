@@ -13,6 +13,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/shammie-ml/shammie/plugins/router/internal/noise"
 	"github.com/shammie-ml/shammie/plugins/router/internal/planted"
 	"github.com/shammie-ml/shammie/plugins/router/internal/ppm"
 	"github.com/shammie-ml/shammie/plugins/router/internal/prefdata"
@@ -90,7 +91,7 @@ func Route(ctx context.Context, run *sdk.Run, o RouteOptions) error {
 func writeRouteFiles(run *sdk.Run, ds *prefdata.Dataset, res *route.Result, method string, budgets []float64) error {
 	results := report.Results{Source: ds.Source, Pool: res.Pool, Eval: res.Eval, EvalLabels: res.EvalLabels, Ties: res.Ties,
 		Features: len(res.Features.Names), PPM: report.Summary(res.PPMEval), Routings: res.Routings, Mixtures: res.Mixtures,
-		TopFeatures: res.FeatureGains[:min(10, len(res.FeatureGains))]}
+		TopFeatures: res.FeatureGains[:min(10, len(res.FeatureGains))], Noise: res.Noise}
 	for _, w := range []struct {
 		name, file string
 		fn         func(string) error
@@ -115,12 +116,16 @@ func routePlots(run *sdk.Run, res *route.Result) error {
 	}
 	metric := "held-out accuracy (" + res.EvalLabels + " labels)"
 	return savePlots(run, []plot{
-		{"plot_budgets", "plots/budgets", func(b string) (string, string, error) { return report.PlotBudgets(b, res.Routings, metric) }},
+		{"plot_budgets", "plots/budgets", func(b string) (string, string, error) {
+			return report.PlotBudgets(b, res.Routings, metric, res.Noise)
+		}},
 		{"plot_ppm_fit", "plots/ppm_fit", func(b string) (string, string, error) {
 			return report.PlotFit(b, measured, fitted, "PPM fit on the trained mixtures")
 		}},
 		{"plot_learning_curve", "plots/learning_curve", func(b string) (string, string, error) { return report.PlotCurve(b, res.PPMEval) }},
-		{"plot_feature_gains", "plots/feature_gains", func(b string) (string, string, error) { return report.PlotGains(b, res.FeatureGains, 12) }},
+		{"plot_feature_gains", "plots/feature_gains", func(b string) (string, string, error) {
+			return report.PlotGains(b, res.FeatureGains, 12, res.Noise)
+		}},
 	})
 }
 
@@ -131,25 +136,77 @@ func routeOutputs(run *sdk.Run, ds *prefdata.Dataset, res *route.Result, method 
 		"ties_dropped":      cty.NumberIntVal(int64(ds.Ties)),
 		"ppm_rmse":          cty.NumberFloatVal(res.PPMEval.RMSE),
 		"ppm_baseline_rmse": cty.NumberFloatVal(res.PPMEval.BaselineRMSE),
-		"top_feature":       cty.StringVal(res.FeatureGains[0].Feature),
 	}
 	routed, predicted, random := map[string]cty.Value{}, map[string]cty.Value{}, map[string]cty.Value{}
+	routedIv, randomIv := map[string]cty.Value{}, map[string]cty.Value{}
 	for _, r := range res.Routings {
 		key := route.BudgetKey(r.Budget)
+		iv := interval(r.Interval)
 		switch r.Method {
 		case method:
-			routed[key], predicted[key] = cty.NumberFloatVal(r.Measured), cty.NumberFloatVal(r.Predicted)
+			routed[key], predicted[key], routedIv[key] = cty.NumberFloatVal(r.Measured), cty.NumberFloatVal(r.Predicted), iv
 		case route.MethodRandom:
-			random[key] = cty.NumberFloatVal(r.Measured)
+			random[key], randomIv[key] = cty.NumberFloatVal(r.Measured), iv
 		case route.MethodAllHuman:
-			out["all_human_score"] = cty.NumberFloatVal(r.Measured)
+			out["all_human_score"], out["all_human_score_interval"] = cty.NumberFloatVal(r.Measured), iv
 		case route.MethodAllLM:
-			out["all_lm_score"] = cty.NumberFloatVal(r.Measured)
+			out["all_lm_score"], out["all_lm_score_interval"] = cty.NumberFloatVal(r.Measured), iv
 		}
-		run.Logf("%-10s budget %-5s human %5d  predicted %.4f  measured %.4f", r.Method, key, r.Human, r.Predicted, r.Measured)
+		run.Logf("%-10s budget %-5s human %5d  predicted %.4f  measured %.4f [%.4f, %.4f]", r.Method, key, r.Human, r.Predicted, r.Measured, r.Interval.Low, r.Interval.High)
 	}
 	out["routed_score"], out["predicted_score"], out["random_score"] = mapVal(routed), mapVal(predicted), mapVal(random)
+	out["routed_score_interval"], out["random_score_interval"] = intervalMap(routedIv), intervalMap(randomIv)
+	for k, v := range noiseOutputs(run, res, method) {
+		out[k] = v
+	}
 	return out
+}
+
+// noiseOutputs reports what of the result is noise: the top feature's gain
+// and interval, the flag when no gain is distinguishable from zero (a
+// warning too), and the routed method's paired margins over the baselines.
+func noiseOutputs(run *sdk.Run, res *route.Result, method string) map[string]cty.Value {
+	nz := res.Noise
+	top := res.FeatureGains[0]
+	level := fmt.Sprintf("%.0f%%", 100*nz.Level)
+	run.Logf("noise: one reward model's score varies by ±%.4f (sd; %d replicates per routing, %d bootstrap resamples of eval instances × replicates)",
+		nz.ScoreNoise, nz.Replicates, nz.Bootstrap)
+	for _, c := range nz.Comparisons {
+		if c.Method != method {
+			continue
+		}
+		run.Logf("%-10s − %-9s budget %-5s %+.4f [%+.4f, %+.4f]", c.Method, c.Versus, route.BudgetKey(c.Budget), c.Diff, c.Interval.Low, c.Interval.High)
+		if c.Versus == route.MethodRandom && !c.Interval.Excludes(0) {
+			run.Warnf("at budget %s %s routing is not distinguishable from random routing: %+.4f, %s interval [%+.4f, %+.4f]",
+				route.BudgetKey(c.Budget), method, c.Diff, level, c.Interval.Low, c.Interval.High)
+		}
+	}
+	run.Logf("top feature %s: predicted gain %+.4f, %s interval simultaneous over %d features [%+.4f, %+.4f]; on permuted scores the top gain stays below %+.4f in %s of %d refits",
+		top.Feature, top.Total, level, len(res.FeatureGains), top.Interval.Low, top.Interval.High, nz.GainThreshold, level, nz.GainRefits)
+	if nz.GainIsNoise {
+		run.Warnf("no feature's predicted gain is distinguishable from zero: the top feature %s (%+.4f, interval [%+.4f, %+.4f]; permuted scores reach %+.4f) is likely noise, and so is any routing built on it",
+			top.Feature, top.Total, top.Interval.Low, top.Interval.High, nz.GainThreshold)
+	}
+	return map[string]cty.Value{
+		"top_feature":               cty.StringVal(top.Feature),
+		"top_feature_gain":          cty.NumberFloatVal(top.Total),
+		"top_feature_gain_interval": interval(top.Interval),
+		"gain_is_noise":             cty.BoolVal(nz.GainIsNoise),
+		"gain_threshold":            cty.NumberFloatVal(nz.GainThreshold),
+		"score_noise":               cty.NumberFloatVal(nz.ScoreNoise),
+	}
+}
+
+func interval(iv noise.Interval) cty.Value {
+	return cty.ListVal([]cty.Value{cty.NumberFloatVal(iv.Low), cty.NumberFloatVal(iv.High)})
+}
+
+// intervalMap is cty.MapVal of intervals that accepts an empty map.
+func intervalMap(m map[string]cty.Value) cty.Value {
+	if len(m) == 0 {
+		return cty.MapValEmpty(cty.List(cty.Number))
+	}
+	return cty.MapVal(m)
 }
 
 // mapVal is cty.MapVal that accepts an empty map.

@@ -31,6 +31,10 @@ type Config struct {
 	// LMFlip is the LM's error rate off the planted subject; LMPlantedFlip
 	// on it.
 	LMFlip, LMPlantedFlip float64
+	// NoWeakness plants nothing: the LM errs at HumanFlip everywhere, as
+	// humans do, so no routing beats another but by noise. The control
+	// the router's noise flag is tested on.
+	NoWeakness bool
 	// WordsPerSubject and CommonWords size the vocabulary; responses draw
 	// SubjectShare of their words from their subject's words.
 	WordsPerSubject, CommonWords int
@@ -58,6 +62,9 @@ func Default(n int, seed uint64) Config {
 // PlantedFeature is the feature name (as internal/features names tags) the
 // router should route first.
 func (c Config) PlantedFeature() string {
+	if c.NoWeakness {
+		return ""
+	}
 	return "subject_of_expertise=" + c.Planted
 }
 
@@ -143,6 +150,9 @@ func Generate(c Config) (*prefdata.Dataset, error) {
 		return p
 	}
 	ds := &prefdata.Dataset{Source: fmt.Sprintf("planted generator (n=%d, planted %s, seed %d)", c.N, c.PlantedFeature(), c.Seed)}
+	if c.NoWeakness {
+		ds.Source = fmt.Sprintf("planted generator without a weakness (n=%d, humans and LM both wrong %.0f%% of the time, seed %d)", c.N, 100*c.HumanFlip, c.Seed)
+	}
 	for i := 0; i < c.N; i++ {
 		subject := c.Planted
 		if rng.Float64() >= c.PlantedFrac {
@@ -158,7 +168,10 @@ func Generate(c Config) (*prefdata.Dataset, error) {
 			gold = prefdata.PrefB
 		}
 		lmFlip := c.LMFlip
-		if subject == c.Planted {
+		switch {
+		case c.NoWeakness:
+			lmFlip = c.HumanFlip
+		case subject == c.Planted:
 			lmFlip = c.LMPlantedFlip
 		}
 		prompt, _ := response(subject)

@@ -52,3 +52,34 @@ func b2f(b bool) float64 {
 	}
 	return 0
 }
+
+// TestNoWeakness: without the weakness humans and the LM err at the same
+// rate on every subject, and there is no planted feature.
+func TestNoWeakness(t *testing.T) {
+	c := Default(4000, 5)
+	c.NoWeakness = true
+	ds, err := Generate(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PlantedFeature() != "" {
+		t.Errorf("PlantedFeature = %q, want none", c.PlantedFeature())
+	}
+	wrong := map[string][2]float64{} // subject → (LM, human) error counts
+	n := map[string]float64{}
+	for _, in := range ds.Instances {
+		s := in.Tags["subject_of_expertise"][0]
+		w := wrong[s]
+		w[0] += b2f(in.LM != in.Gold)
+		w[1] += b2f(in.Human != in.Gold)
+		wrong[s] = w
+		n[s]++
+	}
+	for s, w := range wrong {
+		lm, human := w[0]/n[s], w[1]/n[s]
+		t.Logf("%-22s n=%4.0f LM wrong %.3f, human wrong %.3f", s, n[s], lm, human)
+		if lm < c.HumanFlip-0.07 || lm > c.HumanFlip+0.07 || human < c.HumanFlip-0.07 || human > c.HumanFlip+0.07 {
+			t.Errorf("%s: LM wrong %.3f, human %.3f; want both ≈ %.2f", s, lm, human, c.HumanFlip)
+		}
+	}
+}

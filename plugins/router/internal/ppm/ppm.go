@@ -116,14 +116,7 @@ func Fit(ctx context.Context, backend backends.Backend, names []string, X [][]fl
 	if err != nil {
 		return nil, err
 	}
-	phi := make([][]float64, len(X))
-	for i, x := range X {
-		if opt.Linear {
-			phi[i] = append([]float64(nil), x...)
-		} else {
-			phi[i] = Expand(x)
-		}
-	}
+	phi := design(X, opt.Linear)
 	lambda := opt.Lambdas[0]
 	folds := min(opt.Folds, len(X))
 	if len(opt.Lambdas) > 1 && folds >= 2 {
@@ -162,10 +155,16 @@ func Fit(ctx context.Context, backend backends.Backend, names []string, X [][]fl
 	if err != nil {
 		return nil, err
 	}
+	return modelFrom(names, w, b, lambda, opt.Linear), nil
+}
+
+// modelFrom folds ridge coefficients over the design (x, then x_j·x_k for
+// j ≤ k unless linear) into f's C, L and symmetric Q.
+func modelFrom(names []string, w []float64, b, lambda float64, linear bool) *Model {
 	f := len(names)
 	m := &Model{Names: append([]string(nil), names...), C: b, L: w[:f], Q: make([]float64, f*f), Lambda: lambda}
 	idx := f
-	for j := 0; j < f && !opt.Linear; j++ {
+	for j := 0; j < f && !linear; j++ {
 		for k := j; k < f; k++ {
 			if j == k {
 				m.Q[j*f+k] = w[idx]
@@ -176,7 +175,73 @@ func Fit(ctx context.Context, backend backends.Backend, names []string, X [][]fl
 			idx++
 		}
 	}
-	return m, nil
+	return m
+}
+
+func design(X [][]float64, linear bool) [][]float64 {
+	phi := make([][]float64, len(X))
+	for i, x := range X {
+		if linear {
+			phi[i] = append([]float64(nil), x...)
+		} else {
+			phi[i] = Expand(x)
+		}
+	}
+	return phi
+}
+
+// Refit fits the PPM again on each of B data sets (X[b], y[b], all with the
+// same row count) at a fixed ridge penalty, every solve in one batched
+// graph: the bootstrap of the PPM's feature gains.
+func Refit(ctx context.Context, backend backends.Backend, names []string, X [][][]float64, y [][]float64, lambda float64, opt Options) ([]*Model, error) {
+	if len(X) == 0 {
+		return nil, nil
+	}
+	if len(X) != len(y) {
+		return nil, fmt.Errorf("ppm refit: %d designs but %d targets", len(X), len(y))
+	}
+	if opt.CGIters == 0 {
+		opt.CGIters = DefaultOptions().CGIters
+	}
+	m := len(X[0])
+	var p int
+	zs := make([]float64, 0)
+	ycs := make([]float64, 0)
+	type scale struct {
+		mu, sd []float64
+		ym     float64
+	}
+	scales := make([]scale, len(X))
+	for b := range X {
+		if len(X[b]) != m || len(y[b]) != m {
+			return nil, fmt.Errorf("ppm refit: data set %d has %d rows and %d targets, want %d", b, len(X[b]), len(y[b]), m)
+		}
+		phi := design(X[b], opt.Linear)
+		z, yc, mu, sd, ym := standardise(phi, y[b])
+		p = len(mu)
+		zs = append(zs, z...)
+		ycs = append(ycs, yc...)
+		scales[b] = scale{mu, sd, ym}
+	}
+	exec, err := newBatchSolver(backend, opt.CGIters, m < p)
+	if err != nil {
+		return nil, err
+	}
+	defer exec.Finalize()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(zs, len(X), m, p), tensors.FromFlatDataAndDimensions(ycs, len(X), m), lambda*float64(m))
+	if err != nil {
+		return nil, fmt.Errorf("ppm batched ridge solve: %w", err)
+	}
+	ws := tensors.MustCopyFlatData[float64](out[0])
+	models := make([]*Model, len(X))
+	for b, sc := range scales {
+		w, c := unstandardise(ws[b*p:(b+1)*p], sc.mu, sc.sd, sc.ym)
+		models[b] = modelFrom(names, w, c, lambda, opt.Linear)
+	}
+	return models, nil
 }
 
 func linear(w []float64, b float64, p []float64) float64 {
@@ -204,26 +269,50 @@ type solver struct {
 	primal, dual *Exec
 }
 
+// cg solves a·x = b by conjugate gradient with a fixed iteration count,
+// for a batch of systems: a [B,n,n] SPD, b [B,n]. The guards keep a
+// converged residual at zero instead of dividing 0 by 0.
+func cg(a, b *Node, iters int) *Node {
+	x := ZerosLike(b)
+	r := b
+	p := r
+	dot := func(u, v *Node) *Node { return ReduceAndKeep(Mul(u, v), ReduceSum, -1) } // [B,1]
+	rr := dot(r, r)
+	tiny := Scalar(b.Graph(), b.DType(), 1e-300)
+	for it := 0; it < iters; it++ {
+		ap := Einsum("bij,bj->bi", a, p)
+		alpha := Div(rr, Max(dot(p, ap), tiny))
+		x = Add(x, Mul(alpha, p))
+		r = Sub(r, Mul(alpha, ap))
+		rrNew := dot(r, r)
+		beta := Div(rrNew, Max(rr, tiny))
+		p = Add(r, Mul(beta, p))
+		rr = rrNew
+	}
+	return x
+}
+
+// newBatchSolver solves B ridge problems at once. Inputs: Z [B,M,P]
+// standardised designs, yc [B,M] centred targets, λ·M. Output: w [B,P].
+// dual picks the M×M form (M < P).
+func newBatchSolver(backend backends.Backend, iters int, dual bool) (*Exec, error) {
+	return NewExec(backend, func(z, yc, lamM *Node) *Node {
+		dims := z.Shape().Dimensions
+		ridge := func(n int) *Node {
+			return BroadcastToDims(ExpandAxes(Mul(lamM, eye(z.Graph(), z.DType(), n)), 0), dims[0], n, n)
+		}
+		if dual {
+			k := Add(Einsum("bmi,bni->bmn", z, z), ridge(dims[1]))
+			return Einsum("bmi,bm->bi", z, cg(k, yc, iters))
+		}
+		a := Add(Einsum("bmi,bmj->bij", z, z), ridge(dims[2]))
+		return cg(a, Einsum("bmi,bm->bi", z, yc), iters)
+	})
+}
+
 func newSolver(backend backends.Backend, iters int) (*solver, error) {
 	cg := func(a, b *Node) *Node {
-		// a: [n,n] SPD, b: [n]. Fixed iteration count; the guards keep a
-		// converged residual at zero instead of dividing 0 by 0.
-		x := ZerosLike(b)
-		r := b
-		p := r
-		rr := ReduceAllSum(Square(r))
-		tiny := Scalar(b.Graph(), b.DType(), 1e-300)
-		for it := 0; it < iters; it++ {
-			ap := Einsum("ij,j->i", a, p)
-			alpha := Div(rr, Max(ReduceAllSum(Mul(p, ap)), tiny))
-			x = Add(x, Mul(alpha, p))
-			r = Sub(r, Mul(alpha, ap))
-			rrNew := ReduceAllSum(Square(r))
-			beta := Div(rrNew, Max(rr, tiny))
-			p = Add(r, Mul(beta, p))
-			rr = rrNew
-		}
-		return x
+		return Reshape(cg(ExpandAxes(a, 0), ExpandAxes(b, 0), iters), -1)
 	}
 	// Inputs: Z [M,P] standardised design, yc [M] centred targets,
 	// lambdaM scalar (λ·M). Output: w [P] on the standardised scale.
@@ -258,9 +347,30 @@ func eye(g *Graph, dtype dtypes.DType, n int) *Node {
 // original scale.
 func (s *solver) ridge(phi [][]float64, y []float64, lambda float64) ([]float64, float64, error) {
 	m, p := len(phi), len(phi[0])
-	mu := make([]float64, p)
-	sd := make([]float64, p)
-	var ym float64
+	z, yc, mu, sd, ym := standardise(phi, y)
+	exec := s.primal
+	if m < p {
+		exec = s.dual
+	}
+	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(z, m, p), tensors.FromFlatDataAndDimensions(yc, m), lambda*float64(m))
+	if err != nil {
+		return nil, 0, fmt.Errorf("ppm ridge solve: %w", err)
+	}
+	w, b := unstandardise(tensors.MustCopyFlatData[float64](out[0]), mu, sd, ym)
+	for _, v := range w {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, 0, fmt.Errorf("ppm ridge solve diverged (λ=%g)", lambda)
+		}
+	}
+	return w, b, nil
+}
+
+// standardise centres the targets and scales each design column to unit
+// variance (constant columns to zero).
+func standardise(phi [][]float64, y []float64) (z, yc, mu, sd []float64, ym float64) {
+	m, p := len(phi), len(phi[0])
+	mu = make([]float64, p)
+	sd = make([]float64, p)
 	for i, row := range phi {
 		ym += y[i]
 		for j, v := range row {
@@ -280,8 +390,8 @@ func (s *solver) ridge(phi [][]float64, y []float64, lambda float64) ([]float64,
 	for j := range sd {
 		sd[j] = math.Sqrt(sd[j] / float64(m))
 	}
-	z := make([]float64, m*p)
-	yc := make([]float64, m)
+	z = make([]float64, m*p)
+	yc = make([]float64, m)
 	for i, row := range phi {
 		yc[i] = y[i] - ym
 		for j, v := range row {
@@ -290,16 +400,12 @@ func (s *solver) ridge(phi [][]float64, y []float64, lambda float64) ([]float64,
 			}
 		}
 	}
-	exec := s.primal
-	if m < p {
-		exec = s.dual
-	}
-	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(z, m, p), tensors.FromFlatDataAndDimensions(yc, m), lambda*float64(m))
-	if err != nil {
-		return nil, 0, fmt.Errorf("ppm ridge solve: %w", err)
-	}
-	ws := tensors.MustCopyFlatData[float64](out[0])
-	w := make([]float64, p)
+	return z, yc, mu, sd, ym
+}
+
+// unstandardise maps standardised coefficients back to the original scale.
+func unstandardise(ws, mu, sd []float64, ym float64) ([]float64, float64) {
+	w := make([]float64, len(ws))
 	b := ym
 	for j := range w {
 		if sd[j] > 1e-12 {
@@ -307,12 +413,7 @@ func (s *solver) ridge(phi [][]float64, y []float64, lambda float64) ([]float64,
 			b -= w[j] * mu[j]
 		}
 	}
-	for _, v := range w {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, 0, fmt.Errorf("ppm ridge solve diverged (λ=%g)", lambda)
-		}
-	}
-	return w, b, nil
+	return w, b
 }
 
 // CurvePoint is one point of a learning curve.

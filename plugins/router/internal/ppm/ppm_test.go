@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/shammie-ml/shammie/internal/shareddata"
 	"github.com/shammie-ml/shammie/sdk/ml"
-	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
 
 // TestFitRecoversQuadratic: data from a known quadratic must be fitted far
@@ -64,7 +64,7 @@ func TestFitRecoversQuadratic(t *testing.T) {
 // rows: too few to judge accuracy, but the pipeline must run and give finite
 // predictions within a sane range of RewardBench scores.
 func TestProxyRowsEndToEnd(t *testing.T) {
-	dir := plugintest.SharedData(t, "hybrid_preferences")
+	dir := shareddata.Path(t, "hybrid_preferences")
 	pr, err := LoadProxyRows(filepath.Join(dir, "proxy_rm_validation_set_features_rewardbench.jsonl"), "Overall")
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +119,48 @@ func TestLoadProxyRowsErrors(t *testing.T) {
 		_, err := LoadProxyRows(p, "Overall")
 		if err == nil || !contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want it to contain %q", err, tc.want)
+		}
+	}
+}
+
+// TestRefitMatchesFit: the batched refits give, data set by data set, the
+// model Fit finds at the same ridge penalty — in the primal (rows > terms)
+// and the dual (rows < terms) form.
+func TestRefitMatchesFit(t *testing.T) {
+	b, release, err := ml.AcquireBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	rng := rand.New(rand.NewPCG(9, 9))
+	names := []string{"a", "b", "c"}
+	for _, rows := range []int{40, 7} { // 3 + 6 quadratic terms = 9
+		var Xs [][][]float64
+		var ys [][]float64
+		for range 3 {
+			X := make([][]float64, rows)
+			y := make([]float64, rows)
+			for i := range X {
+				X[i] = []float64{rng.Float64(), rng.Float64(), rng.Float64()}
+				y[i] = 0.5 + 0.3*X[i][0] - 0.2*X[i][1]*X[i][2] + 0.01*rng.NormFloat64()
+			}
+			Xs, ys = append(Xs, X), append(ys, y)
+		}
+		opt := DefaultOptions()
+		models, err := Refit(context.Background(), b, names, Xs, ys, 1e-3, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt.Lambdas = []float64{1e-3}
+		for i := range Xs {
+			want, err := Fit(context.Background(), b, names, Xs[i], ys[i], opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := []float64{0.3, 0.6, 0.9}
+			if got, w := models[i].Predict(x), want.Predict(x); math.Abs(got-w) > 1e-6 {
+				t.Errorf("rows=%d set %d: Refit predicts %.8f, Fit %.8f", rows, i, got, w)
+			}
 		}
 	}
 }

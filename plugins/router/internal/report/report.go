@@ -86,6 +86,7 @@ type Results struct {
 	Routings    []route.Routed        `json:"routings"`
 	Mixtures    []route.MixtureResult `json:"mixtures"`
 	TopFeatures []route.FeatureRow    `json:"top_features"`
+	Noise       route.Noise           `json:"noise"`
 }
 
 // PPMSummary summarises a PPM evaluation.
@@ -120,7 +121,7 @@ func WriteFeatureGains(path string, rows []route.FeatureRow, budgets []float64) 
 	}
 	defer f.Close()
 	w := csv.NewWriter(f)
-	head := []string{"feature", "instances", "total_gain", "gain_per_instance_at_0"}
+	head := []string{"feature", "instances", "total_gain", "total_gain_se", "total_gain_low", "total_gain_high", "distinguishable", "gain_per_instance_at_0"}
 	for _, b := range budgets {
 		head = append(head, "gain_per_instance_at_"+route.BudgetKey(b))
 	}
@@ -128,7 +129,8 @@ func WriteFeatureGains(path string, rows []route.FeatureRow, budgets []float64) 
 		return err
 	}
 	for _, r := range rows {
-		rec := []string{r.Feature, strconv.Itoa(r.Instances), fmtG(r.Total), fmtG(r.GainZero)}
+		rec := []string{r.Feature, strconv.Itoa(r.Instances), fmtG(r.Total), fmtG(r.SE), fmtG(r.Interval.Low), fmtG(r.Interval.High),
+			strconv.FormatBool(r.Distinguishable), fmtG(r.GainZero)}
 		for _, g := range r.GainAt {
 			rec = append(rec, fmtG(g))
 		}
@@ -151,16 +153,31 @@ var palette = []color.Color{
 	color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
 }
 
+// errPoints are points with vertical or horizontal error bars.
+type errPoints struct {
+	plotter.XYs
+	plotter.YErrors
+	plotter.XErrors
+}
+
 // PlotBudgets draws measured RM score against the human budget for topk,
 // simulated and random routing, with all-LM (0%) and all-human (100%) as the
-// end points and dashed reference lines.
-func PlotBudgets(base string, routings []route.Routed, metric string) (string, string, error) {
+// end points and dashed reference lines; error bars are the scores'
+// intervals. When no feature's gain is distinguishable from zero the title
+// says so.
+func PlotBudgets(base string, routings []route.Routed, metric string, nz route.Noise) (string, string, error) {
 	p := plot.New()
-	p.Title.Text = "Reward model score by routing"
+	p.Title.Text = fmt.Sprintf("Reward model score by routing\n(bars: %.0f%% intervals, %d replicates)", 100*nz.Level, nz.Replicates)
+	if nz.GainIsNoise {
+		p.Title.Text += "\nWARNING: no feature gain beats noise; differences are likely noise"
+		p.Title.TextStyle.Color = palette[1]
+	}
 	p.X.Label.Text = "share of instances routed to humans"
 	p.Y.Label.Text = metric
 	var allH, allL float64
 	series := map[string]plotter.XYs{}
+	bars := errPoints{}
+	jitter := map[string]float64{route.MethodTopk: -0.012, route.MethodRandom: 0.012}
 	for _, r := range routings {
 		switch r.Method {
 		case route.MethodAllHuman:
@@ -170,6 +187,15 @@ func PlotBudgets(base string, routings []route.Routed, metric string) (string, s
 		default:
 			series[r.Method] = append(series[r.Method], plotter.XY{X: r.Budget, Y: r.Measured})
 		}
+		// Bars side by side where methods share a budget.
+		bars.XYs = append(bars.XYs, plotter.XY{X: r.Budget + jitter[r.Method], Y: r.Measured})
+		bars.YErrors = append(bars.YErrors, struct{ Low, High float64 }{r.Measured - r.Interval.Low, r.Interval.High - r.Measured})
+	}
+	if eb, err := plotter.NewYErrorBars(bars); err == nil {
+		eb.Color = color.Gray{Y: 90}
+		p.Add(eb)
+	} else {
+		return "", "", err
 	}
 	for i, m := range []string{route.MethodTopk, route.MethodSimulated, route.MethodRandom} {
 		pts := append(plotter.XYs{{X: 0, Y: allL}}, series[m]...)
@@ -263,21 +289,27 @@ func PlotCurve(base string, ev *ppm.Evaluation) (string, string, error) {
 	return chart.Save(p, base, 0, 0)
 }
 
-// PlotGains draws the top features by total predicted gain as bars.
-func PlotGains(base string, rows []route.FeatureRow, top int) (string, string, error) {
+// PlotGains draws the top features by total predicted gain as bars with
+// their simultaneous intervals as whiskers and zero as a line. When no
+// feature's gain is distinguishable from zero the bars are grey and the
+// title says the ranking is noise.
+func PlotGains(base string, rows []route.FeatureRow, top int, nz route.Noise) (string, string, error) {
 	if top > len(rows) {
 		top = len(rows)
 	}
 	vals := make(plotter.Values, top)
 	names := make([]string, top)
+	whiskers := errPoints{}
 	for i := 0; i < top; i++ {
 		// Bars bottom-up so the best feature is on top.
 		r := rows[top-1-i]
 		vals[i] = r.Total
 		names[i] = shorten(r.Feature)
+		whiskers.XYs = append(whiskers.XYs, plotter.XY{X: r.Total, Y: float64(i)})
+		whiskers.XErrors = append(whiskers.XErrors, struct{ Low, High float64 }{r.Total - r.Interval.Low, r.Interval.High - r.Total})
 	}
 	p := plot.New()
-	p.Title.Text = "Predicted gain of routing a feature's instances to humans"
+	p.Title.Text = fmt.Sprintf("Predicted gain of routing a feature's instances to humans\n(whiskers: %.0f%% intervals, simultaneous over %d features)", 100*nz.Level, len(rows))
 	p.X.Label.Text = "predicted RM score change"
 	bars, err := plotter.NewBarChart(vals, vg.Points(9))
 	if err != nil {
@@ -285,7 +317,30 @@ func PlotGains(base string, rows []route.FeatureRow, top int) (string, string, e
 	}
 	bars.Horizontal = true
 	bars.Color = palette[0]
-	p.Add(bars, plotter.NewGrid())
+	if nz.GainIsNoise {
+		bars.Color = color.Gray{Y: 170}
+		p.Title.Text += "\nWARNING: no gain is distinguishable from zero; the ranking is noise"
+		p.Title.TextStyle.Color = palette[1]
+	}
+	eb, err := plotter.NewXErrorBars(whiskers)
+	if err != nil {
+		return "", "", err
+	}
+	zero, err := plotter.NewLine(plotter.XYs{{X: 0, Y: -0.5}, {X: 0, Y: float64(top) - 0.5}})
+	if err != nil {
+		return "", "", err
+	}
+	zero.Color = color.Black
+	// The permutation threshold: gains right of it are distinguishable.
+	thr, err := plotter.NewLine(plotter.XYs{{X: nz.GainThreshold, Y: -0.5}, {X: nz.GainThreshold, Y: float64(top) - 0.5}})
+	if err != nil {
+		return "", "", err
+	}
+	thr.Color = palette[1]
+	thr.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	p.Legend.Add(fmt.Sprintf("top gain on permuted scores (%.0f%%)", 100*nz.Level), thr)
+	p.Legend.Top = false
+	p.Add(bars, eb, zero, thr, plotter.NewGrid())
 	p.NominalY(names...)
 	return chart.Save(p, base, 0, 0)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shammie-ml/shammie/plugins/router/internal/noise"
 	"github.com/shammie-ml/shammie/plugins/router/internal/ppm"
 	"github.com/shammie-ml/shammie/plugins/router/internal/route"
 )
@@ -25,7 +26,8 @@ func TestShorten(t *testing.T) {
 
 func TestFeatureGainsCSV(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "g.csv")
-	rows := []route.FeatureRow{{Feature: "a=1", Instances: 3, Total: 0.5, GainZero: 0.1, GainAt: []float64{0.2, 0.3}}}
+	rows := []route.FeatureRow{{Feature: "a=1", Instances: 3, Total: 0.5, SE: 0.1, Interval: noise.Interval{Low: 0.25, High: 0.75}, Distinguishable: true,
+		GainZero: 0.1, GainAt: []float64{0.2, 0.3}}}
 	if err := WriteFeatureGains(p, rows, []float64{0.25, 0.5}); err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +35,8 @@ func TestFeatureGainsCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "feature,instances,total_gain,gain_per_instance_at_0,gain_per_instance_at_0.25,gain_per_instance_at_0.5\na=1,3,0.5,0.1,0.2,0.3\n"
+	want := "feature,instances,total_gain,total_gain_se,total_gain_low,total_gain_high,distinguishable,gain_per_instance_at_0,gain_per_instance_at_0.25,gain_per_instance_at_0.5\n" +
+		"a=1,3,0.5,0.1,0.25,0.75,true,0.1,0.2,0.3\n"
 	if diff := cmp.Diff(want, string(b)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -44,15 +47,17 @@ func TestPlotsWritePNGAndSVG(t *testing.T) {
 	routings := []route.Routed{{Method: route.MethodAllLM, Measured: 0.7}, {Method: route.MethodAllHuman, Budget: 1, Measured: 0.72},
 		{Method: route.MethodTopk, Budget: 0.5, Measured: 0.8}, {Method: route.MethodSimulated, Budget: 0.5, Measured: 0.79},
 		{Method: route.MethodRandom, Budget: 0.5, Measured: 0.71}}
+	nz := route.Noise{Level: 0.95, Replicates: 5, GainIsNoise: true}
 	ev := &ppm.Evaluation{TestRows: 3, BaselineRMSE: 0.02, Curve: []ppm.CurvePoint{{TrainRows: 5, RMSE: 0.015}, {TrainRows: 10, RMSE: 0.01}}}
 	for name, fn := range map[string]func(string) (string, string, error){
-		"budgets": func(b string) (string, string, error) { return PlotBudgets(b, routings, "accuracy") },
+		"budgets": func(b string) (string, string, error) { return PlotBudgets(b, routings, "accuracy", nz) },
 		"fit": func(b string) (string, string, error) {
 			return PlotFit(b, []float64{0.7, 0.8}, []float64{0.71, 0.78}, "fit")
 		},
 		"curve": func(b string) (string, string, error) { return PlotCurve(b, ev) },
 		"gains": func(b string) (string, string, error) {
-			return PlotGains(b, []route.FeatureRow{{Feature: "x=1", Total: 0.1}, {Feature: "y=1", Total: -0.02}}, 5)
+			return PlotGains(b, []route.FeatureRow{{Feature: "x=1", Total: 0.1, Interval: noise.Interval{Low: -0.01, High: 0.2}},
+				{Feature: "y=1", Total: -0.02, Interval: noise.Interval{Low: -0.05, High: 0.01}}}, 5, nz)
 		},
 	} {
 		png, svg, err := fn(filepath.Join(dir, name))

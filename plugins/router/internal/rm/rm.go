@@ -57,12 +57,15 @@ type Config struct {
 	Steps       int     // full-batch Adam steps
 	LR          float64 // Adam learning rate
 	WeightDecay float64 // L2 penalty
-	Seed        uint64
+	// InitStd is the spread of the linear weights' initial values, so that
+	// replicate models (seeds) differ; 0 starts them all at zero.
+	InitStd float64
+	Seed    uint64
 }
 
 // DefaultConfig is what the plugin uses unless configured.
 func DefaultConfig() Config {
-	return Config{Dim: 512, Hidden: 0, Steps: 150, LR: 0.05, WeightDecay: 1e-3, Seed: 1}
+	return Config{Dim: 512, Hidden: 0, Steps: 150, LR: 0.05, WeightDecay: 1e-3, InitStd: 0.1, Seed: 1}
 }
 
 // Pairs are the representations of both responses of a set of instances.
@@ -87,6 +90,10 @@ type Job struct {
 type Result struct {
 	// Accuracy per model on the evaluation labels.
 	Accuracy []float64
+	// Correct is M × Eval.N (row-major): 1 where model m ranks eval pair i
+	// the way its label says, 0 where not or where the label is 0. The
+	// noise estimates resample eval instances from it.
+	Correct []float32
 	// FinalLoss per model (mean Bradley–Terry loss on its train labels).
 	FinalLoss []float64
 }
@@ -122,8 +129,14 @@ func Train(ctx context.Context, backend backends.Backend, cfg Config, job Job, p
 		inv[k] = 1 / float32(c)
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 77))
-	// Parameters: U [M,D], and with an MLP W [M,H,D], V [M,H].
-	params := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(make([]float32, m*d), m, d)}
+	// Parameters: U [M,D], and with an MLP W [M,H,D], V [M,H]. Each model
+	// draws its own initial weights: models trained on the same labels
+	// differ as seeds do.
+	u := make([]float32, m*d)
+	for i := range u {
+		u[i] = float32(rng.NormFloat64() * cfg.InitStd)
+	}
+	params := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(u, m, d)}
 	if h > 0 {
 		w := make([]float32, m*h*d)
 		for i := range w {
@@ -154,7 +167,8 @@ func Train(ctx context.Context, backend backends.Backend, cfg Config, job Job, p
 		var loss *Node
 		for s := 0; s < stepsPerCall; s++ {
 			z, grads := forwardBackward(ps, xa, xb, delta, y, invN)
-			loss = Reshape(Mul(ReduceSum(Softplus(Neg(Mul(y, z))), 1), Reshape(invN, -1)), -1) // [M]
+			// Mean loss over each model's labelled pairs.
+			loss = Reshape(Mul(ReduceSum(Mul(Softplus(Neg(Mul(y, z))), Abs(y)), 1), Reshape(invN, -1)), -1) // [M]
 			t := AddScalar(t0, float64(s+1))
 			for i := range ps {
 				g := Add(grads[i], MulScalar(ps[i], wd))
@@ -204,11 +218,12 @@ func Train(ctx context.Context, backend backends.Backend, cfg Config, job Job, p
 	}
 	res := &Result{FinalLoss: toF64(tensors.MustCopyFlatData[float32](loss))}
 	if job.Eval.N > 0 {
-		acc, err := evaluate(backend, params, job.Eval, job.EvalLabels, d)
+		correct, err := evaluate(backend, params, job.Eval, job.EvalLabels, d)
 		if err != nil {
 			return nil, err
 		}
-		res.Accuracy = acc
+		res.Correct = correct
+		res.Accuracy = Accuracy(correct, job.EvalLabels, m)
 	}
 	return res, nil
 }
@@ -257,7 +272,30 @@ func forwardBackward(ps []*Node, xa, xb, delta, y, invN *Node) (*Node, []*Node) 
 	return z, grads
 }
 
-func evaluate(backend backends.Backend, params []*tensors.Tensor, ev Pairs, labels []float32, d int) ([]float64, error) {
+// Accuracy is each model's share of correct pairs among the labelled eval
+// pairs, from evaluate's M × N correctness.
+func Accuracy(correct, labels []float32, m int) []float64 {
+	n := len(labels)
+	used := 0
+	for _, y := range labels {
+		if y != 0 {
+			used++
+		}
+	}
+	out := make([]float64, m)
+	for k := range m {
+		s := 0.0
+		for _, c := range correct[k*n : (k+1)*n] {
+			s += float64(c)
+		}
+		out[k] = s / float64(max(used, 1))
+	}
+	return out
+}
+
+// evaluate returns M × N correctness: 1 where a model orders a labelled
+// pair as its label does.
+func evaluate(backend backends.Backend, params []*tensors.Tensor, ev Pairs, labels []float32, d int) ([]float32, error) {
 	if len(labels) != ev.N || len(ev.A) != ev.N*d || len(ev.B) != ev.N*d {
 		return nil, fmt.Errorf("reward model eval: inconsistent shapes")
 	}
@@ -267,8 +305,7 @@ func evaluate(backend backends.Backend, params []*tensors.Tensor, ev Pairs, labe
 		z, _, _ := scores(in[3:3+np], xa, xb, Sub(xa, xb))
 		yb := ExpandAxes(y, 0)
 		correct := ConvertDType(GreaterThan(Mul(z, yb), ZerosLike(z)), z.DType())
-		used := Abs(yb)
-		return Div(ReduceSum(Mul(correct, used), 1), ReduceSum(used, 1))
+		return Mul(correct, Abs(yb)) // [M,N]
 	})
 	if err != nil {
 		return nil, err
@@ -282,7 +319,7 @@ func evaluate(backend backends.Backend, params []*tensors.Tensor, ev Pairs, labe
 	if err != nil {
 		return nil, fmt.Errorf("reward model eval: %w", err)
 	}
-	return toF64(tensors.MustCopyFlatData[float32](out[0])), nil
+	return tensors.MustCopyFlatData[float32](out[0]), nil
 }
 
 func toF64(x []float32) []float64 {

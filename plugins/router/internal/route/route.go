@@ -22,6 +22,7 @@ import (
 
 	"github.com/shammie-ml/shammie/plugins/router/internal/features"
 	"github.com/shammie-ml/shammie/plugins/router/internal/mixture"
+	"github.com/shammie-ml/shammie/plugins/router/internal/noise"
 	"github.com/shammie-ml/shammie/plugins/router/internal/ppm"
 	"github.com/shammie-ml/shammie/plugins/router/internal/prefdata"
 	"github.com/shammie-ml/shammie/plugins/router/internal/rm"
@@ -59,13 +60,23 @@ type Config struct {
 	// expensive part) so that a re-run of the same step with the same data
 	// and settings resumes after them.
 	StateDir string
+	// NoiseSeeds is how many extra reward models (seeds: own initial
+	// weights; for random routing, also a fresh random routing), trained in
+	// the same batched graphs, measure each routing beside the first.
+	NoiseSeeds int
+	// Bootstrap resamples (eval instances × replicates) give the scores'
+	// intervals; min(Bootstrap, 200) PPM refits give the gains'.
+	Bootstrap int
+	// Level of the intervals (0.95).
+	Level float64
 }
 
 // DefaultConfig is the plugin's default.
 func DefaultConfig() Config {
 	return Config{EvalFrac: 0.25, EvalLabels: "gold", Mixtures: 64, Budgets: []float64{0.25, 0.5, 0.75},
 		Candidates: 2000, TopkRounds: 3, RMBatch: 64, RM: rm.DefaultConfig(), Representation: "bow",
-		Transformer: rm.DefaultTransformer(), PPM: ppm.DefaultOptions(), Seed: 1}
+		Transformer: rm.DefaultTransformer(), PPM: ppm.DefaultOptions(), Seed: 1,
+		NoiseSeeds: 4, Bootstrap: 1000, Level: 0.95}
 }
 
 // Method names a routing strategy.
@@ -83,8 +94,14 @@ type Routed struct {
 	Budget    float64 `json:"budget"`
 	Human     int     `json:"n_human"`
 	Predicted float64 `json:"predicted"`
-	Measured  float64 `json:"measured"`
-	mix       mixture.Mixture
+	// Measured is the mean held-out score of the routing's replicate
+	// reward models; Interval its bootstrap interval; SingleSD the spread
+	// of one reward model's score.
+	Measured   float64        `json:"measured"`
+	Interval   noise.Interval `json:"interval"`
+	SingleSD   float64        `json:"single_rm_sd"`
+	Replicates []float64      `json:"replicates"`
+	mix        mixture.Mixture
 }
 
 // MixtureResult is one PPM training row.
@@ -110,6 +127,7 @@ type Result struct {
 	SimRouting    map[float64][]bool
 	FeatureGains  []FeatureRow
 	PoolInstances []prefdata.Instance
+	Noise         Noise
 }
 
 // FeatureRow is one line of the feature-gain table.
@@ -123,6 +141,14 @@ type FeatureRow struct {
 	// size): the table is sorted by it, so a feature only a handful of
 	// instances have cannot top it on a noisy per-instance coefficient.
 	Total float64 `json:"total_gain"`
+	// SE is Total's bootstrap standard error and Interval its interval,
+	// simultaneous over all features; Distinguishable says it is above
+	// Noise.GainThreshold (the top gain on permuted scores) and its
+	// interval above zero.
+	SE              float64        `json:"total_gain_se"`
+	Interval        noise.Interval `json:"total_gain_interval"`
+	Distinguishable bool           `json:"distinguishable"`
+	index           int
 }
 
 // Run runs the experiment on a data set.
@@ -152,8 +178,14 @@ func Run(ctx context.Context, backend backends.Backend, ds *prefdata.Dataset, cf
 	if err != nil {
 		return nil, err
 	}
-	train := func(stage string, mixes []mixture.Mixture) ([]float64, error) {
+	train := func(stage string, mixes []mixture.Mixture) (trained, error) {
 		return trainMixtures(ctx, backend, cfg, pool, trainPairs, evalPairs, evalLabels, mixes, stage, rep)
+	}
+	used := make([]float32, len(evalLabels))
+	for i, y := range evalLabels {
+		if y != 0 {
+			used[i] = 1
+		}
 	}
 
 	// 1. Mixtures: knapsack routings with random budgets, plus the two
@@ -165,17 +197,18 @@ func Run(ctx context.Context, backend backends.Backend, ds *prefdata.Dataset, cf
 	// 2. One RM per mixture, batched (or the scores a previous run of the
 	// same experiment left in the state dir).
 	key := stateKey(cfg, insts, mixes)
-	scores, ok := loadState(cfg.StateDir, key, len(mixes))
+	mixTrained, ok := loadState(cfg.StateDir, key, len(mixes), len(eval))
 	if ok {
-		rep.Logf("router: resumed %d mixture scores from %s", len(scores), cfg.StateDir)
+		rep.Logf("router: resumed %d mixture scores from %s", len(mixTrained.Accuracy), cfg.StateDir)
 	} else {
-		if scores, err = train("mixtures", mixes); err != nil {
+		if mixTrained, err = train("mixtures", mixes); err != nil {
 			return nil, err
 		}
-		if err := saveState(cfg.StateDir, key, scores); err != nil {
+		if err := saveState(cfg.StateDir, key, mixTrained); err != nil {
 			rep.Logf("router: could not save resumable state: %v", err)
 		}
 	}
+	scores := mixTrained.Accuracy
 	for i, sc := range scores {
 		rep.Metric("mixture_score", int64(i), sc)
 	}
@@ -202,11 +235,9 @@ func Run(ctx context.Context, backend backends.Backend, ds *prefdata.Dataset, cf
 	if err != nil {
 		return nil, err
 	}
-	var measure []mixture.Mixture
 	add := func(method string, budget float64, mix mixture.Mixture) {
 		res.Routings = append(res.Routings, Routed{Method: method, Budget: budget, Human: mix.Budget,
 			Predicted: res.Model.Predict(f64(mixture.Counts(fm, mix))), mix: mix})
-		measure = append(measure, mix)
 	}
 	add(MethodAllLM, 0, mixture.All(len(pool), false))
 	add(MethodAllHuman, 1, mixture.All(len(pool), true))
@@ -223,15 +254,24 @@ func Run(ctx context.Context, backend backends.Backend, ds *prefdata.Dataset, cf
 		add(MethodSimulated, b, sim)
 		add(MethodRandom, b, mixture.Random(len(pool), k, rng))
 	}
-	// 5. Measure every routing with a fresh RM (batched).
-	measured, err := train("routings", measure)
+	// 5. Measure every routing with fresh RMs, 1+NoiseSeeds replicates
+	// (seeds) each, all in the same batched graphs.
+	replicates := 1 + max(cfg.NoiseSeeds, 0)
+	jobs, source := replicateJobs(res.Routings, len(pool), replicates, cfg.RM.Hidden == 0, rand.New(rand.NewPCG(cfg.Seed, 0x7265706c)))
+	trainedJobs, err := train("routings", jobs)
 	if err != nil {
 		return nil, err
 	}
-	for i := range res.Routings {
-		res.Routings[i].Measured = measured[i]
+	measured := expand(trainedJobs, source)
+	res.Noise = Noise{Replicates: replicates, Bootstrap: cfg.Bootstrap, Level: cfg.Level}
+	if err := scoreNoise(res, measured, replicates, used, cfg); err != nil {
+		return nil, err
 	}
-	res.FeatureGains = featureTable(res.Model, fm, cfg.Budgets)
+	res.FeatureGains = featureRows(res.Model, fm, cfg.Budgets)
+	if err := gainNoise(ctx, backend, res, X, scores, mixTrained.Correct, used, cfg, rep); err != nil {
+		return nil, err
+	}
+	sort.SliceStable(res.FeatureGains, func(a, b int) bool { return res.FeatureGains[a].Total > res.FeatureGains[b].Total })
 	return res, nil
 }
 
@@ -327,13 +367,14 @@ func Simulated(s *ppm.Scorer, fm *features.Matrix, k, candidates int, rng *rand.
 	return bestMix, nil
 }
 
-func featureTable(m *ppm.Model, fm *features.Matrix, budgets []float64) []FeatureRow {
+// featureRows is the feature-gain table in feature order.
+func featureRows(m *ppm.Model, fm *features.Matrix, budgets []float64) []FeatureRow {
 	n, f := fm.N, len(fm.Names)
 	counts := fm.Counts()
 	g0 := m.Grad(make([]float64, f))
 	rows := make([]FeatureRow, f)
 	for j := range rows {
-		rows[j] = FeatureRow{Feature: fm.Names[j], Instances: counts[j], GainZero: g0[j] / float64(n)}
+		rows[j] = FeatureRow{Feature: fm.Names[j], Instances: counts[j], GainZero: g0[j] / float64(n), index: j}
 	}
 	for _, b := range budgets {
 		x := make([]float64, f)
@@ -346,7 +387,6 @@ func featureTable(m *ppm.Model, fm *features.Matrix, budgets []float64) []Featur
 			rows[j].Total += g[j] / float64(n) * float64(counts[j]) / float64(len(budgets))
 		}
 	}
-	sort.SliceStable(rows, func(a, b int) bool { return rows[a].Total > rows[b].Total })
 	return rows
 }
 
@@ -410,10 +450,19 @@ func pairs(insts []prefdata.Instance, dim int) rm.Pairs {
 	return rm.Pairs{N: len(insts), A: rm.Represent(a, dim), B: rm.Represent(b, dim)}
 }
 
+// trained is what a batch of reward models scored: accuracy per model and
+// per-eval-pair correctness (models × eval pairs).
+type trained struct {
+	Accuracy []float64
+	Correct  []float32
+}
+
+// trainMixtures trains one reward model per mixture, RMBatch at a time in
+// one graph.
 func trainMixtures(ctx context.Context, backend backends.Backend, cfg Config, pool []prefdata.Instance, tr, ev rm.Pairs, evLabels []float32,
-	mixes []mixture.Mixture, stage string, rep sdk.Reporter) ([]float64, error) {
+	mixes []mixture.Mixture, stage string, rep sdk.Reporter) (trained, error) {
 	n := len(pool)
-	out := make([]float64, 0, len(mixes))
+	var out trained
 	batch := max(cfg.RMBatch, 1)
 	for start := 0; start < len(mixes); start += batch {
 		end := min(start+batch, len(mixes))
@@ -433,9 +482,10 @@ func trainMixtures(ctx context.Context, backend backends.Backend, cfg Config, po
 				rep.Progress("train reward models ("+stage+")", int64(start*total+done*m), int64(len(mixes)*total), "model-steps")
 			})
 		if err != nil {
-			return nil, err
+			return trained{}, err
 		}
-		out = append(out, res.Accuracy...)
+		out.Accuracy = append(out.Accuracy, res.Accuracy...)
+		out.Correct = append(out.Correct, res.Correct...)
 	}
 	return out, nil
 }
@@ -454,13 +504,17 @@ func BudgetKey(b float64) string { return strconv.FormatFloat(b, 'f', -1, 64) }
 type state struct {
 	Key    string    `json:"key"`
 	Scores []float64 `json:"mixture_scores"`
+	// Correct holds each mixture's per-eval-pair correctness as a string
+	// of 0s and 1s (the noise estimates resample it).
+	Correct []string `json:"mixture_correct"`
 }
 
 // stateKey identifies an experiment's mixtures: settings, data and routings.
 func stateKey(cfg Config, insts []prefdata.Instance, mixes []mixture.Mixture) string {
 	h := sha256.New()
 	c := cfg
-	c.StateDir = ""
+	// Settings that do not change the trained mixtures stay out of the key.
+	c.StateDir, c.NoiseSeeds, c.Bootstrap, c.Level = "", 0, 0, 0
 	fmt.Fprintf(h, "%+v\n", c)
 	for _, in := range insts {
 		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%d%d%d\n", in.ID, in.Prompt, in.A, in.B, in.Human, in.LM, in.Gold)
@@ -479,29 +533,47 @@ func stateKey(cfg Config, insts []prefdata.Instance, mixes []mixture.Mixture) st
 
 const stateFile = "router-mixtures.json"
 
-func loadState(dir, key string, n int) ([]float64, bool) {
+func loadState(dir, key string, n, nEval int) (trained, bool) {
 	if dir == "" {
-		return nil, false
+		return trained{}, false
 	}
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if err != nil {
-		return nil, false
+		return trained{}, false
 	}
 	var st state
-	if json.Unmarshal(b, &st) != nil || st.Key != key || len(st.Scores) != n {
-		return nil, false
+	if json.Unmarshal(b, &st) != nil || st.Key != key || len(st.Scores) != n || len(st.Correct) != n {
+		return trained{}, false
 	}
-	return st.Scores, true
+	t := trained{Accuracy: st.Scores, Correct: make([]float32, 0, n*nEval)}
+	for _, row := range st.Correct {
+		if len(row) != nEval {
+			return trained{}, false
+		}
+		for _, c := range row {
+			t.Correct = append(t.Correct, float32(c-'0'))
+		}
+	}
+	return t, true
 }
 
-func saveState(dir, key string, scores []float64) error {
+func saveState(dir, key string, t trained) error {
 	if dir == "" {
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	b, err := json.Marshal(state{Key: key, Scores: scores})
+	st := state{Key: key, Scores: t.Accuracy}
+	nEval := len(t.Correct) / max(len(t.Accuracy), 1)
+	for k := range t.Accuracy {
+		row := make([]byte, nEval)
+		for i, c := range t.Correct[k*nEval : (k+1)*nEval] {
+			row[i] = '0' + byte(c)
+		}
+		st.Correct = append(st.Correct, string(row))
+	}
+	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}

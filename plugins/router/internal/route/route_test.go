@@ -36,8 +36,12 @@ func TestPlantedRouting(t *testing.T) {
 	for _, r := range res.FeatureGains[:5] {
 		t.Logf("gain %-45s n=%4d total=%+.4f g0=%+.2e at=%+.2e", r.Feature, r.Instances, r.Total, r.GainZero, r.GainAt)
 	}
+	logNoise(t, res)
 	if got := res.FeatureGains[0].Feature; got != pc.PlantedFeature() {
 		t.Errorf("top feature by gain = %s, want the planted %s", got, pc.PlantedFeature())
+	}
+	if top := res.FeatureGains[0]; res.Noise.GainIsNoise || !top.Distinguishable {
+		t.Errorf("planted weakness flagged as noise: %s gain %+.4f [%+.4f, %+.4f]", top.Feature, top.Total, top.Interval.Low, top.Interval.High)
 	}
 	// Routed first: the instances topk ranks highest at the smallest
 	// budget are the planted ones.
@@ -116,4 +120,48 @@ func TestTransformerRepresentationRuns(t *testing.T) {
 			t.Errorf("%s: measured %v", r.Method, r.Measured)
 		}
 	}
+}
+
+// TestNoWeaknessIsFlagged: with humans and the LM equally noisy everywhere
+// there is nothing to route, and the router must say its top feature's gain
+// is noise (and the planted set must not be flagged: TestPlantedRouting).
+func TestNoWeaknessIsFlagged(t *testing.T) {
+	pc := planted.Default(2000, 11)
+	pc.NoWeakness, pc.HumanFlip = true, 0.2
+	ds, err := planted.Generate(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, release, err := ml.AcquireBackend(os.Getenv("ROUTER_TEST_BACKEND"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	cfg := DefaultConfig()
+	cfg.Mixtures, cfg.Budgets, cfg.Candidates = 48, []float64{0.5}, 200
+	start := time.Now()
+	res, err := Run(context.Background(), b, ds, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("experiment took %v", time.Since(start))
+	logNoise(t, res)
+	if !res.Noise.GainIsNoise {
+		top := res.FeatureGains[0]
+		t.Errorf("no weakness planted, but %s's gain %+.4f [%+.4f, %+.4f] is called distinguishable from zero", top.Feature, top.Total, top.Interval.Low, top.Interval.High)
+	}
+}
+
+func logNoise(t *testing.T, res *Result) {
+	t.Helper()
+	for _, r := range res.FeatureGains[:3] {
+		t.Logf("gain %-45s total=%+.4f ± %.4f  [%+.4f, %+.4f] distinguishable=%v", r.Feature, r.Total, r.SE, r.Interval.Low, r.Interval.High, r.Distinguishable)
+	}
+	for _, r := range res.Routings {
+		t.Logf("%-10s budget=%.2f measured=%.4f [%.4f, %.4f] single-RM sd %.4f replicates %.3f", r.Method, r.Budget, r.Measured, r.Interval.Low, r.Interval.High, r.SingleSD, r.Replicates)
+	}
+	for _, c := range res.Noise.Comparisons {
+		t.Logf("%-9s − %-9s budget %.2f: %+.4f [%+.4f, %+.4f]", c.Method, c.Versus, c.Budget, c.Diff, c.Interval.Low, c.Interval.High)
+	}
+	t.Logf("single-RM score noise %.4f; top gain on permuted scores (%.0f%%) %+.4f; gain is noise: %v", res.Noise.ScoreNoise, 100*res.Noise.Level, res.Noise.GainThreshold, res.Noise.GainIsNoise)
 }

@@ -1,7 +1,7 @@
 // Package torchref runs a PyTorch reference script for the benchmarks that
 // compare an sdk/ml model with PyTorch (tools/benchtrain, plugins/moe's
 // benchmoe), configured the same way for all of them so their ratios mean
-// the same thing.
+// the same thing. It is internal to this repository's benchmarks.
 //
 // "PyTorch at its best" on the CPU: one OpenBLAS thread per torch thread
 // (the script sets torch's threads; OPENBLAS_NUM_THREADS=1 stops OpenBLAS

@@ -1,4 +1,8 @@
-package plugintest
+// Package shareddata finds the project's shared real-data sets for the tests
+// of this repository's modules (they live outside the checkout, in
+// shared/data or $SHAMMIE_SHARED_DATA). It is internal to the repository: a
+// plugin author's tests bring their own data.
+package shareddata
 
 import (
 	"os"
@@ -6,10 +10,10 @@ import (
 	"testing"
 )
 
-// SharedDataDir returns the directory of the project's shared real-data sets
+// Dir returns the directory of the project's shared real-data sets
 // (the `shared/data` folder next to the checkout, or $SHAMMIE_SHARED_DATA),
 // or "" when it cannot be found.
-func SharedDataDir() string {
+func Dir() string {
 	if d := os.Getenv("SHAMMIE_SHARED_DATA"); d != "" {
 		return d
 	}
@@ -29,11 +33,11 @@ func SharedDataDir() string {
 	}
 }
 
-// SharedData returns the path of the named shared data set (for example
+// Path returns the path of the named shared data set (for example
 // "mimetic2"), or skips the test with a message saying where it looked.
-func SharedData(t testing.TB, name string) string {
+func Path(t testing.TB, name string) string {
 	t.Helper()
-	root := SharedDataDir()
+	root := Dir()
 	if root == "" {
 		t.Skipf("shared data set %q not found: no shared/data above the working directory and $SHAMMIE_SHARED_DATA unset (CI always has it)", name)
 	}

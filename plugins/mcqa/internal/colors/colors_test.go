@@ -1,0 +1,77 @@
+package colors
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/shammie-ml/shammie/internal/shareddata"
+	"github.com/shammie-ml/shammie/plugins/mcqa/internal/task"
+)
+
+// Python: for c in colors: random.seed(10); random.choice([x for x in colors if x != c])
+func TestDistractorMatchesPython(t *testing.T) {
+	want := []string{"green", "green", "green", "green", "green", "green", "green", "green", "green", "green", "yellow"}
+	var got []string
+	for _, c := range Palette {
+		got = append(got, Distractor(c))
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("distractors (-python +go):\n%s", d)
+	}
+}
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct{ name, in, err string }{
+		{"ok", "Index, Descriptor, Item,Plural, Color\n1, a, sunflower,, yellow\n2, , eyes,yes, blue\n", ""},
+		{"bad header", "Index, Thing, Item,Plural, Color\n", "column 2"},
+		{"bad colour", "Index, Descriptor, Item,Plural, Color\n1, a, sun,, teal\n", ":2: colour \"teal\""},
+		{"empty", "Index, Descriptor, Item,Plural, Color\n", "no items"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, err := Parse(strings.NewReader(tc.in), "x.csv")
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := task.Render(rows[1].Question(), task.Identity(2), task.SymbolsAB, task.Full, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "Eyes are blue. What color are eyes?\nA: blue\nB: green\nAnswer: "
+			if p.Text != want {
+				t.Errorf("prompt %q, want %q", p.Text, want)
+			}
+		})
+	}
+}
+
+func TestRealFile(t *testing.T) {
+	dir := shareddata.Path(t, "mcqa_colors")
+	rows, err := Load(filepath.Join(dir, "memory_colors.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 108 {
+		t.Fatalf("%d items, want 108", len(rows))
+	}
+	count := map[string]int{}
+	for _, r := range rows {
+		count[r.Colour]++
+	}
+	want := map[string]int{"white": 25, "green": 19, "yellow": 17, "red": 10, "brown": 8, "grey": 8, "black": 7, "blue": 4, "orange": 4, "pink": 3, "purple": 3}
+	if d := cmp.Diff(want, count); d != "" {
+		t.Errorf("colour counts (-PROVENANCE +file):\n%s", d)
+	}
+	it := rows[0].Question()
+	if it.Question != "A sunflower is yellow. What color is a sunflower?" || it.Distractors[0] != "green" {
+		t.Errorf("first item %+v", it)
+	}
+}
