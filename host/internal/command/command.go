@@ -15,7 +15,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
 )
 
 // Version of the shammie host: host/VERSION, stamped by `make build`
