@@ -103,7 +103,7 @@ func run(data, script, python string, n int, minTime time.Duration) error {
 	}
 	fmt.Printf("agreement: max |go - python| = %g over %d pairs; mean F1 %.4f\n", worst, len(pairs), sumF/float64(len(pairs)))
 	if worst > 1e-12 {
-		return fmt.Errorf("Go and Python ROUGE-L disagree (max difference %g)", worst)
+		return fmt.Errorf("ROUGE-L of the Go and Python sides disagree (max difference %g)", worst)
 	}
 	fmt.Printf("go: %.4fs per pass (%d passes); python: %.4fs\n", goSec, reps, pySec)
 	goRate, pyRate := float64(len(recs))/goSec, float64(len(recs))/pySec

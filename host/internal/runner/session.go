@@ -370,41 +370,6 @@ func (s *Session) checkBackend(n *dag.Node, backend string) hcl.Diagnostics {
 	}}
 }
 
-// validateNode runs the plugin's ValidateConfig on a process from the pool.
-func (s *Session) validateNode(ctx context.Context, n *dag.Node, cfg cty.Value) (hcl.Diagnostics, error) {
-	p := s.Plugins[n.Step.Plugin]
-	// Plugins get plain values (marks do not cross the wire); the plugin
-	// schema's sensitive attributes tell it what is secret.
-	cfg, _ = cfg.UnmarkDeep()
-	// Instances whose static configs are equal (b[i] reading a[i] before
-	// a ran: all unknown alike) get the plugin's one answer.
-	memo := p.Label + "\x00" + cfg.GoString()
-	s.mu.Lock()
-	pd, seen := s.validMemo[memo]
-	s.mu.Unlock()
-	if seen {
-		return s.validatedNode(n, cfg, pd), nil
-	}
-	c, err := s.Pool.Get(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	vctx, cancel := context.WithTimeoutCause(ctx, ValidateTimeout, fmt.Errorf("plugin %q did not validate the config of %s within %s", p.Label, n.Addr, ValidateTimeout))
-	pd, err = c.ValidateConfig(vctx, cfg)
-	if err != nil && vctx.Err() != nil && ctx.Err() == nil {
-		err = context.Cause(vctx)
-	}
-	cancel()
-	s.Pool.Release(p, c, err == nil)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.validMemo[memo] = pd
-	s.mu.Unlock()
-	return s.validatedNode(n, cfg, pd), nil
-}
-
 func (s *Session) validatedNode(n *dag.Node, cfg cty.Value, pd sdk.Diagnostics) hcl.Diagnostics {
 	if cfg.IsWhollyKnown() && !pd.HasErrors() {
 		s.mu.Lock()
