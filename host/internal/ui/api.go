@@ -62,14 +62,19 @@ func (s *Server) loadRun(r *http.Request) (*runstore.LoadedRun, error) {
 	return run, nil
 }
 
-// step finds the step instance named by the "step" query parameter.
-func step(run *runstore.LoadedRun, r *http.Request) (*runstore.StepRecord, error) {
+// loadStep loads the run of the request and finds in it the step instance
+// named by the "step" query parameter.
+func (s *Server) loadStep(r *http.Request) (*runstore.LoadedRun, *runstore.StepRecord, error) {
+	run, err := s.loadRun(r)
+	if err != nil {
+		return nil, nil, err
+	}
 	addr := r.URL.Query().Get("step")
 	st, ok := run.Step(addr)
 	if !ok {
-		return nil, errorf(http.StatusNotFound, "run %s has no step %q", run.Record.ID, addr)
+		return nil, nil, errorf(http.StatusNotFound, "run %s has no step %q", run.Record.ID, addr)
 	}
-	return st, nil
+	return run, st, nil
 }
 
 // runsView is GET /api/runs.
@@ -173,12 +178,7 @@ const maxLogEvents = 1000
 // handleLogs returns a step's events other than metrics (logs, progress,
 // outputs, artifacts, status), the last maxLogEvents of them.
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
-	run, err := s.loadRun(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	st, err := step(run, r)
+	run, st, err := s.loadStep(r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -226,12 +226,7 @@ type seriesView struct {
 const defaultMaxPoints = 4000
 
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
-	run, err := s.loadRun(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	st, err := step(run, r)
+	run, st, err := s.loadStep(r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -313,11 +308,7 @@ func sortByX(x, y []float64) {
 // its store path is an object of this store with the recorded hash: the
 // records decide what can be read, never a path from the request.
 func (s *Server) artifact(r *http.Request) (*runstore.LoadedRun, runstore.ArtifactRecord, error) {
-	run, err := s.loadRun(r)
-	if err != nil {
-		return nil, runstore.ArtifactRecord{}, err
-	}
-	st, err := step(run, r)
+	run, st, err := s.loadStep(r)
 	if err != nil {
 		return nil, runstore.ArtifactRecord{}, err
 	}
@@ -348,12 +339,7 @@ func (s *Server) handleArtifact(w http.ResponseWriter, r *http.Request) {
 // The path is opened through an os.Root at the work directory, which refuses
 // ".." and symlinks that lead out of it.
 func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
-	run, err := s.loadRun(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	st, err := step(run, r)
+	run, st, err := s.loadStep(r)
 	if err != nil {
 		writeError(w, err)
 		return
