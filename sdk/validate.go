@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"unicode"
@@ -60,6 +61,21 @@ func (v *Validator) Known(attrs ...string) bool {
 // Check adds an error at attr when ok is false and attr is known.
 func (v *Validator) Check(ok bool, attr, summary, detail string) {
 	v.CheckAll(ok, []string{attr}, summary, detail)
+}
+
+// FileExists adds an error at attr when path, a known non-empty file name,
+// cannot be stat'ed; the error's detail is the reason. An empty path is
+// left to the caller (optional here, required there).
+func (v *Validator) FileExists(attr, path, summary string) {
+	if path == "" {
+		return
+	}
+	_, err := os.Stat(path)
+	detail := ""
+	if err != nil {
+		detail = err.Error()
+	}
+	v.Check(err == nil, attr, summary, detail)
 }
 
 // CheckAll adds an error at the first of attrs when ok is false and every

@@ -1,6 +1,8 @@
 package sdk
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -115,5 +117,25 @@ func TestBuildVersion(t *testing.T) {
 	md := codec.DecodeMetadata(codec.EncodeMetadata(Metadata{Name: "x", Version: "0.3.0"}))
 	if md.SDKVersion != Version || md.Version != "0.3.0" {
 		t.Errorf("metadata after the wire: %+v", md)
+	}
+}
+
+func TestValidatorFileExists(t *testing.T) {
+	present := filepath.Join(t.TempDir(), "data.jsonl")
+	if err := os.WriteFile(present, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		want int // errors
+	}{{present, 0}, {"", 0}, {present + ".missing", 1}} {
+		var cfg struct {
+			Mode string `cty:"mode"`
+		}
+		v := NewValidator(Config{Value: cty.ObjectVal(map[string]cty.Value{"mode": cty.StringVal("x")})}, &cfg)
+		v.FileExists("mode", tc.path, "File not found")
+		if got := len(v.Diagnostics()); got != tc.want {
+			t.Errorf("FileExists(%q): %d errors, want %d", tc.path, got, tc.want)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -182,12 +181,7 @@ func checkFile(v *sdk.Validator, attr, path, hint string) {
 		v.Check(false, attr, fmt.Sprintf("The %s attribute is required here", attr), hint)
 		return
 	}
-	_, err := os.Stat(path)
-	detail := ""
-	if err != nil {
-		detail = err.Error()
-	}
-	v.Check(err == nil, attr, "File not found", detail)
+	v.FileExists(attr, path, "File not found")
 }
 
 // settings maps the config onto the pipeline's settings.

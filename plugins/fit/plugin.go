@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -118,8 +117,8 @@ func validateEstimate(v *sdk.Validator, cfg Config) {
 		"Give either a score table (scores) or embeddings to score (embeddings), not both.")
 	v.Check(scores || emb, "scores", "No input",
 		"Estimate mode needs scores (a .csv/.jsonl score table) or embeddings (a .safetensors bundle or .csv manifest).")
-	checkFile(v, "scores", cfg.Scores, "Input file not found")
-	checkFile(v, "embeddings", cfg.Embeddings, "Input file not found")
+	v.FileExists("scores", cfg.Scores, "Input file not found")
+	v.FileExists("embeddings", cfg.Embeddings, "Input file not found")
 	v.Check(cfg.Penalty > 0 && !math.IsInf(cfg.Penalty, 0), "penalty", "Penalty must be positive",
 		fmt.Sprintf("Got %v; the reference uses 0.9.", cfg.Penalty))
 	v.Check(cfg.Bootstrap >= 0 && cfg.Bootstrap <= 1e6, "bootstrap", "Invalid number of bootstrap resamples",
@@ -142,20 +141,7 @@ func validateGenerate(v *sdk.Validator, cfg Config) {
 	v.Check(cfg.Below >= 0 && cfg.Below <= 1, "below", "Mixing weight outside [0, 1]", fmt.Sprintf("below = %v.", cfg.Below))
 	v.Check(cfg.Above >= 0 && cfg.Above <= 1, "above", "Mixing weight outside [0, 1]", fmt.Sprintf("above = %v.", cfg.Above))
 	v.Check(cfg.Noise >= 0, "noise", "Negative noise", fmt.Sprintf("Got %v.", cfg.Noise))
-	checkFile(v, "counts_csv", cfg.CountsCSV, "File counts_csv not found")
-}
-
-// checkFile checks that a known, non-empty path exists.
-func checkFile(v *sdk.Validator, attr, path, summary string) {
-	if path == "" {
-		return
-	}
-	_, err := os.Stat(path)
-	detail := ""
-	if err != nil {
-		detail = err.Error()
-	}
-	v.Check(err == nil, attr, summary, detail)
+	v.FileExists("counts_csv", cfg.CountsCSV, "File counts_csv not found")
 }
 
 // Run implements sdk.Plugin: it picks the mode; the work is in
