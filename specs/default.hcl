@@ -36,6 +36,10 @@ plugin "mcqa" {
   version = ">= 0.1.0"
 }
 
+plugin "copybench" {
+  version = ">= 0.1.0"
+}
+
 # FIT / MIMETIC²: concepts with a planted imitation onset at 300 images;
 # the estimated threshold should be the first generated count >= 300.
 step "fit_generate" {
@@ -277,5 +281,32 @@ step "mcqa_planted" {
     warmup        = 40
     weight_decay  = 0.01
     items         = 64
+  }
+}
+
+# CopyBench: a tiny model trained on four planted "books" copies them
+# literally and names their characters; the two held-out books stay near 0
+# (held_out_literal_rate). Three events per book: event copying needs five,
+# so event_rate is 0 here (specs/copybench.hcl has the full setting).
+step "copybench_planted" {
+  plugin = plugin.copybench
+  seed   = 1
+  config {
+    mode               = "planted"
+    books              = 4
+    held_out           = 2
+    prefix_words       = 4
+    continuation_words = 5
+    events             = 3
+    layers             = 2
+    d_model            = 64
+    heads              = 4
+    seq                = 104
+    batch              = 8
+    steps              = 120
+    lr                 = 0.01
+    warmup             = 12
+    weight_decay       = 0
+    max_new_tokens     = 64
   }
 }

@@ -27,6 +27,7 @@ type Config struct {
 	HeldOut     int `cty:"held_out" default:"3" doc:"planted: books it never sees (copying should stay near 0)."`
 	PrefixWords int `cty:"prefix_words" default:"8" doc:"planted: words of a literal prompt's prefix."`
 	ContWords   int `cty:"continuation_words" default:"10" doc:"planted: words of the continuation to copy (the real items have about 50)."`
+	Events      int `cty:"events" default:"5" doc:"planted: events per book; the first three name its three characters. Event copying needs 5 supported events, so with fewer only literal and character copying can occur (a shorter, faster setting)."`
 
 	// model and training (planted): layers, d_model, heads, seq (bytes of
 	// prompt + reply), batch, steps, lr, warmup, min_lr_ratio, weight_decay,
@@ -104,6 +105,7 @@ func (*Plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 		v.Range("held_out", float64(cfg.HeldOut), 1, 200)
 		v.Range("prefix_words", float64(cfg.PrefixWords), 1, 100)
 		v.Range("continuation_words", float64(cfg.ContWords), 1, 100)
+		v.Range("events", float64(cfg.Events), 3, 50)
 		cfg.Settings.Check(v)
 		if v.Known("seq", "max_new_tokens") {
 			v.CheckAll(cfg.MaxNew < cfg.Seq, []string{"max_new_tokens", "seq"}, "The generation must fit the model's context",
@@ -159,7 +161,7 @@ func (*Plugin) Run(ctx context.Context, run *sdk.Run) error {
 	d := pipeline.Decoding{MaxNew: cfg.MaxNew, RepetitionPenalty: cfg.RepPenalty, Batch: cfg.GenBatch}
 	if cfg.Mode == "planted" {
 		pc := planted.Config{Books: cfg.Books, HeldOut: cfg.HeldOut, PrefixWords: cfg.PrefixWords,
-			ContWords: cfg.ContWords, Seed: uint64(run.Seed)}
+			ContWords: cfg.ContWords, Events: cfg.Events, Seed: uint64(run.Seed)}
 		return pipeline.RunPlanted(ctx, run, pc, cfg.Settings, d, sdk.BuildVersion(version))
 	}
 	tasks := cfg.Tasks

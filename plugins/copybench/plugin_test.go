@@ -34,6 +34,7 @@ func TestValidateConfig(t *testing.T) {
 		{"planted ok", map[string]any{"mode": "planted", "seq": 160}, ""},
 		{"unknown mode", map[string]any{"mode": "train"}, "Unknown mode"},
 		{"unknown mode value skips checks", map[string]any{"mode": unknown, "books": 0}, ""},
+		{"planted too few events", map[string]any{"mode": "planted", "seq": 160, "events": 2}, "events"},
 		{"planted no books", map[string]any{"mode": "planted", "seq": 160, "books": 0}, "books"},
 		{"planted generation longer than seq", map[string]any{"mode": "planted", "seq": 64, "max_new_tokens": 96}, "fit the model's context"},
 		{"planted unknown seq skips the fit check", map[string]any{"mode": "planted", "seq": cty.UnknownVal(cty.Number), "max_new_tokens": 96}, ""},

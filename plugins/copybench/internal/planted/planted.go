@@ -19,7 +19,11 @@ type Config struct {
 	Books, HeldOut int // trained and held-out books
 	PrefixWords    int // words of a literal prompt's prefix
 	ContWords      int // words of its continuation (the reference)
-	Seed           uint64
+	// Events per book (0: 5, the reference's threshold for event
+	// copying). The first three name the three characters, so 3 events are
+	// enough for character copying; below 5 event copying cannot occur.
+	Events int
+	Seed   uint64
 }
 
 // Book is one synthetic book with its CopyBench items.
@@ -53,6 +57,13 @@ func word(rng *rand.Rand, seen map[string]bool) string {
 
 func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
 
+func (c Config) events() int {
+	if c.Events > 0 {
+		return c.Events
+	}
+	return 5
+}
+
 // Make returns Books trained books followed by HeldOut held-out ones.
 func Make(c Config) []Book {
 	rng := rand.New(rand.NewPCG(c.Seed, 0x636f7079))
@@ -69,7 +80,7 @@ func Make(c Config) []Book {
 			names = append(names, []string{first + " " + last, first})
 		}
 		var events []string
-		for e := range 5 {
+		for e := range c.events() {
 			who := names[e%3][1]
 			events = append(events, fmt.Sprintf("%s %s the %s.", who, word(rng, seen), word(rng, seen)))
 		}
