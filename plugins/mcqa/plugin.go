@@ -20,7 +20,8 @@ type config struct {
 	Mode string `cty:"mode" default:"\"planted\"" doc:"planted | probe"`
 
 	// planted
-	PlantedLayer int `cty:"planted_layer" default:"1" doc:"planted: L* (counted from 0), the only layer whose last-position attention output is kept in training"`
+	PlantedLayer int     `cty:"planted_layer" default:"1" doc:"planted: L* (counted from 0), the only layer whose last-position attention output is kept in training"`
+	LeakPenalty  float64 `cty:"leak_penalty" default:"3" doc:"planted: weight of the penalty on what the training mask zeroes (relative mean square at the last position), ramped in from 30% to 60% of the steps, so that the model as saved, probed without the mask, behaves as trained"`
 
 	// probe
 	Model string `cty:"model" optional:"true" doc:"probe: model artifact (sdk/ml.SaveModel, byte tokenizer), e.g. step.planted.artifacts.model"`
@@ -109,6 +110,7 @@ func (plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 	switch cfg.Mode {
 	case "planted":
 		cfg.Settings.Check(v)
+		v.Min("leak_penalty", cfg.LeakPenalty, 0)
 		if v.Known("planted_layer", "layers") {
 			v.Check(cfg.PlantedLayer >= 0 && cfg.PlantedLayer < cfg.Layers, "planted_layer", "The planted layer must be a layer of the model",
 				fmt.Sprintf("planted_layer = %d with %d layers.", cfg.PlantedLayer, cfg.Layers))
@@ -135,6 +137,6 @@ func (plugin) Run(ctx context.Context, run *sdk.Run) error {
 		return pipeline.Probe(run, cfg.Model, p)
 	}
 	mc := cfg.Settings.ModelConfig(256)
-	return pipeline.Planted(ctx, run, pipeline.PlantedOptions{Layer: cfg.PlantedLayer, Model: mc, Train: cfg.Settings.TrainConfig(),
+	return pipeline.Planted(ctx, run, pipeline.PlantedOptions{Layer: cfg.PlantedLayer, Penalty: cfg.LeakPenalty, Model: mc, Train: cfg.Settings.TrainConfig(),
 		Batch: cfg.Batch, Prompt: p, Version: sdk.BuildVersion(version)})
 }

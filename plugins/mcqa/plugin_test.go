@@ -37,6 +37,7 @@ func TestValidateConfig(t *testing.T) {
 		{map[string]any{"mode": "planted", "planted_layer": 4, "layers": 4}, "planted layer must be a layer"},
 		{map[string]any{"mode": "planted", "task": "colors", "data": "x"}, "planted questions only"},
 		{map[string]any{"mode": "planted", "shots": -1}, "shots"},
+		{map[string]any{"mode": "planted", "leak_penalty": -1}, "leak_penalty"},
 		{map[string]any{"mode": "planted", "ways": 3}, "ways must be 2 or 4"},
 		{map[string]any{"mode": "probe", "model": "m", "task": "colors", "data": "x", "ways": 4}, "Colors task is 2-way"},
 		{map[string]any{"mode": "planted", "lr": 0}, "lr"},

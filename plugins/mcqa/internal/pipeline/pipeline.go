@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
 
 	gomlxctx "github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/zclconf/go-cty/cty"
@@ -37,6 +36,7 @@ type Prompting struct {
 // PlantedOptions of the planted mode.
 type PlantedOptions struct {
 	Layer   int
+	Penalty float64
 	Model   ml.Config
 	Train   ml.TrainConfig
 	Batch   int
@@ -53,7 +53,7 @@ func Planted(ctx context.Context, run *sdk.Run, o PlantedOptions) error {
 	defer release()
 	gctx := gomlxctx.New()
 	run.Logf("planted model: %d layers, d_model %d; the last position's attention output is kept only at layer L* = %d", o.Model.NumLayers, o.Model.DModel, o.Layer)
-	m, loss, err := planted.Train(ctx, backend, gctx, planted.Options{Layer: o.Layer, Model: o.Model, Train: o.Train, Batch: o.Batch, Seed: run.Seed, Report: run})
+	m, loss, err := planted.Train(ctx, backend, gctx, planted.Options{Layer: o.Layer, Penalty: o.Penalty, Model: o.Model, Train: o.Train, Batch: o.Batch, Seed: run.Seed, Report: run})
 	if err != nil {
 		return err
 	}
@@ -62,8 +62,8 @@ func Planted(ctx context.Context, run *sdk.Run, o PlantedOptions) error {
 	}); err != nil {
 		return err
 	}
-	arch := func(seq int) *ml.Hooks { return planted.Mask(o.Model.NumLayers, o.Layer, seq) }
-	return probeModel(run, probe.Model{M: m, Ctx: gctx, Backend: backend, Arch: arch}, o.Prompt, map[string]cty.Value{
+	// The probes run the model as saved: no mask.
+	return probeModel(run, probe.Model{M: m, Ctx: gctx, Backend: backend}, o.Prompt, map[string]cty.Value{
 		"final_loss": cty.NumberFloatVal(loss), "planted_layer": cty.NumberIntVal(int64(o.Layer))})
 }
 
@@ -85,17 +85,7 @@ func Probe(run *sdk.Run, modelPath string, p Prompting) error {
 	if _, ok := lm.Tokenizer.(ml.ByteTokenizer); !ok {
 		return fmt.Errorf("%s: the probes need a byte tokenizer (the symbol is the next single byte)", modelPath)
 	}
-	pm := probe.Model{M: lm.Transformer, Ctx: gctx, Backend: backend}
-	if v, ok := lm.Meta[planted.MetaKey]; ok {
-		// A planted model: its mask is part of its forward pass.
-		layer, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("%s: metadata %s = %q: %w", modelPath, planted.MetaKey, v, err)
-		}
-		n := lm.Transformer.Config.NumLayers
-		pm.Arch = func(seq int) *ml.Hooks { return planted.Mask(n, layer, seq) }
-	}
-	return probeModel(run, pm, p, map[string]cty.Value{})
+	return probeModel(run, probe.Model{M: lm.Transformer, Ctx: gctx, Backend: backend}, p, map[string]cty.Value{})
 }
 
 func items(p Prompting, seed int64) ([]task.Item, error) {

@@ -72,7 +72,7 @@ func lensExec(pm Model) *gomlxctx.Exec {
 	m := pm.M
 	return gomlxctx.MustNewExec(pm.Backend, pm.Ctx, func(ctx *gomlxctx.Context, tok *graph.Node) []*graph.Node {
 		L := m.Config.NumLayers
-		h := pm.hooks(tok.Shape().Dim(1))
+		h := ml.NewHooks()
 		for l := range L {
 			for _, c := range Components {
 				h.Capture(ml.HookPoint{Layer: l, Site: site(c)})

@@ -81,20 +81,20 @@ func patchExec(pm Model) *gomlxctx.Exec {
 		L := m.Config.NumLayers
 		s := base.Shape().Dim(1)
 		last := []int{s - 1 + m.Config.PrefixPositions()}
-		hc := pm.hooks(s)
+		hc := ml.NewHooks()
 		for l := range L {
 			for _, c := range Components {
 				hc.Capture(ml.HookPoint{Layer: l, Site: site(c)})
 			}
 		}
 		outs := []*graph.Node{
-			graph.Squeeze(lastPos(m.Forward(ctx, ml.Inputs{Tokens: base, Hooks: pm.hooks(s)}).Logits), 1),
+			graph.Squeeze(lastPos(m.Forward(ctx, ml.Inputs{Tokens: base, Hooks: ml.NewHooks()}).Logits), 1),
 			graph.Squeeze(lastPos(m.Forward(ctx, ml.Inputs{Tokens: contrast, Hooks: hc}).Logits), 1),
 		}
 		for _, c := range Components {
 			for l := range L {
 				pt := ml.HookPoint{Layer: l, Site: site(c)}
-				h := pm.hooks(s).Overwrite(pt, last, lastPos(hc.Captured(pt)))
+				h := ml.NewHooks().Overwrite(pt, last, lastPos(hc.Captured(pt)))
 				outs = append(outs, graph.Squeeze(lastPos(m.Forward(ctx, ml.Inputs{Tokens: base, Hooks: h}).Logits), 1))
 			}
 		}

@@ -45,17 +45,6 @@ type Model struct {
 	M       *ml.Transformer
 	Ctx     *gomlxctx.Context
 	Backend backends.Backend
-	// Arch, when set, returns the edits that are part of the model's own
-	// forward pass for a sequence length (the planted model's mask); every
-	// probe forward starts from them, the probes' own hooks added after.
-	Arch func(seq int) *ml.Hooks
-}
-
-func (pm Model) hooks(seq int) *ml.Hooks {
-	if pm.Arch != nil {
-		return pm.Arch(seq)
-	}
-	return ml.NewHooks()
 }
 
 func encode(texts []string) (*tensors.Tensor, error) {

@@ -16,7 +16,7 @@ type quiet struct{ t *testing.T }
 
 func (quiet) Progress(string, int64, int64, string) {}
 func (q quiet) Metric(name string, step int64, v float64) {
-	if name == "train/loss" && step%25 == 0 {
+	if (name == "train/loss" || name == "aux/leak") && step%50 == 0 {
 		q.t.Logf("step %d %s %.4f", step, name, v)
 	}
 }
@@ -24,7 +24,8 @@ func (quiet) Logf(string, ...any) {}
 
 // TestPlantedLayerIsFound trains the planted 4-layer model with the answer
 // routed through the last-position attention output of layer L* = 2 only
-// and checks the probes find it: residual patching flips from L* on,
+// (a mask in training) and checks the probes find it in the model as saved,
+// run without the mask: residual patching flips from L* on,
 // attention patching at L* flips, MLP patching stays below 0.2, the lens
 // separates at or after L*.
 func TestPlantedLayerIsFound(t *testing.T) {
@@ -42,7 +43,7 @@ func TestPlantedLayerIsFound(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("final loss %.4f", loss)
-	pm := probe.Model{M: m, Ctx: ctx, Backend: backend, Arch: func(seq int) *ml.Hooks { return planted.Mask(4, star, seq) }}
+	pm := probe.Model{M: m, Ctx: ctx, Backend: backend} // as saved: no mask
 	pairs, err := task.Pairs(planted.Items(99, 64, 2), task.SymbolsAB, task.Compact, nil)
 	if err != nil {
 		t.Fatal(err)
