@@ -9,6 +9,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/shammie-ml/shammie/internal/shareddata"
+	"github.com/shammie-ml/shammie/plugins/copybench/internal/benchdata"
 	"github.com/shammie-ml/shammie/sdk/plugintest"
 )
 
@@ -79,6 +81,74 @@ func TestSchemaDeclaresArtifacts(t *testing.T) {
 	for _, n := range []string{"literal_rate", "held_out_literal_rate", "character_rate", "event_rate", "qa_f1", "qa_em", "final_loss"} {
 		if !strings.Contains(string(b), `"`+n+`"`) {
 			t.Errorf("output %s not declared", n)
+		}
+	}
+}
+
+// TestEvaluateOnRealFiles runs both modes through the plugin protocol: a
+// tiny planted model (two steps: it learns nothing) evaluated on the first
+// items of each real task. The report must score them and hold no excerpt:
+// no 24-byte run of an item's input or reference appears in it. It needs
+// ../shared/data.
+func TestEvaluateOnRealFiles(t *testing.T) {
+	dir := shareddata.Path(t, "copybench")
+	h := plugintest.New(t, &Plugin{})
+	pl := h.Run(map[string]any{"mode": "planted", "books": 1, "held_out": 1, "prefix_words": 2, "continuation_words": 2,
+		"events": 3, "layers": 1, "d_model": 16, "heads": 2, "seq": 112, "batch": 2, "steps": 2, "warmup": 1,
+		"max_new_tokens": 8}, plugintest.WithSeed(1))
+	pl.RequireSuccess(t)
+	const n = 3
+	ev := h.Run(map[string]any{"mode": "evaluate", "model": pl.Artifact(t, "model").Path, "data": dir,
+		"max_items": n, "max_new_tokens": 8, "generate_batch": 4})
+	ev.RequireSuccess(t)
+	b, err := os.ReadFile(ev.Artifact(t, "report").Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Rates map[string]float64 `json:"rates"`
+		Items []map[string]any   `json:"items"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"literal_items", "nonliteral_items", "qa_items"} {
+		if rep.Rates[k] != n {
+			t.Errorf("%s = %v, want %d", k, rep.Rates[k], n)
+		}
+	}
+	if len(rep.Items) != 3*n {
+		t.Errorf("%d items in the report, want %d", len(rep.Items), 3*n)
+	}
+	var texts []string
+	lit, err := benchdata.ReadLiteral(filepath.Join(dir, "data", "data.literal.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range lit[:n] {
+		texts = append(texts, it.Input, it.Reference)
+	}
+	non, err := benchdata.ReadNonLiteral(filepath.Join(dir, "data", "data.nonliteral.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range non[:n] {
+		texts = append(texts, it.Input)
+		texts = append(texts, it.Events...)
+	}
+	qa, err := benchdata.ReadQA(filepath.Join(dir, "data", "data.qa.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range qa[:n] {
+		texts = append(texts, it.Input)
+	}
+	const run = 24
+	for i, s := range texts {
+		for j := 0; j+run <= len(s); j += run / 2 {
+			if strings.Contains(string(b), s[j:j+run]) {
+				t.Fatalf("the report holds a %d-byte run of excerpt %d at byte %d", run, i, j)
+			}
 		}
 	}
 }
