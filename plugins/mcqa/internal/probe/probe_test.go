@@ -2,6 +2,7 @@ package probe_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	gomlxctx "github.com/gomlx/gomlx/pkg/ml/context"
@@ -23,13 +24,18 @@ func (q quiet) Metric(name string, step int64, v float64) {
 func (quiet) Logf(string, ...any) {}
 
 // TestPlantedLayerIsFound trains the planted 4-layer model with the answer
-// routed through the last-position attention output of layer L* = 2 only
-// (a mask in training) and checks the probes find it in the model as saved,
+// routed through the last-position attention output of layer L* only (a
+// mask in training), for L* = 1 and 2, and checks the probes find it in the model as saved,
 // run without the mask: residual patching flips from L* on,
 // attention patching at L* flips, MLP patching stays below 0.2, the lens
 // separates at or after L*.
 func TestPlantedLayerIsFound(t *testing.T) {
-	const star = 2
+	for _, star := range []int{1, 2} {
+		t.Run(fmt.Sprintf("L*=%d", star), func(t *testing.T) { checkPlantedLayer(t, star) })
+	}
+}
+
+func checkPlantedLayer(t *testing.T, star int) {
 	backend, release, err := ml.AcquireBackend("go")
 	if err != nil {
 		t.Fatal(err)
