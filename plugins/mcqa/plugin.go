@@ -6,6 +6,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/shammie-ml/shammie/plugins/mcqa/internal/colors"
 	"github.com/shammie-ml/shammie/plugins/mcqa/internal/pipeline"
 	"github.com/shammie-ml/shammie/plugins/mcqa/internal/task"
 	"github.com/shammie-ml/shammie/sdk"
@@ -29,11 +30,11 @@ type config struct {
 	// prompts
 	Task    string `cty:"task" default:"\"planted\"" doc:"planted | colors: the questions probed"`
 	Data    string `cty:"data" optional:"true" doc:"colors: memory_colors.csv (../shared/data/mcqa_colors)"`
-	Items   int    `cty:"items" default:"64" doc:"questions probed (colors: the first N rows; 0: all)"`
+	Items   int    `cty:"items" default:"64" doc:"questions probed (colors: the first N of the reference's 105 probed items, shuffled with random.seed(10); 0: all)"`
 	Symbols string `cty:"symbols" default:"\"AB\"" doc:"AB | CD: the option symbols of 2-way prompts"`
 	Ways    int    `cty:"ways" default:"2" doc:"2 | 4 options (4: symbols A–D; the Colors task has one distractor, so 2 only)"`
 	Layout  string `cty:"layout" default:"\"compact\"" doc:"compact (\"xA yB c\", the question last) | full (\"Q\\nA: x\\nB: y\\nAnswer: \")"`
-	Shots   int    `cty:"shots" default:"0" doc:"in-context examples before each question"`
+	Shots   int    `cty:"shots" default:"0" doc:"in-context examples before each question (colors: at most 3, the reference's shuffled items 1–3, with its seeded A/B slots)"`
 
 	// planted model and training: layers, d_model, heads, seq, batch,
 	// steps, lr, warmup, min_lr_ratio, weight_decay, clip, accum_steps.
@@ -104,6 +105,10 @@ func (plugin) ValidateConfig(_ context.Context, c sdk.Config) sdk.Diagnostics {
 	}
 	v.Min("items", float64(cfg.Items), 0)
 	v.Min("shots", float64(cfg.Shots), 0)
+	if v.Known("task", "shots") && cfg.Task == "colors" {
+		v.Check(cfg.Shots <= colors.MaxShots, "shots", "The Colors task allows at most 3 in-context examples",
+			fmt.Sprintf("Got %d; as in the reference, they are the first of the shuffled items, and items 4 to 108 are probed.", cfg.Shots))
+	}
 	if !v.Known("mode") {
 		return v.Diagnostics()
 	}

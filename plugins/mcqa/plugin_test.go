@@ -38,6 +38,7 @@ func TestValidateConfig(t *testing.T) {
 		{map[string]any{"mode": "planted", "task": "colors", "data": "x"}, "planted questions only"},
 		{map[string]any{"mode": "planted", "shots": -1}, "shots"},
 		{map[string]any{"mode": "planted", "leak_penalty": -1}, "leak_penalty"},
+		{map[string]any{"mode": "probe", "model": "m", "task": "colors", "data": "x", "shots": 4}, "at most 3 in-context"},
 		{map[string]any{"mode": "planted", "ways": 3}, "ways must be 2 or 4"},
 		{map[string]any{"mode": "probe", "model": "m", "task": "colors", "data": "x", "ways": 4}, "Colors task is 2-way"},
 		{map[string]any{"mode": "planted", "lr": 0}, "lr"},
@@ -134,8 +135,8 @@ func TestColorsProbe(t *testing.T) {
 		t.Errorf("accuracy %v", a)
 	}
 	short := h.Run(map[string]any{"mode": "probe", "model": pl.Artifact(t, "model").Path, "task": "colors",
-		"data": dir + "/memory_colors.csv", "layout": "full", "items": 2, "shots": 4}, plugintest.WithSeed(3))
+		"data": dir + "/memory_colors.csv", "layout": "full", "items": 2, "shots": 3}, plugintest.WithSeed(3))
 	if short.Succeeded() {
-		t.Error("4-shot Colors prompts longer than max_seq_len 256 were accepted")
+		t.Error("3-shot Colors prompts longer than max_seq_len 256 were accepted")
 	}
 }

@@ -96,8 +96,9 @@ func (r Row) Question() task.Item {
 	if r.Plural {
 		verb = "are"
 	}
+	// Python's str.capitalize: the first letter upper-case, the rest lower.
 	first := fmt.Sprintf("%s %s %s.", noun, verb, r.Colour)
-	first = strings.ToUpper(first[:1]) + first[1:]
+	first = strings.ToUpper(first[:1]) + strings.ToLower(first[1:])
 	return task.Item{Question: fmt.Sprintf("%s What color %s %s?", first, verb, noun), Correct: r.Colour,
 		Distractors: []string{Distractor(r.Colour)}}
 }
@@ -111,6 +112,34 @@ func Distractor(correct string) string {
 		}
 	}
 	return rest[NewPyRandom(Seed).Choice(len(rest))]
+}
+
+// MaxShots is the reference's limit on in-context examples: they come from
+// the first three shuffled items, which are never probed.
+const MaxShots = 3
+
+// Split orders the questions as run_experiments.py does: random.seed(10),
+// random.shuffle, the first `shots` as in-context examples and items 3: as
+// the probed set (105 of 108, the same whatever the number of shots). slots
+// gives each example's correct slot (0 = A), the reference's random ICL
+// label ordering: random.seed(10), random.choice(("A", "B")) per example.
+func Split(items []task.Item, shots int) (probed, examples []task.Item, slots []int, err error) {
+	if shots < 0 || shots > MaxShots {
+		return nil, nil, nil, fmt.Errorf("colors: %d in-context examples; the reference allows 0 to %d", shots, MaxShots)
+	}
+	if len(items) <= MaxShots {
+		return nil, nil, nil, fmt.Errorf("colors: %d items, need more than %d", len(items), MaxShots)
+	}
+	perm := NewPyRandom(Seed).Shuffle(len(items))
+	shuffled := make([]task.Item, len(items))
+	for i, j := range perm {
+		shuffled[i] = items[j]
+	}
+	r := NewPyRandom(Seed)
+	for range shots {
+		slots = append(slots, r.Choice(2))
+	}
+	return shuffled[MaxShots:], shuffled[:shots], slots, nil
 }
 
 // Items is every row's question.

@@ -1,6 +1,7 @@
 package colors
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,5 +74,36 @@ func TestRealFile(t *testing.T) {
 	it := rows[0].Question()
 	if it.Question != "A sunflower is yellow. What color is a sunflower?" || it.Distractors[0] != "green" {
 		t.Errorf("first item %+v", it)
+	}
+}
+
+// TestSplitMatchesReference: run_experiments.py's order, computed with
+// CPython 3 here: random.seed(10); l = list(range(108)); random.shuffle(l)
+// gives l[:4] = [102, 29, 69, 18]; random.seed(10);
+// [random.choice(("A", "B")) for _ in range(3)] gives A B B.
+func TestSplitMatchesReference(t *testing.T) {
+	items := make([]task.Item, 108)
+	for i := range items {
+		items[i] = task.Item{Question: fmt.Sprint(i)}
+	}
+	probed, shots, slots, err := Split(items, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range shots {
+		got = append(got, it.Question)
+	}
+	if d := cmp.Diff([]string{"102", "29", "69"}, got); d != "" {
+		t.Errorf("in-context examples (-python +go):\n%s", d)
+	}
+	if d := cmp.Diff([]int{0, 1, 1}, slots); d != "" {
+		t.Errorf("example slots (-python +go):\n%s", d)
+	}
+	if len(probed) != 105 || probed[0].Question != "18" {
+		t.Errorf("probed: %d items starting at %q, want 105 starting at item 18", len(probed), probed[0].Question)
+	}
+	if _, _, _, err := Split(items, 4); err == nil {
+		t.Error("4 in-context examples accepted")
 	}
 }

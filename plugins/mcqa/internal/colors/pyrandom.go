@@ -90,3 +90,17 @@ func (r *PyRandom) RandBelow(n int) int {
 
 // Choice is random.choice's index into a sequence of length n.
 func (r *PyRandom) Choice(n int) int { return r.RandBelow(n) }
+
+// Shuffle is random.shuffle on a sequence of length n: it returns the
+// permutation, out[i] = the index of the element that ends at position i.
+func (r *PyRandom) Shuffle(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	for i := n - 1; i > 0; i-- {
+		j := r.RandBelow(i + 1)
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}

@@ -88,19 +88,30 @@ func Probe(run *sdk.Run, modelPath string, p Prompting) error {
 	return probeModel(run, probe.Model{M: lm.Transformer, Ctx: gctx, Backend: backend}, p, map[string]cty.Value{})
 }
 
-func items(p Prompting, seed int64) ([]task.Item, error) {
+// items returns the questions probed, the in-context examples and each
+// example's correct slot. Colors follows the reference's order (colors.Split);
+// planted questions are drawn from the seed, examples first, their slots
+// alternating.
+func items(p Prompting, seed int64, ways int) (probed, shots []task.Item, slots []int, err error) {
 	if p.Task == "planted" {
-		return planted.Items(uint64(seed)+7919, p.Items+p.Shots, p.Ways), nil
+		its := planted.Items(uint64(seed)+7919, p.Items+p.Shots, p.Ways)
+		for i := range p.Shots {
+			slots = append(slots, i%ways)
+		}
+		return its[p.Shots:], its[:p.Shots], slots, nil
 	}
 	rows, err := colors.Load(p.Data)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	its := colors.Items(rows)
-	if p.Items > 0 && p.Items+p.Shots < len(its) {
-		its = its[:p.Items+p.Shots]
+	probed, shots, slots, err = colors.Split(colors.Items(rows), p.Shots)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return its, nil
+	if p.Items > 0 && p.Items < len(probed) {
+		probed = probed[:p.Items]
+	}
+	return probed, shots, slots, nil
 }
 
 // Report is the analysis artifact.
@@ -122,10 +133,6 @@ type Report struct {
 }
 
 func probeModel(run *sdk.Run, pm probe.Model, p Prompting, outs map[string]cty.Value) error {
-	its, err := items(p, run.Seed)
-	if err != nil {
-		return err
-	}
 	syms := task.SymbolsAB
 	if p.Symbols == "CD" {
 		syms = task.SymbolsCD
@@ -133,17 +140,20 @@ func probeModel(run *sdk.Run, pm probe.Model, p Prompting, outs map[string]cty.V
 	if p.Ways == 4 {
 		syms = task.SymbolsABCD
 	}
+	its, examples, slots, err := items(p, run.Seed, len(syms))
+	if err != nil {
+		return err
+	}
 	var shots []task.Prompt
-	for i := range p.Shots {
-		it := its[i]
+	for i, it := range examples {
 		it.Distractors = it.Distractors[:len(syms)-1]
-		s, err := task.Render(it, task.Rotate(len(syms), i%len(syms)), syms, p.Layout, nil)
+		s, err := task.Render(it, task.Rotate(len(syms), slots[i]), syms, p.Layout, nil)
 		if err != nil {
 			return err
 		}
 		shots = append(shots, s)
 	}
-	pairs, err := task.Pairs(its[p.Shots:], syms, p.Layout, shots)
+	pairs, err := task.Pairs(its, syms, p.Layout, shots)
 	if err != nil {
 		return err
 	}
