@@ -113,7 +113,7 @@ func Train(goctx context.Context, backend backends.Backend, o Options, rep sdk.R
 
 func batchesFor(o Options, tok ml.ByteTokenizer, seq int) (ml.Batches, error) {
 	if o.Objective == "lm" {
-		ids, err := tok.Encode(skills.Mixture(o.Mixture, uint64(o.Seed)))
+		ids, err := Pack(tok, skills.Documents(o.Mixture, uint64(o.Seed)), seq)
 		if err != nil {
 			return nil, err
 		}
@@ -134,6 +134,39 @@ func batchesFor(o Options, tok ml.ByteTokenizer, seq int) (ml.Batches, error) {
 		}
 	}
 	return ml.NewSFTBatches(exs, ml.SFTOptions{Batch: o.Batch, Seq: seq, EOS: tok.EOS(), VocabSize: tok.VocabSize(), Seed: o.Seed})
+}
+
+// Pack encodes documents, each followed by EOS, into blocks of seq tokens
+// that start at a document (the rest of a block is EOS), so every
+// ml.LMWindows window (seq+1 tokens from a multiple of seq) begins a
+// document, as every fine-tuning example begins its prompt.
+func Pack(tok ml.ByteTokenizer, docs []string, seq int) ([]int32, error) {
+	eos := tok.EOS()
+	var ids, block []int32
+	flush := func() {
+		for len(block) < seq {
+			block = append(block, eos)
+		}
+		ids, block = append(ids, block...), block[:0]
+	}
+	for _, d := range docs {
+		e, err := tok.Encode(d)
+		if err != nil {
+			return nil, err
+		}
+		e = append(e, eos)
+		if len(e) > seq {
+			return nil, fmt.Errorf("document %q: %d tokens with EOS do not fit a window of %d", d, len(e), seq)
+		}
+		if len(block)+len(e) > seq {
+			flush()
+		}
+		block = append(block, e...)
+	}
+	if len(block) > 0 {
+		flush()
+	}
+	return append(ids, eos), nil
 }
 
 // Score is a model's exact-match accuracy per task and its training cost.
