@@ -55,9 +55,10 @@ type Config struct {
 
 	// train
 	Init         string   `cty:"init" optional:"true" accepts:"application/vnd.shammie.model+safetensors,application/vnd.safetensors" doc:"train: model artifact to start from (e.g. step.base.artifacts.model); null trains a fresh model of d_model/heads/layers/seq."`
-	Objective    string   `cty:"objective" default:"\"sft\"" doc:"train: \"lm\" pre-trains on the skills mixture (lowercase and uppercase words, alphabet runs); \"sft\" fine-tunes on prompt/response pairs of tasks."`
-	Tasks        []string `cty:"tasks" optional:"true" doc:"train (sft): tasks to fine-tune on, of A (uppercase), B (reverse), C (successor letters); evaluate: tasks to score (default all three)."`
+	Objective    string   `cty:"objective" default:"\"sft\"" doc:"train: \"lm\" pre-trains on the skills mixture (lowercase and uppercase words, alphabet runs, the three tasks under lower-case tags), each document ending in EOS; \"sft\" fine-tunes on prompt/response pairs of tasks."`
+	Tasks        []string `cty:"tasks" optional:"true" doc:"train (sft): tasks to fine-tune on, of A (uppercase), B (reverse), C (successor letters); evaluate: tasks to score (default all three; a, b, c score the same tasks in the pre-training notation, \"u abcd=\", to see what a fine-tune kept)."`
 	Examples     int      `cty:"examples" default:"2000" doc:"train (sft): training examples per task (held-out words are never used)."`
+	Replay       int      `cty:"replay" default:"0" doc:"train (sft): examples of each of the three tasks in the pre-training notation (\"u abcd=\" → \"ABCD\", lower-case tags) mixed into the fine-tuning data, so a fine-tune keeps the tags it does not train and its task vector stays tag-specific."`
 	MixtureBytes int      `cty:"mixture_bytes" default:"200000" doc:"train (lm): bytes of pre-training text."`
 	DModel       int      `cty:"d_model" default:"64" doc:"train, fresh model: width."`
 	Heads        int      `cty:"heads" default:"4" doc:"train, fresh model: attention heads."`
@@ -164,7 +165,7 @@ func (p *Plugin) Run(ctx context.Context, run *sdk.Run) error {
 		return pipeline.RunGenerate(ctx, run, planted.Config{Models: cfg.NModels, Tensors: cfg.Tensors, Rows: cfg.Rows, Cols: cfg.Cols,
 			Density: cfg.PlantedDensity, Signal: cfg.PlantedSignal, Noise: cfg.PlantedNoise})
 	case "train":
-		return pipeline.RunTrain(ctx, run, sft.Options{Init: cfg.Init, Objective: cfg.Objective, Tasks: cfg.Tasks, Examples: cfg.Examples,
+		return pipeline.RunTrain(ctx, run, sft.Options{Init: cfg.Init, Objective: cfg.Objective, Tasks: cfg.Tasks, Examples: cfg.Examples, Replay: cfg.Replay,
 			Mixture: cfg.MixtureBytes, DModel: cfg.DModel, Heads: cfg.Heads, Layers: cfg.Layers, Seq: cfg.Seq, Steps: cfg.Steps,
 			Batch: cfg.Batch, LR: cfg.LR, Warmup: cfg.Warmup}, sdk.BuildVersion(version))
 	case "evaluate":
@@ -451,7 +452,7 @@ func validateTrain(c sdk.Config, cfg Config) sdk.Diagnostics {
 		if len(cfg.Tasks) == 0 {
 			errAt("tasks", "No tasks to fine-tune on", "sft needs tasks, e.g. [\"A\", \"B\"]")
 		}
-		diags = append(diags, checkTasks("tasks", cfg.Tasks)...)
+		diags = append(diags, checkTasks("tasks", cfg.Tasks, false)...)
 	}
 	if c.IsKnown("init") && cfg.Init != "" {
 		if _, _, err := ml.ReadModelInfo(cfg.Init); err != nil {
@@ -463,7 +464,7 @@ func validateTrain(c sdk.Config, cfg Config) sdk.Diagnostics {
 		v    int
 		min  int
 	}{{"steps", cfg.Steps, 1}, {"batch", cfg.Batch, 1}, {"examples", cfg.Examples, 1}, {"d_model", cfg.DModel, 1},
-		{"heads", cfg.Heads, 1}, {"layers", cfg.Layers, 1}, {"seq", cfg.Seq, 12}, {"warmup", cfg.Warmup, 0}, {"mixture_bytes", cfg.MixtureBytes, 1000}} {
+		{"heads", cfg.Heads, 1}, {"layers", cfg.Layers, 1}, {"seq", cfg.Seq, 12}, {"warmup", cfg.Warmup, 0}, {"replay", cfg.Replay, 0}, {"mixture_bytes", cfg.MixtureBytes, 1000}} {
 		if c.IsKnown(a.name) && a.v < a.min {
 			errAt(a.name, "Invalid "+a.name, fmt.Sprintf("got %d; need ≥ %d", a.v, a.min))
 		}
@@ -477,11 +478,17 @@ func validateTrain(c sdk.Config, cfg Config) sdk.Diagnostics {
 	return diags
 }
 
-func checkTasks(attr string, tasks []string) sdk.Diagnostics {
+// checkTasks checks task names; notation (a, b, c: the pre-training
+// notation) is allowed where only scoring reads them.
+func checkTasks(attr string, tasks []string, notation bool) sdk.Diagnostics {
 	var diags sdk.Diagnostics
 	for i, t := range tasks {
-		if _, ok := skills.Tasks[t]; !ok {
-			diags = append(diags, sdk.Errorf(attrPath(attr).IndexInt(i), "Unknown task", fmt.Sprintf("task %q; the tasks are %v", t, skills.Names)))
+		_, ok := skills.Tasks[t]
+		if notation {
+			_, ok = skills.Lookup(t)
+		}
+		if !ok {
+			diags = append(diags, sdk.Errorf(attrPath(attr).IndexInt(i), "Unknown task", fmt.Sprintf("task %q; the tasks are %v (to score, also a, b, c: the pre-training notation)", t, skills.Names)))
 		}
 	}
 	return diags
@@ -508,7 +515,7 @@ func validateEvaluate(c sdk.Config, cfg Config) sdk.Diagnostics {
 	}
 	for _, a := range []string{"tasks", "general_tasks", "skill_tasks"} {
 		if c.IsKnown(a) {
-			diags = append(diags, checkTasks(a, map[string][]string{"tasks": cfg.Tasks, "general_tasks": cfg.GeneralTasks, "skill_tasks": cfg.SkillTasks}[a])...)
+			diags = append(diags, checkTasks(a, map[string][]string{"tasks": cfg.Tasks, "general_tasks": cfg.GeneralTasks, "skill_tasks": cfg.SkillTasks}[a], true)...)
 		}
 	}
 	if c.IsKnown("eval_examples") && cfg.EvalExamples < 1 {

@@ -33,6 +33,10 @@ type Options struct {
 	Objective string   // "lm": the pre-training mixture; "sft": prompt/response pairs of Tasks
 	Tasks     []string // sft: task names (skills.Tasks)
 	Examples  int      // sft: training examples per task
+	// Replay, sft: examples of each of the three tasks in the pre-training
+	// notation (skills.Task.Notation) mixed in, so fine-tuning cannot
+	// forget the tags it does not train (a tag-specific, small change).
+	Replay int
 	Mixture   int      // lm: bytes of mixture text
 	// Fresh model only.
 	DModel, Heads, Layers, Seq int
@@ -119,13 +123,26 @@ func batchesFor(o Options, tok ml.ByteTokenizer, seq int) (ml.Batches, error) {
 		}
 		return ml.NewLMWindows(ids, o.Batch, seq, o.Seed)
 	}
-	var exs []ml.SFTExample
+	type part struct {
+		t skills.Task
+		n int
+	}
+	var parts []part
 	for _, name := range o.Tasks {
 		t, ok := skills.Tasks[name]
 		if !ok {
 			return nil, fmt.Errorf("unknown task %q", name)
 		}
-		for _, e := range skills.Examples(t, o.Examples, false, uint64(o.Seed)) {
+		parts = append(parts, part{t, o.Examples})
+	}
+	if o.Replay > 0 {
+		for _, name := range skills.Names {
+			parts = append(parts, part{skills.Tasks[name].Notation(), o.Replay})
+		}
+	}
+	var exs []ml.SFTExample
+	for _, p := range parts {
+		for _, e := range skills.Examples(p.t, p.n, false, uint64(o.Seed)) {
 			ex, err := ml.EncodeSFT(tok, e.Prompt, e.Answer, 0)
 			if err != nil {
 				return nil, err
@@ -193,7 +210,7 @@ func Evaluate(backend backends.Backend, path string, tasks []string, n int, seed
 	}
 	eos := m.Tokenizer.EOS()
 	for _, name := range tasks {
-		t, ok := skills.Tasks[name]
+		t, ok := skills.Lookup(name)
 		if !ok {
 			return Score{}, fmt.Errorf("unknown task %q", name)
 		}

@@ -37,6 +37,19 @@ var Tasks = map[string]Task{
 	"C": {"C", 'S', "replace each letter by its successor (z → a)", shift},
 }
 
+// Lookup finds a task by name: A, B, C, or a, b, c for the same task in
+// the pre-training notation (Task.Notation).
+func Lookup(name string) (Task, bool) {
+	if t, ok := Tasks[name]; ok {
+		return t, true
+	}
+	t, ok := Tasks[strings.ToUpper(name)]
+	if !ok || name == strings.ToUpper(name) {
+		return Task{}, false
+	}
+	return t.Notation(), true
+}
+
 // Names lists the task names in order.
 var Names = []string{"A", "B", "C"}
 
@@ -102,10 +115,11 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
-// Notation is the tag each task's prompt carries in the pre-training
-// documents: the task's own tag in lower case ("u abcd=ABCD" for A).
-func (t Task) Notation(word string) string {
-	return fmt.Sprintf("%c %s=%s", t.Tag-'A'+'a', word, t.Answer(word))
+// Notation is the task as the pre-training documents write it: the same
+// transformation under the tag in lower case ("u abcd=" → "ABCD" for A).
+func (t Task) Notation() Task {
+	t.Name, t.Tag = strings.ToLower(t.Name), t.Tag-'A'+'a'
+	return t
 }
 
 // Documents are about n bytes of pre-training documents (each ends at an
@@ -130,7 +144,8 @@ func Documents(n int, seed uint64) []string {
 		var d string
 		switch k := r.IntN(7); k {
 		case 4, 5, 6:
-			d = Tasks[Names[k-4]].Notation(trainWord())
+			t, w := Tasks[Names[k-4]].Notation(), trainWord()
+			d = t.Prompt(w) + t.Answer(w)
 		case 0:
 			d = word(r)
 		case 1:

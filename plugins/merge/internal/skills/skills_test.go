@@ -51,3 +51,17 @@ func TestSplits(t *testing.T) {
 		t.Errorf("documents of %d bytes, want about 5000", size)
 	}
 }
+
+func TestLookup(t *testing.T) {
+	for name, want := range map[string]string{"A": "U abcz=ABCZ", "c": "s abcz=bcda", "b": "r abcz=zcba"} {
+		task, ok := Lookup(name)
+		if got := task.Prompt("abcz") + task.Answer("abcz"); !ok || got != want {
+			t.Errorf("%s: %q (%v), want %q", name, got, ok, want)
+		}
+	}
+	for _, name := range []string{"Z", "z", "", "ab"} {
+		if _, ok := Lookup(name); ok {
+			t.Errorf("%q found", name)
+		}
+	}
+}
