@@ -36,8 +36,8 @@ type Options struct {
 	// Replay, sft: examples of each of the three tasks in the pre-training
 	// notation (skills.Task.Notation) mixed in, so fine-tuning cannot
 	// forget the tags it does not train (a tag-specific, small change).
-	Replay int
-	Mixture   int      // lm: bytes of mixture text
+	Replay  int
+	Mixture int // lm: bytes of mixture text
 	// Fresh model only.
 	DModel, Heads, Layers, Seq int
 	Steps, Batch               int
