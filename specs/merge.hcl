@@ -85,7 +85,7 @@ step "wise_ft" {
 # (each ends in EOS) and all three transformations under lower-case tags
 # ("u abcd=ABCD"), so fine-tuning only ties a prompt tag (U, R, S) to an
 # ability the base has: brief, small-LR fine-tunes that stay near the base,
-# as the paper's premise. Every fine-tune mixes in REPLAY examples of the
+# as the paper's premise. Every fine-tune mixes in `replay` examples of the
 # three tasks in that notation, so it keeps the tags it does not train.
 # The general model is the base fine-tuned on A+B; the skill model the
 # base fine-tuned on C alone. Compared, each with the optimizer steps it
@@ -105,7 +105,7 @@ step "base" {
   config {
     mode          = "train"
     objective     = "lm"
-    steps         = BASE_STEPS
+    steps         = 1200
     lr            = 0.003
     mixture_bytes = 200000
   }
@@ -118,9 +118,9 @@ step "general" {
     mode   = "train"
     init   = step.base.artifacts.model
     tasks  = ["A", "B"]
-    steps  = SFT_STEPS
-    lr     = SFT_LR
-    replay = REPLAY
+    steps  = 150
+    lr     = 0.0003
+    replay = 1000
   }
 }
 
@@ -131,9 +131,9 @@ step "skill" {
     mode   = "train"
     init   = step.base.artifacts.model
     tasks  = ["C"]
-    steps  = SFT_STEPS
-    lr     = SFT_LR
-    replay = REPLAY
+    steps  = 150
+    lr     = 0.0003
+    replay = 1000
   }
 }
 
@@ -144,9 +144,9 @@ step "continued" {
     mode   = "train"
     init   = step.general.artifacts.model
     tasks  = ["C"]
-    steps  = SFT_STEPS
-    lr     = SFT_LR
-    replay = REPLAY
+    steps  = 150
+    lr     = 0.0003
+    replay = 1000
   }
 }
 
@@ -157,9 +157,9 @@ step "retrain" {
     mode   = "train"
     init   = step.base.artifacts.model
     tasks  = ["A", "B", "C"]
-    steps  = RETRAIN_STEPS
-    lr     = SFT_LR
-    replay = REPLAY
+    steps  = 225
+    lr     = 0.0003
+    replay = 1000
   }
 }
 
