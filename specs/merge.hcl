@@ -80,16 +80,24 @@ step "wise_ft" {
 # ---------------------------------------------------------------------------
 # The planted experiment (Merge to Learn in small). Three byte-level tasks
 # scored by exact match with greedy decoding: A uppercases a word, B
-# reverses it, C replaces each letter by its successor. A base model is
-# pre-trained on a mixture of the tasks' pieces (lowercase and uppercase
-# words, alphabet runs); the general model is the base fine-tuned on A+B;
-# the skill model is the base fine-tuned on C alone. Compared, each with
-# the optimizer steps it cost from scratch:
+# reverses it, C replaces each letter by its successor. The base model is
+# pre-trained as an LM on documents that already hold the answer format
+# (each ends in EOS) and all three transformations under lower-case tags
+# ("u abcd=ABCD"), so fine-tuning only ties a prompt tag (U, R, S) to an
+# ability the base has: brief, small-LR fine-tunes that stay near the base,
+# as the paper's premise. Every fine-tune mixes in `replay` examples of the
+# three tasks in that notation, so it keeps the tags it does not train.
+# The general model is the base fine-tuned on A+B; the skill model the
+# base fine-tuned on C alone. Compared, each with the optimizer steps it
+# cost from scratch:
 #   continued fine-tuning of the general model on C (forgets A/B?),
 #   retraining the base on A+B+C (the expensive upper line),
 #   train-then-merge: θ_base + (θ_general − θ_base) + ω(θ_skill − θ_base)
-#   over a sweep of ω (costs only the skill model's steps on top).
-# The evaluate step plots General (A, B) against the skill (C).
+#   over a sweep of ω (costs only the skill model's steps on top),
+#   and TIES / DARE over the same two task vectors.
+# The evaluate step plots General (A, B) against the skill (C), scores the
+# notation tasks a, b, c too, and measures every task vector against the
+# base (‖θ − θ₀‖/‖θ₀‖, cosines).
 
 step "base" {
   plugin = plugin.merge
@@ -97,7 +105,7 @@ step "base" {
   config {
     mode          = "train"
     objective     = "lm"
-    steps         = 300
+    steps         = 1200
     lr            = 0.003
     mixture_bytes = 200000
   }
@@ -107,11 +115,12 @@ step "general" {
   plugin = plugin.merge
   seed   = 2
   config {
-    mode  = "train"
-    init  = step.base.artifacts.model
-    tasks = ["A", "B"]
-    steps = 300
-    lr    = 0.003
+    mode   = "train"
+    init   = step.base.artifacts.model
+    tasks  = ["A", "B"]
+    steps  = 150
+    lr     = 0.0003
+    replay = 1000
   }
 }
 
@@ -119,11 +128,12 @@ step "skill" {
   plugin = plugin.merge
   seed   = 3
   config {
-    mode  = "train"
-    init  = step.base.artifacts.model
-    tasks = ["C"]
-    steps = 200
-    lr    = 0.003
+    mode   = "train"
+    init   = step.base.artifacts.model
+    tasks  = ["C"]
+    steps  = 150
+    lr     = 0.0003
+    replay = 1000
   }
 }
 
@@ -131,11 +141,12 @@ step "continued" {
   plugin = plugin.merge
   seed   = 3
   config {
-    mode  = "train"
-    init  = step.general.artifacts.model
-    tasks = ["C"]
-    steps = 200
-    lr    = 0.003
+    mode   = "train"
+    init   = step.general.artifacts.model
+    tasks  = ["C"]
+    steps  = 150
+    lr     = 0.0003
+    replay = 1000
   }
 }
 
@@ -143,11 +154,12 @@ step "retrain" {
   plugin = plugin.merge
   seed   = 4
   config {
-    mode  = "train"
-    init  = step.base.artifacts.model
-    tasks = ["A", "B", "C"]
-    steps = 450
-    lr    = 0.003
+    mode   = "train"
+    init   = step.base.artifacts.model
+    tasks  = ["A", "B", "C"]
+    steps  = 225
+    lr     = 0.0003
+    replay = 1000
   }
 }
 
@@ -158,7 +170,7 @@ step "merge_skill" {
     base    = step.base.artifacts.model
     models  = [step.general.artifacts.model, step.skill.artifacts.model]
     weights = [1, 1]
-    sweep   = [0.1, 0.25, 0.5, 0.75, 1]
+    sweep   = [0.25, 0.5, 0.75, 1, 1.5]
   }
 }
 
@@ -173,24 +185,39 @@ step "merge_ties" {
   }
 }
 
+# DARE: half of each task vector dropped, the rest doubled, then summed.
+step "merge_dare" {
+  plugin = plugin.merge
+  seed   = 6
+  config {
+    method    = "dare"
+    base      = step.base.artifacts.model
+    models    = [step.general.artifacts.model, step.skill.artifacts.model]
+    drop_rate = 0.5
+  }
+}
+
 step "evaluate" {
   plugin = plugin.merge
   seed   = 9
   config {
     mode          = "evaluate"
     eval_examples = 128
+    tasks         = ["A", "B", "C", "a", "b", "c"]
+    base          = step.base.artifacts.model
     candidates = {
       base         = step.base.artifacts.model
       general      = step.general.artifacts.model
       skill        = step.skill.artifacts.model
       continued    = step.continued.artifacts.model
       retrain      = step.retrain.artifacts.model
-      "merge_0.1"  = step.merge_skill.artifacts.sweep_0
-      "merge_0.25" = step.merge_skill.artifacts.sweep_1
-      "merge_0.5"  = step.merge_skill.artifacts.sweep_2
-      "merge_0.75" = step.merge_skill.artifacts.sweep_3
-      "merge_1"    = step.merge_skill.artifacts.sweep_4
+      "merge_0.25" = step.merge_skill.artifacts.sweep_0
+      "merge_0.5"  = step.merge_skill.artifacts.sweep_1
+      "merge_0.75" = step.merge_skill.artifacts.sweep_2
+      "merge_1"    = step.merge_skill.artifacts.sweep_3
+      "merge_1.5"  = step.merge_skill.artifacts.sweep_4
       ties         = step.merge_ties.artifacts.model
+      dare         = step.merge_dare.artifacts.model
     }
   }
 }

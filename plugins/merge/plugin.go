@@ -10,6 +10,9 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/shammie-ml/shammie/plugins/merge/internal/operators"
+	"github.com/shammie-ml/shammie/plugins/merge/internal/pipeline"
+	"github.com/shammie-ml/shammie/plugins/merge/internal/planted"
+	"github.com/shammie-ml/shammie/plugins/merge/internal/sft"
 	"github.com/shammie-ml/shammie/plugins/merge/internal/skills"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/ml"
@@ -34,7 +37,7 @@ type Config struct {
 
 	// merge
 	Method          string    `cty:"method" default:"\"task_arithmetic\"" doc:"merge: linear (weighted average of models, weights sum to 1), task_arithmetic (θ₀ + λΣwᵢ(θᵢ−θ₀)), ties (trim each task vector to its top density fraction per tensor, elect signs by summed mass, disjoint mean; mergekit semantics), dare (drop task-vector entries with drop_rate, rescale by 1/(1−p), then task arithmetic; seeded by the step seed per tensor), dare_ties (DARE then TIES' sign election), wise_ft ((1−α)θ₀ + αθ₁)."`
-	Base            string    `cty:"base" optional:"true" accepts:"application/vnd.shammie.model+safetensors,application/vnd.safetensors" doc:"merge: the base model θ₀ (.safetensors, e.g. step.train_base.artifacts.model); every method but linear needs it (wise_ft: the zero-shot model)."`
+	Base            string    `cty:"base" optional:"true" accepts:"application/vnd.shammie.model+safetensors,application/vnd.safetensors" doc:"merge: the base model θ₀ (.safetensors, e.g. step.train_base.artifacts.model); every method but linear needs it (wise_ft: the zero-shot model). evaluate: θ₀, to measure every candidate's task vector θ − θ₀ (norm relative to ‖θ₀‖, cosines; summary and output task_vector_norm)."`
 	Models          []string  `cty:"models" optional:"true" accepts:"application/vnd.shammie.model+safetensors,application/vnd.safetensors" doc:"merge: the fine-tuned models θᵢ (.safetensors), all with the base's tensor names, shapes and dtypes. Merge to Learn: [general model, skill model]."`
 	Weights         []float64 `cty:"weights" optional:"true" doc:"merge: one weight per model (wise_ft: [α]). Default: linear 1/K each, wise_ft [0.5], others 1 each (the last model's weight |D|/|G| when general_examples and skill_examples are set)."`
 	Sweep           []float64 `cty:"sweep" optional:"true" doc:"merge: weights to try for the last model (the skill), one merged checkpoint each (artifacts sweep_0…); linear with two models uses [1−ω, ω], wise_ft α = ω. At most 16."`
@@ -52,9 +55,10 @@ type Config struct {
 
 	// train
 	Init         string   `cty:"init" optional:"true" accepts:"application/vnd.shammie.model+safetensors,application/vnd.safetensors" doc:"train: model artifact to start from (e.g. step.base.artifacts.model); null trains a fresh model of d_model/heads/layers/seq."`
-	Objective    string   `cty:"objective" default:"\"sft\"" doc:"train: \"lm\" pre-trains on the skills mixture (lowercase and uppercase words, alphabet runs); \"sft\" fine-tunes on prompt/response pairs of tasks."`
-	Tasks        []string `cty:"tasks" optional:"true" doc:"train (sft): tasks to fine-tune on, of A (uppercase), B (reverse), C (successor letters); evaluate: tasks to score (default all three)."`
+	Objective    string   `cty:"objective" default:"\"sft\"" doc:"train: \"lm\" pre-trains on the skills mixture (lowercase and uppercase words, alphabet runs, the three tasks under lower-case tags), each document ending in EOS; \"sft\" fine-tunes on prompt/response pairs of tasks."`
+	Tasks        []string `cty:"tasks" optional:"true" doc:"train (sft): tasks to fine-tune on, of A (uppercase), B (reverse), C (successor letters); evaluate: tasks to score (default all three; a, b, c score the same tasks in the pre-training notation, \"u abcd=\", to see what a fine-tune kept)."`
 	Examples     int      `cty:"examples" default:"2000" doc:"train (sft): training examples per task (held-out words are never used)."`
+	Replay       int      `cty:"replay" default:"0" doc:"train (sft): examples of each of the three tasks in the pre-training notation (\"u abcd=\" → \"ABCD\", lower-case tags) mixed into the fine-tuning data, so a fine-tune keeps the tags it does not train and its task vector stays tag-specific."`
 	MixtureBytes int      `cty:"mixture_bytes" default:"200000" doc:"train (lm): bytes of pre-training text."`
 	DModel       int      `cty:"d_model" default:"64" doc:"train, fresh model: width."`
 	Heads        int      `cty:"heads" default:"4" doc:"train, fresh model: attention heads."`
@@ -130,6 +134,7 @@ var schema = sdk.Schema{
 		{Name: "final_loss", Type: cty.Number, Description: "train: training loss of the last step."},
 		{Name: "general", Type: cty.Map(cty.Number), Description: "evaluate: General (mean exact match over general_tasks, %) per candidate."},
 		{Name: "skill", Type: cty.Map(cty.Number), Description: "evaluate: skill score (mean exact match over skill_tasks, %) per candidate."},
+		{Name: "task_vector_norm", Type: cty.Map(cty.Number), Description: "evaluate with base: ‖θ − θ₀‖/‖θ₀‖ per candidate (the base itself left out); the cosines are in the summary."},
 		{Name: "steps", Type: cty.Map(cty.Number), Description: "evaluate: training steps spent on each candidate from scratch (a merge: the base's plus each input's own)."},
 	},
 	Artifacts: schemaArtifacts(),
@@ -155,16 +160,33 @@ func (p *Plugin) Run(ctx context.Context, run *sdk.Run) error {
 	}
 	switch cfg.Mode {
 	case "report":
-		return runReport(ctx, run, cfg)
+		return pipeline.RunReport(ctx, run, cfg.Results, cfg.Skill)
 	case "generate":
-		return runGenerate(ctx, run, cfg)
+		return pipeline.RunGenerate(ctx, run, planted.Config{Models: cfg.NModels, Tensors: cfg.Tensors, Rows: cfg.Rows, Cols: cfg.Cols,
+			Density: cfg.PlantedDensity, Signal: cfg.PlantedSignal, Noise: cfg.PlantedNoise})
 	case "train":
-		return runTrain(ctx, run, cfg)
+		return pipeline.RunTrain(ctx, run, sft.Options{Init: cfg.Init, Objective: cfg.Objective, Tasks: cfg.Tasks, Examples: cfg.Examples, Replay: cfg.Replay,
+			Mixture: cfg.MixtureBytes, DModel: cfg.DModel, Heads: cfg.Heads, Layers: cfg.Layers, Seq: cfg.Seq, Steps: cfg.Steps,
+			Batch: cfg.Batch, LR: cfg.LR, Warmup: cfg.Warmup}, sdk.BuildVersion(version))
 	case "evaluate":
-		return runEvaluate(ctx, run, cfg)
+		return pipeline.RunEvaluate(ctx, run, pipeline.Evaluate{Candidates: cfg.Candidates, Tasks: cfg.Tasks,
+			GeneralTasks: cfg.GeneralTasks, SkillTasks: cfg.SkillTasks, Examples: cfg.EvalExamples, Base: cfg.Base})
 	default:
-		return runMerge(ctx, run, cfg)
+		return pipeline.RunMerge(ctx, run, cfg.merge(run.Seed))
 	}
+}
+
+// merge is a merge step's settings: one spec per swept weight, or one.
+func (cfg Config) merge(seed int64) pipeline.Merge {
+	m := pipeline.Merge{Method: cfg.Method, Base: cfg.Base, Models: cfg.Models, Reference: cfg.Reference, Sweep: cfg.sweepWeights()}
+	m.Heuristic, m.HasHeuristic = cfg.heuristic()
+	for _, w := range m.Sweep {
+		m.Specs = append(m.Specs, cfg.spec(seed, w))
+	}
+	if len(m.Sweep) == 0 {
+		m.Specs = []operators.Spec{cfg.spec(seed, math.NaN())}
+	}
+	return m
 }
 
 // spec builds the operator spec with the method's default weights (or the
@@ -430,7 +452,7 @@ func validateTrain(c sdk.Config, cfg Config) sdk.Diagnostics {
 		if len(cfg.Tasks) == 0 {
 			errAt("tasks", "No tasks to fine-tune on", "sft needs tasks, e.g. [\"A\", \"B\"]")
 		}
-		diags = append(diags, checkTasks("tasks", cfg.Tasks)...)
+		diags = append(diags, checkTasks("tasks", cfg.Tasks, false)...)
 	}
 	if c.IsKnown("init") && cfg.Init != "" {
 		if _, _, err := ml.ReadModelInfo(cfg.Init); err != nil {
@@ -442,7 +464,7 @@ func validateTrain(c sdk.Config, cfg Config) sdk.Diagnostics {
 		v    int
 		min  int
 	}{{"steps", cfg.Steps, 1}, {"batch", cfg.Batch, 1}, {"examples", cfg.Examples, 1}, {"d_model", cfg.DModel, 1},
-		{"heads", cfg.Heads, 1}, {"layers", cfg.Layers, 1}, {"seq", cfg.Seq, 12}, {"warmup", cfg.Warmup, 0}, {"mixture_bytes", cfg.MixtureBytes, 1000}} {
+		{"heads", cfg.Heads, 1}, {"layers", cfg.Layers, 1}, {"seq", cfg.Seq, 12}, {"warmup", cfg.Warmup, 0}, {"replay", cfg.Replay, 0}, {"mixture_bytes", cfg.MixtureBytes, 1000}} {
 		if c.IsKnown(a.name) && a.v < a.min {
 			errAt(a.name, "Invalid "+a.name, fmt.Sprintf("got %d; need ≥ %d", a.v, a.min))
 		}
@@ -456,11 +478,17 @@ func validateTrain(c sdk.Config, cfg Config) sdk.Diagnostics {
 	return diags
 }
 
-func checkTasks(attr string, tasks []string) sdk.Diagnostics {
+// checkTasks checks task names; notation (a, b, c: the pre-training
+// notation) is allowed where only scoring reads them.
+func checkTasks(attr string, tasks []string, notation bool) sdk.Diagnostics {
 	var diags sdk.Diagnostics
 	for i, t := range tasks {
-		if _, ok := skills.Tasks[t]; !ok {
-			diags = append(diags, sdk.Errorf(attrPath(attr).IndexInt(i), "Unknown task", fmt.Sprintf("task %q; the tasks are %v", t, skills.Names)))
+		_, ok := skills.Tasks[t]
+		if notation {
+			_, ok = skills.Lookup(t)
+		}
+		if !ok {
+			diags = append(diags, sdk.Errorf(attrPath(attr).IndexInt(i), "Unknown task", fmt.Sprintf("task %q; the tasks are %v (to score, also a, b, c: the pre-training notation)", t, skills.Names)))
 		}
 	}
 	return diags
@@ -480,9 +508,14 @@ func validateEvaluate(c sdk.Config, cfg Config) sdk.Diagnostics {
 			diags = append(diags, sdk.Errorf(p, "Not a model artifact", err.Error()))
 		}
 	}
+	if c.IsKnown("base") && cfg.Base != "" {
+		if _, _, err := ml.ReadModelInfo(cfg.Base); err != nil {
+			diags = append(diags, sdk.Errorf(attrPath("base"), "Not a model artifact", err.Error()))
+		}
+	}
 	for _, a := range []string{"tasks", "general_tasks", "skill_tasks"} {
 		if c.IsKnown(a) {
-			diags = append(diags, checkTasks(a, map[string][]string{"tasks": cfg.Tasks, "general_tasks": cfg.GeneralTasks, "skill_tasks": cfg.SkillTasks}[a])...)
+			diags = append(diags, checkTasks(a, map[string][]string{"tasks": cfg.Tasks, "general_tasks": cfg.GeneralTasks, "skill_tasks": cfg.SkillTasks}[a], true)...)
 		}
 	}
 	if c.IsKnown("eval_examples") && cfg.EvalExamples < 1 {

@@ -103,11 +103,15 @@ func TestValidateConfig(t *testing.T) {
 		{"train lm", map[string]any{"mode": "train", "objective": "lm"}, nil},
 		{"train sft without tasks", map[string]any{"mode": "train"}, []string{"tasks"}},
 		{"train unknown task", map[string]any{"mode": "train", "tasks": []string{"A", "Z"}}, []string{"tasks[1]"}},
+		{"train notation task", map[string]any{"mode": "train", "tasks": []string{"a"}}, []string{"tasks[0]"}},
+		{"train replay", map[string]any{"mode": "train", "tasks": []string{"A"}, "replay": -1}, []string{"replay"}},
 		{"train init not a model", map[string]any{"mode": "train", "tasks": []string{"A"}, "init": c["a"]}, []string{"init"}},
 		{"train heads", map[string]any{"mode": "train", "objective": "lm", "d_model": 30, "heads": 4}, []string{"heads"}},
 		{"train lr", map[string]any{"mode": "train", "objective": "lm", "lr": 0}, []string{"lr"}},
 		{"train unknown init", map[string]any{"mode": "train", "tasks": []string{"C"}, "init": cty.UnknownVal(cty.String), "steps": 0}, []string{"steps"}},
 		{"evaluate no candidates", map[string]any{"mode": "evaluate"}, []string{"candidates"}},
+		{"evaluate base not a model", map[string]any{"mode": "evaluate", "base": c["a"], "candidates": map[string]any{"x": cty.UnknownVal(cty.String)}}, []string{"base"}},
+		{"evaluate notation tasks", map[string]any{"mode": "evaluate", "tasks": []string{"a", "C", "q"}, "candidates": map[string]any{"x": cty.UnknownVal(cty.String)}}, []string{"tasks[2]"}},
 		{"evaluate not a model", map[string]any{"mode": "evaluate", "candidates": map[string]any{"x": c["a"]}}, []string{`candidates["x"]`}},
 		{"evaluate unknown candidate", map[string]any{"mode": "evaluate", "candidates": map[string]any{"x": cty.UnknownVal(cty.String)}, "skill_tasks": []string{"D"}}, []string{"skill_tasks[0]"}},
 		{"mode", map[string]any{"mode": "guess"}, []string{"mode"}},
@@ -290,7 +294,7 @@ func TestPlantedExperimentPlumbing(t *testing.T) {
 	base := h.Run(with(map[string]any{"objective": "lm", "steps": 3, "mixture_bytes": 4000}), plugintest.WithSeed(1))
 	base.RequireSuccess(t)
 	b := base.Artifact(t, "model").Path
-	general := h.Run(with(map[string]any{"init": b, "tasks": []string{"A", "B"}, "steps": 2, "examples": 50}), plugintest.WithSeed(1))
+	general := h.Run(with(map[string]any{"init": b, "tasks": []string{"A", "B"}, "steps": 2, "examples": 50, "replay": 10}), plugintest.WithSeed(1))
 	general.RequireSuccess(t)
 	skill := h.Run(with(map[string]any{"init": b, "tasks": []string{"C"}, "steps": 4, "examples": 50}), plugintest.WithSeed(1))
 	skill.RequireSuccess(t)
@@ -300,7 +304,7 @@ func TestPlantedExperimentPlumbing(t *testing.T) {
 	g, s := general.Artifact(t, "model").Path, skill.Artifact(t, "model").Path
 	merged := h.Run(map[string]any{"base": b, "models": []string{g, s}, "sweep": []float64{0.5, 1}})
 	merged.RequireSuccess(t)
-	ev := h.Run(map[string]any{"mode": "evaluate", "eval_examples": 4, "candidates": map[string]any{
+	ev := h.Run(map[string]any{"mode": "evaluate", "eval_examples": 4, "base": b, "tasks": []string{"A", "c"}, "candidates": map[string]any{
 		"base": b, "general": g, "skill": s, "merge_0.5": merged.Artifact(t, "sweep_0").Path, "merge_1": merged.Artifact(t, "sweep_1").Path}})
 	ev.RequireSuccess(t)
 	steps := ev.Output(t, "steps").AsValueMap()
@@ -310,6 +314,15 @@ func TestPlantedExperimentPlumbing(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]float64{"base": 3, "general": 5, "skill": 7, "merge_0.5": 9, "merge_1": 9}, got); diff != "" {
 		t.Errorf("training steps (-want +got):\n%s", diff)
+	}
+	norms := ev.Output(t, "task_vector_norm").AsValueMap()
+	if _, ok := norms["base"]; ok || len(norms) != 4 {
+		t.Errorf("task vector norms of %v, want every candidate but the base", norms)
+	}
+	for k, v := range norms {
+		if f, _ := v.AsBigFloat().Float64(); !(f > 0 && f < 1) {
+			t.Errorf("%s: ‖θ − θ₀‖/‖θ₀‖ = %v, want in (0, 1) after a few steps", k, f)
+		}
 	}
 	for _, v := range ev.Output(t, "general").AsValueMap() {
 		if f, _ := v.AsBigFloat().Float64(); f < 0 || f > 100 {

@@ -181,3 +181,24 @@ var (
 	bf16DType    = dtypes.BFloat16
 	float16DType = dtypes.Float16
 )
+
+// TestTaskVectors: norms and cosines by hand, over tensors of two dtypes,
+// integer tensors left out.
+func TestTaskVectors(t *testing.T) {
+	dir := t.TempDir()
+	p := func(n string) string { return filepath.Join(dir, n) }
+	base := save(t, p("base"), nt("w", []float32{3, 0}), nt("g", []float64{0, 4}), nt("pos", []int32{0, 1}))
+	// δ₁ = (1, 0, 0, 0), δ₂ = (1, 1, 0, 0), δ₃ = (0, 0, 0, −2).
+	m1 := save(t, p("m1"), nt("w", []float32{4, 0}), nt("g", []float64{0, 4}), nt("pos", []int32{0, 1}))
+	m2 := save(t, p("m2"), nt("w", []float32{4, 1}), nt("g", []float64{0, 4}), nt("pos", []int32{5, 5}))
+	m3 := save(t, p("m3"), nt("w", []float32{3, 0}), nt("g", []float64{0, 2}), nt("pos", []int32{0, 1}))
+	st, err := TaskVectors(t.Context(), base, []string{m1, m2, m3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := math.Sqrt2 / 2
+	want := VectorStats{BaseNorm: 5, Norms: []float64{1, math.Sqrt2, 2}, Cosine: [][]float64{{1, r, 0}, {r, 1, 0}, {0, 0, 1}}}
+	if diff := cmp.Diff(want, st, cmp.Comparer(func(a, b float64) bool { return math.Abs(a-b) < 1e-12 })); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+}

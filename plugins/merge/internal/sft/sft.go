@@ -33,7 +33,11 @@ type Options struct {
 	Objective string   // "lm": the pre-training mixture; "sft": prompt/response pairs of Tasks
 	Tasks     []string // sft: task names (skills.Tasks)
 	Examples  int      // sft: training examples per task
-	Mixture   int      // lm: bytes of mixture text
+	// Replay, sft: examples of each of the three tasks in the pre-training
+	// notation (skills.Task.Notation) mixed in, so fine-tuning cannot
+	// forget the tags it does not train (a tag-specific, small change).
+	Replay  int
+	Mixture int // lm: bytes of mixture text
 	// Fresh model only.
 	DModel, Heads, Layers, Seq int
 	Steps, Batch               int
@@ -113,19 +117,32 @@ func Train(goctx context.Context, backend backends.Backend, o Options, rep sdk.R
 
 func batchesFor(o Options, tok ml.ByteTokenizer, seq int) (ml.Batches, error) {
 	if o.Objective == "lm" {
-		ids, err := tok.Encode(skills.Mixture(o.Mixture, uint64(o.Seed)))
+		ids, err := Pack(tok, skills.Documents(o.Mixture, uint64(o.Seed)), seq)
 		if err != nil {
 			return nil, err
 		}
 		return ml.NewLMWindows(ids, o.Batch, seq, o.Seed)
 	}
-	var exs []ml.SFTExample
+	type part struct {
+		t skills.Task
+		n int
+	}
+	var parts []part
 	for _, name := range o.Tasks {
 		t, ok := skills.Tasks[name]
 		if !ok {
 			return nil, fmt.Errorf("unknown task %q", name)
 		}
-		for _, e := range skills.Examples(t, o.Examples, false, uint64(o.Seed)) {
+		parts = append(parts, part{t, o.Examples})
+	}
+	if o.Replay > 0 {
+		for _, name := range skills.Names {
+			parts = append(parts, part{skills.Tasks[name].Notation(), o.Replay})
+		}
+	}
+	var exs []ml.SFTExample
+	for _, p := range parts {
+		for _, e := range skills.Examples(p.t, p.n, false, uint64(o.Seed)) {
 			ex, err := ml.EncodeSFT(tok, e.Prompt, e.Answer, 0)
 			if err != nil {
 				return nil, err
@@ -134,6 +151,39 @@ func batchesFor(o Options, tok ml.ByteTokenizer, seq int) (ml.Batches, error) {
 		}
 	}
 	return ml.NewSFTBatches(exs, ml.SFTOptions{Batch: o.Batch, Seq: seq, EOS: tok.EOS(), VocabSize: tok.VocabSize(), Seed: o.Seed})
+}
+
+// Pack encodes documents, each followed by EOS, into blocks of seq tokens
+// that start at a document (the rest of a block is EOS), so every
+// ml.LMWindows window (seq+1 tokens from a multiple of seq) begins a
+// document, as every fine-tuning example begins its prompt.
+func Pack(tok ml.ByteTokenizer, docs []string, seq int) ([]int32, error) {
+	eos := tok.EOS()
+	var ids, block []int32
+	flush := func() {
+		for len(block) < seq {
+			block = append(block, eos)
+		}
+		ids, block = append(ids, block...), block[:0]
+	}
+	for _, d := range docs {
+		e, err := tok.Encode(d)
+		if err != nil {
+			return nil, err
+		}
+		e = append(e, eos)
+		if len(e) > seq {
+			return nil, fmt.Errorf("document %q: %d tokens with EOS do not fit a window of %d", d, len(e), seq)
+		}
+		if len(block)+len(e) > seq {
+			flush()
+		}
+		block = append(block, e...)
+	}
+	if len(block) > 0 {
+		flush()
+	}
+	return append(ids, eos), nil
 }
 
 // Score is a model's exact-match accuracy per task and its training cost.
@@ -160,7 +210,7 @@ func Evaluate(backend backends.Backend, path string, tasks []string, n int, seed
 	}
 	eos := m.Tokenizer.EOS()
 	for _, name := range tasks {
-		t, ok := skills.Tasks[name]
+		t, ok := skills.Lookup(name)
 		if !ok {
 			return Score{}, fmt.Errorf("unknown task %q", name)
 		}

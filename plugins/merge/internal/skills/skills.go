@@ -37,6 +37,19 @@ var Tasks = map[string]Task{
 	"C": {"C", 'S', "replace each letter by its successor (z → a)", shift},
 }
 
+// Lookup finds a task by name: A, B, C, or a, b, c for the same task in
+// the pre-training notation (Task.Notation).
+func Lookup(name string) (Task, bool) {
+	if t, ok := Tasks[name]; ok {
+		return t, true
+	}
+	t, ok := Tasks[strings.ToUpper(name)]
+	if !ok || name == strings.ToUpper(name) {
+		return Task{}, false
+	}
+	return t.Notation(), true
+}
+
 // Names lists the task names in order.
 var Names = []string{"A", "B", "C"}
 
@@ -102,9 +115,21 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
-// Mixture is n bytes of pre-training text: lines of lowercase words,
-// uppercase words, alphabet runs and transformed training words.
-func Mixture(n int, seed uint64) string {
+// Notation is the task as the pre-training documents write it: the same
+// transformation under the tag in lower case ("u abcd=" → "ABCD" for A).
+func (t Task) Notation() Task {
+	t.Name, t.Tag = strings.ToLower(t.Name), t.Tag-'A'+'a'
+	return t
+}
+
+// Documents are about n bytes of pre-training documents (each ends at an
+// EOS when encoded): lowercase and uppercase words, alphabet runs, and the
+// three tasks on training words in the pre-training notation (Notation).
+// The base so already holds the answer format and every transformation;
+// fine-tuning only has to tie a prompt tag to a transformation it knows,
+// a small task vector, as in Merge to Learn, where fine-tuning is brief and
+// pre-training gives the abilities.
+func Documents(n int, seed uint64) []string {
 	r := rand.New(rand.NewPCG(seed, 0x6d6978))
 	const abc = "abcdefghijklmnopqrstuvwxyzabcdefghij"
 	trainWord := func() string {
@@ -114,30 +139,29 @@ func Mixture(n int, seed uint64) string {
 			}
 		}
 	}
-	var sb strings.Builder
-	for sb.Len() < n {
-		switch r.IntN(7) {
-		case 4:
-			w := trainWord()
-			sb.WriteString(w + ">" + strings.ToUpper(w))
-		case 5:
-			w := trainWord()
-			sb.WriteString(w + "<" + reverse(w))
-		case 6:
-			w := trainWord()
-			sb.WriteString(w + "+" + shift(w))
+	var docs []string
+	for size := 0; size < n; {
+		var d string
+		switch k := r.IntN(7); k {
+		case 4, 5, 6:
+			t, w := Tasks[Names[k-4]].Notation(), trainWord()
+			d = t.Prompt(w) + t.Answer(w)
 		case 0:
-			sb.WriteString(word(r))
+			d = word(r)
 		case 1:
-			sb.WriteString(strings.ToUpper(word(r)))
+			d = strings.ToUpper(word(r))
 		case 2:
 			i := r.IntN(26)
-			sb.WriteString(abc[i : i+3+r.IntN(6)])
+			d = abc[i : i+3+r.IntN(6)]
 		default:
 			i := r.IntN(26)
-			sb.WriteString(strings.ToUpper(abc[i : i+3+r.IntN(6)]))
+			d = strings.ToUpper(abc[i : i+3+r.IntN(6)])
 		}
-		sb.WriteByte('\n')
+		docs = append(docs, d)
+		size += len(d) + 1
 	}
-	return sb.String()[:n]
+	return docs
 }
+
+// MaxDocument is the longest document Documents writes, in bytes.
+const MaxDocument = 2*WordLen + 3

@@ -32,8 +32,36 @@ func TestSplits(t *testing.T) {
 			t.Fatal("examples differ for one seed")
 		}
 	}
-	m := Mixture(5000, 2)
-	if len(m) != 5000 || strings.ContainsAny(m, "=") {
-		t.Errorf("mixture of %d bytes holds a task prompt", len(m))
+	size := 0
+	for _, d := range Documents(5000, 2) {
+		size += len(d) + 1
+		if len(d) > MaxDocument {
+			t.Errorf("document %q is longer than %d", d, MaxDocument)
+		}
+		for _, task := range Tasks {
+			if strings.HasPrefix(d, string(task.Tag)+" ") {
+				t.Errorf("document %q holds task %s's prompt", d, task.Name)
+			}
+		}
+		if i := strings.IndexByte(d, '='); i > 0 && heldOut(d[2:i]) {
+			t.Errorf("document %q transforms an evaluation word", d)
+		}
+	}
+	if size < 5000 || size > 5000+MaxDocument+1 {
+		t.Errorf("documents of %d bytes, want about 5000", size)
+	}
+}
+
+func TestLookup(t *testing.T) {
+	for name, want := range map[string]string{"A": "U abcz=ABCZ", "c": "s abcz=bcda", "b": "r abcz=zcba"} {
+		task, ok := Lookup(name)
+		if got := task.Prompt("abcz") + task.Answer("abcz"); !ok || got != want {
+			t.Errorf("%s: %q (%v), want %q", name, got, ok, want)
+		}
+	}
+	for _, name := range []string{"Z", "z", "", "ab"} {
+		if _, ok := Lookup(name); ok {
+			t.Errorf("%q found", name)
+		}
 	}
 }

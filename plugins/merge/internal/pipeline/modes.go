@@ -1,4 +1,9 @@
-package main
+// Package pipeline is the merge plugin's modes: streamed merges of
+// checkpoints (one per swept weight), planted checkpoints with a known
+// ideal merge, Merge to Learn's Table 2 from the authors' results, and the
+// planted train-then-merge experiment (train, evaluate). plugin.go decodes
+// and validates the config and hands each mode its settings.
+package pipeline
 
 import (
 	"context"
@@ -22,9 +27,21 @@ import (
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
-// runMerge merges once (artifact model) or once per swept weight
+// Merge is a merge step: the inputs and one operator spec per output.
+type Merge struct {
+	Method       string
+	Base         string // θ₀; "" for methods without one
+	Models       []string
+	Reference    string           // "" for none; else every output's distance to it is measured
+	Specs        []operators.Spec // one per output
+	Sweep        []float64        // the swept weight of each spec; nil: one merge, artifact "model"
+	Heuristic    float64          // ω = |D|/|G|, reported when HasHeuristic
+	HasHeuristic bool
+}
+
+// RunMerge merges once (artifact model) or once per swept weight
 // (artifacts sweep_<i> and sweep_manifest).
-func runMerge(ctx context.Context, run *sdk.Run, cfg Config) error {
+func RunMerge(ctx context.Context, run *sdk.Run, cfg Merge) error {
 	type result struct {
 		Weight   *float64  `json:"weight,omitempty"`
 		Weights  []float64 `json:"weights"`
@@ -32,11 +49,7 @@ func runMerge(ctx context.Context, run *sdk.Run, cfg Config) error {
 		File     string    `json:"file"`
 		Distance *float64  `json:"distance,omitempty"`
 	}
-	sweep := cfg.sweepWeights()
-	points := sweep
-	if len(points) == 0 {
-		points = []float64{math.NaN()}
-	}
+	sweep := cfg.Sweep
 	var extra map[string]string
 	if operators.UsesBase(cfg.Method) {
 		var err error
@@ -48,8 +61,8 @@ func runMerge(ctx context.Context, run *sdk.Run, cfg Config) error {
 	var tensors int
 	var params int64
 	start := time.Now()
-	for i, w := range points {
-		spec := cfg.spec(run.Seed, w)
+	points := cfg.Specs
+	for i, spec := range points {
 		name, file := "model", "model.safetensors"
 		if len(sweep) > 0 {
 			name, file = fmt.Sprintf("sweep_%d", i), fmt.Sprintf("sweep_%d.safetensors", i)
@@ -64,7 +77,7 @@ func runMerge(ctx context.Context, run *sdk.Run, cfg Config) error {
 		tensors, params = st.Tensors, st.Parameters
 		r := result{Weights: spec.Weights, Artifact: name, File: file}
 		if len(sweep) > 0 {
-			r.Weight = &points[i]
+			r.Weight = &sweep[i]
 		}
 		if cfg.Reference != "" {
 			d, err := merging.Distance(ctx, job.Out, cfg.Reference, cfg.Base)
@@ -81,8 +94,8 @@ func runMerge(ctx context.Context, run *sdk.Run, cfg Config) error {
 		results = append(results, r)
 	}
 	var outs []error
-	if h, ok := cfg.heuristic(); ok {
-		outs = append(outs, run.Output("heuristic_weight", cty.NumberFloatVal(h)))
+	if cfg.HasHeuristic {
+		outs = append(outs, run.Output("heuristic_weight", cty.NumberFloatVal(cfg.Heuristic)))
 	}
 	if len(sweep) == 0 {
 		outs = append(outs, run.Output("weights", numList(results[0].Weights)))
@@ -116,10 +129,11 @@ func distanceNote(d *float64) string {
 	return fmt.Sprintf(", distance to reference %.4f", *d)
 }
 
-func runGenerate(ctx context.Context, run *sdk.Run, cfg Config) error {
-	pc := planted.Config{Dir: run.WorkDir, Models: cfg.NModels, Tensors: cfg.Tensors, Rows: cfg.Rows, Cols: cfg.Cols,
-		Density: cfg.PlantedDensity, Signal: cfg.PlantedSignal, Noise: cfg.PlantedNoise, Seed: uint64(run.Seed),
-		Progress: func(done, total int64) { run.Progress("generate", done>>10, total>>10, "KiB") }}
+// RunGenerate writes planted checkpoints (pc's sizes; its directory, seed
+// and progress are the run's) and their ideal merge.
+func RunGenerate(ctx context.Context, run *sdk.Run, pc planted.Config) error {
+	pc.Dir, pc.Seed = run.WorkDir, uint64(run.Seed)
+	pc.Progress = func(done, total int64) { run.Progress("generate", done>>10, total>>10, "KiB") }
 	set, err := planted.Generate(ctx, pc)
 	if err != nil {
 		return err
@@ -130,8 +144,8 @@ func runGenerate(ctx context.Context, run *sdk.Run, cfg Config) error {
 		outs = append(outs, run.Artifact(fmt.Sprintf("model_%d", i), fmt.Sprintf("model_%d.safetensors", i), "application/vnd.safetensors"))
 	}
 	run.Logf("planted %d skills (density %v, magnitude %v) with noise %v in %d tensors [%d, %d]: %.1f MiB per checkpoint",
-		cfg.NModels, cfg.PlantedDensity, cfg.PlantedSignal, cfg.PlantedNoise, cfg.Tensors, cfg.Rows, cfg.Cols, float64(set.Bytes)/(1<<20))
-	outs = append(outs, run.Output("tensors", cty.NumberIntVal(int64(cfg.Tensors))))
+		pc.Models, pc.Density, pc.Signal, pc.Noise, pc.Tensors, pc.Rows, pc.Cols, float64(set.Bytes)/(1<<20))
+	outs = append(outs, run.Output("tensors", cty.NumberIntVal(int64(pc.Tensors))))
 	return errors.Join(outs...)
 }
 
@@ -154,12 +168,14 @@ func writeJSON(path string, v any) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-func runReport(ctx context.Context, run *sdk.Run, cfg Config) error {
-	rows, err := report.Load(cfg.Results, cfg.Skill)
+// RunReport writes Table 2 and the trade-off plot of one skill (science,
+// safety or coding) from the authors' results table.
+func RunReport(ctx context.Context, run *sdk.Run, results, skill string) error {
+	rows, err := report.Load(results, skill)
 	if err != nil {
 		return err
 	}
-	s, err := report.Summarize(rows, cfg.Skill)
+	s, err := report.Summarize(rows, skill)
 	if err != nil {
 		return err
 	}
@@ -172,14 +188,14 @@ func runReport(ctx context.Context, run *sdk.Run, cfg Config) error {
 	if err := writeTable(run.Path("table.csv"), rows); err != nil {
 		return err
 	}
-	if err := writeJSON(run.Path("summary.json"), map[string]any{"summary": s, "results": cfg.Results}); err != nil {
+	if err := writeJSON(run.Path("summary.json"), map[string]any{"summary": s, "results": results}); err != nil {
 		return err
 	}
 	for name, c := range s.Paper {
-		run.Logf("paper Table 2, %s: %s → General %.1f, %s %.1f", name, c.Key, c.General, cfg.Skill, c.Skill)
+		run.Logf("paper Table 2, %s: %s → General %.1f, %s %.1f", name, c.Key, c.General, skill, c.Skill)
 	}
 	for _, c := range s.Picks {
-		run.Logf("%s: %s → General %.1f, %s %.1f", c.Rule, c.Key, c.General, cfg.Skill, c.Skill)
+		run.Logf("%s: %s → General %.1f, %s %.1f", c.Rule, c.Key, c.General, skill, c.Skill)
 	}
 	for _, d := range s.Disagreements {
 		run.Warnf("%s", d)

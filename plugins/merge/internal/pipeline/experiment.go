@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"context"
@@ -13,28 +13,29 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/shammie-ml/shammie/plugins/merge/internal/merging"
 	"github.com/shammie-ml/shammie/plugins/merge/internal/sft"
 	"github.com/shammie-ml/shammie/plugins/merge/internal/skills"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
-// runTrain trains one model of the planted experiment.
-func runTrain(ctx context.Context, run *sdk.Run, cfg Config) error {
+// RunTrain trains one model of the planted experiment: o without its
+// seed, output, state directory and metadata, which are the run's;
+// version is the plugin's, recorded in the model.
+func RunTrain(ctx context.Context, run *sdk.Run, o sft.Options, version string) error {
 	backend, err := ml.OpenBackend(run.Backend)
 	if err != nil {
 		return err
 	}
 	defer backend.Finalize()
-	o := sft.Options{Init: cfg.Init, Objective: cfg.Objective, Tasks: cfg.Tasks, Examples: cfg.Examples, Mixture: cfg.MixtureBytes,
-		DModel: cfg.DModel, Heads: cfg.Heads, Layers: cfg.Layers, Seq: cfg.Seq, Steps: cfg.Steps, Batch: cfg.Batch, LR: cfg.LR,
-		Warmup: cfg.Warmup, Seed: run.Seed, Out: run.Path("model.safetensors"), StateDir: run.StateDir,
-		Meta: map[string]string{"plugin": "merge " + sdk.BuildVersion(version), "train.tasks": strings.Join(cfg.Tasks, ",")}}
+	o.Seed, o.Out, o.StateDir = run.Seed, run.Path("model.safetensors"), run.StateDir
+	o.Meta = map[string]string{"plugin": "merge " + version, "train.tasks": strings.Join(o.Tasks, ",")}
 	res, err := sft.Train(ctx, backend, o, run)
 	if err != nil {
 		return err
 	}
-	run.Logf("%s on %v: %d steps (%d from scratch), final loss %.4f", cfg.Objective, cfg.Tasks, res.Steps, res.TotalSteps, res.FinalLoss)
+	run.Logf("%s on %v: %d steps (%d from scratch), final loss %.4f", o.Objective, o.Tasks, res.Steps, res.TotalSteps, res.FinalLoss)
 	return errors.Join(
 		run.Artifact("model", "model.safetensors", ml.ModelMediaType),
 		run.Output("train_steps", cty.NumberIntVal(int64(res.Steps))),
@@ -77,8 +78,20 @@ func mergedSteps(base string, models []string) (map[string]string, error) {
 	return map[string]string{sft.StepsKey: strconv.Itoa(total)}, nil
 }
 
-// runEvaluate scores every candidate and draws the trade-off plot.
-func runEvaluate(ctx context.Context, run *sdk.Run, cfg Config) error {
+// Evaluate is an evaluate step.
+type Evaluate struct {
+	Candidates   map[string]string // label → model artifact
+	Tasks        []string          // scored (default all), plus every general and skill task
+	GeneralTasks []string          // averaged into General (default A, B)
+	SkillTasks   []string          // averaged into the skill score (default C)
+	Examples     int               // held-out examples per task
+	// Base, if set, is θ₀: every candidate's task vector θ − θ₀ is measured
+	// (its norm relative to ‖θ₀‖, the cosine between every two).
+	Base string
+}
+
+// RunEvaluate scores every candidate and draws the trade-off plot.
+func RunEvaluate(ctx context.Context, run *sdk.Run, cfg Evaluate) error {
 	backend, err := ml.OpenBackend(run.Backend)
 	if err != nil {
 		return err
@@ -115,7 +128,7 @@ func runEvaluate(ctx context.Context, run *sdk.Run, cfg Config) error {
 			return err
 		}
 		run.Progress("evaluate", int64(i), int64(len(labels)), "models")
-		sc, err := sft.Evaluate(backend, cfg.Candidates[l], tasks, cfg.EvalExamples, uint64(run.Seed))
+		sc, err := sft.Evaluate(backend, cfg.Candidates[l], tasks, cfg.Examples, uint64(run.Seed))
 		if err != nil {
 			return fmt.Errorf("candidate %q: %w", l, err)
 		}
@@ -137,11 +150,21 @@ func runEvaluate(ctx context.Context, run *sdk.Run, cfg Config) error {
 	if err := os.WriteFile(run.Path("table.csv"), []byte(table.String()), 0o644); err != nil {
 		return err
 	}
-	if err := writeJSON(run.Path("summary.json"), map[string]any{"scores": scores, "general_tasks": general, "skill_tasks": skill,
-		"eval_examples": cfg.EvalExamples, "candidates": cfg.Candidates}); err != nil {
+	summary := map[string]any{"scores": scores, "general_tasks": general, "skill_tasks": skill,
+		"eval_examples": cfg.Examples, "candidates": cfg.Candidates}
+	var outs []error
+	if cfg.Base != "" {
+		tv, err := taskVectors(ctx, run, cfg.Base, labels, cfg.Candidates)
+		if err != nil {
+			return err
+		}
+		summary["task_vectors"] = tv
+		outs = append(outs, run.Output("task_vector_norm", tv.normsValue()))
+	}
+	if err := writeJSON(run.Path("summary.json"), summary); err != nil {
 		return err
 	}
-	return errors.Join(
+	return errors.Join(append(outs,
 		run.Artifact("summary", "summary.json", "application/json"),
 		run.Artifact("table", "table.csv", "text/csv"),
 		run.Artifact("plot_png", "tradeoff.png", "image/png"),
@@ -149,7 +172,55 @@ func runEvaluate(ctx context.Context, run *sdk.Run, cfg Config) error {
 		run.Output("general", cty.MapVal(genOut)),
 		run.Output("skill", cty.MapVal(skillOut)),
 		run.Output("steps", cty.MapVal(stepsOut)),
-	)
+	)...)
+}
+
+// vectorReport is the task vectors of an evaluate step's candidates.
+type vectorReport struct {
+	Base     string                        `json:"base"`
+	BaseNorm float64                       `json:"base_norm"`
+	Relative map[string]float64            `json:"relative_norm"` // ‖θ − θ₀‖/‖θ₀‖
+	Cosine   map[string]map[string]float64 `json:"cosine"`        // between task vectors
+}
+
+func (v vectorReport) normsValue() cty.Value {
+	m := map[string]cty.Value{}
+	for l, x := range v.Relative {
+		m[l] = cty.NumberFloatVal(x)
+	}
+	if len(m) == 0 {
+		return cty.MapValEmpty(cty.Number)
+	}
+	return cty.MapVal(m)
+}
+
+// taskVectors measures every candidate's task vector against base and
+// logs the norms and the general/skill cosine (Merge to Learn's premise:
+// small, nearly orthogonal task vectors add without interfering).
+func taskVectors(ctx context.Context, run *sdk.Run, base string, labels []string, cands map[string]string) (vectorReport, error) {
+	var ls, paths []string
+	for _, l := range labels {
+		if cands[l] != base {
+			ls, paths = append(ls, l), append(paths, cands[l])
+		}
+	}
+	st, err := merging.TaskVectors(ctx, base, paths)
+	if err != nil {
+		return vectorReport{}, fmt.Errorf("task vectors: %w", err)
+	}
+	v := vectorReport{Base: base, BaseNorm: st.BaseNorm, Relative: map[string]float64{}, Cosine: map[string]map[string]float64{}}
+	for i, l := range ls {
+		v.Relative[l] = st.Norms[i] / st.BaseNorm
+		v.Cosine[l] = map[string]float64{}
+		for j, m := range ls {
+			v.Cosine[l][m] = st.Cosine[i][j]
+		}
+		run.Logf("task vector %-14s ‖θ − θ₀‖/‖θ₀‖ = %.4f", l, v.Relative[l])
+	}
+	if c, ok := v.Cosine["general"]["skill"]; ok {
+		run.Logf("cos(general − base, skill − base) = %.4f", c)
+	}
+	return v, nil
 }
 
 func mean(acc map[string]float64, tasks []string) float64 {
