@@ -33,7 +33,7 @@ type config struct {
 	// eval
 	Model    string `cty:"model" optional:"true" doc:"eval: a tiny model artifact, e.g. step.planted.artifacts.model"`
 	Metadata string `cty:"metadata" optional:"true" doc:"eval: ActionAtlas metadata JSONL (id, question, choices_str, answer, start/end_timestamp, youtube_id, optional choice_descriptions and clip)"`
-	Clips    string `cty:"clips" optional:"true" doc:"eval: directory of clip files <youtube_id>_<start>_<end>.safetensors|.json for records without clip (default: the metadata's directory)"`
+	Clips    string `cty:"clips" optional:"true" doc:"eval: a clip bundle (.safetensors; each record's tensor is the part of its clip after #, or its clip name), e.g. step.planted.artifacts.clips; or a directory of clip files <youtube_id>_<start>_<end>.safetensors|.json for records without clip (default: the metadata's directory)"`
 
 	// protocol
 	Frames    int     `cty:"frames" default:"16" doc:"eval: frames sampled by count (linspace; the middle frame for 1); 0: sample by fps"`

@@ -156,6 +156,14 @@ func TestPlantedThenEval(t *testing.T) {
 			t.Errorf("%v: %d predictions", cfg, n)
 		}
 	}
+	// Between steps: the metadata and clips artifacts as they are, the
+	// bundle named by clips.
+	direct := h.Run(map[string]any{"mode": "eval", "model": model, "metadata": pl.Artifact(t, "metadata").Path,
+		"clips": pl.Artifact(t, "clips").Path, "frames": 4}, plugintest.WithSeed(4))
+	direct.RequireSuccess(t)
+	if direct.Float(t, "questions") != 12 {
+		t.Errorf("direct bundle: %v questions", direct.Float(t, "questions"))
+	}
 	// A missing clip fails the step naming it.
 	if err := os.Remove(filepath.Join(dir, "clips.safetensors")); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	gomlxctx "github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/zclconf/go-cty/cty"
@@ -272,9 +273,23 @@ func Eval(ctx context.Context, run *sdk.Run, o EvalOptions) error {
 	})
 }
 
-// loadClip finds a record's clip: its clip field (relative to the
-// metadata), else the reference's name with .safetensors or .json in dir.
-func loadClip(metaDir, dir string, r protocol.Record) (clip.Clip, error) {
+// loadClip finds a record's clip. With clips naming a .safetensors bundle,
+// the tensor is the part of the record's clip after "#" (or its clip
+// stem): artifacts passed between steps keep no relative layout. Otherwise
+// the record's clip field (relative to the metadata), else the reference's
+// name with .safetensors or .json in the clips directory.
+func loadClip(metaDir, clips string, r protocol.Record) (clip.Clip, error) {
+	if strings.EqualFold(filepath.Ext(clips), ".safetensors") {
+		_, tensor, ok := strings.Cut(r.Clip, "#")
+		if !ok {
+			stem, err := r.ClipStem()
+			if err != nil {
+				return clip.Clip{}, err
+			}
+			tensor = stem
+		}
+		return clip.ReadBundle(clips, tensor)
+	}
 	if r.Clip != "" {
 		return clip.Load(metaDir, r.Clip)
 	}
@@ -283,12 +298,12 @@ func loadClip(metaDir, dir string, r protocol.Record) (clip.Clip, error) {
 		return clip.Clip{}, err
 	}
 	for _, ext := range []string{".safetensors", ".json"} {
-		p := filepath.Join(dir, stem+ext)
+		p := filepath.Join(clips, stem+ext)
 		if _, err := os.Stat(p); err == nil {
-			return clip.Load(dir, p)
+			return clip.Load(clips, p)
 		}
 	}
-	return clip.Clip{}, fmt.Errorf("no clip %s.safetensors or %s.json in %s", stem, stem, dir)
+	return clip.Clip{}, fmt.Errorf("no clip %s.safetensors or %s.json in %s", stem, stem, clips)
 }
 
 func writeJSON(run *sdk.Run, name, rel string, v any) error {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shammie-ml/shammie/plugins/actionatlas/internal/clip"
+	"github.com/shammie-ml/shammie/plugins/actionatlas/internal/planted"
 	"github.com/shammie-ml/shammie/plugins/actionatlas/internal/protocol"
 )
 
@@ -134,4 +135,10 @@ func TestEvaluateWithStub(t *testing.T) {
 	if _, err := Evaluate(context.Background(), &stub{}, items, Options{Format: protocol.Direct, Sampling: Sampling{Frames: 2}}); err == nil {
 		t.Error("a model error was not reported")
 	}
+}
+
+// plantedItem wraps a planted item for the harness.
+func plantedItem(i int, it planted.Item) Item {
+	c := it.Clip
+	return Item{Record: planted.Record(i, it, ""), Clip: func() (clip.Clip, error) { return c, nil }}
 }
