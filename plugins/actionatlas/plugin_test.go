@@ -99,8 +99,8 @@ func TestPlantedThenEval(t *testing.T) {
 	if c := pl.Float(t, "chance"); c != 0.2 {
 		t.Errorf("chance %v", c)
 	}
-	meta := pl.Artifact(t, "metadata").Path
-	// The clips travel beside the metadata, as they do between steps.
+	// The clips beside the metadata, as a user's copy has them (clip =
+	// clips.safetensors#… relative to the metadata).
 	dir := t.TempDir()
 	for _, a := range []string{"metadata", "clips"} {
 		b, err := os.ReadFile(pl.Artifact(t, a).Path)
@@ -112,7 +112,7 @@ func TestPlantedThenEval(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	meta = filepath.Join(dir, "metadata.jsonl")
+	meta := filepath.Join(dir, "metadata.jsonl")
 	model := pl.Artifact(t, "model").Path
 	for _, cfg := range []map[string]any{
 		{"frames": 8, "format": "direct"},
