@@ -26,7 +26,8 @@ FUZZ_TARGETS := \
 	"plugins/router ./internal/prefdata FuzzRead" \
 	"plugins/actionatlas ./internal/protocol FuzzParse" \
 	"plugins/actionatlas ./internal/clip FuzzReadBundle" \
-	"plugins/actionatlas ./internal/clip FuzzManifest"
+	"plugins/actionatlas ./internal/clip FuzzManifest" \
+	"plugins/actionatlas ./internal/pipeline FuzzLeaderboard"
 # Every spec the repository ships.
 SHIPPED_SPECS := $(filter-out %/shammie.lock.hcl,$(wildcard specs/*.hcl) $(wildcard examples/*/*.hcl))
 

@@ -23,7 +23,7 @@ func PlotCurve(base string, c Curve, board []Entry) (string, string, error) {
 	p.Y.Label.Text = "accuracy (%)"
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.ConstantTicks(frameTicks())
-	p.X.Min, p.X.Max = 0.8, 80
+	p.X.Min, p.X.Max = 0.8, 250
 	p.Y.Min, p.Y.Max = 0, 105
 	pts := make(plotter.XYs, len(c.Frames))
 	errs := make(plotter.YErrors, len(c.Frames))
@@ -95,7 +95,7 @@ func frameTicks() []plot.Tick {
 }
 
 func hline(p *plot.Plot, y float64, c color.Color, label string) {
-	l, err := plotter.NewLine(plotter.XYs{{X: 0.8, Y: y}, {X: 80, Y: y}})
+	l, err := plotter.NewLine(plotter.XYs{{X: 0.8, Y: y}, {X: 250, Y: y}})
 	if err != nil {
 		return
 	}
