@@ -23,7 +23,11 @@ FUZZ_TARGETS := \
 	"host ./internal/executor/slurm FuzzSlurmOutput" \
 	"plugins/fit ./internal/embfile FuzzReadNPY" \
 	"plugins/fit ./internal/embfile FuzzReadSafetensors" \
-	"plugins/router ./internal/prefdata FuzzRead"
+	"plugins/router ./internal/prefdata FuzzRead" \
+	"plugins/actionatlas ./internal/protocol FuzzParse" \
+	"plugins/actionatlas ./internal/clip FuzzReadBundle" \
+	"plugins/actionatlas ./internal/clip FuzzManifest" \
+	"plugins/actionatlas ./internal/pipeline FuzzLeaderboard"
 # Every spec the repository ships.
 SHIPPED_SPECS := $(filter-out %/shammie.lock.hcl,$(wildcard specs/*.hcl) $(wildcard examples/*/*.hcl))
 

@@ -1,7 +1,7 @@
 # The default experiment that `make run` executes: one small run of every
 # method on data the project generates itself (no ../shared/data needed),
 # on the CPU backend unless --backend says otherwise. Each method's full
-# spec lives beside this file (fit.hcl, hyper.hcl, moe.hcl, merge.hcl, compo.hcl, mod.hcl, mcqa.hcl, copybench.hcl; the
+# spec lives beside this file (fit.hcl, hyper.hcl, moe.hcl, merge.hcl, compo.hcl, mod.hcl, mcqa.hcl, copybench.hcl, actionatlas.hcl; the
 # real-data specs are fit-mimetic2.hcl, hyper-real.hcl, olmoe.hcl and
 # merge-report.hcl, compo-hh.hcl).
 #
@@ -37,6 +37,10 @@ plugin "mcqa" {
 }
 
 plugin "copybench" {
+  version = ">= 0.1.0"
+}
+
+plugin "actionatlas" {
   version = ">= 0.1.0"
 }
 
@@ -308,5 +312,31 @@ step "copybench_planted" {
     warmup             = 12
     weight_decay       = 0
     max_new_tokens     = 64
+  }
+}
+
+# actionatlas: one tiny video-QA model on planted clips whose classes differ
+# only in motion order, measured through the ActionAtlas protocol at 1 and
+# 8 frames (full curve over seeds: actionatlas.hcl). Expect about chance
+# (0.2) at 1 frame and well above at 8.
+step "actionatlas_planted" {
+  plugin = plugin.actionatlas
+  seed   = 1
+  config {
+    mode         = "planted"
+    seeds        = 1
+    curve        = [1, 8]
+    train_frames = [2, 4, 8, 16]
+    questions    = 100
+    layers       = 2
+    d_model      = 32
+    heads        = 2
+    seq          = 8
+    batch        = 16
+    steps        = 200
+    lr           = 0.005
+    warmup       = 10
+    weight_decay = 0
+    bootstrap    = 200
   }
 }
