@@ -44,8 +44,14 @@ func (g *Graph) traversals(n *Node) []hcl.Traversal {
 // indexKeys maps the range of `step.X` used as the collection of an index
 // expression (step.X[each.key]) to the key expression, so that such a
 // reference depends on one instance rather than all of them.
-func indexKeys(n *Node) map[hcl.Range]hcl.Expression {
+func (g *Graph) indexKeys(n *Node) map[hcl.Range]hcl.Expression {
+	if out, ok := g.keyCache[n.Name]; ok {
+		return out
+	}
 	out := map[hcl.Range]hcl.Expression{}
+	if g.keyCache != nil {
+		g.keyCache[n.Name] = out
+	}
 	visit := func(node hclsyntax.Node) hcl.Diagnostics {
 		ix, ok := node.(*hclsyntax.IndexExpr)
 		if !ok {
@@ -71,7 +77,7 @@ func indexKeys(n *Node) map[hcl.Range]hcl.Expression {
 // references with target instances, reporting bad ones.
 func (g *Graph) collectRefs(n *Node) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	keyed := indexKeys(n)
+	keyed := g.indexKeys(n)
 	keyScope := g.scope(n, nil)
 	for _, t := range g.traversals(n) {
 		if t.RootName() != lang.RootStep {
