@@ -17,7 +17,6 @@ import (
 	"github.com/shammie-ml/shammie/host/internal/dag"
 	"github.com/shammie-ml/shammie/host/internal/runstore"
 	"github.com/shammie-ml/shammie/sdk"
-	"github.com/shammie-ml/shammie/sdk/pluginhost"
 )
 
 // RunOptions control Execute.
@@ -165,7 +164,7 @@ func (s *Session) Execute(ctx context.Context, store *runstore.Store, opts RunOp
 	if err := run.Finish(status, out.Message); err != nil && retErr == nil {
 		retErr = &Error{Kind: KindFailed, Err: err}
 	}
-	emit(Event{Kind: "finish", RunID: run.ID(), Status: string(status), Message: out.Message})
+	emit(Event{Kind: "finish", RunID: run.ID(), Status: status, Message: out.Message})
 	return out, retErr
 }
 
@@ -279,7 +278,7 @@ func (s *Session) finishFailed(st *runstore.Step, n *dag.Node, p *Plugin, msg st
 	if strings.Contains(msg, strings.TrimSpace(tail)) {
 		uiTail = "" // a crash error quotes the tail already
 	}
-	emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: string(runstore.StatusFailed), Message: full, StderrTail: uiTail, DurationMS: durationOf(rec)})
+	emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: runstore.StatusFailed, Message: full, StderrTail: uiTail, DurationMS: durationOf(rec)})
 	return nodeResult{status: runstore.StatusFailed, message: full}
 }
 
@@ -292,7 +291,7 @@ func (s *Session) finishCancelled(st *runstore.Step, n *dag.Node, p *Plugin, ctx
 		msg += " (" + detail + ")"
 	}
 	rec, _ := st.Finish(runstore.StepResult{Status: runstore.StatusCancelled, Message: msg})
-	emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: string(runstore.StatusCancelled), Message: msg, DurationMS: durationOf(rec)})
+	emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: runstore.StatusCancelled, Message: msg, DurationMS: durationOf(rec)})
 	return nodeResult{status: runstore.StatusCancelled, message: msg}
 }
 
@@ -317,30 +316,6 @@ func (s *Session) diagStrings(diags hcl.Diagnostics) []string {
 		out = append(out, line)
 	}
 	return out
-}
-
-func uiEvent(addr, plugin string, ev pluginhost.Event, st *runstore.Step) Event {
-	e := Event{Time: ev.EventTime(), Step: addr, Plugin: plugin}
-	switch x := ev.(type) {
-	case pluginhost.Progress:
-		e.Kind, e.Stage, e.Done, e.Total, e.Unit = "progress", x.Stage, x.Done, x.Total, x.Unit
-	case pluginhost.Metric:
-		v, step := x.Value, x.Step
-		e.Kind, e.Name, e.Metric, e.MStep = "metric", x.Name, &v, &step
-	case pluginhost.Log:
-		e.Kind, e.Level, e.Message = "log", x.Level.String(), x.Message
-	case pluginhost.Artifact:
-		e.Kind, e.Name, e.Path = "artifact", x.Name, x.Path
-		if a, ok := st.Artifacts()[x.Name]; ok {
-			e.Path = a.StorePath
-		}
-	case pluginhost.Output:
-		e.Kind, e.Name, e.Message = "output", x.Name, configschema.ValueString(x.Value)
-		if x.Value.ContainsMarked() {
-			e.Message = "(sensitive)"
-		}
-	}
-	return e
 }
 
 func names[V any](m map[string]V) string {
