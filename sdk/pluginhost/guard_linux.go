@@ -73,17 +73,14 @@ var guard struct {
 // startGuard starts the guard process once per host process.
 func startGuard() {
 	guard.once.Do(func() {
-		exe, err := os.Executable()
-		if err != nil {
-			guard.err = err
-			return
-		}
+		// /proc/self/exe: the running binary even if its file was
+		// replaced or removed since (a rebuild during a run).
 		r, w, err := os.Pipe() // close-on-exec: no plugin inherits w
 		if err != nil {
 			guard.err = err
 			return
 		}
-		cmd := exec.Command(exe)
+		cmd := exec.Command("/proc/self/exe")
 		cmd.Env = append(os.Environ(), guardEnv+"="+guardMagic)
 		cmd.Stdin = r
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
