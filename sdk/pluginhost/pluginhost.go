@@ -173,15 +173,20 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 	case <-ctx.Done():
 		pc.Kill()
 		<-done
+		killGroup(c.Pid())
 		return nil, fmt.Errorf("launching plugin %s: %w", name, context.Cause(ctx))
 	}
 	if err != nil {
 		pc.Kill()
+		killGroup(c.Pid())
 		return nil, c.launchError(opts, err)
 	}
 	if verifiedAfterLaunch != "" {
 		verified.Store(verifiedAfterLaunch, struct{}{})
 	}
+	// From here on, what the plugin spawns dies with the host even if the
+	// host is SIGKILLed.
+	guardGroup(c.Pid())
 	c.version = pc.NegotiatedVersion()
 	return c, nil
 }

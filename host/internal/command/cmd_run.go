@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shammie-ml/shammie/host/internal/runner"
+	"github.com/shammie-ml/shammie/host/internal/runstore"
 )
 
 func init() {
@@ -131,18 +131,19 @@ type progressUI interface {
 	close()
 }
 
-// jsonUI prints every event as one JSON object per line.
+// jsonUI prints every event as one JSON object per line, in the shape
+// and with the encoder of the run store's events.jsonl.
 type jsonUI struct {
-	mu  sync.Mutex
-	enc *json.Encoder
+	mu sync.Mutex
+	w  io.Writer
 }
 
-func newJSONUI(w io.Writer) *jsonUI { return &jsonUI{enc: json.NewEncoder(w)} }
+func newJSONUI(w io.Writer) *jsonUI { return &jsonUI{w: w} }
 
 func (u *jsonUI) event(e runner.Event) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	_ = u.enc.Encode(e)
+	_ = runstore.WriteEvent(u.w, e)
 }
 
 func (u *jsonUI) close() {}
@@ -205,16 +206,16 @@ func eventText(e runner.Event) string {
 	case "progress":
 		return p + "progress " + progressText(e)
 	case "metric":
-		return fmt.Sprintf("%smetric %s=%g (step %d)", p, e.Name, deref(e.Metric), derefInt(e.MStep))
+		return fmt.Sprintf("%smetric %s=%g (step %d)", p, e.Name, deref(e.Value), derefInt(e.MetricStep))
 	case "log":
 		if e.Level != "info" {
 			return p + e.Level + ": " + e.Message
 		}
 		return p + e.Message
 	case "artifact":
-		return p + "artifact " + e.Name + " -> " + e.Path
+		return p + "artifact " + e.Name + " -> " + e.StorePath
 	case "output":
-		return p + "output " + e.Name + " = " + e.Message
+		return p + "output " + e.Name + " = " + outputText(e)
 	case "done":
 		s := fmt.Sprintf("%s%s in %s", p, e.Status, time.Duration(e.DurationMS)*time.Millisecond)
 		if e.Status != "succeeded" && e.Message != "" {
@@ -247,11 +248,18 @@ func indent(s, pre string) string {
 	return pre + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+pre)
 }
 
-func deref(p *float64) float64 {
+func deref(p *runstore.Float) float64 {
 	if p == nil {
 		return 0
 	}
-	return *p
+	return float64(*p)
+}
+
+func outputText(e runner.Event) string {
+	if e.Output == nil {
+		return ""
+	}
+	return e.Output.String()
 }
 
 func derefInt(p *int64) int64 {
@@ -310,7 +318,7 @@ func (u *ttyUI) event(e runner.Event) {
 	case "metric":
 		if s, ok := u.status[e.Step]; ok {
 			base, _, _ := strings.Cut(s, "  |")
-			u.status[e.Step] = fmt.Sprintf("%s  | %s=%.4g", base, e.Name, deref(e.Metric))
+			u.status[e.Step] = fmt.Sprintf("%s  | %s=%.4g", base, e.Name, deref(e.Value))
 		}
 	case "done", "skipped", "cached", "run", "log", "output":
 		// Log lines are meant for the user and outputs are small: they go

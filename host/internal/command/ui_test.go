@@ -9,17 +9,19 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/shammie-ml/shammie/host/internal/runner"
+	"github.com/shammie-ml/shammie/host/internal/runstore"
 )
 
 func TestEventLine(t *testing.T) {
-	v, step := 0.25, int64(7)
+	metric := runstore.MetricEvent("loss", 7, 0.25)
+	metric.Step = "step.train"
 	tests := []struct {
 		e    runner.Event
 		want string
 	}{
 		{runner.Event{Kind: "progress", Step: "step.train", Stage: "train", Done: 120, Total: 500, Unit: "steps"}, "[step.train] progress train 120/500 steps"},
 		{runner.Event{Kind: "progress", Step: "step.gen", Stage: "read", Done: 3}, "[step.gen] progress read 3"},
-		{runner.Event{Kind: "metric", Step: "step.train", Name: "loss", Metric: &v, MStep: &step}, "[step.train] metric loss=0.25 (step 7)"},
+		{metric, "[step.train] metric loss=0.25 (step 7)"},
 		{runner.Event{Kind: "log", Step: "step.a", Level: "warn", Message: "careful"}, "[step.a] warn: careful"},
 		{runner.Event{Kind: "log", Step: "step.a", Level: "info", Message: "hi"}, "[step.a] hi"},
 		{runner.Event{Kind: "done", Step: "step.a", Status: "succeeded", DurationMS: 1500}, "[step.a] succeeded in 1.5s"},
@@ -81,11 +83,12 @@ func TestPlainUIThinsProgress(t *testing.T) {
 	var b strings.Builder
 	u := newPlainUI(&b)
 	t0 := time.Unix(1000, 0)
-	v := 1.0
 	for i := int64(1); i <= 100; i++ {
 		at := t0.Add(time.Duration(i) * 50 * time.Millisecond) // 5 s in all
 		u.event(runner.Event{Time: at, Kind: "progress", Step: "step.t", Stage: "train", Done: i, Total: 100})
-		u.event(runner.Event{Time: at, Kind: "metric", Step: "step.t", Name: "loss", Metric: &v, MStep: &i})
+		m := runstore.MetricEvent("loss", i, 1)
+		m.Time, m.Step = at, "step.t"
+		u.event(m)
 	}
 	u.event(runner.Event{Time: t0, Kind: "log", Step: "step.t", Level: "info", Message: "kept"})
 	var progress, metrics int

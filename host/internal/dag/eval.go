@@ -58,11 +58,24 @@ func (g *Graph) EvalConfig(n *Node, results map[string]StepResult) (cty.Value, i
 		return cty.NilVal, 0, "", diags
 	}
 
-	ctx := g.scope(n, g.stepValues(results, g.referencedSteps(n))).EvalContext()
-	val, d := g.decodeConfig(n, ctx)
-	diags = append(diags, d...)
+	// A config without upstream steps was decoded by Plan already, in the
+	// same scope: an evaluation context is built only if the seed or the
+	// backend needs one.
+	val := cty.NilVal
+	if len(n.refs) == 0 {
+		val = n.static
+	}
+	var ctx *hcl.EvalContext
+	if val == cty.NilVal || n.Step.Seed != nil || n.Step.Backend != nil {
+		ctx = g.scope(n, g.stepValues(results, g.referencedSteps(n))).EvalContext()
+	}
 	if val == cty.NilVal {
-		return cty.NilVal, 0, "", diags
+		var d hcl.Diagnostics
+		val, d = g.decodeConfig(n, ctx)
+		diags = append(diags, d...)
+		if val == cty.NilVal {
+			return cty.NilVal, 0, "", diags
+		}
 	}
 	seedVal, d := g.evalSeed(n, ctx)
 	diags = append(diags, d...)
@@ -89,6 +102,9 @@ func (g *Graph) EvalConfig(n *Node, results map[string]StepResult) (cty.Value, i
 // plugin's schema (defaults applied). It is what the plugin's ValidateConfig
 // sees for an instance whose upstream steps have not run yet.
 func (g *Graph) StaticConfig(n *Node) (cty.Value, hcl.Diagnostics) {
+	if n.static != cty.NilVal {
+		return n.static, nil
+	}
 	ctx := g.scope(n, g.stepValues(nil, g.referencedSteps(n))).EvalContext()
 	return g.decodeConfig(n, ctx)
 }
@@ -205,11 +221,18 @@ func (g *Graph) stepValues(results map[string]StepResult, names map[string]map[i
 		}
 		_, hasSchema := g.schemas[st.Plugin]
 		schema := g.sdkSchemas[st.Plugin]
+		unknown, built := g.unknowns[st.Plugin]
+		if !built {
+			unknown = instanceValue(schema, hasSchema, nil)
+			if g.unknowns != nil {
+				g.unknowns[st.Plugin] = unknown
+			}
+		}
 		inst := func(n *Node) cty.Value {
 			if r, ok := results[n.Addr]; ok {
 				return instanceValue(schema, hasSchema, &r)
 			}
-			return instanceValue(schema, hasSchema, nil)
+			return unknown
 		}
 		if only != nil && g.kinds[name] != single && !g.failed[name] {
 			m := map[string]cty.Value{}
@@ -217,7 +240,7 @@ func (g *Graph) stepValues(results map[string]StepResult, names map[string]map[i
 				n := g.nodes[i]
 				k := n.Key
 				if g.kinds[name] == countExp {
-					k = cty.StringVal(n.Key.AsBigFloat().String())
+					k = cty.StringVal(numberKey(n.Key))
 				}
 				m[k.AsString()] = inst(n)
 			}
@@ -269,6 +292,7 @@ func (g *Graph) scope(n *Node, steps map[string]cty.Value) *lang.Scope {
 		Each:       n.Each,
 		CountIndex: n.CountIndex,
 		Functions:  g.funcs,
+		Base:       g.base,
 	}
 }
 

@@ -56,10 +56,13 @@ func Plan(spec *configs.Spec, vars map[string]cty.Value, schemas map[string]sdk.
 		sdkSchemas: map[string]sdk.Schema{},
 		decSpecs:   map[string]hcldec.Spec{},
 		travCache:  map[string][]hcl.Traversal{},
+		keyCache:   map[string]map[hcl.Range]hcl.Expression{},
+		unknowns:   map[string]cty.Value{},
 		funcs:      lang.Functions(spec.Dir),
 	}
 	locals, diags := lang.EvalLocals(spec, vars, opts.Cwd)
 	g.Locals = locals
+	g.base = lang.NewBase(&lang.Scope{BaseDir: spec.Dir, Cwd: opts.Cwd, Vars: vars, Locals: locals})
 
 	for _, name := range configs.SortedKeys(spec.Plugins) {
 		if s, ok := schemas[name]; ok {

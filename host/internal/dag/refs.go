@@ -2,6 +2,7 @@ package dag
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -44,8 +45,14 @@ func (g *Graph) traversals(n *Node) []hcl.Traversal {
 // indexKeys maps the range of `step.X` used as the collection of an index
 // expression (step.X[each.key]) to the key expression, so that such a
 // reference depends on one instance rather than all of them.
-func indexKeys(n *Node) map[hcl.Range]hcl.Expression {
+func (g *Graph) indexKeys(n *Node) map[hcl.Range]hcl.Expression {
+	if out, ok := g.keyCache[n.Name]; ok {
+		return out
+	}
 	out := map[hcl.Range]hcl.Expression{}
+	if g.keyCache != nil {
+		g.keyCache[n.Name] = out
+	}
 	visit := func(node hclsyntax.Node) hcl.Diagnostics {
 		ix, ok := node.(*hclsyntax.IndexExpr)
 		if !ok {
@@ -71,7 +78,7 @@ func indexKeys(n *Node) map[hcl.Range]hcl.Expression {
 // references with target instances, reporting bad ones.
 func (g *Graph) collectRefs(n *Node) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	keyed := indexKeys(n)
+	keyed := g.indexKeys(n)
 	keyScope := g.scope(n, nil)
 	for _, t := range g.traversals(n) {
 		if t.RootName() != lang.RootStep {
@@ -104,29 +111,50 @@ func (g *Graph) collectRefs(n *Node) hcl.Diagnostics {
 	return diags
 }
 
+// refProblem is why a step reference is invalid: a diagnostic's summary
+// and detail, at the reference.
+type refProblem struct{ summary, detail string }
+
 func (g *Graph) resolveRef(n *Node, t hcl.Traversal, keyed map[hcl.Range]hcl.Expression, keyScope *lang.Scope) (*reference, hcl.Diagnostics) {
 	rng := t.SourceRange()
-	fail := func(summary, detail string) (*reference, hcl.Diagnostics) {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()}}
+	ref := &reference{rng: rng}
+	p := g.refStep(n, t, ref)
+	if p == nil && !g.failed[ref.step] {
+		// A step whose for_each/count is invalid (already reported) has
+		// nothing to check against.
+		var i int
+		if i, p = g.refTargets(t, keyed, keyScope, ref); p == nil {
+			p = g.refItem(t, i, ref)
+		}
 	}
+	if p != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: p.summary, Detail: p.detail, Subject: rng.Ptr()}}
+	}
+	return ref, nil
+}
+
+// refStep checks the step a reference names.
+func (g *Graph) refStep(n *Node, t hcl.Traversal, ref *reference) *refProblem {
 	name, ok := attrName(t, 1)
 	if !ok {
-		return fail("Invalid step reference", "A step reference names a step, like step.generate.outputs.n or step.generate.artifacts.embeddings.")
+		return &refProblem{"Invalid step reference", "A step reference names a step, like step.generate.outputs.n or step.generate.artifacts.embeddings."}
 	}
-	st, ok := g.Spec.Steps[name]
-	if !ok {
-		return fail("Reference to undeclared step", fmt.Sprintf("No step %q is declared in this spec.%s", name, configs.DidYouMean(name, g.Spec.SortedStepNames())))
+	if _, ok := g.Spec.Steps[name]; !ok {
+		return &refProblem{"Reference to undeclared step", fmt.Sprintf("No step %q is declared in this spec.%s", name, configs.DidYouMean(name, g.Spec.SortedStepNames()))}
 	}
 	if name == n.Name {
-		return fail("Self-referential step", fmt.Sprintf("Step %q cannot refer to its own results: they exist only after it has run.", name))
+		return &refProblem{"Self-referential step", fmt.Sprintf("Step %q cannot refer to its own results: they exist only after it has run.", name)}
 	}
-	ref := &reference{rng: rng, step: name}
-	if g.failed[name] {
-		// Its for_each/count is invalid (already reported): nothing to
-		// check against.
-		return ref, nil
-	}
-	kind := g.kinds[name]
+	ref.step = name
+	return nil
+}
+
+// refTargets finds the instances a reference reads: the one its key names
+// (in the traversal, step.a["k"], or as an index expression evaluated per
+// instance, step.a[each.key]) or all of them. It returns where the
+// traversal goes on after the instance.
+func (g *Graph) refTargets(t hcl.Traversal, keyed map[hcl.Range]hcl.Expression, keyScope *lang.Scope, ref *reference) (int, *refProblem) {
+	name, kind := ref.step, g.kinds[ref.step]
 	i := 2
 	var key cty.Value = cty.NilVal
 	if len(t) > 2 {
@@ -135,7 +163,7 @@ func (g *Graph) resolveRef(n *Node, t hcl.Traversal, keyed map[hcl.Range]hcl.Exp
 		}
 	}
 	if key == cty.NilVal && len(t) == 2 && keyed != nil {
-		if kexpr, found := keyed[rng]; found {
+		if kexpr, found := keyed[ref.rng]; found {
 			if v, d := kexpr.Value(keyScope.EvalContext()); !d.HasErrors() && v.IsWhollyKnown() && !v.IsNull() {
 				key = v
 			}
@@ -143,38 +171,44 @@ func (g *Graph) resolveRef(n *Node, t hcl.Traversal, keyed map[hcl.Range]hcl.Exp
 	}
 	switch {
 	case key != cty.NilVal && kind == single:
-		return fail("Invalid step index", fmt.Sprintf("Step %q has neither for_each nor count, so it has no instances to index: use step.%s.outputs.NAME.", name, name))
+		return i, &refProblem{"Invalid step index", fmt.Sprintf("Step %q has neither for_each nor count, so it has no instances to index: use step.%s.outputs.NAME.", name, name)}
 	case key != cty.NilVal:
 		inst := g.instanceByKey(name, kind, key)
 		if inst == nil {
-			return fail("Reference to unknown step instance", fmt.Sprintf("Step %q has no instance %s. Its instances are: %s.", name, keyString(key), g.instanceList(name)))
+			return i, &refProblem{"Reference to unknown step instance", fmt.Sprintf("Step %q has no instance %s. Its instances are: %s.", name, keyString(key), g.instanceList(name))}
 		}
 		ref.targets = []int{inst.index}
-	default:
-		for _, inst := range g.byStep[name] {
-			ref.targets = append(ref.targets, inst.index)
-		}
-		if kind != single && len(t) > 2 {
-			if a, isAttr := t[2].(hcl.TraverseAttr); isAttr && (a.Name == "outputs" || a.Name == "artifacts") {
-				example := `["key"]`
-				if kind == countExp {
-					example = "[0]"
-				}
-				return fail("Missing step instance key", fmt.Sprintf("Step %q is repeated with %s, so refer to one instance, like step.%s%s.%s..., or to all of them, like [for s in step.%s : s.%s...].",
-					name, map[expansion]string{forEach: "for_each", countExp: "count"}[kind], name, example, a.Name, name, a.Name))
+		return i, nil
+	}
+	for _, inst := range g.byStep[name] {
+		ref.targets = append(ref.targets, inst.index)
+	}
+	if kind != single && len(t) > 2 {
+		if a, isAttr := t[2].(hcl.TraverseAttr); isAttr && (a.Name == "outputs" || a.Name == "artifacts") {
+			example := `["key"]`
+			if kind == countExp {
+				example = "[0]"
 			}
+			return i, &refProblem{"Missing step instance key", fmt.Sprintf("Step %q is repeated with %s, so refer to one instance, like step.%s%s.%s..., or to all of them, like [for s in step.%s : s.%s...].",
+				name, map[expansion]string{forEach: "for_each", countExp: "count"}[kind], name, example, a.Name, name, a.Name)}
 		}
 	}
+	return i, nil
+}
+
+// refItem checks what follows the instance from t[i] on: outputs.NAME or
+// artifacts.NAME, NAME declared by the step's plugin.
+func (g *Graph) refItem(t hcl.Traversal, i int, ref *reference) *refProblem {
 	if len(t) <= i {
-		return ref, nil
+		return nil
 	}
 	attr, ok := t[i].(hcl.TraverseAttr)
 	if !ok || (attr.Name != "outputs" && attr.Name != "artifacts") {
-		return fail("Unsupported step attribute", "A step instance has two attributes: outputs (values) and artifacts (absolute file paths), e.g. step.generate.outputs.n.")
+		return &refProblem{"Unsupported step attribute", "A step instance has two attributes: outputs (values) and artifacts (absolute file paths), e.g. step.generate.outputs.n."}
 	}
 	ref.kind = attr.Name
 	if len(t) <= i+1 {
-		return ref, nil
+		return nil
 	}
 	item, ok := attrName(t, i+1)
 	if !ok {
@@ -183,51 +217,51 @@ func (g *Graph) resolveRef(n *Node, t hcl.Traversal, keyed map[hcl.Range]hcl.Exp
 		}
 	}
 	if !ok {
-		return ref, nil
+		return nil
 	}
 	ref.name = item
-	plugin := g.Spec.Plugins[st.Plugin]
-	if _, known := g.schemas[st.Plugin]; !known || plugin == nil {
-		return ref, nil
+	st := g.Spec.Steps[ref.step]
+	if _, known := g.schemas[st.Plugin]; !known || g.Spec.Plugins[st.Plugin] == nil {
+		return nil
 	}
-	var declared []string
-	schema := g.byStepSchema(name)
-	if attr.Name == "outputs" {
-		for _, o := range schema.Outputs {
-			declared = append(declared, o.Name)
-		}
-	} else {
-		for _, a := range schema.Artifacts {
-			declared = append(declared, a.Name)
-		}
+	return g.undeclaredItem(ref.step, attr.Name, item)
+}
+
+// undeclaredItem reports an output or artifact the step's plugin does not
+// declare, with the declared ones and a hint (a close name, or the same
+// name of the other kind).
+func (g *Graph) undeclaredItem(step, kind, item string) *refProblem {
+	schema := g.byStepSchema(step)
+	var declared, other []string
+	for _, o := range schema.Outputs {
+		declared = append(declared, o.Name)
 	}
-	for _, d := range declared {
-		if d == item {
-			return ref, nil
-		}
+	for _, a := range schema.Artifacts {
+		other = append(other, a.Name)
 	}
-	singular := strings.TrimSuffix(attr.Name, "s")
+	if kind == "artifacts" {
+		declared, other = other, declared
+	}
+	if slices.Contains(declared, item) {
+		return nil
+	}
+	singular := strings.TrimSuffix(kind, "s")
 	list := "none"
 	if len(declared) > 0 {
 		list = strings.Join(declared, ", ")
 	}
 	hint := configs.DidYouMean(item, declared)
 	// The other kind may have it: an artifact referred to as an output.
-	if attr.Name == "outputs" {
-		for _, a := range schema.Artifacts {
-			if a.Name == item {
-				hint = fmt.Sprintf(" %q is an artifact (a file), not an output: use step.%s.artifacts.%s.", item, name, item)
-			}
-		}
-	} else {
-		for _, o := range schema.Outputs {
-			if o.Name == item {
-				hint = fmt.Sprintf(" %q is an output (a value), not an artifact: use step.%s.outputs.%s.", item, name, item)
-			}
+	if slices.Contains(other, item) {
+		if kind == "outputs" {
+			hint = fmt.Sprintf(" %q is an artifact (a file), not an output: use step.%s.artifacts.%s.", item, step, item)
+		} else {
+			hint = fmt.Sprintf(" %q is an output (a value), not an artifact: use step.%s.outputs.%s.", item, step, item)
 		}
 	}
-	return fail(fmt.Sprintf("Reference to undeclared %s", singular),
-		fmt.Sprintf("Plugin %q (used by step %q) declares no %s %q. Its %s: %s.%s", st.Plugin, name, singular, item, attr.Name, list, hint))
+	plugin := g.Spec.Steps[step].Plugin
+	return &refProblem{fmt.Sprintf("Reference to undeclared %s", singular),
+		fmt.Sprintf("Plugin %q (used by step %q) declares no %s %q. Its %s: %s.%s", plugin, step, singular, item, kind, list, hint)}
 }
 
 func (g *Graph) byStepSchema(step string) sdk.Schema {

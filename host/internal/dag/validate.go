@@ -35,8 +35,11 @@ func (g *Graph) validateNode(n *Node, all map[string]cty.Value) hcl.Diagnostics 
 	ctx := scope.EvalContext()
 	// A missing schema is reported once per plugin by Plan.
 	if _, ok := g.configSpec(n.Step.Plugin); ok {
-		_, d := g.decodeConfig(n, ctx)
+		val, d := g.decodeConfig(n, ctx)
 		diags = append(diags, withoutInside(d, badRanges)...)
+		if !d.HasErrors() {
+			n.static = val
+		}
 	}
 	_, d := g.evalSeed(n, ctx)
 	diags = append(diags, withoutInside(d, badRanges)...)

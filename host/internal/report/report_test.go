@@ -21,7 +21,6 @@ import (
 
 	"github.com/shammie-ml/shammie/host/internal/runstore"
 	"github.com/shammie-ml/shammie/sdk/chart"
-	"github.com/shammie-ml/shammie/sdk/pluginhost"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -36,22 +35,22 @@ func must[T any](t *testing.T) func(T, error) T {
 	}
 }
 
-func record(t *testing.T, st *runstore.Step, evs ...pluginhost.Event) {
+func record(t *testing.T, st *runstore.Step, evs ...runstore.Event) {
 	t.Helper()
 	for _, ev := range evs {
-		if err := st.Record(ev); err != nil {
+		if _, err := st.Record(ev); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
-func artifact(t *testing.T, st *runstore.Step, name, rel, media string, data []byte) pluginhost.Artifact {
+func artifact(t *testing.T, st *runstore.Step, name, rel, media string, data []byte) runstore.Event {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(st.WorkDir(), rel), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	h := sha256.Sum256(data)
-	return pluginhost.Artifact{Name: name, Path: rel, SHA256: hex.EncodeToString(h[:]), Size: int64(len(data)), MediaType: media}
+	return runstore.ArtifactEvent(name, rel, hex.EncodeToString(h[:]), int64(len(data)), media)
 }
 
 // fixture records two runs through the public runstore API: the first
@@ -78,7 +77,7 @@ func fixture(t *testing.T) (*runstore.Store, *runstore.LoadedRun) {
 	gen := must[*runstore.Step](t)(run1.BeginStep(genInfo))
 	record(t, gen,
 		artifact(t, gen, "data", "data.csv", "text/csv", bytes.Repeat([]byte("0.5,1\n"), 400)),
-		pluginhost.Output{Name: "rows", Value: cty.NumberIntVal(100)})
+		runstore.OutputEvent("rows", cty.NumberIntVal(100)))
 	must[*runstore.StepRecord](t)(gen.Finish(runstore.StepResult{Status: runstore.StatusSucceeded}))
 	if err := run1.Finish("", ""); err != nil {
 		t.Fatal(err)
@@ -99,17 +98,17 @@ func fixture(t *testing.T) (*runstore.Store, *runstore.LoadedRun) {
 		for k := range 40 {
 			x := float64(k)
 			record(t, st,
-				pluginhost.Metric{Name: "loss", Step: int64(k), Value: (2 + float64(i)) * math.Exp(-x/(10+5*float64(i)))},
-				pluginhost.Metric{Name: "accuracy", Step: int64(k), Value: 1 - 0.5*math.Exp(-x/8) - 0.1*float64(i)})
+				runstore.MetricEvent("loss", int64(k), (2+float64(i))*math.Exp(-x/(10+5*float64(i)))),
+				runstore.MetricEvent("accuracy", int64(k), 1-0.5*math.Exp(-x/8)-0.1*float64(i)))
 		}
-		record(t, st, pluginhost.Output{Name: "score", Value: cty.NumberFloatVal(0.9 - 0.1*float64(i))})
+		record(t, st, runstore.OutputEvent("score", cty.NumberFloatVal(0.9-0.1*float64(i))))
 		must[*runstore.StepRecord](t)(st.Finish(runstore.StepResult{Status: runstore.StatusSucceeded}))
 	}
 	bad := must[*runstore.Step](t)(run2.BeginStep(runstore.StepInfo{Address: "step.broken", Plugin: "fit", PluginVersion: "0.1.0", Seed: 3, Backend: "go"}))
 	record(t, bad,
-		pluginhost.Metric{Name: "loss", Step: 0, Value: 1},
-		pluginhost.Metric{Name: "loss", Step: 1, Value: math.NaN()},
-		pluginhost.Status{State: pluginhost.Failed, Message: "plugin exited: exit status 2"})
+		runstore.MetricEvent("loss", 0, 1),
+		runstore.MetricEvent("loss", 1, math.NaN()),
+		runstore.StatusEvent(runstore.StatusFailed, "plugin exited: exit status 2"))
 	must[*runstore.StepRecord](t)(bad.Finish(runstore.StepResult{StderrTail: "panic: diverged | loss=NaN\ngoroutine 1 [running]:"}))
 	if err := run2.Finish("", "step.broken failed"); err != nil {
 		t.Fatal(err)
@@ -305,7 +304,7 @@ func TestWriteCountSweep(t *testing.T) {
 	for i := range 20 {
 		st := must[*runstore.Step](t)(run.BeginStep(runstore.StepInfo{Address: "step.rep[" + strconv.Itoa(i) + "]"}))
 		for k := range 5 {
-			record(t, st, pluginhost.Metric{Name: "loss", Step: int64(k), Value: float64(i) / float64(k+1)})
+			record(t, st, runstore.MetricEvent("loss", int64(k), float64(i)/float64(k+1)))
 		}
 		must[*runstore.StepRecord](t)(st.Finish(runstore.StepResult{Status: runstore.StatusSucceeded}))
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/shammie-ml/shammie/host/internal/dag"
 	"github.com/shammie-ml/shammie/host/internal/runstore"
 	"github.com/shammie-ml/shammie/sdk"
-	"github.com/shammie-ml/shammie/sdk/pluginhost"
 )
 
 // RunOptions control Execute.
@@ -61,6 +60,41 @@ type OutputResult struct {
 // KindInterrupted when ctx was cancelled (SIGINT/SIGTERM); the Outcome is
 // returned in every case once the run record exists.
 func (s *Session) Execute(ctx context.Context, store *runstore.Store, opts RunOptions) (*Outcome, error) {
+	e, err := s.beginRun(ctx, store, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer e.cancel(nil)
+	notRun := s.Graph.Walk(opts.Parallelism, func() bool { return e.ctx.Err() != nil }, e.visit)
+	e.skipNotRun(ctx, notRun)
+	retErr := e.conclude(ctx)
+	s.recordOutputs(e.run, e.results, e.out, e.emit)
+	if err := e.run.Finish(e.out.Status, e.out.Message); err != nil && retErr == nil {
+		retErr = &Error{Kind: KindFailed, Err: err}
+	}
+	e.emit(Event{Kind: "finish", RunID: e.run.ID(), Status: e.out.Status, Message: e.out.Message})
+	return e.out, retErr
+}
+
+// execution is one Execute: the run being recorded, the results of the
+// instances that succeeded, and the outcome so far. Its phases: beginRun,
+// visit (per instance, from the DAG walker), skipNotRun, conclude.
+type execution struct {
+	s      *Session
+	store  *runstore.Store
+	opts   RunOptions
+	run    *runstore.Run
+	out    *Outcome
+	emit   func(Event)
+	ctx    context.Context // the run's: cancelled on fail-fast
+	cancel context.CancelCauseFunc
+
+	mu      sync.Mutex
+	results map[string]dag.StepResult
+}
+
+// beginRun creates the run record and says so.
+func (s *Session) beginRun(ctx context.Context, store *runstore.Store, opts RunOptions) (*execution, error) {
 	if opts.Parallelism <= 0 {
 		opts.Parallelism = runtime.NumCPU()
 	}
@@ -78,95 +112,90 @@ func (s *Session) Execute(ctx context.Context, store *runstore.Store, opts RunOp
 	if err != nil {
 		return nil, &Error{Kind: KindFailed, Err: fmt.Errorf("creating the run record in %s: %w", store.Root(), err)}
 	}
-	out := &Outcome{RunID: run.ID(), Counts: map[runstore.Status]int{}}
+	e := &execution{s: s, store: store, opts: opts, run: run, emit: emit,
+		out: &Outcome{RunID: run.ID(), Counts: map[runstore.Status]int{}}, results: map[string]dag.StepResult{}}
+	e.ctx, e.cancel = context.WithCancelCause(ctx)
 	emit(Event{Kind: "run", RunID: run.ID(), Message: run.Dir()})
+	return e, nil
+}
 
-	var (
-		mu      sync.Mutex
-		results = map[string]dag.StepResult{}
-	)
-	runCtx, cancelRun := context.WithCancelCause(ctx)
-	defer cancelRun(nil)
-	g := s.Graph
-	notRun := g.Walk(opts.Parallelism, func() bool { return runCtx.Err() != nil }, func(n *dag.Node) dag.VisitResult {
-		deps := map[string]dag.StepResult{}
-		mu.Lock()
-		for _, d := range g.Deps(n) {
-			deps[d.Addr] = results[d.Addr]
+// visit runs one instance whose upstream instances succeeded and tells the
+// walker how it went.
+func (e *execution) visit(n *dag.Node) dag.VisitResult {
+	deps := map[string]dag.StepResult{}
+	e.mu.Lock()
+	for _, d := range e.s.Graph.Deps(n) {
+		deps[d.Addr] = e.results[d.Addr]
+	}
+	e.mu.Unlock()
+	r := e.s.runNode(e.ctx, e.store, e.run, n, deps, e.opts, e.emit)
+	switch r.status {
+	case runstore.StatusSucceeded:
+		e.mu.Lock()
+		e.results[n.Addr] = r.result
+		e.mu.Unlock()
+		return dag.VisitResult{OK: true}
+	case runstore.StatusSkipped:
+		return dag.VisitResult{} // recorded already
+	case runstore.StatusFailed:
+		e.mu.Lock()
+		e.out.Failed = append(e.out.Failed, fmt.Sprintf("%s: %s", n.Addr, r.message))
+		e.mu.Unlock()
+		if !e.opts.KeepGoing {
+			e.cancel(fmt.Errorf("%s failed (fail-fast; use --keep-going to run the independent steps)", n.Addr))
 		}
-		mu.Unlock()
-		r := s.runNode(runCtx, store, run, n, deps, opts, emit)
-		switch r.status {
-		case runstore.StatusSucceeded:
-			mu.Lock()
-			results[n.Addr] = r.result
-			mu.Unlock()
-			return dag.VisitResult{OK: true}
-		case runstore.StatusSkipped:
-			return dag.VisitResult{} // recorded already
-		case runstore.StatusFailed:
-			mu.Lock()
-			out.Failed = append(out.Failed, fmt.Sprintf("%s: %s", n.Addr, r.message))
-			mu.Unlock()
-			if !opts.KeepGoing {
-				cancelRun(fmt.Errorf("%s failed (fail-fast; use --keep-going to run the independent steps)", n.Addr))
-			}
-			return dag.VisitResult{SkipWhy: fmt.Sprintf("upstream %s failed", n.Addr)}
-		default:
-			return dag.VisitResult{SkipWhy: fmt.Sprintf("upstream %s was cancelled", n.Addr)}
-		}
-	})
+		return dag.VisitResult{SkipWhy: fmt.Sprintf("upstream %s failed", n.Addr)}
+	default:
+		return dag.VisitResult{SkipWhy: fmt.Sprintf("upstream %s was cancelled", n.Addr)}
+	}
+}
 
-	interrupted := ctx.Err() != nil
-	// Instances that never ran are recorded as skipped, with the reason.
-	for _, n := range g.TopoOrder() {
+// skipNotRun records the instances that never ran as skipped, with the
+// reason, and counts every instance's status.
+func (e *execution) skipNotRun(ctx context.Context, notRun map[*dag.Node]string) {
+	for _, n := range e.s.Graph.TopoOrder() {
 		why, never := notRun[n]
 		if !never {
 			continue
 		}
 		if why == "" {
-			switch {
-			case interrupted:
+			if ctx.Err() != nil {
 				why = "run interrupted: " + fmt.Sprint(context.Cause(ctx))
-			default:
-				why = "not started: " + fmt.Sprint(context.Cause(runCtx))
+			} else {
+				why = "not started: " + fmt.Sprint(context.Cause(e.ctx))
 			}
 		}
-		_ = run.SkipStep(runstore.StepInfo{Address: n.Addr, Plugin: n.Step.Plugin}, why)
-		emit(Event{Kind: "skipped", Step: n.Addr, Message: why})
+		_ = e.run.SkipStep(runstore.StepInfo{Address: n.Addr, Plugin: n.Step.Plugin}, why)
+		e.emit(Event{Kind: "skipped", Step: n.Addr, Message: why})
 	}
-	for _, st := range run.Record().Steps {
-		out.Counts[st.Status]++
+	for _, st := range e.run.Record().Steps {
+		e.out.Counts[st.Status]++
 		if st.CacheHit {
-			out.CacheHits++
+			e.out.CacheHits++
 		}
 	}
+}
 
-	var status runstore.Status
-	var retErr error
+// conclude sets the run's final status and message, and the error the
+// command turns into an exit code.
+func (e *execution) conclude(ctx context.Context) error {
+	out := e.out
 	switch {
-	case interrupted:
-		status = runstore.StatusCancelled
+	case ctx.Err() != nil:
+		out.Status = runstore.StatusCancelled
 		out.Message = "interrupted: " + fmt.Sprint(context.Cause(ctx))
-		retErr = &Error{Kind: KindInterrupted, Err: errors.New(out.Message)}
+		return &Error{Kind: KindInterrupted, Err: errors.New(out.Message)}
 	case len(out.Failed) > 0:
-		status = runstore.StatusFailed
+		out.Status = runstore.StatusFailed
 		out.Message = fmt.Sprintf("%d step instance(s) failed", len(out.Failed))
-		retErr = &Error{Kind: KindFailed, Err: fmt.Errorf("%s:\n  %s", out.Message, strings.Join(out.Failed, "\n  "))}
+		return &Error{Kind: KindFailed, Err: fmt.Errorf("%s:\n  %s", out.Message, strings.Join(out.Failed, "\n  "))}
 	case out.Counts[runstore.StatusCancelled] > 0 || out.Counts[runstore.StatusSkipped] > 0:
-		status = runstore.StatusFailed
+		out.Status = runstore.StatusFailed
 		out.Message = "some steps did not run"
-		retErr = &Error{Kind: KindFailed, Err: errors.New(out.Message)}
-	default:
-		status = runstore.StatusSucceeded
+		return &Error{Kind: KindFailed, Err: errors.New(out.Message)}
 	}
-	out.Status = status
-	s.recordOutputs(run, results, out, emit)
-	if err := run.Finish(status, out.Message); err != nil && retErr == nil {
-		retErr = &Error{Kind: KindFailed, Err: err}
-	}
-	emit(Event{Kind: "finish", RunID: run.ID(), Status: string(status), Message: out.Message})
-	return out, retErr
+	out.Status = runstore.StatusSucceeded
+	return nil
 }
 
 // recordOutputs evaluates the spec's output blocks from every instance that
@@ -279,7 +308,7 @@ func (s *Session) finishFailed(st *runstore.Step, n *dag.Node, p *Plugin, msg st
 	if strings.Contains(msg, strings.TrimSpace(tail)) {
 		uiTail = "" // a crash error quotes the tail already
 	}
-	emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: string(runstore.StatusFailed), Message: full, StderrTail: uiTail, DurationMS: durationOf(rec)})
+	emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: runstore.StatusFailed, Message: full, StderrTail: uiTail, DurationMS: durationOf(rec)})
 	return nodeResult{status: runstore.StatusFailed, message: full}
 }
 
@@ -292,7 +321,7 @@ func (s *Session) finishCancelled(st *runstore.Step, n *dag.Node, p *Plugin, ctx
 		msg += " (" + detail + ")"
 	}
 	rec, _ := st.Finish(runstore.StepResult{Status: runstore.StatusCancelled, Message: msg})
-	emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: string(runstore.StatusCancelled), Message: msg, DurationMS: durationOf(rec)})
+	emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: runstore.StatusCancelled, Message: msg, DurationMS: durationOf(rec)})
 	return nodeResult{status: runstore.StatusCancelled, message: msg}
 }
 
@@ -317,30 +346,6 @@ func (s *Session) diagStrings(diags hcl.Diagnostics) []string {
 		out = append(out, line)
 	}
 	return out
-}
-
-func uiEvent(addr, plugin string, ev pluginhost.Event, st *runstore.Step) Event {
-	e := Event{Time: ev.EventTime(), Step: addr, Plugin: plugin}
-	switch x := ev.(type) {
-	case pluginhost.Progress:
-		e.Kind, e.Stage, e.Done, e.Total, e.Unit = "progress", x.Stage, x.Done, x.Total, x.Unit
-	case pluginhost.Metric:
-		v, step := x.Value, x.Step
-		e.Kind, e.Name, e.Metric, e.MStep = "metric", x.Name, &v, &step
-	case pluginhost.Log:
-		e.Kind, e.Level, e.Message = "log", x.Level.String(), x.Message
-	case pluginhost.Artifact:
-		e.Kind, e.Name, e.Path = "artifact", x.Name, x.Path
-		if a, ok := st.Artifacts()[x.Name]; ok {
-			e.Path = a.StorePath
-		}
-	case pluginhost.Output:
-		e.Kind, e.Name, e.Message = "output", x.Name, configschema.ValueString(x.Value)
-		if x.Value.ContainsMarked() {
-			e.Message = "(sensitive)"
-		}
-	}
-	return e
 }
 
 func names[V any](m map[string]V) string {

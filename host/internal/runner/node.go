@@ -71,7 +71,7 @@ func (x *nodeExec) fail(msg string, diags []string) nodeResult {
 		st, err := x.run.BeginStep(x.info)
 		if err != nil {
 			msg += "; and recording it failed: " + err.Error()
-			x.emit(Event{Kind: "done", Step: x.n.Addr, Plugin: x.p.Label, Status: string(runstore.StatusFailed), Message: msg})
+			x.emit(Event{Kind: "done", Step: x.n.Addr, Plugin: x.p.Label, Status: runstore.StatusFailed, Message: msg})
 			return nodeResult{status: runstore.StatusFailed, message: msg}
 		}
 		x.st = st
@@ -119,7 +119,7 @@ func (x *nodeExec) restore() (nodeResult, bool) {
 	for name, a := range entry.Artifacts {
 		res.Artifacts[name] = a.StorePath
 	}
-	x.emit(Event{Kind: "cached", Step: x.n.Addr, Plugin: x.p.Label, Status: string(runstore.StatusSucceeded), Message: "cache hit: restored from run " + entry.RunID, DurationMS: entry.DurationMS})
+	x.emit(Event{Kind: "cached", Step: x.n.Addr, Plugin: x.p.Label, Status: runstore.StatusSucceeded, Message: "cache hit: restored from run " + entry.RunID, DurationMS: entry.DurationMS})
 	return nodeResult{status: runstore.StatusSucceeded, result: res}, true
 }
 
@@ -213,7 +213,7 @@ func (x *nodeExec) finish(ctx context.Context, status pluginhost.Status, violati
 		for name, a := range st.Artifacts() {
 			res.Artifacts[name] = a.StorePath
 		}
-		x.emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: string(runstore.StatusSucceeded), Message: status.Message, DurationMS: durationOf(rec)})
+		x.emit(Event{Kind: "done", Step: n.Addr, Plugin: p.Label, Status: runstore.StatusSucceeded, Message: status.Message, DurationMS: durationOf(rec)})
 		return nodeResult{status: runstore.StatusSucceeded, result: res}
 	case status.State == pluginhost.Cancelled:
 		return s.finishCancelled(st, n, p, ctx, status.Message, x.emit)
@@ -249,40 +249,47 @@ func (x *nodeExec) police() *eventPolice {
 	return ep
 }
 
-func (ep *eventPolice) onEvent(ev pluginhost.Event) {
+func (ep *eventPolice) onEvent(pev pluginhost.Event) {
 	s := ep.x.s
-	switch e := ev.(type) {
-	case pluginhost.Log:
+	e := pluginEvent(pev)
+	e.Plugin = ep.x.p.Label
+	switch e.Kind {
+	case "log", "status":
 		e.Message = s.mask(e.Message)
-		ev = e
-	case pluginhost.Status:
-		e.Message = s.mask(e.Message)
-		ev = e
-	case pluginhost.Output:
-		e.Value = s.markIfSecret(e.Value)
-		ty, ok := ep.declaredOut[e.Name]
-		if !ok {
-			ep.violations = append(ep.violations, fmt.Sprintf("the plugin set output %q, which its schema does not declare (declared: %s)", e.Name, names(ep.declaredOut)))
+	case "output":
+		v, violation := ep.output(e.Name, s.markIfSecret(e.OutputValue))
+		if violation != "" {
+			ep.violations = append(ep.violations, violation)
 			return
 		}
-		if ty != cty.NilType && ty != cty.DynamicPseudoType {
-			v, err := convert.Convert(e.Value, ty)
-			if err != nil {
-				ep.violations = append(ep.violations, fmt.Sprintf("output %q is %s, not the declared %s", e.Name, e.Value.Type().FriendlyName(), ty.FriendlyName()))
-				return
-			}
-			e.Value = v
-		}
-		ev = e
-	case pluginhost.Artifact:
+		e.OutputValue = v
+	case "artifact":
 		if !ep.declaredArt[e.Name] {
 			ep.violations = append(ep.violations, fmt.Sprintf("the plugin announced artifact %q, which its schema does not declare (declared: %s)", e.Name, names(ep.declaredArt)))
 			return
 		}
 	}
-	if err := ep.x.st.Record(ev); err != nil {
+	recorded, err := ep.x.st.Record(e)
+	if err != nil {
 		ep.violations = append(ep.violations, err.Error())
 		return
 	}
-	ep.x.emit(uiEvent(ep.x.n.Addr, ep.x.p.Label, ev, ep.x.st))
+	ep.x.emit(recorded)
+}
+
+// output checks an output against the schema: declared, and of the
+// declared type (converted to it).
+func (ep *eventPolice) output(name string, v cty.Value) (cty.Value, string) {
+	ty, ok := ep.declaredOut[name]
+	if !ok {
+		return v, fmt.Sprintf("the plugin set output %q, which its schema does not declare (declared: %s)", name, names(ep.declaredOut))
+	}
+	if ty == cty.NilType || ty == cty.DynamicPseudoType {
+		return v, ""
+	}
+	conv, err := convert.Convert(v, ty)
+	if err != nil {
+		return v, fmt.Sprintf("output %q is %s, not the declared %s", name, v.Type().FriendlyName(), ty.FriendlyName())
+	}
+	return conv, ""
 }

@@ -1,9 +1,11 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -90,6 +92,12 @@ func (c *fakeConn) Run(ctx context.Context, req pluginhost.RunRequest, on func(p
 		return pluginhost.Status{State: pluginhost.Cancelled, Message: "stopped"}, nil
 	case "undeclared":
 		on(pluginhost.Output{Name: "other", Value: v})
+	case "chatty":
+		at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+		on(pluginhost.Progress{Time: at, Stage: "train", Done: 1, Total: 2, Unit: "steps"})
+		on(pluginhost.Metric{Time: at, Name: "loss", Step: 1, Value: math.Inf(1)})
+		on(pluginhost.Log{Time: at, Level: pluginhost.LogWarn, Message: "careful"})
+		on(pluginhost.Output{Time: at, Name: "value", Value: v})
 	case "crash":
 		return pluginhost.Status{}, errors.New("plugin crashed (exit status 2)")
 	}
@@ -161,7 +169,7 @@ func (r *recorder) final() map[string]string {
 	for _, e := range r.events {
 		switch e.Kind {
 		case "done":
-			out[e.Step] = e.Status
+			out[e.Step] = string(e.Status)
 		case "cached":
 			out[e.Step] = "cached"
 		case "skipped":
@@ -481,4 +489,48 @@ func kindOf(err error) Kind {
 		return e.Kind
 	}
 	return -1
+}
+
+// TestObserverSeesTheRecordedEvents: what --json streams for a plugin's
+// events is, byte for byte, what the step's events.jsonl holds.
+func TestObserverSeesTheRecordedEvents(t *testing.T) {
+	s, _, store := setup(t, header+`
+step "a" {
+  plugin = plugin.fake
+  config {
+    mode = "chatty"
+    n    = 4
+  }
+}`)
+	var rec recorder
+	out, err := s.Execute(context.Background(), store, RunOptions{Parallelism: 1, Observer: rec.observe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streamed bytes.Buffer
+	for _, e := range rec.events {
+		switch e.Kind {
+		case "progress", "metric", "log", "output":
+			if err := runstore.WriteEvent(&streamed, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	file, err := os.ReadFile(filepath.Join(store.Root(), "runs", out.RunID, "steps", runstore.StepDirName("step.a"), "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(file), "\n")
+	if len(lines) < 5 {
+		t.Fatalf("events.jsonl has %d lines, want the 4 plugin events and the end:\n%s", len(lines), file)
+	}
+	recorded := strings.Join(lines[:4], "")
+	if d := cmp.Diff(recorded, streamed.String()); d != "" {
+		t.Errorf("--json stream differs from events.jsonl (-recorded +streamed):\n%s", d)
+	}
+	for _, want := range []string{`"kind":"metric","step":"step.a","plugin":"fake","name":"loss","metric_step":1,"value":"+Inf"`, `"kind":"output","step":"step.a","plugin":"fake","name":"value","output":{"type":"number","value":4}`} {
+		if !strings.Contains(recorded, want) {
+			t.Errorf("events.jsonl lacks %s:\n%s", want, recorded)
+		}
+	}
 }

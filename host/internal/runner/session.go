@@ -329,7 +329,10 @@ func (s *Session) validateStatic(ctx context.Context) hcl.Diagnostics {
 				// Plugins get plain values (marks do not cross the wire);
 				// the plugin schema's sensitive attributes tell it what is
 				// secret.
-				cfgs[i], _ = cfg.UnmarkDeep()
+				if cfg.ContainsMarked() {
+					cfg, _ = cfg.UnmarkDeep()
+				}
+				cfgs[i] = cfg
 			}
 		}()
 	}

@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
-
-	"github.com/shammie-ml/shammie/sdk/pluginhost"
 )
 
 // BenchmarkStepRecord measures the store's share of the per-step host
@@ -42,11 +40,11 @@ func benchStepRecord(b *testing.B) {
 			b.Fatal(err)
 		}
 		for k := range 3 {
-			if err := st.Record(pluginhost.Metric{Name: "loss", Step: int64(k), Value: 1}); err != nil {
+			if _, err := st.Record(MetricEvent("loss", int64(k), 1)); err != nil {
 				b.Fatal(err)
 			}
 		}
-		if err := st.Record(pluginhost.Output{Name: "x", Value: cty.NumberIntVal(1)}); err != nil {
+		if _, err := st.Record(OutputEvent("x", cty.NumberIntVal(1))); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := st.Finish(StepResult{Status: StatusSucceeded}); err != nil {

@@ -65,14 +65,14 @@ func (r *LoadedRun) Metrics(address string) ([]MetricPoint, error) {
 }
 
 // Events reads the event log of a step instance.
-func (r *LoadedRun) Events(address string) ([]EventRecord, error) {
+func (r *LoadedRun) Events(address string) ([]Event, error) {
 	st, ok := r.Step(address)
 	if !ok {
 		return nil, fmt.Errorf("run %s has no step %s", r.Record.ID, address)
 	}
-	var out []EventRecord
+	var out []Event
 	err := readJSONL(filepath.Join(r.Dir, "steps", st.Dir, "events.jsonl"), func(b []byte) error {
-		var e EventRecord
+		var e Event
 		if err := json.Unmarshal(b, &e); err != nil {
 			return err
 		}

@@ -10,8 +10,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/zclconf/go-cty/cty"
-
-	"github.com/shammie-ml/shammie/sdk/pluginhost"
 )
 
 // sweepRun records a finished two-step run: generate (an artifact and an
@@ -39,9 +37,9 @@ func sweepRun(t *testing.T, s *Store, penalty float64, token string, lossScale f
 		t.Fatal(err)
 	}
 	mustRecord(t, gen,
-		pluginhost.Progress{Stage: "generate", Done: 10, Total: 10, Unit: "rows"},
+		ProgressEvent("generate", 10, 10, "rows"),
 		writeWork(t, gen, "data", "data.csv", []byte("x\n1\n")),
-		pluginhost.Output{Name: "rows", Value: cty.NumberIntVal(10)})
+		OutputEvent("rows", cty.NumberIntVal(10)))
 	if _, err := gen.Finish(StepResult{Status: StatusSucceeded}); err != nil {
 		t.Fatal(err)
 	}
@@ -57,9 +55,9 @@ func sweepRun(t *testing.T, s *Store, penalty float64, token string, lossScale f
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		mustRecord(t, est, pluginhost.Metric{Name: "loss", Step: int64(i), Value: lossScale / float64(i+1)})
+		mustRecord(t, est, MetricEvent("loss", int64(i), lossScale/float64(i+1)))
 	}
-	mustRecord(t, est, pluginhost.Output{Name: "score", Value: cty.NumberFloatVal(lossScale * 2)})
+	mustRecord(t, est, OutputEvent("score", cty.NumberFloatVal(lossScale*2)))
 	if _, err := est.Finish(StepResult{Status: StatusSucceeded}); err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +213,7 @@ func TestCacheRoundTrip(t *testing.T) {
 	}
 	art := writeWork(t, st, "data", "d.txt", []byte("payload"))
 	mustRecord(t, st, art,
-		pluginhost.Output{Name: "stats", Value: cty.ObjectVal(map[string]cty.Value{"mean": cty.NumberFloatVal(1.5), "tags": cty.SetVal([]cty.Value{cty.StringVal("x")})})})
+		OutputEvent("stats", cty.ObjectVal(map[string]cty.Value{"mean": cty.NumberFloatVal(1.5), "tags": cty.SetVal([]cty.Value{cty.StringVal("x")})})))
 	if _, err := st.Finish(StepResult{Status: StatusSucceeded}); err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +222,7 @@ func TestCacheRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustRecord(t, bad, pluginhost.Status{State: pluginhost.Failed, Message: "boom"})
+	mustRecord(t, bad, StatusEvent(StatusFailed, "boom"))
 	rec, err := bad.Finish(StepResult{StderrTail: "panic: boom"})
 	if err != nil {
 		t.Fatal(err)
@@ -307,7 +305,7 @@ func TestFinishTwiceAndStepAfterRunEnd(t *testing.T) {
 	if _, err := st.Finish(StepResult{Status: StatusSucceeded}); err == nil {
 		t.Error("a finished step finished again")
 	}
-	if err := st.Record(pluginhost.Log{Message: "late"}); err == nil {
+	if _, err := st.Record(LogEvent("info", "late")); err == nil {
 		t.Error("an event was recorded after Finish")
 	}
 	if err := run.SkipStep(StepInfo{Address: "step.b"}, "step.a was cancelled"); err != nil {

@@ -244,37 +244,6 @@ type MetricPoint struct {
 	Time  time.Time `json:"time"`
 }
 
-// EventRecord is one line of events.jsonl. Type is one of "progress",
-// "metric", "log", "artifact", "output", "status"; only the fields of that
-// type are set.
-type EventRecord struct {
-	Time time.Time `json:"time"`
-	Type string    `json:"type"`
-	// progress
-	Stage string `json:"stage,omitempty"`
-	Done  int64  `json:"done,omitempty"`
-	Total int64  `json:"total,omitempty"`
-	Unit  string `json:"unit,omitempty"`
-	// metric, artifact, output
-	Name  string `json:"name,omitempty"`
-	Step  *int64 `json:"step,omitempty"`
-	Value *Float `json:"value,omitempty"`
-	// log, status
-	Level   string `json:"level,omitempty"`
-	Message string `json:"message,omitempty"`
-	// artifact
-	Path      string `json:"path,omitempty"`
-	SHA256    string `json:"sha256,omitempty"`
-	Size      int64  `json:"size,omitempty"`
-	MediaType string `json:"media_type,omitempty"`
-	StorePath string `json:"store_path,omitempty"`
-	// output
-	Output *Value `json:"output,omitempty"`
-	// status
-	Status      Status   `json:"status,omitempty"`
-	Diagnostics []string `json:"diagnostics,omitempty"`
-}
-
 // CacheEntry is what a succeeded step leaves for later runs.
 type CacheEntry struct {
 	Key        string                    `json:"key"`

@@ -9,8 +9,6 @@ import (
 	"sync"
 
 	"github.com/zclconf/go-cty/cty"
-
-	"github.com/shammie-ml/shammie/sdk/pluginhost"
 )
 
 // RunMeta is what the runner knows about a run before it starts.
@@ -220,7 +218,7 @@ type Step struct {
 	// the cache entry; sensitive names them.
 	cacheOutputs map[string]Value
 	sensitive    []string
-	last         *pluginhost.Status
+	last         *Event // the plugin's "status" event
 	finished     bool
 }
 
@@ -346,77 +344,98 @@ func (st *Step) WorkDir() string { return filepath.Join(st.dir, "work") }
 // StateDir is where the plugin keeps resumable state (sdk.Run.StateDir).
 func (st *Step) StateDir() string { return st.stateDir }
 
-// Record appends a plugin event to events.jsonl (metrics also to
-// metrics.jsonl). An Artifact is copied into the object store (see
-// PutArtifact); a refused artifact returns the error, which should fail the
-// step. An Output is kept for step.json and the cache.
-func (st *Step) Record(ev pluginhost.Event) error {
+// Record appends an event of the running step to events.jsonl (metrics
+// also to metrics.jsonl) and returns it as recorded, which is what a
+// display shows: Time set, Step filled in, an artifact with its StorePath,
+// an output encoded (a marked one as "(sensitive)"). An artifact is copied
+// into the object store (see PutArtifact); a refused artifact returns the
+// error, which should fail the step. An output is kept for step.json and
+// the cache; a "status" event is the plugin's final report, which Finish
+// falls back on.
+func (st *Step) Record(e Event) (Event, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.finished {
-		return fmt.Errorf("step %s already finished", st.rec.Address)
+		return e, fmt.Errorf("step %s already finished", st.rec.Address)
 	}
-	er := EventRecord{Time: ev.EventTime().UTC()}
-	if er.Time.IsZero() {
-		er.Time = st.run.store.now()
+	e.Time = e.Time.UTC()
+	if e.Time.IsZero() {
+		e.Time = st.run.store.now()
 	}
-	switch e := ev.(type) {
-	case pluginhost.Progress:
-		er.Type, er.Stage, er.Done, er.Total, er.Unit = "progress", e.Stage, e.Done, e.Total, e.Unit
-	case pluginhost.Metric:
-		step, val := e.Step, Float(e.Value)
-		er.Type, er.Name, er.Step, er.Value = "metric", e.Name, &step, &val
-		line, err := json.Marshal(MetricPoint{Name: e.Name, Step: e.Step, Value: val, Time: er.Time})
-		if err != nil {
-			return err
-		}
-		if _, err := st.metrics.Write(append(line, '\n')); err != nil {
-			return fmt.Errorf("step %s: writing metrics: %w", st.rec.Address, err)
-		}
-	case pluginhost.Log:
-		er.Type, er.Level, er.Message = "log", e.Level.String(), e.Message
-	case pluginhost.Artifact:
-		storePath, err := st.run.store.PutArtifact(st.WorkDir(), e.Path, e.SHA256)
-		if err != nil {
-			err = fmt.Errorf("step %s: %w", st.rec.Address, err)
-			st.appendLocked(EventRecord{Time: er.Time, Type: "log", Level: "error", Message: err.Error()})
-			return err
-		}
-		er.Type, er.Name, er.Path, er.SHA256, er.Size, er.MediaType, er.StorePath = "artifact", e.Name, e.Path, e.SHA256, e.Size, e.MediaType, storePath
-		if st.rec.Artifacts == nil {
-			st.rec.Artifacts = map[string]ArtifactRecord{}
-		}
-		st.rec.Artifacts[e.Name] = ArtifactRecord{SHA256: e.SHA256, Size: e.Size, MediaType: e.MediaType, RelPath: e.Path, StorePath: storePath}
-	case pluginhost.Output:
-		v, err := NewValue(e.Value)
-		if err != nil {
-			return fmt.Errorf("step %s: output %q: %w", st.rec.Address, e.Name, err)
-		}
-		if st.rec.Outputs == nil {
-			st.rec.Outputs = map[string]Value{}
-			st.cacheOutputs = map[string]Value{}
-		}
-		// A marked output (derived from a secret) is recorded redacted;
-		// only the cache entry keeps its value.
-		st.cacheOutputs[e.Name] = v
-		if e.Value.ContainsMarked() {
-			st.sensitive = append(st.sensitive, e.Name)
-			v = redactedValue()
-		}
-		er.Type, er.Name, er.Output = "output", e.Name, &v
-		st.rec.Outputs[e.Name] = v
-		st.outputs[e.Name] = e.Value
-	case pluginhost.Status:
-		er.Type, er.Status, er.Message = "status", Status(e.State.String()), e.Message
-		for _, d := range e.Diagnostics {
-			er.Diagnostics = append(er.Diagnostics, diagnosticString(d.Summary, d.Detail))
-		}
+	e.Step = st.rec.Address
+	var err error
+	switch e.Kind {
+	case "progress", "log":
+	case "metric":
+		err = st.recordMetricLocked(e)
+	case "artifact":
+		e, err = st.recordArtifactLocked(e)
+	case "output":
+		e, err = st.recordOutputLocked(e)
+	case "status":
 		last := e
 		st.last = &last
 	default:
-		return fmt.Errorf("step %s: unknown event %T", st.rec.Address, ev)
+		return e, fmt.Errorf("step %s: unknown event kind %q", st.rec.Address, e.Kind)
 	}
-	return st.appendLocked(er)
+	if err != nil {
+		return e, err
+	}
+	return e, st.appendLocked(e)
+}
+
+func (st *Step) recordMetricLocked(e Event) error {
+	if e.MetricStep == nil || e.Value == nil {
+		return fmt.Errorf("step %s: metric %q without step or value", st.rec.Address, e.Name)
+	}
+	line, err := json.Marshal(MetricPoint{Name: e.Name, Step: *e.MetricStep, Value: *e.Value, Time: e.Time})
+	if err != nil {
+		return err
+	}
+	if _, err := st.metrics.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("step %s: writing metrics: %w", st.rec.Address, err)
+	}
+	return nil
+}
+
+func (st *Step) recordArtifactLocked(e Event) (Event, error) {
+	storePath, err := st.run.store.PutArtifact(st.WorkDir(), e.Path, e.SHA256)
+	if err != nil {
+		err = fmt.Errorf("step %s: %w", st.rec.Address, err)
+		st.appendLocked(Event{Time: e.Time, Kind: "log", Step: e.Step, Plugin: e.Plugin, Level: "error", Message: err.Error()})
+		return e, err
+	}
+	e.StorePath = storePath
+	if st.rec.Artifacts == nil {
+		st.rec.Artifacts = map[string]ArtifactRecord{}
+	}
+	st.rec.Artifacts[e.Name] = ArtifactRecord{SHA256: e.SHA256, Size: e.Size, MediaType: e.MediaType, RelPath: e.Path, StorePath: storePath}
+	return e, nil
+}
+
+func (st *Step) recordOutputLocked(e Event) (Event, error) {
+	if e.OutputValue == cty.NilVal {
+		return e, fmt.Errorf("step %s: output %q has no value", st.rec.Address, e.Name)
+	}
+	v, err := NewValue(e.OutputValue)
+	if err != nil {
+		return e, fmt.Errorf("step %s: output %q: %w", st.rec.Address, e.Name, err)
+	}
+	if st.rec.Outputs == nil {
+		st.rec.Outputs = map[string]Value{}
+		st.cacheOutputs = map[string]Value{}
+	}
+	// A marked output (derived from a secret) is recorded redacted; only
+	// the cache entry keeps its value.
+	st.cacheOutputs[e.Name] = v
+	if e.OutputValue.ContainsMarked() {
+		st.sensitive = append(st.sensitive, e.Name)
+		v = redactedValue()
+	}
+	e.Output = &v
+	st.rec.Outputs[e.Name] = v
+	st.outputs[e.Name] = e.OutputValue
+	return e, nil
 }
 
 // Log records a message from the host about the step (level "debug",
@@ -427,25 +446,14 @@ func (st *Step) Log(level, message string) error {
 	if st.finished {
 		return fmt.Errorf("step %s already finished", st.rec.Address)
 	}
-	return st.appendLocked(EventRecord{Time: st.run.store.now(), Type: "log", Level: level, Message: message})
+	return st.appendLocked(Event{Time: st.run.store.now(), Kind: "log", Step: st.rec.Address, Level: level, Message: message})
 }
 
-func (st *Step) appendLocked(er EventRecord) error {
-	line, err := json.Marshal(er)
-	if err != nil {
-		return err
-	}
-	if _, err := st.events.Write(append(line, '\n')); err != nil {
+func (st *Step) appendLocked(e Event) error {
+	if err := WriteEvent(st.events, e); err != nil {
 		return fmt.Errorf("step %s: writing events: %w", st.rec.Address, err)
 	}
 	return nil
-}
-
-func diagnosticString(summary, detail string) string {
-	if detail == "" {
-		return summary
-	}
-	return summary + ": " + detail
 }
 
 // Outputs returns the output values recorded so far.
@@ -503,7 +511,7 @@ func (st *Step) Finish(res StepResult) (*StepRecord, error) {
 	if status == "" {
 		status = StatusFailed
 		if st.last != nil {
-			status = Status(st.last.State.String())
+			status = st.last.Status
 			if res.Message == "" {
 				res.Message = st.last.Message
 			}
@@ -521,7 +529,11 @@ func (st *Step) Finish(res StepResult) (*StepRecord, error) {
 	if status != StatusSucceeded {
 		rec.StderrTail = res.StderrTail
 	}
-	if err := st.appendLocked(EventRecord{Time: now, Type: "status", Status: status, Message: res.Message, Diagnostics: res.Diagnostics}); err != nil {
+	done := Event{Time: now, Kind: "done", Step: rec.Address, Plugin: rec.Plugin, Status: status, Message: res.Message, Diagnostics: res.Diagnostics, DurationMS: rec.DurationMS}
+	if status == StatusSkipped {
+		done.Kind = "skipped"
+	}
+	if err := st.appendLocked(done); err != nil {
 		return nil, err
 	}
 	return st.finishLocked(rec)
@@ -548,7 +560,7 @@ func (st *Step) FinishFromCache(e *CacheEntry) (*StepRecord, error) {
 	rec.Outputs, rec.Artifacts = redactedOutputs(e.Outputs, e.Sensitive), e.Artifacts
 	st.outputs = vals
 	msg := fmt.Sprintf("cache hit: restored from run %s", e.RunID)
-	if err := st.appendLocked(EventRecord{Time: now, Type: "status", Status: StatusSucceeded, Message: msg}); err != nil {
+	if err := st.appendLocked(Event{Time: now, Kind: "cached", Step: rec.Address, Plugin: rec.Plugin, Status: StatusSucceeded, Message: msg, DurationMS: rec.DurationMS}); err != nil {
 		return nil, err
 	}
 	return st.finishLocked(rec)

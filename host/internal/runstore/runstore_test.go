@@ -16,8 +16,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/zclconf/go-cty/cty"
-
-	"github.com/shammie-ml/shammie/sdk/pluginhost"
 )
 
 // testStore opens a store in a temp dir with a clock that advances one
@@ -46,7 +44,7 @@ func sha(b []byte) string {
 
 // writeWork writes a file into a step's work dir and returns the Artifact
 // event a plugin would send for it.
-func writeWork(t *testing.T, st *Step, name, rel string, data []byte) pluginhost.Artifact {
+func writeWork(t *testing.T, st *Step, name, rel string, data []byte) Event {
 	t.Helper()
 	p := filepath.Join(st.WorkDir(), rel)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -55,13 +53,13 @@ func writeWork(t *testing.T, st *Step, name, rel string, data []byte) pluginhost
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return pluginhost.Artifact{Time: time.Now(), Name: name, Path: rel, SHA256: sha(data), Size: int64(len(data)), MediaType: "text/plain"}
+	return ArtifactEvent(name, rel, sha(data), int64(len(data)), "text/plain")
 }
 
-func mustRecord(t *testing.T, st *Step, evs ...pluginhost.Event) {
+func mustRecord(t *testing.T, st *Step, evs ...Event) {
 	t.Helper()
 	for _, ev := range evs {
-		if err := st.Record(ev); err != nil {
+		if _, err := st.Record(ev); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -320,8 +318,8 @@ func TestCrashNeverClaimsSuccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustRecord(t, done, writeWork(t, done, "data", "data.txt", []byte("1 2 3")),
-		pluginhost.Output{Name: "n", Value: cty.NumberIntVal(3)},
-		pluginhost.Status{State: pluginhost.Succeeded})
+		OutputEvent("n", cty.NumberIntVal(3)),
+		StatusEvent(StatusSucceeded, ""))
 	if _, err := done.Finish(StepResult{}); err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +328,7 @@ func TestCrashNeverClaimsSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustRecord(t, mid, pluginhost.Metric{Name: "loss", Step: 1, Value: 0.5})
+	mustRecord(t, mid, MetricEvent("loss", 1, 0.5))
 	// Crash: neither mid.Finish nor run.Finish is called.
 
 	r, err := s.Load(run.ID())
@@ -452,15 +450,15 @@ func TestConcurrentSteps(t *testing.T) {
 				return
 			}
 			for k := range metrics {
-				if err := st.Record(pluginhost.Metric{Name: "loss", Step: int64(k), Value: float64(i*1000 + k)}); err != nil {
+				if _, err := st.Record(MetricEvent("loss", int64(k), float64(i*1000+k))); err != nil {
 					errs <- err
 					return
 				}
 			}
 			shared := writeWork(t, st, "shared", "shared.bin", []byte("same bytes in every step"))
 			own := writeWork(t, st, "own", "own.bin", []byte(addr))
-			for _, ev := range []pluginhost.Event{shared, own, pluginhost.Output{Name: "i", Value: cty.NumberIntVal(int64(i))}} {
-				if err := st.Record(ev); err != nil {
+			for _, ev := range []Event{shared, own, OutputEvent("i", cty.NumberIntVal(int64(i)))} {
+				if _, err := st.Record(ev); err != nil {
 					errs <- err
 					return
 				}

@@ -33,10 +33,10 @@ func (r *LoadedRun) MetricsFrom(address string, offset int64) ([]MetricPoint, in
 }
 
 // EventsFrom is MetricsFrom for the step's events.jsonl.
-func (r *LoadedRun) EventsFrom(address string, offset int64) ([]EventRecord, int64, error) {
-	var out []EventRecord
+func (r *LoadedRun) EventsFrom(address string, offset int64) ([]Event, int64, error) {
+	var out []Event
 	next, err := r.tailJSONL(address, "events.jsonl", offset, func(b []byte) error {
-		var e EventRecord
+		var e Event
 		if err := json.Unmarshal(b, &e); err != nil {
 			return err
 		}

@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
-
-	"github.com/shammie-ml/shammie/sdk/pluginhost"
 )
 
 // TestMetricsFrom: a live reader gets each point once, across calls, and
@@ -24,7 +22,7 @@ func TestMetricsFrom(t *testing.T) {
 	}
 	record := func(from, to int) {
 		for i := from; i <= to; i++ {
-			if err := st.Record(pluginhost.Metric{Name: "loss", Step: int64(i), Value: float64(i)}); err != nil {
+			if _, err := st.Record(MetricEvent("loss", int64(i), float64(i))); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -57,7 +55,7 @@ func TestMetricsFrom(t *testing.T) {
 		t.Fatalf("nothing new: %v %d %v", pts, off3, err)
 	}
 	evs, _, err := load().EventsFrom("step.a", 0)
-	if err != nil || len(evs) != 5 || evs[0].Type != "metric" {
+	if err != nil || len(evs) != 5 || evs[0].Kind != "metric" {
 		t.Fatalf("events: %d %v", len(evs), err)
 	}
 	if _, _, err := load().MetricsFrom("step.nope", 0); err == nil {

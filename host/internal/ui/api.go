@@ -188,9 +188,9 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	out := []runstore.EventRecord{}
+	out := []runstore.Event{}
 	for _, e := range evs {
-		if e.Type != "metric" {
+		if e.Kind != "metric" {
 			out = append(out, e)
 		}
 	}

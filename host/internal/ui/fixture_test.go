@@ -19,7 +19,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/shammie-ml/shammie/host/internal/runstore"
-	"github.com/shammie-ml/shammie/sdk/pluginhost"
 )
 
 // fixture builds a store through runstore's recording API, the way the
@@ -36,6 +35,12 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	return &fixture{t: t, store: s}
+}
+
+func (f *fixture) record(st *runstore.Step, e runstore.Event) {
+	f.t.Helper()
+	_, err := st.Record(e)
+	f.check(err)
 }
 
 func (f *fixture) check(err error) {
@@ -73,7 +78,7 @@ func (f *fixture) step(r *runstore.Run, addr string, deps []string, cfg map[stri
 	loss := func(i int) float64 { return 1/float64(i) + 0.05*math.Sin(float64(i)) }
 	if n <= 1000 {
 		for i := 1; i <= n; i++ {
-			f.check(st.Record(pluginhost.Metric{Name: "loss", Step: int64(i), Value: loss(i)}))
+			f.record(st, runstore.MetricEvent("loss", int64(i), loss(i)))
 		}
 	} else {
 		// Recording 100K points one event at a time takes seconds; append
@@ -90,14 +95,14 @@ func (f *fixture) step(r *runstore.Run, addr string, deps []string, cfg map[stri
 		f.check(err)
 		f.check(mf.Close())
 	}
-	f.check(st.Record(pluginhost.Log{Level: pluginhost.LogInfo, Message: "hello from " + addr}))
+	f.record(st, runstore.LogEvent("info", "hello from "+addr))
 	for name, file := range artifacts {
 		f.check(os.WriteFile(filepath.Join(st.WorkDir(), file.name), file.data, 0o644))
 		sum := sha256.Sum256(file.data)
-		f.check(st.Record(pluginhost.Artifact{Name: name, Path: file.name, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(file.data)), MediaType: file.media}))
+		f.record(st, runstore.ArtifactEvent(name, file.name, hex.EncodeToString(sum[:]), int64(len(file.data)), file.media))
 	}
 	for k, v := range outputs {
-		f.check(st.Record(pluginhost.Output{Name: k, Value: v}))
+		f.record(st, runstore.OutputEvent(k, v))
 	}
 	res := runstore.StepResult{Status: status}
 	if status == runstore.StatusFailed {

@@ -82,11 +82,11 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			evOff[st.Address] = next
-			var shown []runstore.EventRecord
+			var shown []runstore.Event
 			names := map[string]bool{}
 			points := 0
 			for _, e := range evs {
-				if e.Type == "metric" {
+				if e.Kind == "metric" {
 					names[e.Name] = true
 					points++
 					continue

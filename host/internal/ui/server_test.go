@@ -17,7 +17,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/shammie-ml/shammie/host/internal/runstore"
-	"github.com/shammie-ml/shammie/sdk/pluginhost"
 )
 
 const testAddr = "127.0.0.1:7878"
@@ -141,8 +140,8 @@ func TestAPI(t *testing.T) {
 	}
 
 	var logs struct {
-		Events     []runstore.EventRecord `json:"events"`
-		StderrTail string                 `json:"stderr_tail"`
+		Events     []runstore.Event `json:"events"`
+		StderrTail string           `json:"stderr_tail"`
 	}
 	getJSON(t, srv, "/api/runs/"+b+"/logs?step=step.gen", &logs)
 	if logs.StderrTail == "" || len(logs.Events) == 0 || logs.Events[0].Message != "hello from step.gen" {
@@ -318,7 +317,7 @@ func TestLive(t *testing.T) {
 	if e := next("snapshot"); !strings.Contains(e, `"status":"running"`) {
 		t.Errorf("first snapshot: %s", e)
 	}
-	if err := st.Record(pluginhost.Metric{Name: "loss", Step: 1, Value: 0.5}); err != nil {
+	if _, err := st.Record(runstore.MetricEvent("loss", 1, 0.5)); err != nil {
 		t.Fatal(err)
 	}
 	if e := next("metrics"); !strings.Contains(e, `"step":"step.a"`) || !strings.Contains(e, `"names":["loss"]`) {

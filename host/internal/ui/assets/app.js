@@ -300,13 +300,13 @@ async function stepDetail(runID, st, files) {
 
 function eventLine(e) {
   const t = fmtTime(e.time).slice(11);
-  switch (e.type) {
+  switch (e.kind) {
     case 'log': return `${t} ${e.level}: ${e.message}`;
     case 'progress': return `${t} progress ${e.stage} ${e.done}${e.total ? '/' + e.total : ''} ${e.unit || ''}`;
     case 'output': return `${t} output ${e.name} = ${valueText(e.output)}`;
     case 'artifact': return `${t} artifact ${e.name} (${e.path})`;
-    case 'status': return `${t} ${e.status}${e.message ? ': ' + e.message : ''}`;
-    default: return `${t} ${e.type}`;
+    case 'status': case 'done': case 'cached': case 'skipped': return `${t} ${e.kind === 'status' ? 'plugin reported ' : ''}${e.status || e.kind}${e.message ? ': ' + e.message : ''}`;
+    default: return `${t} ${e.kind}`;
   }
 }
 
