@@ -19,7 +19,9 @@ func TokenLogProbs(logits, targets *graph.Node) *graph.Node {
 	n := b * t
 	flat := graph.Reshape(logits, n, v)
 	mx := graph.StopGradient(graph.ReduceAndKeep(flat, graph.ReduceMax, -1))
-	lse := graph.Add(graph.Log(graph.ReduceSum(graph.Exp(graph.Sub(flat, mx)), -1)), graph.Reshape(mx, n))
+	// Broadcasts as block copies (see broadcast.go).
+	sum := graph.Reshape(SumLast(graph.Exp(graph.Sub(flat, ExpandLast(mx, v)))), n)
+	lse := graph.Add(graph.Log(sum), graph.Reshape(mx, n))
 	rows := graph.Iota(g, shapes.Make(dtypes.Int32, n, 1), 0)
 	cols := graph.Reshape(graph.ConvertDType(targets, dtypes.Int32), n, 1)
 	picked := graph.Gather(flat, graph.Concatenate([]*graph.Node{rows, cols}, 1))

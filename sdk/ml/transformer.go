@@ -377,8 +377,10 @@ func (m *Transformer) SwiGLU(ctx *context.Context, _ int, x *graph.Node) *graph.
 func RMSNorm(ctx *context.Context, x *graph.Node, eps float64) *graph.Node {
 	d := x.Shape().Dim(-1)
 	gain := Weight(ctx, "gain", shapes.Make(x.DType(), d), -1).ValueGraph(x.Graph())
-	ms := graph.ReduceAndKeep(graph.Square(x), graph.ReduceMean, -1)
-	return graph.Mul(graph.Div(x, graph.Sqrt(graph.AddScalar(ms, eps))), graph.ExpandLeftToRank(gain, x.Rank()))
+	// The same operations as ReduceMean and implicit broadcasting, with the
+	// broadcasts as block copies (see broadcast.go).
+	ms := graph.MulScalar(SumLast(graph.Square(x)), 1/float64(d))
+	return graph.Mul(graph.Div(x, ExpandLast(graph.Sqrt(graph.AddScalar(ms, eps)), d)), ExpandTo(gain, x.Shape().Dimensions...))
 }
 
 // causalBias is the constant [seq, seq] additive mask: 0 where key j ≤ query
@@ -597,7 +599,7 @@ func (m *Transformer) attention(ctx *context.Context, layer int, h, cos, sin, bi
 	}
 	// An additive bias and a plain softmax cost fewer passes over the scores
 	// than MaskedSoftmax's three Where()s.
-	probs := graph.Softmax(graph.Add(scores, bias), -1)
+	probs := SoftmaxLast(graph.Add(scores, ExpandTo(bias, scores.Shape().Dimensions...)))
 	if kc == nil {
 		ctxv = DotGeneral(probs, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})
 	} else {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -45,6 +46,7 @@ type flags struct {
 	torchScript, torchDevice string
 	python                   string
 	peakTFLOPs               float64
+	cpuProfile               string
 }
 
 func main() {
@@ -65,6 +67,7 @@ func main() {
 	flag.StringVar(&f.torchDevice, "torch-device", "cpu", `"cpu" or "cuda"`)
 	flag.StringVar(&f.python, "python", "python3", "Python with torch")
 	flag.Float64Var(&f.peakTFLOPs, "peak-tflops", 0, "device peak (f32) for model FLOPs utilisation; 0: not printed")
+	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of each model's timed steps (matmul-only runs excluded) to PATH.moe and PATH.dense")
 	flag.Parse()
 	if err := run(f); err != nil {
 		fmt.Fprintln(os.Stderr, "benchmoe:", err)
@@ -171,13 +174,20 @@ func measure(backend backends.Backend, f flags, mc *moe.Config) (measured, error
 	if _, err := mm(); err != nil {
 		return measured{}, err
 	}
+	prof, err := newStepProfile(f.cpuProfile, mc != nil)
+	if err != nil {
+		return measured{}, err
+	}
+	defer prof.close()
 	var steps, mms []float64
 	for s := f.warmup + 1; s <= f.warmup+f.steps; s++ {
+		prof.start()
 		t0 := time.Now()
 		if _, err := tr.Step(s, windows); err != nil {
 			return measured{}, err
 		}
 		steps = append(steps, time.Since(t0).Seconds()*1e3)
+		prof.stop()
 		d, err := mm()
 		if err != nil {
 			return measured{}, err
@@ -253,3 +263,51 @@ func median(v []float64) float64 {
 	sort.Float64s(s)
 	return s[len(s)/2]
 }
+
+// stepProfile collects a CPU profile of the training steps only: pprof
+// cannot pause, so each step gets its own file (PATH.moe.001, …; `go tool
+// pprof -top bin PATH.moe.*` merges them) and the matmul-only runs stay out.
+type stepProfile struct {
+	path string
+	n    int
+	file *os.File
+}
+
+func newStepProfile(path string, isMoE bool) (*stepProfile, error) {
+	if path == "" {
+		return &stepProfile{}, nil
+	}
+	if isMoE {
+		return &stepProfile{path: path + ".moe"}, nil
+	}
+	return &stepProfile{path: path + ".dense"}, nil
+}
+
+func (p *stepProfile) start() {
+	if p.path == "" {
+		return
+	}
+	p.n++
+	f, err := os.Create(fmt.Sprintf("%s.%03d", p.path, p.n))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchmoe: cpu profile:", err)
+		return
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "benchmoe: cpu profile:", err)
+		f.Close()
+		return
+	}
+	p.file = f
+}
+
+func (p *stepProfile) stop() {
+	if p.file == nil {
+		return
+	}
+	pprof.StopCPUProfile()
+	p.file.Close()
+	p.file = nil
+}
+
+func (p *stepProfile) close() { p.stop() }

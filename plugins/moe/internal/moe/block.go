@@ -113,7 +113,7 @@ func Route(c Config, x, router *Node) *Routing {
 	g := x.Graph()
 	T, E := x.Shape().Dimensions[0], c.Experts
 	logits := ml.MatMul(x, router)
-	probs := Softmax(logits, -1)
+	probs := ml.SoftmaxLast(logits)
 	remaining := StopGradient(probs)
 	idxs := make([]*Node, c.TopK)
 	ws := make([]*Node, c.TopK)

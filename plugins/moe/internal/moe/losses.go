@@ -3,6 +3,7 @@ package moe
 import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" // dot import: staticcheck.conf allows it for GoMLX graph code only
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 // Loss weights and conventions, OLMoE's defaults.
@@ -45,7 +46,8 @@ func LoadBalancingLoss(c Config, routings []*Routing, w float64) *Node {
 // LogSumExp over the last axis, stabilised by the (gradient-free) max.
 func LogSumExp(x *Node) *Node {
 	m := StopGradient(ReduceAndKeep(x, ReduceMax, -1))
-	return Add(Squeeze(m, -1), Log(ReduceSum(Exp(Sub(x, m)), -1)))
+	// Broadcasts as block copies (sdk/ml's broadcast.go).
+	return Add(Squeeze(m, -1), Log(Squeeze(ml.SumLast(Exp(Sub(x, ml.ExpandLast(m, x.Shape().Dim(-1))))), -1)))
 }
 
 // RouterZLoss is w_z · mean over layers and tokens of logsumexp(logits)²,

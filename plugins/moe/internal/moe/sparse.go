@@ -4,6 +4,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" // dot import: staticcheck.conf allows it for GoMLX graph code only
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 // The sparse path is a dropless block-sparse grouped matmul (the MegaBlocks
@@ -103,5 +104,5 @@ func sparseExperts(c Config, x *Node, r *Routing, wGate, wUp, wDown *Node) *Node
 	be := InsertAxes(blockExpert, -1)
 	yRows := swiglu(xRows, Gather(wGate, be), Gather(wUp, be), Gather(wDown, be)) // [NB, B, D]
 	ySlots := Reshape(Gather(Reshape(yRows, R, D), InsertAxes(pos, -1)), T, K, D)
-	return ReduceSum(Mul(ySlots, InsertAxes(r.TopW, -1)), 1)
+	return ReduceSum(Mul(ySlots, ml.ExpandLast(InsertAxes(r.TopW, -1), D)), 1)
 }
