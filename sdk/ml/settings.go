@@ -29,7 +29,7 @@ type Settings struct {
 	WeightDecay float64 `cty:"weight_decay" default:"0.1" doc:"AdamW decoupled weight decay (weights of rank ≥ 2)"`
 	Clip        float64 `cty:"clip" default:"1" doc:"global gradient-norm clip (0: none)"`
 	AccumSteps  int     `cty:"accum_steps" default:"1" doc:"micro-batches per optimizer step (gradient accumulation)"`
-	Precision   string  `cty:"precision" default:"float32" doc:"dtype of the matrix products: float32, or bfloat16 (mixed precision: float32 master weights, norms, softmax and loss; for GPUs)"`
+	Precision   string  `cty:"precision" default:"\"float32\"" doc:"dtype of the matrix products: float32, or bfloat16 (mixed precision: float32 master weights, norms, softmax and loss; for GPUs)"`
 }
 
 // ModelConfig is the transformer these settings describe (MaxSeqLen = Seq;
