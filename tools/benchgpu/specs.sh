@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# tools/benchgpu/specs.sh BACKEND SPEC...: runs each spec through the host
+# twice — on the CPU ("go") and on BACKEND (xla:cuda) — and compares the
+# outputs with tools/runcompare (strings, orders and integral values such as
+# planted thresholds exactly, other numbers within BENCH_GPU_RTOL=0.05 /
+# BENCH_GPU_ATOL=0.02; timings ignored). Called by bench.sh; one line per
+# spec: `specs: SPEC outputs=N equal=E near=N differ=D missing=M`.
+#
+# The host and plugins come from `make build XLA=1` when Go is here (bin/),
+# else from a bin/ built elsewhere (make gpu-bundle). A spec that reads
+# ../shared/data needs it beside the checkout.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BACKEND=${1:?usage: specs.sh BACKEND SPEC...}; shift
+OUTDIR=${BENCH_GPU_OUT:-out/benchgpu}
+BIN=${BENCH_GPU_BIN:-bin/gpu}
+mkdir -p "$OUTDIR"
+if command -v go >/dev/null; then
+  echo "== specs: make build${BACKEND/#xla:*/ XLA=1} (host and plugins)"
+  if [[ $BACKEND == xla:* ]]; then make --no-print-directory build XLA=1 >"$OUTDIR/build.log" 2>&1; else make --no-print-directory build >"$OUTDIR/build.log" 2>&1; fi \
+    || { tail -20 "$OUTDIR/build.log"; echo "specs: build failed" >&2; exit 1; }
+fi
+[[ -x bin/shammie && -x $BIN/runcompare ]] || { echo "specs: no bin/shammie or $BIN/runcompare (make build XLA=1; bench.sh builds runcompare)" >&2; exit 1; }
+status=0
+for spec in "$@"; do
+  name=$(basename "$spec" .hcl)
+  echo "== specs: $spec on go and on $BACKEND"
+  bin/shammie init "$spec" >"$OUTDIR/$name-init.log" 2>&1 || { tail -5 "$OUTDIR/$name-init.log"; status=1; continue; }
+  for b in go "$BACKEND"; do
+    tag=${b//[:\/]/-}
+    rm -rf "$OUTDIR/store-$name-$tag"
+    start=$SECONDS
+    bin/shammie run --json --no-cache --store "$OUTDIR/store-$name-$tag" --backend "$b" "$spec" >"$OUTDIR/$name-$tag.jsonl" 2>"$OUTDIR/$name-$tag.err"
+    rc=$?
+    echo "  $b: exit $rc in $((SECONDS - start))s ($OUTDIR/$name-$tag.jsonl)"
+    ((rc == 0)) || { tail -5 "$OUTDIR/$name-$tag.err"; status=1; }
+  done
+  "$BIN/runcompare" -rtol "${BENCH_GPU_RTOL:-0.05}" -atol "${BENCH_GPU_ATOL:-0.02}" -ignore '*time*' -ignore '*_ms' -ignore '*seconds*' \
+    "$OUTDIR/$name-go.jsonl" "$OUTDIR/$name-${BACKEND//[:\/]/-}.jsonl" >"$OUTDIR/$name-compare.txt" 2>&1
+  rc=$?
+  grep -E '^(DIFFER|MISSING)' "$OUTDIR/$name-compare.txt" | head -20 | sed 's/^/  /'
+  echo "specs: $spec $(tail -1 "$OUTDIR/$name-compare.txt" | sed 's/^runcompare: //')"
+  ((rc == 0)) || status=1
+done
+exit $status
