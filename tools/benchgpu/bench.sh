@@ -132,6 +132,10 @@ best_torch() {
   done
   echo "  torch best: $TORCH_BEST_MODE tok_s=$TORCH_BEST"
 }
+# A part that fails prints its log's tail and counts 0; the others still run
+# and the last line is still printed (the exit status says something failed).
+FAILED=()
+fail() { echo "  $1: FAILED, no result ($2):"; tail -15 "$2" | sed 's/^/    /'; FAILED+=("$1"); }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.3f", a/b; else printf "0" }'; }
 
 # --- dense -------------------------------------------------------------------
@@ -141,8 +145,8 @@ timeout "$T_SHAMMIE" "$BIN/benchtrain$SUFFIX" -backend "$BACKEND" -precision bfl
   -steps "$STEPS" -warmup "$WARM" -peak-tflops "$PEAK" "${DENSE[@]}" >"$OUTDIR/dense-shammie.log" 2>&1
 gmem=$(mem_stop)
 line=$(grep '^shammie:' "$OUTDIR/dense-shammie.log" | tail -1)
-[[ -n $line ]] || { tail -20 "$OUTDIR/dense-shammie.log"; die "dense: Shammie printed no result ($OUTDIR/dense-shammie.log)"; }
-D_TOK=$(field tok_s "$line"); D_MFU=$(field mfu "$line")
+[[ -n $line ]] || fail dense "$OUTDIR/dense-shammie.log"
+D_TOK=$(field tok_s "$line"); D_MFU=$(field mfu "$line"); D_TOK=${D_TOK:-0} D_MFU=${D_MFU:-0}
 echo "  shammie: step_ms=$(field step_ms "$line") tok_s=$D_TOK model_gflop_per_token=$(field model_gflop_per_token "$line") mfu=$D_MFU gpu_peak_mem_mb=$gmem host_peak_rss_mb=$(field host_peak_rss_mb "$line")"
 best_torch dense tools/benchtrain/torch_ref.py "${DT[@]}"
 D_RATIO=$(ratio "$D_TOK" "$TORCH_BEST")
@@ -154,8 +158,8 @@ timeout "$T_SHAMMIE" "$BIN/benchmoe$SUFFIX" -backend "$BACKEND" -precision bfloa
   -steps "$STEPS" -warmup "$WARM" -peak-tflops "$PEAK" "${MOE[@]}" >"$OUTDIR/moe-shammie.log" 2>&1
 gmem=$(mem_stop)
 line=$(grep '^shammie: model=moe' "$OUTDIR/moe-shammie.log" | tail -1)
-[[ -n $line ]] || { tail -20 "$OUTDIR/moe-shammie.log"; die "moe: Shammie printed no result ($OUTDIR/moe-shammie.log)"; }
-M_TOK=$(field tok_s "$line"); M_MFU=$(field mfu "$line")
+[[ -n $line ]] || fail moe "$OUTDIR/moe-shammie.log"
+M_TOK=$(field tok_s "$line"); M_MFU=$(field mfu "$line"); M_TOK=${M_TOK:-0} M_MFU=${M_MFU:-0}
 echo "  shammie: step_ms=$(field step_ms "$line") tok_s=$M_TOK model_gflop_per_token=$(field model_gflop_per_token "$line") mfu=$M_MFU gpu_peak_mem_mb=$gmem host_peak_rss_mb=$(field host_peak_rss_mb "$line")"
 TORCH_MODES=${BENCH_GPU_MOE_TORCH_MODES:-none default} best_torch moe tools/benchmoe/bench_moe.py --model moe "${MT[@]}"
 M_RATIO=$(ratio "$M_TOK" "$TORCH_BEST")
@@ -168,13 +172,16 @@ timeout "$T_SHAMMIE" "$BIN/benchdecode$SUFFIX" -backend "$BACKEND" -torch-device
 gmem=$(mem_stop)
 grep -E '^(shammie|torch):' "$OUTDIR/decode.log" | sed 's/^/  /'
 line=$(grep '^bench-decode:' "$OUTDIR/decode.log" | tail -1)
-[[ -n $line ]] || { tail -20 "$OUTDIR/decode.log"; die "decode: no bench-decode line ($OUTDIR/decode.log)"; }
-DEC_RATIO=$(field ratio "$line")
+[[ -n $line ]] || fail decode "$OUTDIR/decode.log"
+DEC_RATIO=$(field ratio "$line"); DEC_RATIO=${DEC_RATIO:-0}
 echo "  gpu_peak_mem_mb=$gmem"
 
 # --- specs through the host: CPU vs this backend ------------------------------
 if [[ -n $SPECS ]]; then
-  tools/benchgpu/specs.sh "$BACKEND" $SPECS || echo "  specs: comparison FAILED (see above)"
+  # shellcheck disable=SC2086 # a list of specs
+  tools/benchgpu/specs.sh "$BACKEND" $SPECS || { echo "  specs: comparison FAILED (see above)"; FAILED+=(specs); }
 fi
 
+((${#FAILED[@]} == 0)) || echo "bench-gpu: failed parts: ${FAILED[*]} (logs in $OUTDIR)"
 echo "bench-gpu: dense_ratio=$D_RATIO dense_mfu=$D_MFU moe_ratio=$M_RATIO moe_mfu=$M_MFU decode_ratio=$DEC_RATIO gpu=${GPU// /_}"
+((${#FAILED[@]} == 0))
