@@ -95,6 +95,10 @@ if command -v go >/dev/null; then
     && go build -o "$BIN/runcompare" ./runcompare) || die "go build failed"
   (cd plugins/moe && go build "${TAGS[@]}" -o "$BIN/benchmoe$SUFFIX" ./cmd/benchmoe) || die "go build failed"
 else
+  # `make gpu-bundle` packs them (xz) so that they fit a device call.
+  for t in "$BIN"/bench.tar.xz "$BIN"/specbin.tar.xz; do
+    [[ -f $t ]] && { say "unpacking $t"; xz -dc "$t" | tar -C "$BIN" -xf - || die "cannot unpack $t"; }
+  done
   for b in benchtrain$SUFFIX benchmoe$SUFFIX benchdecode$SUFFIX; do
     [[ -x $BIN/$b ]] || die "no Go here and no $BIN/$b: build them elsewhere with \`make gpu-bundle\` and bring $BIN"
   done

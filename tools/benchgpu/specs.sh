@@ -20,17 +20,25 @@ if command -v go >/dev/null; then
   if [[ $BACKEND == xla:* ]]; then make --no-print-directory build XLA=1 >"$OUTDIR/build.log" 2>&1; else make --no-print-directory build >"$OUTDIR/build.log" 2>&1; fi \
     || { tail -20 "$OUTDIR/build.log"; echo "specs: build failed" >&2; exit 1; }
 fi
-[[ -x bin/shammie && -x $BIN/runcompare ]] || { echo "specs: no bin/shammie or $BIN/runcompare (make build XLA=1; bench.sh builds runcompare)" >&2; exit 1; }
+# Without Go: the host and plugins of `make gpu-bundle` ($BIN/specbin); the
+# host refuses plugins in a folder others can write, so tighten what travelled.
+HOST=bin/shammie
+if ! command -v go >/dev/null && [[ -x $BIN/specbin/shammie ]]; then
+  chmod 755 "$BIN/specbin" && chmod 555 "$BIN"/specbin/*
+  HOST=$BIN/specbin/shammie
+  export SHAMMIE_PLUGIN_PATH=$BIN/specbin
+fi
+[[ -x $HOST && -x $BIN/runcompare ]] || { echo "specs: no $HOST or $BIN/runcompare (make build XLA=1, or make gpu-bundle; bench.sh builds runcompare)" >&2; exit 1; }
 status=0
 for spec in "$@"; do
   name=$(basename "$spec" .hcl)
   echo "== specs: $spec on go and on $BACKEND"
-  bin/shammie init "$spec" >"$OUTDIR/$name-init.log" 2>&1 || { tail -5 "$OUTDIR/$name-init.log"; status=1; continue; }
+  "$HOST" init "$spec" >"$OUTDIR/$name-init.log" 2>&1 || { tail -5 "$OUTDIR/$name-init.log"; status=1; continue; }
   for b in go "$BACKEND"; do
     tag=${b//[:\/]/-}
     rm -rf "$OUTDIR/store-$name-$tag"
     start=$SECONDS
-    bin/shammie run --json --no-cache --store "$OUTDIR/store-$name-$tag" --backend "$b" "$spec" >"$OUTDIR/$name-$tag.jsonl" 2>"$OUTDIR/$name-$tag.err"
+    "$HOST" run --json --no-cache --store "$OUTDIR/store-$name-$tag" --backend "$b" "$spec" >"$OUTDIR/$name-$tag.jsonl" 2>"$OUTDIR/$name-$tag.err"
     rc=$?
     echo "  $b: exit $rc in $((SECONDS - start))s ($OUTDIR/$name-$tag.jsonl)"
     ((rc == 0)) || { tail -5 "$OUTDIR/$name-$tag.err"; status=1; }

@@ -13,6 +13,7 @@
 //     path as found and with links resolved (a venv's python3 links to the
 //     system one, but its packages are in the venv).
 //  3. $VIRTUAL_ENV and $CONDA_PREFIX likewise, ~/.local/lib/python3*/site-packages,
+//     pyenv's versions ($PYENV_ROOT or ~/.pyenv),
 //     and the usual system and image locations (/usr/local/lib/python3*/{dist,site}-packages,
 //     /usr/lib/python3/dist-packages, /opt/*/.venv, /opt/conda).
 //
@@ -217,6 +218,12 @@ func (e env) sitePackages() []string {
 	}
 	if h := e.getenv("HOME"); h != "" {
 		add(filepath.Join(h, ".local", "lib", "python3*", "site-packages"))
+	}
+	// pyenv: python3 in PATH is a shim script; its interpreters live here.
+	for _, root := range []string{e.getenv("PYENV_ROOT"), filepath.Join(e.getenv("HOME"), ".pyenv")} {
+		if root != "" && root != ".pyenv" {
+			add(filepath.Join(root, "versions", "*", "lib", "python3*", "site-packages"))
+		}
 	}
 	add(e.systemGlobs...)
 	return out

@@ -114,12 +114,20 @@ func TestFindOtherPlaces(t *testing.T) {
 	root := t.TempDir()
 	venv, site := fakeTree(t, root)
 	plugin := filepath.Join(site, "jax_plugins", "xla_cuda13", "xla_cuda_plugin.so")
+	// A pyenv root whose version is the venv (same layout: versions/X/lib/python3*/site-packages).
+	if err := os.MkdirAll(filepath.Join(root, "opt", "torch", "pyenv", "versions"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(venv, filepath.Join(root, "opt", "torch", "pyenv", "versions", "3.12.3")); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		vars map[string]string
 	}{
 		{"VIRTUAL_ENV", map[string]string{"VIRTUAL_ENV": venv}},
 		{"CONDA_PREFIX", map[string]string{"CONDA_PREFIX": venv}},
+		{"pyenv", map[string]string{"PYENV_ROOT": filepath.Join(root, "opt", "torch", "pyenv")}},
 		{"PJRT_PLUGIN_LIBRARY_PATH directory", map[string]string{PathEnv: "/nowhere:" + filepath.Dir(plugin)}},
 		{"PJRT_PLUGIN_LIBRARY_PATH file", map[string]string{PathEnv: plugin}},
 	} {
@@ -128,7 +136,7 @@ func TestFindOtherPlaces(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.Plugin != plugin || len(s.LibDirs) != 2 {
+			if real, _ := filepath.EvalSymlinks(s.Plugin); real != plugin || len(s.LibDirs) != 2 {
 				t.Errorf("found %+v", s)
 			}
 		})
