@@ -7,7 +7,8 @@
 # spec: `specs: SPEC outputs=N equal=E near=N differ=D missing=M`.
 #
 # The host and plugins come from `make build XLA=1` when Go is here (bin/),
-# else from a bin/ built elsewhere (make gpu-bundle). A spec that reads
+# else from a bin/ built elsewhere (make gpu-bundle); BENCH_GPU_NO_BUILD=1
+# uses bin/ as it is. A spec that reads
 # ../shared/data needs it beside the checkout.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,7 +16,7 @@ BACKEND=${1:?usage: specs.sh BACKEND SPEC...}; shift
 OUTDIR=${BENCH_GPU_OUT:-out/benchgpu}
 BIN=${BENCH_GPU_BIN:-bin/gpu}
 mkdir -p "$OUTDIR"
-if command -v go >/dev/null; then
+if command -v go >/dev/null && [[ -z ${BENCH_GPU_NO_BUILD:-} ]]; then
   echo "== specs: make build${BACKEND/#xla:*/ XLA=1} (host and plugins)"
   if [[ $BACKEND == xla:* ]]; then make --no-print-directory build XLA=1 >"$OUTDIR/build.log" 2>&1; else make --no-print-directory build >"$OUTDIR/build.log" 2>&1; fi \
     || { tail -20 "$OUTDIR/build.log"; echo "specs: build failed" >&2; exit 1; }
