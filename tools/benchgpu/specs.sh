@@ -35,17 +35,18 @@ for spec in "$@"; do
   name=$(basename "$spec" .hcl)
   echo "== specs: $spec on go and on $BACKEND"
   "$HOST" init "$spec" >"$OUTDIR/$name-init.log" 2>&1 || { tail -5 "$OUTDIR/$name-init.log"; status=1; continue; }
-  for b in go "$BACKEND"; do
-    tag=${b//[:\/]/-}
+  for run in cpu dev; do
+    b=go; [[ $run == dev ]] && b=$BACKEND
+    tag=$run
     rm -rf "$OUTDIR/store-$name-$tag"
     start=$SECONDS
     "$HOST" run --json --no-cache --store "$OUTDIR/store-$name-$tag" --backend "$b" "$spec" >"$OUTDIR/$name-$tag.jsonl" 2>"$OUTDIR/$name-$tag.err"
     rc=$?
-    echo "  $b: exit $rc in $((SECONDS - start))s ($OUTDIR/$name-$tag.jsonl)"
+    echo "  $run ($b): exit $rc in $((SECONDS - start))s ($OUTDIR/$name-$tag.jsonl)"
     ((rc == 0)) || { tail -5 "$OUTDIR/$name-$tag.err"; status=1; }
   done
   "$BIN/runcompare" -rtol "${BENCH_GPU_RTOL:-0.05}" -atol "${BENCH_GPU_ATOL:-0.02}" -ignore '*time*' -ignore '*_ms' -ignore '*seconds*' \
-    "$OUTDIR/$name-go.jsonl" "$OUTDIR/$name-${BACKEND//[:\/]/-}.jsonl" >"$OUTDIR/$name-compare.txt" 2>&1
+    "$OUTDIR/$name-cpu.jsonl" "$OUTDIR/$name-dev.jsonl" >"$OUTDIR/$name-compare.txt" 2>&1
   rc=$?
   grep -E '^(DIFFER|MISSING)' "$OUTDIR/$name-compare.txt" | head -20 | sed 's/^/  /'
   echo "specs: $spec $(tail -1 "$OUTDIR/$name-compare.txt" | sed 's/^runcompare: //')"
