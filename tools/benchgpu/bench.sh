@@ -89,18 +89,20 @@ say "machine: $GPU; bf16 dense peak for MFU: ${PEAK} TFLOP/s; $(nproc) CPUs; $("
 BIN=${BENCH_GPU_BIN:-bin/gpu}
 mkdir -p "$BIN" && BIN=$(cd "$BIN" && pwd)
 export BENCH_GPU_BIN=$BIN
-if command -v go >/dev/null; then
+if [[ -z $SUFFIX || ! -f $BIN/bench.tar.xz ]] && command -v go >/dev/null; then
   say "building the benchmarks ${TAGS[*]:-(pure Go)} into $BIN"
   (cd tools && go build "${TAGS[@]}" -o "$BIN/benchtrain$SUFFIX" ./benchtrain && go build "${TAGS[@]}" -o "$BIN/benchdecode$SUFFIX" ./benchdecode \
     && go build -o "$BIN/runcompare" ./runcompare) || die "go build failed"
   (cd plugins/moe && go build "${TAGS[@]}" -o "$BIN/benchmoe$SUFFIX" ./cmd/benchmoe) || die "go build failed"
 else
-  # `make gpu-bundle` packs them (xz) so that they fit a device call.
+  # `make gpu-bundle` packs them (xz) so that they fit a device call; a
+  # bundle, when there, wins over building (a GPU machine may have Go but
+  # not the modules).
   for t in "$BIN"/bench.tar.xz "$BIN"/specbin.tar.xz; do
     [[ -f $t ]] && { say "unpacking $t"; xz -dc "$t" | tar -C "$BIN" -xf - || die "cannot unpack $t"; }
   done
   for b in benchtrain$SUFFIX benchmoe$SUFFIX benchdecode$SUFFIX; do
-    [[ -x $BIN/$b ]] || die "no Go here and no $BIN/$b: build them elsewhere with \`make gpu-bundle\` and bring $BIN"
+    [[ -x $BIN/$b ]] || die "no Go here and no $BIN/$b: build them elsewhere with \`make gpu-bundle\` and bring $BIN/bench.tar.xz"
   done
 fi
 

@@ -16,7 +16,7 @@ BACKEND=${1:?usage: specs.sh BACKEND SPEC...}; shift
 OUTDIR=${BENCH_GPU_OUT:-out/benchgpu}
 BIN=${BENCH_GPU_BIN:-bin/gpu}
 mkdir -p "$OUTDIR"
-if command -v go >/dev/null && [[ -z ${BENCH_GPU_NO_BUILD:-} ]]; then
+if [[ ! -x $BIN/specbin/shammie ]] && command -v go >/dev/null && [[ -z ${BENCH_GPU_NO_BUILD:-} ]]; then
   echo "== specs: make build${BACKEND/#xla:*/ XLA=1} (host and plugins)"
   if [[ $BACKEND == xla:* ]]; then make --no-print-directory build XLA=1 >"$OUTDIR/build.log" 2>&1; else make --no-print-directory build >"$OUTDIR/build.log" 2>&1; fi \
     || { tail -20 "$OUTDIR/build.log"; echo "specs: build failed" >&2; exit 1; }
@@ -24,7 +24,7 @@ fi
 # Without Go: the host and plugins of `make gpu-bundle` ($BIN/specbin); the
 # host refuses plugins in a folder others can write, so tighten what travelled.
 HOST=bin/shammie
-if ! command -v go >/dev/null && [[ -x $BIN/specbin/shammie ]]; then
+if [[ -x $BIN/specbin/shammie ]]; then
   chmod 755 "$BIN/specbin" && chmod 555 "$BIN"/specbin/*
   HOST=$BIN/specbin/shammie
   export SHAMMIE_PLUGIN_PATH=$BIN/specbin
