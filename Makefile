@@ -16,6 +16,9 @@ EXAMPLES := $(notdir $(patsubst %/main.go,%,$(wildcard examples/*/main.go)))
 # A module's version is its VERSION file; make build stamps it into the binary.
 version = $(shell cat $(1)/VERSION 2>/dev/null || echo 0.0.0-dev)
 HOST_LDFLAGS := -X github.com/shammie-ml/shammie/host/internal/command.Version=$(call version,host)
+# `make build XLA=1` builds the host and plugins with -tags xla (cgo): the
+# plugins then open the xla:cuda backend (mk/gpu.mk, README "Running on a GPU").
+GOTAGS := $(if $(filter 1 yes true,$(XLA)),-tags xla)
 
 .PHONY: all build run test test-short proto tags clean help
 all: build
@@ -23,15 +26,15 @@ all: build
 help: ## List targets.
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-build: ## Build the host and every plugin into ./bin (plugins as shammie-plugin-<name>_v<version>).
+build: ## Build the host and every plugin into ./bin (plugins as shammie-plugin-<name>_v<version>); XLA=1 adds -tags xla.
 	@mkdir -p $(BIN)
-	$(GO) build -ldflags "$(HOST_LDFLAGS)" -o $(BIN)/shammie ./host/cmd/shammie
+	$(GO) build $(GOTAGS) -ldflags "$(HOST_LDFLAGS)" -o $(BIN)/shammie ./host/cmd/shammie
 	@for d in $(addprefix plugins/,$(PLUGINS)) $(addprefix examples/,$(EXAMPLES)); do \
 	  p=$${d#*/}; \
-	  if [ ! -f $$d/VERSION ]; then echo "build shammie-plugin-$$p (no VERSION file)"; $(GO) build -o $(BIN)/shammie-plugin-$$p ./$$d; continue; fi; \
-	  v=$$(cat $$d/VERSION); echo "build shammie-plugin-$${p}_v$$v"; \
+	  if [ ! -f $$d/VERSION ]; then echo "build shammie-plugin-$$p (no VERSION file)"; $(GO) build $(GOTAGS) -o $(BIN)/shammie-plugin-$$p ./$$d; continue; fi; \
+	  v=$$(cat $$d/VERSION); echo "build shammie-plugin-$${p}_v$$v$(if $(GOTAGS), (xla))"; \
 	  rm -f $(BIN)/shammie-plugin-$$p; \
-	  $(GO) build -ldflags "-X main.version=$$v" -o $(BIN)/shammie-plugin-$${p}_v$$v ./$$d; \
+	  $(GO) build $(GOTAGS) -ldflags "-X main.version=$$v" -o $(BIN)/shammie-plugin-$${p}_v$$v ./$$d; \
 	done
 	@$(MAKE) --no-print-directory python-plugin
 

@@ -126,6 +126,7 @@ func (cfg config) options(seed int64) experiment.Options {
 		Loss:  moe.LossConfig{LoadBalance: cfg.LBWeight, ZLoss: cfg.ZWeight, ZLossDivideByK: cfg.ZDivideByK},
 		Train: cfg.Settings.TrainConfig(),
 		Seed:  seed, Snapshots: cfg.Snapshots, EvalWindows: cfg.EvalWindows,
+		Precision: cfg.Precision,
 	}
 }
 

@@ -33,7 +33,8 @@ const BackendGo = "go"
 // split across all cores, which is where nearly all the time goes.
 const simplegoConfig = "ops_sequential"
 
-// PJRTPathEnvName is the only place the XLA backend looks for PJRT plugins.
+// PJRTPathEnvName names PJRT plugins; unset, the XLA backend searches the
+// Python environments for JAX's (package pjrt says where). Nothing is downloaded.
 const PJRTPathEnvName = "PJRT_PLUGIN_LIBRARY_PATH"
 
 // xlaOpener is set by backend_xla.go when the binary is built with the "xla"

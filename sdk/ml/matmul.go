@@ -29,6 +29,11 @@ import (
 // so the output identity (created last) always sees dy before the operand
 // identities ask for it. Second derivatives are not supported.
 func DotGeneral(lhs *graph.Node, lhsContracting, lhsBatch []int, rhs *graph.Node, rhsContracting, rhsBatch []int) *graph.Node {
+	if dt, ok := mixedOperands(lhs, rhs); ok { // mixed precision (precision.go)
+		out := lhs.DType()
+		y := DotGeneral(graph.ConvertDType(lhs, dt), lhsContracting, lhsBatch, graph.ConvertDType(rhs, dt), rhsContracting, rhsBatch)
+		return graph.ConvertDType(y, out)
+	}
 	lc, lb := normAxes(lhs.Rank(), lhsContracting), normAxes(lhs.Rank(), lhsBatch)
 	rc, rb := normAxes(rhs.Rank(), rhsContracting), normAxes(rhs.Rank(), rhsBatch)
 	if len(lc) != len(rc) || len(lb) != len(rb) {

@@ -29,12 +29,14 @@ type Settings struct {
 	WeightDecay float64 `cty:"weight_decay" default:"0.1" doc:"AdamW decoupled weight decay (weights of rank ≥ 2)"`
 	Clip        float64 `cty:"clip" default:"1" doc:"global gradient-norm clip (0: none)"`
 	AccumSteps  int     `cty:"accum_steps" default:"1" doc:"micro-batches per optimizer step (gradient accumulation)"`
+	Precision   string  `cty:"precision" default:"\"float32\"" doc:"dtype of the matrix products: float32, or bfloat16 (mixed precision: float32 master weights, norms, softmax and loss; for GPUs)"`
 }
 
 // ModelConfig is the transformer these settings describe (MaxSeqLen = Seq;
 // a plugin that decodes past the window raises it).
 func (s Settings) ModelConfig(vocab int) Config {
-	return Config{VocabSize: vocab, DModel: s.DModel, NumHeads: s.Heads, NumLayers: s.Layers, MaxSeqLen: s.Seq}
+	return Config{VocabSize: vocab, DModel: s.DModel, NumHeads: s.Heads, NumLayers: s.Layers, MaxSeqLen: s.Seq,
+		ComputeDType: s.Precision}
 }
 
 // TrainConfig is the trainer configuration these settings describe; the
@@ -67,6 +69,8 @@ func (s Settings) Check(v *sdk.Validator) {
 	v.Range("min_lr_ratio", s.MinLRRatio, 0, 1)
 	v.Min("weight_decay", s.WeightDecay, 0)
 	v.Min("clip", s.Clip, 0)
+	v.Check(s.Precision == "" || s.Precision == ComputeFloat32 || s.Precision == ComputeBFloat16, "precision",
+		"The precision must be float32 or bfloat16", fmt.Sprintf("Got %q.", s.Precision))
 }
 
 // Validate is Check on a validator of its own, for a plugin whose

@@ -33,6 +33,10 @@ type Config struct {
 	// DType of weights and activations: "float32" (default) or "float64"
 	// (gradient checks).
 	DType string `json:"dtype"`
+	// ComputeDType is the dtype the matrix products run in: "" or "float32"
+	// (the model's dtype), or "bfloat16" — mixed precision with DType's
+	// weights as masters, see precision.go.
+	ComputeDType string `json:"compute_dtype,omitempty"`
 	// FFN selects the feed-forward sublayer: zero is SwiGLU of width DFF;
 	// other kinds (MoE) come from RegisterFFN.
 	FFN FFNSpec `json:"ffn,omitzero"`
@@ -87,7 +91,8 @@ func (c Config) Validate() error {
 	case c.DType != "float32" && c.DType != "float64":
 		return fmt.Errorf("model config: dtype must be \"float32\" or \"float64\", got %q", c.DType)
 	}
-	return nil
+	_, _, err := computeDTypeOf(c.ComputeDType)
+	return err
 }
 
 // HeadDim is DModel/NumHeads.
@@ -264,6 +269,9 @@ func (m *Transformer) Forward(ctx *context.Context, in Inputs) Outputs {
 	ctx = ctx.In(ModelScope)
 	x := m.embedInputs(ctx, in) // [batch, seq, d_model]
 	g := x.Graph()
+	if cdt, mixed, _ := computeDTypeOf(c.ComputeDType); mixed {
+		SetComputeDType(g, cdt)
+	}
 	dt := c.dtype()
 	seq := x.Shape().Dim(1)
 	if c.Bidirectional && in.Cache != nil {

@@ -28,11 +28,13 @@ import (
 	"time"
 
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/shammie-ml/shammie/internal/gpubench"
 	"github.com/shammie-ml/shammie/internal/torchref"
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
 
 type flags struct {
+	precision                    string
 	backend                      string
 	layers, dModel, heads, vocab int
 	qkNorm                       bool
@@ -66,7 +68,12 @@ func main() {
 	flag.IntVar(&f.torchThreads, "torch-threads", 2, "torch.set_num_threads")
 	flag.Float64Var(&f.logitTol, "logit-tol", 1e-3, "largest |Shammie − PyTorch| allowed on the logits after the prompts")
 	flag.Float64Var(&f.tieTol, "tie-tol", 1e-3, "top-two logit gap below which a row may part from PyTorch's")
+	flag.StringVar(&f.precision, "precision", "float32", `matrix products in "float32" or "bfloat16" (the PyTorch reference stays float32: use -logit-tol to match)`)
 	flag.Parse()
+	if err := gpubench.PrepareBackend(f.backend); err != nil {
+		fmt.Fprintln(os.Stderr, "benchdecode:", err)
+		os.Exit(1)
+	}
 	if err := run(f); err != nil {
 		fmt.Fprintln(os.Stderr, "benchdecode:", err)
 		os.Exit(1)
@@ -82,7 +89,7 @@ func run(f flags) error {
 		return err
 	}
 	defer backend.Finalize()
-	cfg := ml.Config{VocabSize: f.vocab, DModel: f.dModel, NumHeads: f.heads, NumLayers: f.layers,
+	cfg := ml.Config{ComputeDType: f.precision, VocabSize: f.vocab, DModel: f.dModel, NumHeads: f.heads, NumLayers: f.layers,
 		MaxSeqLen: f.maxPrompt + f.newTokens, QKNorm: f.qkNorm}.WithDefaults()
 	model, err := ml.NewTransformer(cfg)
 	if err != nil {

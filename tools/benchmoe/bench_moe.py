@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchtrain"))
-from torch_ref import Block, Model, openblas_core  # noqa: E402
+from torch_ref import Block, Model, add_speed_options, openblas_core, peak_mem_mb, speed_setup  # noqa: E402
 
 
 class MoE(nn.Module):
@@ -37,6 +37,8 @@ class MoE(nn.Module):
         self.w_up = nn.Parameter(torch.randn(experts, d, hidden) / math.sqrt(d))
         self.w_down = nn.Parameter(torch.randn(experts, hidden, d) / math.sqrt(hidden))
         self.aux = 0.0
+        # torch._grouped_mm (bf16, CUDA) when asked for and present.
+        self.grouped = False
 
     def forward(self, x):
         shape = x.shape
@@ -50,6 +52,12 @@ class MoE(nn.Module):
         order = flat_i.argsort()
         tok = order // self.k
         w = top_w.reshape(-1)
+        if self.grouped:
+            try:
+                return self.finish(self.grouped_forward(x, order, tok, w, counts), probs, logits, counts, T, shape)
+            except Exception as e:  # noqa: BLE001 - fall back, say so once
+                print("torch: grouped matmul unavailable here (%s); looping over experts" % e, file=sys.stderr)
+                self.grouped = False
         out = torch.zeros_like(x)
         start = 0
         for e, c in enumerate(counts.tolist()):
@@ -59,8 +67,24 @@ class MoE(nn.Module):
             start += c
             xe = x.index_select(0, t)
             h = F.silu(xe @ self.w_gate[e]) * (xe @ self.w_up[e])
-            out.index_add_(0, t, (h @ self.w_down[e]) * w[slots].unsqueeze(-1))
-        lb = self.lb_w / self.L * self.E / (T * self.k) * (counts.to(x.dtype) * probs.mean(0)).sum()
+            out.index_add_(0, t, ((h @ self.w_down[e]) * w[slots].unsqueeze(-1)).to(out.dtype))
+        return self.finish(out, probs, logits, counts, T, shape)
+
+    def grouped_forward(self, x, order, tok, w, counts):
+        """Dropless experts as three grouped matrix products over the tokens
+        sorted by expert (torch._grouped_mm: one kernel per product, no
+        per-expert loop and no host sync), then a scatter-add back."""
+        xs = x.index_select(0, tok).to(torch.bfloat16)
+        offs = counts.cumsum(0).to(torch.int32)
+        g = torch._grouped_mm(xs, self.w_gate.to(torch.bfloat16), offs=offs)
+        u = torch._grouped_mm(xs, self.w_up.to(torch.bfloat16), offs=offs)
+        y = torch._grouped_mm(F.silu(g) * u, self.w_down.to(torch.bfloat16), offs=offs)
+        out = torch.zeros_like(x)
+        out.index_add_(0, tok, (y * w[order].unsqueeze(-1)).to(x.dtype))
+        return out
+
+    def finish(self, out, probs, logits, counts, T, shape):
+        lb = self.lb_w / self.L * self.E / (T * self.k) * (counts.to(probs.dtype) * probs.mean(0)).sum()
         z = self.z_w / self.L * torch.logsumexp(logits, -1).pow(2).mean()
         self.aux = lb + z
         return out.reshape(shape)
@@ -104,6 +128,7 @@ def main():
     ap.add_argument("--expert-hidden", type=int, default=176)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
+    add_speed_options(ap)
     a = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(a.threads)
@@ -120,13 +145,18 @@ def main():
     model = model.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
     data = torch.randint(0, 256, (a.steps + a.warmup, a.batch, a.seq + 1), device=dev)
+    for m in moes:  # grouped products need bf16 on a CUDA device
+        m.grouped = a.bf16 and dev.type == "cuda" and hasattr(torch, "_grouped_mm")
+    fwd, amp = speed_setup(model, a)
+    if fwd is None:
+        return
 
     def step(i):
         w = data[i]
-        logits = model(w[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, 256), w[:, 1:].reshape(-1))
-        for m in moes:
-            loss = loss + m.aux
+        with amp():
+            logits = fwd(w[:, :-1])
+            aux = sum(m.aux for m in moes)
+        loss = F.cross_entropy(logits.float().reshape(-1, 256), w[:, 1:].reshape(-1)) + aux
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -143,9 +173,10 @@ def main():
     if dev.type == "cuda":
         torch.cuda.synchronize()
     dt = (time.perf_counter() - t0) / a.steps
-    print("torch: model=%s version=%s device=%s threads=%d openblas=%s step_ms=%.3f tok_s=%.1f" % (
+    print("torch: model=%s version=%s device=%s threads=%d openblas=%s compile=%s bf16=%s grouped=%s step_ms=%.3f tok_s=%.1f peak_mem_mb=%.0f" % (
         a.model, torch.__version__, a.device, torch.get_num_threads(),
-        openblas_core() if dev.type == "cpu" else "n/a", dt * 1e3, a.batch * a.seq / dt), flush=True)
+        openblas_core() if dev.type == "cpu" else "n/a", a.compile, a.bf16, any(m.grouped for m in moes),
+        dt * 1e3, a.batch * a.seq / dt, peak_mem_mb(dev)), flush=True)
 
 
 if __name__ == "__main__":

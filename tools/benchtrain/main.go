@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shammie-ml/shammie/internal/dotrec"
+	"github.com/shammie-ml/shammie/internal/gpubench"
 	"github.com/shammie-ml/shammie/internal/torchref"
 	"github.com/shammie-ml/shammie/tools/internal/stepbench"
 
@@ -41,11 +42,25 @@ func main() {
 		python      = flag.String("python", "python3", "Python interpreter with torch")
 		torchThr    = flag.Int("torch-threads", 2, "torch.set_num_threads (issue 3 fixes 2; 1 is faster on a loaded 2-CPU machine)")
 	)
+	flag.StringVar(&opts.precision, "precision", "float32", `matrix products in "float32" or "bfloat16" (mixed precision, float32 master weights)`)
+	flag.BoolVar(&opts.matmuls, "matmuls", true, "also time a graph of only the step's matmuls (matmul_ratio); false halves a GPU run")
+	flag.Float64Var(&opts.peakTFLOPs, "peak-tflops", 0, "device peak (TFLOP/s) for model FLOPs utilisation; 0: not printed")
 	flag.Parse()
+	if err := gpubench.PrepareBackend(*backendName); err != nil {
+		fmt.Fprintln(os.Stderr, "benchtrain:", err)
+		os.Exit(1)
+	}
 	if err := run(*backendName, *layers, *dModel, *heads, *seq, *batch, *steps, *warmup, *cpuProfile, *torchScript, *torchDevice, *python, *torchThr); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtrain:", err)
 		os.Exit(1)
 	}
+}
+
+// opts are the flags added for the GPU benchmark (tools/benchgpu).
+var opts struct {
+	precision  string
+	matmuls    bool
+	peakTFLOPs float64
 }
 
 func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup int, cpuProfile, torchScript, torchDevice, python string, torchThreads int) error {
@@ -55,7 +70,8 @@ func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup in
 	}
 	defer backend.Finalize()
 
-	model, err := ml.NewTransformer(ml.Config{VocabSize: 256, DModel: dModel, NumHeads: heads, NumLayers: layers, MaxSeqLen: seq})
+	model, err := ml.NewTransformer(ml.Config{VocabSize: 256, DModel: dModel, NumHeads: heads, NumLayers: layers, MaxSeqLen: seq,
+		ComputeDType: opts.precision})
 	if err != nil {
 		return err
 	}
@@ -91,13 +107,16 @@ func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup in
 	}
 	// The matmul-only graph runs interleaved with the training steps, so
 	// that both see the same machine load (the CPUs may be shared).
-	mm, flops, err := stepbench.NewMatmuls(backend, dots)
-	if err != nil {
-		return err
-	}
-	for range warmup {
-		if _, err := mm.Run(); err != nil {
+	var mm *stepbench.Matmuls
+	var flops float64
+	if opts.matmuls {
+		if mm, flops, err = stepbench.NewMatmuls(backend, dots); err != nil {
 			return err
+		}
+		for range warmup {
+			if _, err := mm.Run(); err != nil {
+				return err
+			}
 		}
 	}
 	stepTimes := make([]time.Duration, 0, steps)
@@ -124,22 +143,31 @@ func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup in
 			pprof.StopCPUProfile()
 			profFile.Close()
 		}
+		lastLoss = r.Loss
+		stepTimes = append(stepTimes, st)
+		if mm == nil {
+			continue
+		}
 		mt, err := mm.Run()
 		if err != nil {
 			return err
 		}
-		stepTimes, mmTimes = append(stepTimes, st), append(mmTimes, mt)
+		mmTimes = append(mmTimes, mt)
 		ratios = append(ratios, st.Seconds()/mt.Seconds())
-		lastLoss = r.Loss
 	}
 	stepT := stepbench.Median(stepTimes)
 	tokS := float64(batch*seq) / stepT.Seconds()
-	fmt.Printf("shammie: backend=%s layers=%d d_model=%d heads=%d seq=%d batch=%d step_ms=%.2f (median of %d; min %.2f) tok_s=%.0f loss=%.3f\n",
-		backendName, layers, dModel, heads, seq, batch, stepbench.MS(stepT), steps, stepbench.MS(stepbench.Min(stepTimes)), tokS, lastLoss)
-	mmT := stepbench.Median(mmTimes)
-	matmulRatio := stepbench.MedianF(ratios)
-	fmt.Printf("matmuls: %d products, %.2f GFLOP per step, step_ms=%.2f (min %.2f; %.1f GFLOP/s); training step / matmuls = %.2f (median of per-step ratios; min/min %.2f)\n",
-		len(dots), flops/1e9, stepbench.MS(mmT), stepbench.MS(stepbench.Min(mmTimes)), flops/mmT.Seconds()/1e9, matmulRatio, stepbench.Min(stepTimes).Seconds()/stepbench.Min(mmTimes).Seconds())
+	fpt := gpubench.Shape{Layers: layers, DModel: dModel, Seq: seq, Vocab: 256, DFF: model.Config.DFF}.TrainFLOPsPerToken()
+	fmt.Printf("shammie: backend=%s precision=%s layers=%d d_model=%d heads=%d seq=%d batch=%d step_ms=%.2f (median of %d; min %.2f) tok_s=%.0f loss=%.3f model_gflop_per_token=%.4f mfu=%.4f peak_tflops=%g host_peak_rss_mb=%.0f\n",
+		backendName, opts.precision, layers, dModel, heads, seq, batch, stepbench.MS(stepT), steps, stepbench.MS(stepbench.Min(stepTimes)), tokS, lastLoss,
+		fpt/1e9, gpubench.MFU(fpt, tokS, opts.peakTFLOPs), opts.peakTFLOPs, gpubench.PeakRSSMB())
+	matmulRatio := 0.0
+	if mm != nil {
+		mmT := stepbench.Median(mmTimes)
+		matmulRatio = stepbench.MedianF(ratios)
+		fmt.Printf("matmuls: %d products, %.2f GFLOP per step, step_ms=%.2f (min %.2f; %.1f GFLOP/s); training step / matmuls = %.2f (median of per-step ratios; min/min %.2f)\n",
+			len(dots), flops/1e9, stepbench.MS(mmT), stepbench.MS(stepbench.Min(mmTimes)), flops/mmT.Seconds()/1e9, matmulRatio, stepbench.Min(stepTimes).Seconds()/stepbench.Min(mmTimes).Seconds())
+	}
 
 	torchTokS := 0.0
 	if torchScript != "" {

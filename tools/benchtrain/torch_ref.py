@@ -4,7 +4,7 @@ embedding, RoPE rotate-half, RMSNorm with gain, fused q|k|v projection, causal
 MHA scaled by 1/sqrt(d_head), fused SwiGLU gate|up, untied head, no biases),
 trained with AdamW + global-norm clipping on random bytes. Prints one line:
 
-  torch: device=D threads=N openblas=CORE step_ms=X tok_s=Y
+  torch: device=D threads=N openblas=CORE compile=M bf16=B step_ms=X tok_s=Y peak_mem_mb=P
 """
 import argparse
 import ctypes
@@ -31,6 +31,40 @@ def openblas_core():
     except Exception as e:  # noqa: BLE001 - report, don't fail the bench
         return "unknown (%s)" % e
     return "none loaded"
+
+
+def add_speed_options(ap):
+    """Options the GPU benchmark (tools/benchgpu) adds to every reference:
+    --compile none|default|max-autotune-no-cudagraphs|... (torch.compile of
+    the model; a torch without torch.compile prints "compile unavailable" and
+    no figure) and --bf16 (autocast: bf16 matrix products, f32 master weights
+    and optimizer state, as the kit's precision = "bfloat16")."""
+    ap.add_argument("--compile", default="none", help="torch.compile mode, or none (eager)")
+    ap.add_argument("--bf16", action="store_true", help="autocast to bfloat16 (f32 master weights)")
+
+
+def speed_setup(model, a):
+    """The model callable and autocast context for a's options, or None
+    when torch.compile was asked for and this torch has none."""
+    import contextlib
+    fwd = model
+    if a.compile != "none":
+        if not hasattr(torch, "compile"):
+            print("torch: compile unavailable (torch %s has no torch.compile); mode %s skipped" % (torch.__version__, a.compile), flush=True)
+            return None, None
+        fwd = torch.compile(model) if a.compile == "default" else torch.compile(model, mode=a.compile)
+    dev = next(model.parameters()).device
+    amp = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if a.bf16 else contextlib.nullcontext
+    return fwd, amp
+
+
+def peak_mem_mb(dev):
+    """Peak memory of the run: the CUDA caching allocator's high-water mark,
+    or the process's max RSS on the CPU."""
+    if dev.type == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class RMSNorm(nn.Module):
@@ -112,6 +146,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
+    add_speed_options(ap)
     a = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(a.threads)
@@ -120,11 +155,15 @@ def main():
     model = Model(a.vocab, a.d_model, a.heads, a.layers, dff, a.seq).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
     data = torch.randint(0, a.vocab, (a.steps + a.warmup, a.batch, a.seq + 1), device=dev)
+    fwd, amp = speed_setup(model, a)
+    if fwd is None:
+        return
 
     def step(i):
         w = data[i]
-        logits = model(w[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, a.vocab), w[:, 1:].reshape(-1))
+        with amp():
+            logits = fwd(w[:, :-1])
+        loss = F.cross_entropy(logits.float().reshape(-1, a.vocab), w[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -141,9 +180,10 @@ def main():
     if dev.type == "cuda":
         torch.cuda.synchronize()
     dt = (time.perf_counter() - t0) / a.steps
-    print("torch: version=%s device=%s threads=%d openblas=%s step_ms=%.3f tok_s=%.1f" % (
+    print("torch: version=%s device=%s threads=%d openblas=%s compile=%s bf16=%s step_ms=%.3f tok_s=%.1f peak_mem_mb=%.0f" % (
         torch.__version__, a.device, torch.get_num_threads(),
-        openblas_core() if dev.type == "cpu" else "n/a", dt * 1e3, a.batch * a.seq / dt), flush=True)
+        openblas_core() if dev.type == "cpu" else "n/a", a.compile, a.bf16, dt * 1e3, a.batch * a.seq / dt,
+        peak_mem_mb(dev)), flush=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shammie-ml/shammie/host/internal/runstore"
 	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/ml/pjrt"
 	"github.com/shammie-ml/shammie/sdk/pluginhost"
 )
 
@@ -82,6 +83,9 @@ func (l ProcessLauncher) Launch(ctx context.Context, p *Plugin) (Conn, error) {
 	c, err := pluginhost.Launch(ctx, pluginhost.LaunchOptions{
 		Path: path, SHA256: p.SHA256, AutoMTLS: true,
 		GracePeriod: l.GracePeriod, Stderr: l.Stderr, Dir: l.Dir,
+		// On a GPU machine: the PJRT plugin and the CUDA libraries a step
+		// on xla:cuda needs, which must be set before the process starts.
+		Env: pjrt.ChildEnv(),
 		// A Go panic's stack runs to ~30 lines; the frames that matter are
 		// at its top.
 		TailLines: 40,

@@ -18,6 +18,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime/pprof"
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/shammie-ml/shammie/internal/dotrec"
+	"github.com/shammie-ml/shammie/internal/gpubench"
 	"github.com/shammie-ml/shammie/internal/torchref"
 
 	"github.com/gomlx/gomlx/backends"
@@ -37,6 +39,9 @@ import (
 )
 
 type flags struct {
+	precision                string
+	dense                    bool
+	matmuls                  bool
 	backend                  string
 	layers, dModel, heads    int
 	seq, batch               int
@@ -68,7 +73,14 @@ func main() {
 	flag.StringVar(&f.python, "python", "python3", "Python with torch")
 	flag.Float64Var(&f.peakTFLOPs, "peak-tflops", 0, "device peak (f32) for model FLOPs utilisation; 0: not printed")
 	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of each model's timed steps (matmul-only runs excluded) to PATH.moe and PATH.dense")
+	flag.StringVar(&f.precision, "precision", "float32", `matrix products in "float32" or "bfloat16" (mixed precision, float32 master weights)`)
+	flag.BoolVar(&f.dense, "dense", true, "also time the dense model with the same active parameters")
+	flag.BoolVar(&f.matmuls, "matmuls", true, "also time a graph of only each step's matmuls (float32 only; false halves a GPU run)")
 	flag.Parse()
+	if err := gpubench.PrepareBackend(f.backend); err != nil {
+		fmt.Fprintln(os.Stderr, "benchmoe:", err)
+		os.Exit(1)
+	}
 	if err := run(f); err != nil {
 		fmt.Fprintln(os.Stderr, "benchmoe:", err)
 		os.Exit(1)
@@ -95,19 +107,26 @@ func run(f flags) error {
 		return fmt.Errorf("MoE model: %w", err)
 	}
 	report("shammie moe", f, moeM)
-	denseM, err := measure(backend, f, nil)
-	if err != nil {
-		return fmt.Errorf("dense model: %w", err)
+	fpt := gpubench.Shape{Layers: f.layers, DModel: f.dModel, Seq: f.seq, Vocab: 256, Experts: f.experts, TopK: f.topK, ExpertHid: f.hidden}.TrainFLOPsPerToken()
+	fmt.Printf("shammie: model=moe precision=%s step_ms=%.2f tok_s=%.0f model_gflop_per_token=%.4f mfu=%.4f peak_tflops=%g host_peak_rss_mb=%.0f\n",
+		f.precision, moeM.stepMS, moeM.tokS, fpt/1e9, gpubench.MFU(fpt, moeM.tokS, f.peakTFLOPs), f.peakTFLOPs, gpubench.PeakRSSMB())
+	denseM := measured{stepMS: math.NaN()}
+	if f.dense {
+		if denseM, err = measure(backend, f, nil); err != nil {
+			return fmt.Errorf("dense model: %w", err)
+		}
+		report("shammie dense", f, denseM)
 	}
-	report("shammie dense", f, denseM)
 
 	torchMoE, torchDense := 0.0, 0.0
 	if f.torchScript != "" {
 		if torchMoE, err = runTorch(f, "moe"); err != nil {
 			return err
 		}
-		if torchDense, err = runTorch(f, "dense"); err != nil {
-			return err
+		if f.dense {
+			if torchDense, err = runTorch(f, "dense"); err != nil {
+				return err
+			}
 		}
 	}
 	ratio := 0.0
@@ -132,7 +151,8 @@ func report(name string, f flags, m measured) {
 // measure times training steps of the MoE model (mc != nil) or of the dense
 // model, and the matmul-only graph of its step.
 func measure(backend backends.Backend, f flags, mc *moe.Config) (measured, error) {
-	cfg := ml.Config{VocabSize: 256, DModel: f.dModel, NumHeads: f.heads, NumLayers: f.layers, MaxSeqLen: f.seq, DFF: f.topK * f.hidden}
+	cfg := ml.Config{VocabSize: 256, DModel: f.dModel, NumHeads: f.heads, NumLayers: f.layers, MaxSeqLen: f.seq, DFF: f.topK * f.hidden,
+		ComputeDType: f.precision}
 	model, err := ml.NewTransformer(cfg)
 	if err != nil {
 		return measured{}, err
@@ -167,12 +187,14 @@ func measure(backend backends.Backend, f flags, mc *moe.Config) (measured, error
 			return measured{}, err
 		}
 	}
-	mm, flops, err := dotsGraph(backend, dots)
-	if err != nil {
-		return measured{}, err
-	}
-	if _, err := mm(); err != nil {
-		return measured{}, err
+	mm, flops := func() (float64, error) { return math.NaN(), nil }, math.NaN()
+	if f.matmuls {
+		if mm, flops, err = dotsGraph(backend, dots); err != nil {
+			return measured{}, err
+		}
+		if _, err := mm(); err != nil {
+			return measured{}, err
+		}
 	}
 	prof, err := newStepProfile(f.cpuProfile, mc != nil)
 	if err != nil {

@@ -42,6 +42,9 @@ type Options struct {
 	// RouterSkew adds this value to every input's weight towards expert 0 in
 	// each layer's router at initialisation (tests: load collapse).
 	RouterSkew float64
+	// Precision of the matrix products: "" or "float32", or "bfloat16"
+	// (ml.Config.ComputeDType).
+	Precision string
 }
 
 // Snapshot is the routing of the evaluation tokens after Step updates.
@@ -76,7 +79,7 @@ func (r *Result) Final() Snapshot { return r.Snapshots[len(r.Snapshots)-1] }
 // ModelConfig is the transformer config of the options.
 func (o Options) ModelConfig() ml.Config {
 	return ml.Config{VocabSize: 256, DModel: o.DModel, NumHeads: o.Heads, NumLayers: o.Layers, MaxSeqLen: o.Seq, DFF: o.MoE.Hidden,
-		FFN: moe.Spec(o.moeConfig(), o.Loss)}
+		FFN: moe.Spec(o.moeConfig(), o.Loss), ComputeDType: o.Precision}
 }
 
 func (o Options) moeConfig() moe.Config {
