@@ -1,7 +1,10 @@
 package main
 
 import (
+	"image"
+	"image/png"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -123,8 +126,43 @@ func TestPlantedPointing(t *testing.T) {
 			t.Errorf("artifact %s is empty", a)
 		}
 	}
+	// The artifact alone, in later steps: evaluate again, ask about a PNG.
+	model := tr.Artifact(t, "model").Path
+	ev := h.Run(map[string]any{"mode": "evaluate", "model": model, "bundle": bundle, "examples": examples, "eval_items": 40}, plugintest.WithSeed(1))
+	ev.RequireSuccess(t)
+	if got := ev.Float(t, "pointing_f1"); got != f1 {
+		t.Errorf("evaluate: F1 %v, the train step's %v (greedy decoding is deterministic)", got, f1)
+	}
+	dir := t.TempDir()
+	im := image.NewRGBA(image.Rect(0, 0, 32, 32))
+	for i := range im.Pix {
+		im.Pix[i] = 128
+	}
+	f, err := os.Create(filepath.Join(dir, "grey.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, im); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	man := filepath.Join(dir, "manifest.jsonl")
+	if err := os.WriteFile(man, []byte(`{"image": "grey.png", "prompt": "Point to the red circle."}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ask := h.Run(map[string]any{"mode": "ask", "model": model, "manifest": man, "max_new_tokens": 64}, plugintest.WithSeed(1))
+	ask.RequireSuccess(t)
+	if ask.Float(t, "answered") != 1 || ask.Artifact(t, "answers").Size == 0 {
+		t.Error("ask: no answer written")
+	}
+	if err := os.WriteFile(man, []byte(`{"image": "missing.png", "prompt": "x"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := h.Run(map[string]any{"mode": "ask", "model": model, "manifest": man}, plugintest.WithSeed(1))
+	if bad.Succeeded() || !strings.Contains(bad.Status.Message, "missing.png") {
+		t.Errorf("ask on a missing image: succeeded %v, error %q", bad.Succeeded(), bad.Status.Message)
+	}
 	if n := ml.LiveBackends(); n != 0 {
 		t.Errorf("%d backends still open after the steps", n)
 	}
-	_ = os.Remove
 }
