@@ -40,6 +40,7 @@ type flags struct {
 	projHidden, layers, dModel, heads     int
 	batch, steps, warmup                  int
 	torchScript, torchDevice, python, out string
+	dots                                  bool
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.StringVar(&f.torchDevice, "torch-device", "cpu", `PyTorch device ("cpu" or "cuda")`)
 	flag.StringVar(&f.python, "python", "python3", "Python interpreter with torch")
 	flag.StringVar(&f.out, "batch-file", "", "where the shared batch is written (default: a temporary file)")
+	flag.BoolVar(&f.dots, "dots", false, "list every matrix product of the step with its MFLOP")
 	flag.Parse()
 	if err := run(f); err != nil {
 		fmt.Fprintln(os.Stderr, "benchvlm:", err)
@@ -95,7 +97,7 @@ func run(f flags) error {
 	if err != nil {
 		return err
 	}
-	l, err := model.NewLayout(cfg.Tiling, tok, f.image, f.image)
+	l, err := m.Layout(f.image, f.image)
 	if err != nil {
 		return err
 	}
@@ -131,7 +133,7 @@ func run(f flags) error {
 		defer os.RemoveAll(dir)
 		out = filepath.Join(dir, "batch.safetensors")
 	}
-	names := []string{"crops", "pool", "frac", "slots", "windows", "weights"}
+	names := []string{"crops", "pool", "frac", "slots", "windows", "weights", "pos"}
 	var nts []ml.NamedTensor
 	for i, t := range batch {
 		nts = append(nts, ml.NamedTensor{Name: names[i], Tensor: t})
@@ -160,7 +162,7 @@ func run(f flags) error {
 			return err
 		}
 	}
-	mm, flops, err := dotsGraph(backend, dots)
+	mm, flops, err := dotsGraph(backend, dots, f.dots)
 	if err != nil {
 		return err
 	}
@@ -211,7 +213,7 @@ func run(f flags) error {
 // inputs; the function runs it once and returns its time in ms (as
 // plugins/moe/cmd/benchmoe: tools/internal/stepbench is not importable
 // from a plugin module).
-func dotsGraph(backend backends.Backend, dots []dotrec.DotShape) (func() (float64, error), float64, error) {
+func dotsGraph(backend backends.Backend, dots []dotrec.DotShape, listDots bool) (func() (float64, error), float64, error) {
 	var inputs []any
 	var flops float64
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -234,7 +236,11 @@ func dotsGraph(backend backends.Backend, dots []dotrec.DotShape) (func() (float6
 		for _, a := range d.LHSBatch {
 			batch *= d.LHS.Dim(a)
 		}
-		flops += 2 * float64(d.LHS.Size()/contracted) * float64(d.RHS.Size()) / float64(batch)
+		fl := 2 * float64(d.LHS.Size()/contracted) * float64(d.RHS.Size()) / float64(batch)
+		if listDots {
+			fmt.Printf("dot %s × %s: %.1f MFLOP\n", d.LHS, d.RHS, fl/1e6)
+		}
+		flops += fl
 		if d.LHS.DType != dtypes.Float32 {
 			return nil, 0, fmt.Errorf("product of %s: only float32 models are benchmarked", d.LHS.DType)
 		}

@@ -2,7 +2,8 @@
 """PyTorch reference for `make bench-vlm`: the vlm plugin's model — a ViT
 (patch embedding, learned absolute positions, the sdk/ml block without RoPE
 and without a causal mask), the connector (features = two ViT layers
-concatenated, pad / partial-pad embeddings, 2x2 attention pooling with the
+concatenated, pad / partial-pad embeddings, each window's fixed 2-D grid
+position, 2x2 attention pooling with the
 window mean as query, SwiGLU projector) and the sdk/ml decoder LM reading
 the image tokens at the <im_patch> slots — taking AdamW steps (ViT lr x0.5,
 connector x2, global-norm clipping) on the batch benchvlm wrote (a
@@ -90,12 +91,12 @@ class VLM(nn.Module):
         f = torch.cat([feats[self.layers[0]], feats[self.layers[1]]], -1)
         return f.reshape(-1, f.shape[-1])
 
-    def image_tokens(self, crops, pool, frac):
+    def image_tokens(self, crops, pool, frac, pos):
         B, T, _ = pool.shape
         rows = self.vit_rows(crops)
         x = rows[pool.reshape(-1).long()].view(B, T, 4, -1)
         fr = frac[..., None]
-        x = x + (fr <= 0).to(x.dtype) * self.pad[0] + ((fr > 0) & (fr < 1)).to(x.dtype) * self.pad[1]
+        x = x + (fr <= 0).to(x.dtype) * self.pad[0] + ((fr > 0) & (fr < 1)).to(x.dtype) * self.pad[1] + pos[None, :, None, :]
         H = self.a.pool_heads
         fw = x.shape[-1]
         dh = fw // H
@@ -107,8 +108,8 @@ class VLM(nn.Module):
         g = self.gate(o)
         return self.down(F.silu(g) * self.up(o))
 
-    def forward(self, crops, pool, frac, slots, tokens):
-        img = self.image_tokens(crops, pool, frac)
+    def forward(self, crops, pool, frac, pos, slots, tokens):
+        img = self.image_tokens(crops, pool, frac, pos)
         B, T, D = img.shape
         padded = torch.cat([img, img.new_zeros(B, 1, D)], 1)
         emb = torch.gather(padded, 1, slots.long()[..., None].expand(-1, -1, D))
@@ -147,7 +148,7 @@ def main():
     S = b["slots"].shape[1]
 
     def step():
-        logits = model(b["crops"], b["pool"], b["frac"], b["slots"], win[:, :S])
+        logits = model(b["crops"], b["pool"], b["frac"], b["pos"], b["slots"], win[:, :S])
         lp = torch.gather(F.log_softmax(logits, -1), 2, win[:, 1:, None]).squeeze(2)
         ww = w[:, 1:]
         loss = -(lp * ww).sum() / ww.sum().clamp_min(1e-9)

@@ -37,7 +37,7 @@ func (m *Model) Encode(l *Layout, prompt, answer string) ([]int32, []float32, er
 }
 
 // Batch builds the loss's tensors for examples of one image size, windows
-// padded to seq+1 tokens.
+// padded to seq+1 tokens: crops, pool, frac, slots, windows, weights, pos.
 func (m *Model) Batch(l *Layout, exs []Example, seq int) ([]*tensors.Tensor, error) {
 	c := m.Config.Tiling
 	B, T := len(exs), l.Pooled
@@ -48,6 +48,13 @@ func (m *Model) Batch(l *Layout, exs []Example, seq int) ([]*tensors.Tensor, err
 	slots := make([]int32, B*seq)
 	win := make([]int32, B*(seq+1))
 	wts := make([]float32, B*(seq+1))
+	F := m.FeatureWidth()
+	pos := make([]float32, 0, T*F)
+	for _, r := range l.Pos {
+		for _, v := range r {
+			pos = append(pos, float32(v))
+		}
+	}
 	for b, ex := range exs {
 		crops = l.AppendCrops(crops, ex.Image, c.Crop)
 		for _, r := range l.Pool {
@@ -77,6 +84,7 @@ func (m *Model) Batch(l *Layout, exs []Example, seq int) ([]*tensors.Tensor, err
 		tensors.FromFlatDataAndDimensions(slots, B, seq),
 		tensors.FromFlatDataAndDimensions(win, B, seq+1),
 		tensors.FromFlatDataAndDimensions(wts, B, seq+1),
+		tensors.FromFlatDataAndDimensions(pos, T, F),
 	}, nil
 }
 
@@ -91,7 +99,7 @@ type Answerer struct {
 // the model root.
 func (m *Model) NewAnswerer(backend backends.Backend, ctx *context.Context) (*Answerer, error) {
 	e, err := context.NewExec(backend, ctx, func(ctx *context.Context, in []*graph.Node) *graph.Node {
-		return m.ImageTokens(ctx, in[0], in[1], in[2])
+		return m.ImageTokens(ctx, in[0], in[1], in[2], in[3])
 	})
 	if err != nil {
 		return nil, err
@@ -117,7 +125,7 @@ func (a *Answerer) Answer(l *Layout, exs []Example, maxNew int) ([]string, error
 			t.FinalizeAll()
 		}
 	}()
-	out, err := a.images.Exec(bt[0], bt[1], bt[2])
+	out, err := a.images.Exec(bt[0], bt[1], bt[2], bt[6])
 	if err != nil {
 		return nil, err
 	}

@@ -42,13 +42,18 @@ type Layout struct {
 	// Slots[i] is the pooled token read at Tokens[i] (-1: none).
 	Tokens []int32
 	Slots  []int32
+	// Pos[t] is pooled token t's place in its grid (the global view's or
+	// the tiles'): ml.SinCos2D of its window row and column, width F (the
+	// connector's feature width), added to its four patches' features.
+	Pos [][]float64
 
 	fit, globalFit tiling.Fit
 	windows        []tiling.Window
 }
 
-// NewLayout computes the layout of an h×w image.
-func NewLayout(tc tiling.Config, tok ml.ByteTokenizer, h, w int) (*Layout, error) {
+// NewLayout computes the layout of an h×w image; feat is the connector's
+// feature width (a multiple of 4).
+func NewLayout(tc tiling.Config, tok ml.ByteTokenizer, feat, h, w int) (*Layout, error) {
 	if err := CheckTiling(tc); err != nil {
 		return nil, err
 	}
@@ -65,6 +70,10 @@ func NewLayout(tc tiling.Config, tok ml.ByteTokenizer, h, w int) (*Layout, error
 		return nil, fmt.Errorf("the tokenizer lacks Molmo's image tokens (ml.VisionTokens)")
 	}
 	grid := func(gh, gw int, row func(y, x int) int32, frac func(y, x int) float32) {
+		table := ml.SinCos2D(gh/2, gw/2, feat)
+		for k := range gh / 2 * (gw / 2) {
+			l.Pos = append(l.Pos, table[k*feat:(k+1)*feat])
+		}
 		l.Tokens = append(l.Tokens, start)
 		l.Slots = append(l.Slots, -1)
 		for y := 0; y < gh; y += 2 {

@@ -18,7 +18,7 @@ var small = tiling.Config{Crop: 32, Patch: 4, LeftMargin: 2, RightMargin: 2, Max
 // <im_end>, and the windows read each of the 64 patches once.
 func TestLayoutSingleCrop(t *testing.T) {
 	tok := Tokenizer()
-	l, err := NewLayout(small, tok, 32, 32)
+	l, err := NewLayout(small, tok, 64, 32, 32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestLayoutSingleCrop(t *testing.T) {
 // padding shares are 0 outside the placed image and fractional at its edge.
 func TestLayoutMultiCrop(t *testing.T) {
 	tok := Tokenizer()
-	l, err := NewLayout(small, tok, 40, 64)
+	l, err := NewLayout(small, tok, 64, 40, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestModelShapesAndArtifact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := NewLayout(small, tok, 40, 64)
+	l, err := m.Layout(40, 64)
 	if err != nil {
 		t.Fatal(err)
 	}

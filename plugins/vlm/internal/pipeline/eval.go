@@ -19,6 +19,7 @@ type Metrics struct {
 	Pointing       pointing.Score `json:"pointing"`        // mean PointingEval of the model
 	Centre         pointing.Score `json:"centre_baseline"` // one point at the image centre
 	PointItems     int            `json:"point_items"`
+	Valid          float64        `json:"pointing_valid"` // share of pointing answers that parse
 	CountExact     float64        `json:"count_exact"`
 	CountWithin1   float64        `json:"count_within1"`
 	MajorityExact  float64        `json:"count_majority_exact"` // always the most frequent training count
@@ -105,10 +106,14 @@ func evaluate(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlx
 			return nil, err
 		}
 		scores, centre = append(scores, s), append(centre, c)
+		if s.Valid {
+			ms.Valid++
+		}
 		preds = append(preds, Prediction{Image: e.Image, Task: e.Task, Prompt: e.Prompt, Truth: e.Answer, Answer: answers[i], F1: s.F1})
 	}
 	if len(pts) > 0 {
 		ms.Pointing, ms.Centre, ms.PointItems = pointing.Mean(scores), pointing.Mean(centre), len(pts)
+		ms.Valid /= float64(len(pts))
 	}
 	maj, distinct := majorityCount(d.Train)
 	for i, e := range cnts {
@@ -137,8 +142,8 @@ func evaluate(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlx
 	if distinct > 0 {
 		ms.CountChance = 1 / float64(distinct)
 	}
-	run.Logf("held out: pointing P/R/F1 %.3f/%.3f/%.3f on %d questions (centre baseline F1 %.3f); counting exact %.3f, ±1 %.3f on %d (majority %.3f/%.3f, chance %.3f)",
-		ms.Pointing.Precision, ms.Pointing.Recall, ms.Pointing.F1, ms.PointItems, ms.Centre.F1,
+	run.Logf("held out: pointing P/R/F1 %.3f/%.3f/%.3f on %d questions, %.0f%% parse (centre baseline F1 %.3f); counting exact %.3f, ±1 %.3f on %d (majority %.3f/%.3f, chance %.3f)",
+		ms.Pointing.Precision, ms.Pointing.Recall, ms.Pointing.F1, ms.PointItems, 100*ms.Valid, ms.Centre.F1,
 		ms.CountExact, ms.CountWithin1, ms.CountItems, ms.MajorityExact, ms.MajorityWithin, ms.CountChance)
 	if err := run.WriteArtifact("predictions", "predictions.jsonl", func(path string) error { return writeJSONL(path, preds) }); err != nil {
 		return nil, err
@@ -153,7 +158,7 @@ func evaluate(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlx
 	}
 	return map[string]cty.Value{
 		"pointing_precision": num(ms.Pointing.Precision), "pointing_recall": num(ms.Pointing.Recall), "pointing_f1": num(ms.Pointing.F1),
-		"centre_f1": num(ms.Centre.F1), "count_exact": num(ms.CountExact), "count_within1": num(ms.CountWithin1),
+		"centre_f1": num(ms.Centre.F1), "pointing_valid": num(ms.Valid), "count_exact": num(ms.CountExact), "count_within1": num(ms.CountWithin1),
 		"count_majority_exact": num(ms.MajorityExact), "count_chance": num(ms.CountChance),
 	}, nil
 }

@@ -133,7 +133,7 @@ func Train(goctx context.Context, run *sdk.Run, images, examples string, o Train
 	if err != nil {
 		return err
 	}
-	layout, err := model.NewLayout(o.Model.Tiling, m.Tok, d.Bundle.H, d.Bundle.W)
+	layout, err := m.Layout(d.Bundle.H, d.Bundle.W)
 	if err != nil {
 		return err
 	}
@@ -278,7 +278,7 @@ func Evaluate(run *sdk.Run, modelPath, images, examples string, items int) error
 	if err != nil {
 		return err
 	}
-	layout, err := model.NewLayout(m.Config.Tiling, m.Tok, d.Bundle.H, d.Bundle.W)
+	layout, err := m.Layout(d.Bundle.H, d.Bundle.W)
 	if err != nil {
 		return err
 	}
@@ -320,7 +320,7 @@ func Ask(run *sdk.Run, modelPath, manifest string, maxNew int) error {
 	}
 	var rows []row
 	for i, it := range items {
-		l, err := model.NewLayout(m.Config.Tiling, m.Tok, it.Img.H, it.Img.W)
+		l, err := m.Layout(it.Img.H, it.Img.W)
 		if err != nil {
 			return fmt.Errorf("%s: %w", it.Path, err)
 		}
