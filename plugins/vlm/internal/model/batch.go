@@ -116,7 +116,15 @@ func (m *Model) NewAnswerer(backend backends.Backend, ctx *context.Context) (*An
 // call), at most maxNew tokens each.
 func (a *Answerer) Answer(l *Layout, exs []Example, maxNew int) ([]string, error) {
 	m := a.m
-	bt, err := m.Batch(l, exs, len(l.Tokens))
+	// Only the image tensors of a batch are used here: prompts alone, in
+	// a window that holds the longest.
+	bare := make([]Example, len(exs))
+	seq := 0
+	for i, ex := range exs {
+		bare[i] = Example{Image: ex.Image, Prompt: ex.Prompt}
+		seq = max(seq, len(l.Tokens)+len(ex.Prompt)+1)
+	}
+	bt, err := m.Batch(l, bare, seq)
 	if err != nil {
 		return nil, err
 	}

@@ -166,6 +166,14 @@ func TestModelShapesAndArtifact(t *testing.T) {
 	if after := loss(fresh.In(Root)); after != before {
 		t.Errorf("reloaded model's loss %v, saved model's %v", after, before)
 	}
+	a, err := m2.NewAnswerer(backend, fresh.In(Root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := a.Answer(l, exs, 4)
+	if err != nil || len(ans) != 2 {
+		t.Errorf("answers %q, %v", ans, err)
+	}
 	if _, err := m.Batch(l, exs, 10); err == nil {
 		t.Error("a window shorter than the example was accepted")
 	}
