@@ -91,7 +91,7 @@ var schema = sdk.Schema{
 		{Name: "pointing_precision", Type: cty.Number, Description: "train/evaluate: held-out PointingEval precision"},
 		{Name: "pointing_recall", Type: cty.Number, Description: "train/evaluate: held-out PointingEval recall"},
 		{Name: "pointing_f1", Type: cty.Number, Description: "train/evaluate: held-out PointingEval F1"},
-		{Name: "pointing_valid", Type: cty.Number, Description: "train/evaluate: share of held-out pointing answers in a valid format"},
+		{Name: "pointing_valid", Type: cty.Number, Description: "train/evaluate: share of held-out pointing answers that parse and hold at least one point"},
 		{Name: "centre_f1", Type: cty.Number, Description: "train/evaluate: F1 of one point at the image centre (baseline)"},
 		{Name: "count_exact", Type: cty.Number, Description: "train/evaluate: held-out counting accuracy, exact"},
 		{Name: "count_within1", Type: cty.Number, Description: "train/evaluate: held-out counting accuracy within ±1"},

@@ -95,7 +95,7 @@ func TestValidateConfig(t *testing.T) {
 // TestPlantedPointing is the reduced setting of the spec: 32×32 images
 // with one object, a single crop, a short run through the plugin protocol.
 // What such a run learns, and what is asserted: the answer format (nearly
-// every held-out pointing answer parses as a <point> element). Where the
+// every held-out pointing answer parses and holds a point). Where the
 // points land is reported beside the centre-point baseline but not
 // asserted: in our runs the coordinate digits stayed on a plateau for the
 // first 150+ steps, more than this test can afford (the F1 bar is the
@@ -122,7 +122,7 @@ func TestPlantedPointing(t *testing.T) {
 	f1, centre, valid := tr.Float(t, "pointing_f1"), tr.Float(t, "centre_f1"), tr.Float(t, "pointing_valid")
 	t.Logf("held-out pointing F1 %.3f (centre baseline %.3f), %.0f%% valid answers, final loss %.3f", f1, centre, 100*valid, tr.Float(t, "final_loss"))
 	if valid < 0.8 {
-		t.Errorf("only %.0f%% of the pointing answers parse, want ≥ 80%%", 100*valid)
+		t.Errorf("only %.0f%% of the pointing answers parse with a point, want ≥ 80%%", 100*valid)
 	}
 	if f1 < 0 || f1 > 1 || centre < 0 || centre > 1 {
 		t.Errorf("F1 %v, centre %v outside [0, 1]", f1, centre)

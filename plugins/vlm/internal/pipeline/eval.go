@@ -19,7 +19,7 @@ type Metrics struct {
 	Pointing       pointing.Score `json:"pointing"`        // mean PointingEval of the model
 	Centre         pointing.Score `json:"centre_baseline"` // one point at the image centre
 	PointItems     int            `json:"point_items"`
-	Valid          float64        `json:"pointing_valid"` // share of pointing answers that parse
+	Valid          float64        `json:"pointing_valid"` // share of pointing answers that parse and hold a point
 	CountExact     float64        `json:"count_exact"`
 	CountWithin1   float64        `json:"count_within1"`
 	MajorityExact  float64        `json:"count_majority_exact"` // always the most frequent training count
@@ -106,7 +106,7 @@ func evaluate(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlx
 			return nil, err
 		}
 		scores, centre = append(scores, s), append(centre, c)
-		if s.Valid {
+		if a, err := pointing.Parse(answers[i]); err == nil && len(a.Points) > 0 {
 			ms.Valid++
 		}
 		preds = append(preds, Prediction{Image: e.Image, Task: e.Task, Prompt: e.Prompt, Truth: e.Answer, Answer: answers[i], F1: s.F1})
@@ -142,7 +142,7 @@ func evaluate(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlx
 	if distinct > 0 {
 		ms.CountChance = 1 / float64(distinct)
 	}
-	run.Logf("held out: pointing P/R/F1 %.3f/%.3f/%.3f on %d questions, %.0f%% parse (centre baseline F1 %.3f); counting exact %.3f, ±1 %.3f on %d (majority %.3f/%.3f, chance %.3f)",
+	run.Logf("held out: pointing P/R/F1 %.3f/%.3f/%.3f on %d questions, %.0f%% well-formed (centre baseline F1 %.3f); counting exact %.3f, ±1 %.3f on %d (majority %.3f/%.3f, chance %.3f)",
 		ms.Pointing.Precision, ms.Pointing.Recall, ms.Pointing.F1, ms.PointItems, 100*ms.Valid, ms.Centre.F1,
 		ms.CountExact, ms.CountWithin1, ms.CountItems, ms.MajorityExact, ms.MajorityWithin, ms.CountChance)
 	if err := run.WriteArtifact("predictions", "predictions.jsonl", func(path string) error { return writeJSONL(path, preds) }); err != nil {
