@@ -1,7 +1,8 @@
 # The default experiment that `make run` executes: one small run of every
 # method on data the project generates itself (no ../shared/data needed),
 # on the CPU backend unless --backend says otherwise. Each method's full
-# spec lives beside this file (fit.hcl, hyper.hcl, moe.hcl, merge.hcl, compo.hcl, mod.hcl, mcqa.hcl, copybench.hcl, actionatlas.hcl; the
+# spec lives beside this file (fit.hcl, hyper.hcl, moe.hcl, merge.hcl,
+# compo.hcl, mod.hcl, mcqa.hcl, copybench.hcl, actionatlas.hcl, vlm.hcl; the
 # real-data specs are fit-mimetic2.hcl, hyper-real.hcl, olmoe.hcl and
 # merge-report.hcl, compo-hh.hcl).
 #
@@ -41,6 +42,10 @@ plugin "copybench" {
 }
 
 plugin "actionatlas" {
+  version = ">= 0.1.0"
+}
+
+plugin "vlm" {
   version = ">= 0.1.0"
 }
 
@@ -338,5 +343,50 @@ step "actionatlas_planted" {
     warmup       = 10
     weight_decay = 0
     bootstrap    = 200
+  }
+}
+
+# vlm: planted single-object images, one crop, a few seconds of training,
+# held-out PointingEval beside the centre-point baseline (the chain, not
+# the quality: specs/vlm.hcl trains for real).
+step "vlm_generate" {
+  plugin = plugin.vlm
+  seed   = 5
+  config {
+    mode        = "generate"
+    images      = 120
+    image_size  = 32
+    min_objects = 1
+    max_objects = 1
+    shapes      = ["circle"]
+    colors      = ["red"]
+    radius      = 0.15
+    test_share  = 0.1
+  }
+}
+
+step "vlm_train" {
+  plugin = plugin.vlm
+  seed   = 5
+  config {
+    mode           = "train"
+    bundle         = step.vlm_generate.artifacts.images
+    examples       = step.vlm_generate.artifacts.examples
+    vit_layers     = 2
+    vit_d_model    = 32
+    vit_heads      = 2
+    feature_layers = [-1, 0]
+    pool_heads     = 2
+    proj_hidden    = 64
+    layers         = 1
+    d_model        = 32
+    heads          = 2
+    seq            = 160
+    batch          = 8
+    caption_steps  = 5
+    steps          = 20
+    warmup         = 5
+    mix_count      = 0
+    eval_items     = 8
   }
 }

@@ -45,16 +45,23 @@ type ModelInfo struct {
 
 // TokenizerSpec names a tokenizer so that a model file carries it.
 type TokenizerSpec struct {
-	Kind string `json:"kind"` // "byte"
+	Kind string `json:"kind"` // "byte", or "none" (a vocab-0 encoder)
 	EOS  bool   `json:"eos,omitempty"`
 	// Special lists the byte tokenizer's special tokens (ids 257 on),
 	// separated by spaces (a string keeps the spec comparable with ==).
 	Special string `json:"special,omitempty"`
 }
 
+// TokenizerNone is the tokenizer kind of a model without a vocabulary (an
+// encoder-only model with vocab_size 0, such as a ViT fed patch embeddings).
+const TokenizerNone = "none"
+
 // TokenizerSpecOf describes t; only tokenizers the kit defines can be saved.
+// A nil t is kind "none".
 func TokenizerSpecOf(t Tokenizer) (TokenizerSpec, error) {
 	switch t := t.(type) {
+	case nil:
+		return TokenizerSpec{Kind: TokenizerNone}, nil
 	case ByteTokenizer:
 		return TokenizerSpec{Kind: "byte", EOS: t.WithEOS, Special: strings.Join(t.Special, " ")}, t.Validate()
 	case *ByteTokenizer:
@@ -64,9 +71,11 @@ func TokenizerSpecOf(t Tokenizer) (TokenizerSpec, error) {
 	}
 }
 
-// New returns the tokenizer the spec names.
+// New returns the tokenizer the spec names (nil for kind "none").
 func (s TokenizerSpec) New() (Tokenizer, error) {
 	switch s.Kind {
+	case TokenizerNone:
+		return nil, nil
 	case "byte":
 		t := ByteTokenizer{WithEOS: s.EOS, Special: strings.Fields(s.Special)}
 		return t, t.Validate()
@@ -79,7 +88,9 @@ func (s TokenizerSpec) New() (Tokenizer, error) {
 // ctx's scope + "/model") and tok to path as one model artifact, atomically.
 // meta adds free-form strings (the plugin and its version, say). The model's
 // feed-forward must be rebuildable from its Config: a FeedForward set by hand
-// on a Config whose FFN says SwiGLU is refused.
+// on a Config whose FFN says SwiGLU is refused. A model without a
+// vocabulary (encoder-only, vocab_size 0: a ViT) is saved with a nil tok, and
+// only such a model may be.
 func SaveModel(path string, ctx *context.Context, m *Transformer, tok Tokenizer, meta map[string]string) error {
 	if m.FeedForward != nil && m.Config.FFN.IsSwiGLU() {
 		return errors.New("ml.SaveModel: the model's FeedForward was set by hand but Config.FFN says SwiGLU, so the file could not rebuild it: " +
@@ -89,8 +100,13 @@ func SaveModel(path string, ctx *context.Context, m *Transformer, tok Tokenizer,
 	if err != nil {
 		return fmt.Errorf("ml.SaveModel: %w", err)
 	}
-	if n := tok.VocabSize(); n > m.Config.VocabSize {
-		return fmt.Errorf("ml.SaveModel: the tokenizer has %d ids but the model only %d", n, m.Config.VocabSize)
+	switch {
+	case tok == nil && m.Config.VocabSize > 0:
+		return fmt.Errorf("ml.SaveModel: a model with a vocabulary (%d ids) needs its tokenizer", m.Config.VocabSize)
+	case tok != nil && m.Config.VocabSize == 0:
+		return errors.New("ml.SaveModel: the model has no vocabulary (vocab_size 0): save it with a nil tokenizer")
+	case tok != nil && tok.VocabSize() > m.Config.VocabSize:
+		return fmt.Errorf("ml.SaveModel: the tokenizer has %d ids but the model only %d", tok.VocabSize(), m.Config.VocabSize)
 	}
 	info := ModelInfo{Format: ModelFormat, Architecture: ModelArchitecture, Config: m.Config, Tokenizer: ts}
 	ib, err := json.Marshal(info)
@@ -163,7 +179,7 @@ func parseModelInfo(path string, meta map[string]string) (ModelInfo, error) {
 type Model struct {
 	*Transformer
 	Info      ModelInfo
-	Tokenizer Tokenizer
+	Tokenizer Tokenizer // nil for a model without a vocabulary
 	// Meta is the file's whole metadata (SaveModel's meta included).
 	Meta map[string]string
 }
@@ -190,6 +206,9 @@ func LoadModel(backend backends.Backend, path string, ctx *context.Context) (*Mo
 	tok, err := info.Tokenizer.New()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if (tok == nil) != (info.Config.VocabSize == 0) {
+		return nil, fmt.Errorf("%s: tokenizer %q does not fit vocab_size %d", path, info.Tokenizer.Kind, info.Config.VocabSize)
 	}
 	base := strings.TrimSuffix(ctx.Scope(), context.ScopeSeparator)
 	modelScope := context.JoinScope(ctx.Scope(), ModelScope)
@@ -237,6 +256,9 @@ func probeModel(backend backends.Backend, path string, ctx *context.Context, m *
 			}
 		}()
 		in := Inputs{Tokens: graph.Zeros(g, shapes.Make(dtypes.Int32, 1, 1))}
+		if m.Config.VocabSize == 0 { // an encoder fed embeddings only
+			in = Inputs{Embeddings: graph.Zeros(g, shapes.Make(m.Config.dtype(), 1, 1, m.Config.DModel))}
+		}
 		if m.Config.PrefixVocab > 0 {
 			in.Prefix = graph.Zeros(g, shapes.Make(dtypes.Int32, 1))
 		}

@@ -188,3 +188,52 @@ func TestLoadModelStrict(t *testing.T) {
 		t.Fatalf("hand-set feed-forward: %v", err)
 	}
 }
+
+// TestModelArtifactEncoderOnly saves a vocab-0 encoder (a ViT fed patch
+// embeddings) with a nil tokenizer and loads it back under /ref: the file
+// says tokenizer "none", the loaded model has no tokenizer and gives the
+// same hidden states; a tokenizer with such a model, or none with a
+// vocabulary, is refused.
+func TestModelArtifactEncoderOnly(t *testing.T) {
+	backend := openGo(t)
+	cfg := float64Config()
+	cfg.VocabSize, cfg.EncoderOnly, cfg.Bidirectional, cfg.NoRoPE = 0, true, true, true
+	m, ctx := newModel(t, cfg)
+	in := tensors.FromFlatDataAndDimensions(randFloats(4, 3*cfg.DModel), 1, 3, cfg.DModel)
+	hidden := func(m *Transformer, ctx *context.Context) []float64 {
+		return flat64(context.MustNewExec(backend, ctx, func(ctx *context.Context, e *graph.Node) *graph.Node {
+			return m.Forward(ctx, Inputs{Embeddings: e}).Hidden
+		}).MustExec1(in))
+	}
+	want := hidden(m, ctx)
+	path := filepath.Join(t.TempDir(), "vit.safetensors")
+	if err := SaveModel(path, ctx, m, ByteTokenizer{}, nil); err == nil {
+		t.Error("a tokenizer for a vocab-0 model was accepted")
+	}
+	if err := SaveModel(path, ctx, m, nil, map[string]string{"plugin": "test"}); err != nil {
+		t.Fatal(err)
+	}
+	info, _, err := ReadModelInfo(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Tokenizer.Kind != TokenizerNone || info.Config != m.Config {
+		t.Errorf("info %+v", info)
+	}
+	fresh := context.New()
+	lm, err := LoadModel(backend, path, fresh.In("ref"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lm.Tokenizer != nil {
+		t.Errorf("tokenizer %v, want none", lm.Tokenizer)
+	}
+	closeSlices(t, "hidden states of the loaded encoder", hidden(lm.Transformer, fresh.In("ref")), want, 0)
+
+	dec := float64Config()
+	dm, dctx := newModel(t, dec)
+	logitsOf(t, dm, dctx, []int32{1, 2})
+	if err := SaveModel(filepath.Join(t.TempDir(), "lm.safetensors"), dctx, dm, nil, nil); err == nil {
+		t.Error("a model with a vocabulary was saved without a tokenizer")
+	}
+}

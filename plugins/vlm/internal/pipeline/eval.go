@@ -1,0 +1,211 @@
+package pipeline
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/gomlx/gomlx/backends"
+	gomlxctx "github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/shammie-ml/shammie/plugins/vlm/internal/model"
+	"github.com/shammie-ml/shammie/plugins/vlm/internal/planted"
+	"github.com/shammie-ml/shammie/sdk"
+	"github.com/shammie-ml/shammie/sdk/pointing"
+)
+
+// Metrics are the held-out scores.
+type Metrics struct {
+	Pointing       pointing.Score `json:"pointing"`        // mean PointingEval of the model
+	Centre         pointing.Score `json:"centre_baseline"` // one point at the image centre
+	PointItems     int            `json:"point_items"`
+	Valid          float64        `json:"pointing_valid"` // share of pointing answers that parse and hold a point
+	CountExact     float64        `json:"count_exact"`
+	CountWithin1   float64        `json:"count_within1"`
+	MajorityExact  float64        `json:"count_majority_exact"` // always the most frequent training count
+	MajorityWithin float64        `json:"count_majority_within1"`
+	CountChance    float64        `json:"count_chance"` // 1 / distinct training counts
+	CountItems     int            `json:"count_items"`
+}
+
+// Prediction is one line of the predictions artifact.
+type Prediction struct {
+	Image  int     `json:"image"`
+	Task   string  `json:"task"`
+	Prompt string  `json:"prompt"`
+	Truth  string  `json:"truth"`
+	Answer string  `json:"answer"`
+	F1     float64 `json:"f1,omitempty"`
+	Count  int     `json:"count,omitempty"`
+	Said   int     `json:"said,omitempty"`
+}
+
+const evalBatch = 32
+
+// evaluate answers the held-out pointing and counting questions (the first
+// items of each; 0: all), scores them beside the baselines, and writes the
+// predictions and the plot.
+func evaluate(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlxctx.Context, d *Data, l *model.Layout, items int) (map[string]cty.Value, error) {
+	var pts, cnts []planted.Example
+	for _, e := range d.Test {
+		switch e.Task {
+		case "point":
+			pts = append(pts, e)
+		case "count":
+			cnts = append(cnts, e)
+		}
+	}
+	if items > 0 {
+		pts, cnts = pts[:min(items, len(pts))], cnts[:min(items, len(cnts))]
+	}
+	if len(pts)+len(cnts) == 0 {
+		return nil, fmt.Errorf("no held-out pointing or counting examples (split \"test\")")
+	}
+	a, err := m.NewAnswerer(backend, ctx)
+	if err != nil {
+		return nil, err
+	}
+	maxNew := 0
+	for _, e := range append(append([]planted.Example{}, pts...), cnts...) {
+		maxNew = max(maxNew, len(e.Answer)+8)
+	}
+	maxNew = min(maxNew, m.Config.LM.MaxSeqLen-len(l.Tokens)-40)
+	all := append(append([]planted.Example{}, pts...), cnts...)
+	answers := make([]string, 0, len(all))
+	for i := 0; i < len(all); i += evalBatch {
+		chunk := all[i:min(i+evalBatch, len(all))]
+		exs := make([]model.Example, len(chunk))
+		for k, e := range chunk {
+			exs[k] = d.example(e)
+		}
+		ans, err := a.Answer(l, exs, maxNew)
+		if err != nil {
+			return nil, err
+		}
+		answers = append(answers, ans...)
+		run.Progress("evaluating", int64(len(answers)), int64(len(all)), "questions")
+	}
+	var ms Metrics
+	var preds []Prediction
+	var scores, centre []pointing.Score
+	W, H := d.Bundle.W, d.Bundle.H
+	objects := func(e planted.Example) []pointing.Object {
+		var os []pointing.Object
+		for _, k := range e.Masks {
+			os = append(os, pointing.Object{Mask: d.Bundle.Masks[k]})
+		}
+		return os
+	}
+	for i, e := range pts {
+		s, err := pointing.ScoreAnswer(answers[i], W, H, objects(e))
+		if err != nil {
+			return nil, err
+		}
+		c, err := pointing.ScoreAnswer(pointing.Format([]pointing.Point{{X: 50, Y: 50}}, e.Label), W, H, objects(e))
+		if err != nil {
+			return nil, err
+		}
+		scores, centre = append(scores, s), append(centre, c)
+		if a, err := pointing.Parse(answers[i]); err == nil && len(a.Points) > 0 {
+			ms.Valid++
+		}
+		preds = append(preds, Prediction{Image: e.Image, Task: e.Task, Prompt: e.Prompt, Truth: e.Answer, Answer: answers[i], F1: s.F1})
+	}
+	if len(pts) > 0 {
+		ms.Pointing, ms.Centre, ms.PointItems = pointing.Mean(scores), pointing.Mean(centre), len(pts)
+		ms.Valid /= float64(len(pts))
+	}
+	maj, distinct := majorityCount(d.Train)
+	for i, e := range cnts {
+		said, ok := countOf(answers[len(pts)+i])
+		if ok && said == e.Count {
+			ms.CountExact++
+		}
+		if ok && abs(said-e.Count) <= 1 {
+			ms.CountWithin1++
+		}
+		if maj == e.Count {
+			ms.MajorityExact++
+		}
+		if abs(maj-e.Count) <= 1 {
+			ms.MajorityWithin++
+		}
+		if !ok {
+			said = -1
+		}
+		preds = append(preds, Prediction{Image: e.Image, Task: e.Task, Prompt: e.Prompt, Truth: e.Answer, Answer: answers[len(pts)+i], Count: e.Count, Said: said})
+	}
+	if n := float64(len(cnts)); n > 0 {
+		ms.CountExact, ms.CountWithin1, ms.MajorityExact, ms.MajorityWithin = ms.CountExact/n, ms.CountWithin1/n, ms.MajorityExact/n, ms.MajorityWithin/n
+		ms.CountItems = len(cnts)
+	}
+	if distinct > 0 {
+		ms.CountChance = 1 / float64(distinct)
+	}
+	run.Logf("held out: pointing P/R/F1 %.3f/%.3f/%.3f on %d questions, %.0f%% well-formed (centre baseline F1 %.3f); counting exact %.3f, ±1 %.3f on %d (majority %.3f/%.3f, chance %.3f)",
+		ms.Pointing.Precision, ms.Pointing.Recall, ms.Pointing.F1, ms.PointItems, 100*ms.Valid, ms.Centre.F1,
+		ms.CountExact, ms.CountWithin1, ms.CountItems, ms.MajorityExact, ms.MajorityWithin, ms.CountChance)
+	if err := run.WriteArtifact("predictions", "predictions.jsonl", func(path string) error { return writeJSONL(path, preds) }); err != nil {
+		return nil, err
+	}
+	if err := run.WriteArtifact("metrics", "metrics.json", func(path string) error { return writeJSON(path, ms) }); err != nil {
+		return nil, err
+	}
+	if err := run.WritePlot("plots/scores", []string{"plot_scores", "plot_scores_svg"}, func(base string) ([]string, error) {
+		return plotScores(ms, base)
+	}); err != nil {
+		return nil, err
+	}
+	return map[string]cty.Value{
+		"pointing_precision": num(ms.Pointing.Precision), "pointing_recall": num(ms.Pointing.Recall), "pointing_f1": num(ms.Pointing.F1),
+		"centre_f1": num(ms.Centre.F1), "pointing_valid": num(ms.Valid), "count_exact": num(ms.CountExact), "count_within1": num(ms.CountWithin1),
+		"count_majority_exact": num(ms.MajorityExact), "count_chance": num(ms.CountChance),
+	}, nil
+}
+
+// majorityCount is the most frequent count of the training counting
+// questions and the number of distinct counts.
+func majorityCount(train []planted.Example) (int, int) {
+	freq := map[int]int{}
+	for _, e := range train {
+		if e.Task == "count" {
+			freq[e.Count]++
+		}
+	}
+	keys := make([]int, 0, len(freq))
+	for k := range freq {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	best := 0
+	for _, k := range keys {
+		if freq[k] > freq[best] {
+			best = k
+		}
+	}
+	return best, len(keys)
+}
+
+// countOf reads a counting answer (sdk/pointing.ParseCount).
+func countOf(ans string) (int, bool) { return pointing.ParseCount(ans) }
+
+// fillPoints parses an answer's points, or records why it does not parse.
+func fillPoints(ans string, pts *[][2]float64, why *string) {
+	a, err := pointing.Parse(ans)
+	if err != nil {
+		*why = err.Error()
+		return
+	}
+	for _, p := range a.Points {
+		*pts = append(*pts, [2]float64{p.X, p.Y})
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func num(x float64) cty.Value { return cty.NumberFloatVal(x) }
