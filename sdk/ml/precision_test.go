@@ -123,11 +123,11 @@ func TestMixedPrecisionTrains(t *testing.T) {
 	if math.Abs(l16-l32) > 0.15+0.1*l32 {
 		t.Errorf("bfloat16 run ends at loss %.4f vs float32 %.4f: further apart than bf16 rounding explains", l16, l32)
 	}
-	ctx.EnumerateVariables(func(v *context.Variable) {
+	for v := range ctx.IterVariables() {
 		if dt := v.Shape().DType; dt != dtypes.Float32 {
 			t.Errorf("variable %s is %s: master weights and optimizer state must stay float32", v.ScopeAndName(), dt)
 		}
-	})
+	}
 	if err := (Config{VocabSize: 4, DModel: 4, NumHeads: 1, NumLayers: 1, DFF: 4, MaxSeqLen: 4, DType: "float32", ComputeDType: "float16"}).Validate(); err == nil {
 		t.Error("compute_dtype float16 was accepted")
 	}
