@@ -144,6 +144,9 @@ func (f *follower) follow(ctx context.Context) (pluginhost.Status, error) {
 			f.queueDown = false
 			f.log(pluginhost.LogInfo, "following Slurm job %s again", f.j.JobID)
 		}
+		if !inQueue && !haveResult {
+			st, inQueue = f.stillAlive(client)
+		}
 		if inQueue && !st.Done() {
 			f.goneSince = time.Time{}
 			if err := f.watchQueued(st); err != nil {
@@ -182,6 +185,19 @@ func (f *follower) follow(ctx context.Context) (pluginhost.Status, error) {
 		}
 		return f.finish(pluginhost.Status{}, f.lostError())
 	}
+}
+
+// stillAlive asks scontrol (then sacct) about a job that squeue did not
+// list and that has written no result. Under load squeue's answer can miss
+// tasks that scontrol still reports PENDING or RUNNING (seen in the
+// end-to-end test on 2 busy cores); calling such a job lost would fail a
+// healthy step, so it is followed as queued.
+func (f *follower) stillAlive(c *Client) (JobState, bool) {
+	st, found, err := c.State(context.Background(), f.j.JobID)
+	if err != nil || !found || st.Done() {
+		return JobState{}, false
+	}
+	return st, true
 }
 
 func (f *follower) resultStatus(res Result) (pluginhost.Status, error) {

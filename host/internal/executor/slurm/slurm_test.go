@@ -1,6 +1,8 @@
 package slurm
 
 import (
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -120,5 +122,42 @@ func TestEnvFromSlurm(t *testing.T) {
 func TestHopeless(t *testing.T) {
 	if !Hopeless("PartitionTimeLimit") || Hopeless("Resources") || Hopeless("") {
 		t.Error("Hopeless misclassifies")
+	}
+}
+
+// A job squeue does not list but scontrol reports RUNNING is alive; one
+// scontrol no longer knows (and sacct calls COMPLETED) is not.
+func TestStillAlive(t *testing.T) {
+	for _, tc := range []struct {
+		name, show, acct string
+		alive            bool
+	}{
+		{"running by scontrol", "JobId=7 ArrayTaskId=3 JobState=RUNNING Reason=None NodeList=n1", "", true},
+		{"pending by scontrol", "JobId=7 JobState=PENDING Reason=JobArrayTaskLimit", "", true},
+		{"completed by scontrol", "JobId=7 JobState=COMPLETED Reason=None ExitCode=0:0", "", false},
+		{"gone, completed by sacct", "", "7_3|COMPLETED|0:0|None|n1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			show := "#!/bin/sh\necho 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1\n"
+			if tc.show != "" {
+				show = "#!/bin/sh\necho '" + tc.show + "'\n"
+			}
+			writeTool(t, dir, "scontrol", show)
+			writeTool(t, dir, "sacct", "#!/bin/sh\necho '"+tc.acct+"'\n")
+			t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+			f := &follower{j: &Journal{JobID: "7_3"}}
+			st, alive := f.stillAlive(&Client{Timeout: 10 * time.Second})
+			if alive != tc.alive {
+				t.Fatalf("stillAlive = %v (state %q), want %v", alive, st.State, tc.alive)
+			}
+		})
+	}
+}
+
+func writeTool(t *testing.T, dir, name, script string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
 	}
 }
