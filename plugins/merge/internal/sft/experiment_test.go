@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/shammie-ml/shammie/plugins/merge/internal/merging"
 	"github.com/shammie-ml/shammie/plugins/merge/internal/operators"
+	"github.com/shammie-ml/shammie/plugins/merge/internal/skills"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
@@ -123,4 +125,76 @@ func TestReducedExperiment(t *testing.T) {
 		fmt.Printf("%-22s A %5.1f B %5.1f C %5.1f | a %5.1f b %5.1f c %5.1f\n", n, sc.Accuracy["A"], sc.Accuracy["B"], sc.Accuracy["C"], sc.Accuracy["a"], sc.Accuracy["b"], sc.Accuracy["c"])
 	}
 	fmt.Println("total", time.Since(start).Round(time.Second))
+}
+
+// TestOutputConfusion tells what wrong answers are: for each model in
+// MERGE_OUTPUTS ("name=path,name=path…") it decodes EVAL held-out prompts
+// of A, B and C and counts how many outputs equal each task's
+// transformation of the prompt's word (upper, reverse, shift), the word
+// itself (copy), shift∘reverse (both at once), or none of these.
+//
+//	MERGE_OUTPUTS=skill=/tmp/m/skill.safetensors,ta1=/tmp/m/ta_1.safetensors go test -run TestOutputConfusion -v ./internal/sft
+func TestOutputConfusion(t *testing.T) {
+	spec := os.Getenv("MERGE_OUTPUTS")
+	if spec == "" {
+		t.Skip("set MERGE_OUTPUTS to name=model.safetensors,… to classify models' outputs")
+	}
+	backend, err := ml.OpenBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := []struct {
+		name string
+		f    func(string) string
+	}{
+		{"upper", skills.Tasks["A"].Answer}, {"reverse", skills.Tasks["B"].Answer}, {"shift", skills.Tasks["C"].Answer},
+		{"copy", func(w string) string { return w }},
+		{"shift∘rev", func(w string) string { return skills.Tasks["C"].Answer(skills.Tasks["B"].Answer(w)) }},
+	}
+	for _, item := range strings.Split(spec, ",") {
+		name, path, ok := strings.Cut(item, "=")
+		if !ok {
+			t.Fatalf("MERGE_OUTPUTS item %q is not name=path", item)
+		}
+		outs, _, err := Outputs(backend, path, skills.Names, envI("EVAL", 64), 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range skills.Names {
+			counts := make([]int, len(kinds)+1)
+			var others []string
+			for _, o := range outs[task] {
+				k := 0
+				for k < len(kinds) && !(o.Stopped && o.Output == kinds[k].f(o.Word)) {
+					k++
+				}
+				counts[k]++
+				if k == len(kinds) && len(others) < 4 {
+					others = append(others, fmt.Sprintf("%s→%q", o.Prompt, o.Output))
+				}
+			}
+			line := fmt.Sprintf("%-12s %s:", name, task)
+			for k, kd := range kinds {
+				line += fmt.Sprintf(" %s %d", kd.name, counts[k])
+			}
+			fmt.Printf("%s other %d of %d %v\n", line, counts[len(kinds)], len(outs[task]), others)
+			// Per output position: the letter of which transformation
+			// (a letter can match several: a word's own repeats).
+			pos := fmt.Sprintf("%-12s %s by position:", name, task)
+			for i := 0; i < skills.WordLen; i++ {
+				pos += fmt.Sprintf(" [%d", i)
+				for _, kd := range kinds[:4] {
+					n := 0
+					for _, o := range outs[task] {
+						if len(o.Output) > i && o.Output[i] == kd.f(o.Word)[i] {
+							n++
+						}
+					}
+					pos += fmt.Sprintf(" %s %d", kd.name, n)
+				}
+				pos += "]"
+			}
+			fmt.Println(pos)
+		}
+	}
 }

@@ -195,43 +195,70 @@ type Score struct {
 // Evaluate loads a model artifact and scores it on n held-out examples of
 // each task, decoding greedily until EOS.
 func Evaluate(backend backends.Backend, path string, tasks []string, n int, seed uint64) (Score, error) {
+	outs, steps, err := Outputs(backend, path, tasks, n, seed)
+	if err != nil {
+		return Score{}, err
+	}
+	sc := Score{Accuracy: map[string]float64{}, Steps: steps}
+	for _, name := range tasks {
+		right := 0
+		for _, o := range outs[name] {
+			if o.Stopped && o.Output == o.Answer {
+				right++
+			}
+		}
+		sc.Accuracy[name] = float64(right) / float64(len(outs[name])) * 100
+	}
+	return sc, nil
+}
+
+// Output is one held-out prompt, its answer and what the model wrote.
+type Output struct {
+	Prompt, Word, Answer, Output string
+	Stopped                      bool // the model ended its answer with EOS
+}
+
+// Outputs loads a model artifact and decodes n held-out prompts of each
+// task greedily until EOS, keyed by task name; it also returns the model's
+// training steps. Evaluate scores them; the reduced experiment inspects
+// what a wrong answer is instead (another task's transformation?).
+func Outputs(backend backends.Backend, path string, tasks []string, n int, seed uint64) (map[string][]Output, int, error) {
 	ctx := gctx.New()
 	m, err := ml.LoadModel(backend, path, ctx)
 	if err != nil {
-		return Score{}, err
+		return nil, 0, err
 	}
-	sc := Score{Accuracy: map[string]float64{}}
+	steps := 0
 	if s, ok := m.Meta[StepsKey]; ok {
-		sc.Steps, _ = strconv.Atoi(s)
+		steps, _ = strconv.Atoi(s)
 	}
 	dec, err := m.NewDecoder(backend, ctx)
 	if err != nil {
-		return Score{}, err
+		return nil, 0, err
 	}
 	eos := m.Tokenizer.EOS()
+	out := map[string][]Output{}
 	for _, name := range tasks {
 		t, ok := skills.Lookup(name)
 		if !ok {
-			return Score{}, fmt.Errorf("unknown task %q", name)
+			return nil, 0, fmt.Errorf("unknown task %q", name)
 		}
 		exs := skills.Examples(t, n, true, seed)
 		prompts := make([][]int32, len(exs))
 		for i, e := range exs {
 			if prompts[i], err = m.Tokenizer.Encode(e.Prompt); err != nil {
-				return Score{}, err
+				return nil, 0, err
 			}
 		}
 		gens, err := dec.Generate(prompts, ml.DecodeOptions{MaxNewTokens: skills.WordLen + 1, Stop: [][]int32{{eos}}})
 		if err != nil {
-			return Score{}, fmt.Errorf("%s, task %s: %w", path, name, err)
+			return nil, 0, fmt.Errorf("%s, task %s: %w", path, name, err)
 		}
-		right := 0
 		for i, g := range gens {
-			if g.Stop != nil && m.Tokenizer.Decode(g.Tokens) == exs[i].Answer {
-				right++
-			}
+			e := exs[i]
+			out[name] = append(out[name], Output{Prompt: e.Prompt, Word: e.Prompt[2 : len(e.Prompt)-1], Answer: e.Answer,
+				Output: m.Tokenizer.Decode(g.Tokens), Stopped: g.Stop != nil})
 		}
-		sc.Accuracy[name] = float64(right) / float64(len(exs)) * 100
 	}
-	return sc, nil
+	return out, steps, nil
 }
