@@ -43,7 +43,7 @@ func envF(k string, d float64) float64 {
 // kept there and reused by name, so variants can share a base); BASE, GS,
 // CS, RS (steps of base, general, skill, retraining; defaults as the spec), BLR, LR, CLR
 // (learning rates), REPLAY, D, L, MIX, WU, EVAL and TAG (a suffix naming a
-// variant's models) override the defaults; CONT=1 adds continued
+// variant's models) override the defaults; EXTRA=1 adds skills.Extra to pre-training and replay (model "base_extra"); CONT=1 adds continued
 // fine-tuning and retraining. It prints task-vector norms and cosine and
 // every model's exact match on A, B, C and the notation tasks a, b, c.
 // Not part of make test (minutes even at these sizes).
@@ -71,7 +71,7 @@ func TestReducedExperiment(t *testing.T) {
 		}
 		t0 := time.Now()
 		o := Options{Init: init, Objective: obj, Tasks: tasks, Examples: 2000, Mixture: envI("MIX", 200000), DModel: d, Heads: 4,
-			Layers: envI("L", 2), Seq: 16, Steps: steps, Batch: 32, LR: lr, Warmup: envI("WU", 20), Seed: seed, Out: out, Replay: envI("REPLAY", 1000)}
+			Layers: envI("L", 2), Seq: 16, Steps: steps, Batch: 32, LR: lr, Warmup: envI("WU", 20), Seed: seed, Out: out, Replay: envI("REPLAY", 1000), ExtraTags: os.Getenv("EXTRA") != ""}
 		res, err := Train(ctx, backend, o, sdk.Discard)
 		if err != nil {
 			t.Fatal(err)
@@ -80,7 +80,11 @@ func TestReducedExperiment(t *testing.T) {
 		return out
 	}
 	tag := os.Getenv("TAG")
-	base := train("base", "", "lm", nil, envI("BASE", 1200), envF("BLR", 3e-3), 1)
+	bname := "base"
+	if os.Getenv("EXTRA") != "" {
+		bname = "base_extra"
+	}
+	base := train(bname, "", "lm", nil, envI("BASE", 1200), envF("BLR", 3e-3), 1)
 	slr := envF("LR", 3e-4)
 	g := train("general"+tag, base, "sft", []string{"A", "B"}, envI("GS", 150), slr, 2)
 	c := train("skill"+tag, base, "sft", []string{"C"}, envI("CS", 150), envF("CLR", slr), 3)
@@ -118,13 +122,27 @@ func TestReducedExperiment(t *testing.T) {
 		order = append(order, "continued", "retrain")
 	}
 	for _, n := range order {
-		sc, err := Evaluate(backend, cands[n], []string{"A", "B", "C", "a", "b", "c"}, envI("EVAL", 64), 9)
+		sc, err := Evaluate(backend, cands[n], evalTasks(), envI("EVAL", 64), 9)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Printf("%-22s A %5.1f B %5.1f C %5.1f | a %5.1f b %5.1f c %5.1f\n", n, sc.Accuracy["A"], sc.Accuracy["B"], sc.Accuracy["C"], sc.Accuracy["a"], sc.Accuracy["b"], sc.Accuracy["c"])
+		line := fmt.Sprintf("%-22s", n)
+		for _, task := range evalTasks() {
+			line += fmt.Sprintf(" %s %5.1f", task, sc.Accuracy[task])
+		}
+		fmt.Println(line)
 	}
 	fmt.Println("total", time.Since(start).Round(time.Second))
+}
+
+func evalTasks() []string {
+	tasks := []string{"A", "B", "C", "a", "b", "c"}
+	if os.Getenv("EXTRA") != "" {
+		for _, t := range skills.Extra {
+			tasks = append(tasks, t.Name)
+		}
+	}
+	return tasks
 }
 
 // TestOutputConfusion tells what wrong answers are: for each model in

@@ -36,8 +36,11 @@ type Options struct {
 	// Replay, sft: examples of each of the three tasks in the pre-training
 	// notation (skills.Task.Notation) mixed in, so fine-tuning cannot
 	// forget the tags it does not train (a tag-specific, small change).
-	Replay  int
-	Mixture int // lm: bytes of mixture text
+	Replay int
+	// ExtraTags: lm, the mixture also holds skills.Extra under their own
+	// capital tags; sft, the replay holds them too (Replay examples each).
+	ExtraTags bool
+	Mixture   int // lm: bytes of mixture text
 	// Fresh model only.
 	DModel, Heads, Layers, Seq int
 	Steps, Batch               int
@@ -117,7 +120,7 @@ func Train(goctx context.Context, backend backends.Backend, o Options, rep sdk.R
 
 func batchesFor(o Options, tok ml.ByteTokenizer, seq int) (ml.Batches, error) {
 	if o.Objective == "lm" {
-		ids, err := Pack(tok, skills.Documents(o.Mixture, uint64(o.Seed)), seq)
+		ids, err := Pack(tok, skills.Documents(o.Mixture, uint64(o.Seed), extraTasks(o)...), seq)
 		if err != nil {
 			return nil, err
 		}
@@ -139,6 +142,9 @@ func batchesFor(o Options, tok ml.ByteTokenizer, seq int) (ml.Batches, error) {
 		for _, name := range skills.Names {
 			parts = append(parts, part{skills.Tasks[name].Notation(), o.Replay})
 		}
+		for _, t := range extraTasks(o) {
+			parts = append(parts, part{t, o.Replay})
+		}
 	}
 	var exs []ml.SFTExample
 	for _, p := range parts {
@@ -151,6 +157,13 @@ func batchesFor(o Options, tok ml.ByteTokenizer, seq int) (ml.Batches, error) {
 		}
 	}
 	return ml.NewSFTBatches(exs, ml.SFTOptions{Batch: o.Batch, Seq: seq, EOS: tok.EOS(), VocabSize: tok.VocabSize(), Seed: o.Seed})
+}
+
+func extraTasks(o Options) []skills.Task {
+	if o.ExtraTags {
+		return skills.Extra
+	}
+	return nil
 }
 
 // Pack encodes documents, each followed by EOS, into blocks of seq tokens
