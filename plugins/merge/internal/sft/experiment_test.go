@@ -84,6 +84,9 @@ func TestReducedExperiment(t *testing.T) {
 	if os.Getenv("EXTRA") != "" {
 		bname = "base_extra"
 	}
+	if b := os.Getenv("BASE"); b != "" {
+		bname += b
+	}
 	base := train(bname, "", "lm", nil, envI("BASE", 1200), envF("BLR", 3e-3), 1)
 	slr := envF("LR", 3e-4)
 	g := train("general"+tag, base, "sft", []string{"A", "B"}, envI("GS", 150), slr, 2)
