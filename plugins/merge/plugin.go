@@ -166,7 +166,7 @@ func (p *Plugin) Run(ctx context.Context, run *sdk.Run) error {
 		return pipeline.RunGenerate(ctx, run, planted.Config{Models: cfg.NModels, Tensors: cfg.Tensors, Rows: cfg.Rows, Cols: cfg.Cols,
 			Density: cfg.PlantedDensity, Signal: cfg.PlantedSignal, Noise: cfg.PlantedNoise})
 	case "train":
-		return pipeline.RunTrain(ctx, run, sft.Options{Init: cfg.Init, Objective: cfg.Objective, Tasks: cfg.Tasks, Examples: cfg.Examples, Replay: cfg.Replay, ExtraTags: cfg.ExtraTags,
+		return pipeline.RunTrain(ctx, run, sft.Options{Init: cfg.Init, Objective: cfg.Objective, Tasks: cfg.Tasks, Examples: cfg.Examples, Replay: cfg.Replay, Extra: cfg.extra(),
 			Mixture: cfg.MixtureBytes, DModel: cfg.DModel, Heads: cfg.Heads, Layers: cfg.Layers, Seq: cfg.Seq, Steps: cfg.Steps,
 			Batch: cfg.Batch, LR: cfg.LR, Warmup: cfg.Warmup}, sdk.BuildVersion(version))
 	case "evaluate":
@@ -523,4 +523,12 @@ func validateEvaluate(c sdk.Config, cfg Config) sdk.Diagnostics {
 		diags = append(diags, sdk.Errorf(attrPath("eval_examples"), "Invalid eval_examples", fmt.Sprintf("got %d; need ≥ 1", cfg.EvalExamples)))
 	}
 	return diags
+}
+
+// extra is the extra pre-training tasks extra_tags asks for.
+func (c Config) extra() []skills.Task {
+	if c.ExtraTags {
+		return skills.Extra
+	}
+	return nil
 }

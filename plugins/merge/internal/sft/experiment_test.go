@@ -43,7 +43,7 @@ func envF(k string, d float64) float64 {
 // kept there and reused by name, so variants can share a base); BASE, GS,
 // CS, RS (steps of base, general, skill, retraining; defaults as the spec), BLR, LR, CLR
 // (learning rates), REPLAY, D, L, MIX, WU, EVAL and TAG (a suffix naming a
-// variant's models) override the defaults; EXTRA=1 adds skills.Extra to pre-training and replay (model "base_extra"); CONT=1 adds continued
+// variant's models) override the defaults; EXTRA=1 adds skills.Extra to pre-training and replay (model "base_extra"; EXTRA=IPL only those); CONT=1 adds continued
 // fine-tuning and retraining. It prints task-vector norms and cosine and
 // every model's exact match on A, B, C and the notation tasks a, b, c.
 // Not part of make test (minutes even at these sizes).
@@ -71,7 +71,7 @@ func TestReducedExperiment(t *testing.T) {
 		}
 		t0 := time.Now()
 		o := Options{Init: init, Objective: obj, Tasks: tasks, Examples: 2000, Mixture: envI("MIX", 200000), DModel: d, Heads: 4,
-			Layers: envI("L", 2), Seq: 16, Steps: steps, Batch: 32, LR: lr, Warmup: envI("WU", 20), Seed: seed, Out: out, Replay: envI("REPLAY", 1000), ExtraTags: os.Getenv("EXTRA") != ""}
+			Layers: envI("L", 2), Seq: 16, Steps: steps, Batch: 32, LR: lr, Warmup: envI("WU", 20), Seed: seed, Out: out, Replay: envI("REPLAY", 1000), Extra: extraEnv()}
 		res, err := Train(ctx, backend, o, sdk.Discard)
 		if err != nil {
 			t.Fatal(err)
@@ -83,6 +83,9 @@ func TestReducedExperiment(t *testing.T) {
 	bname := "base"
 	if os.Getenv("EXTRA") != "" {
 		bname = "base_extra"
+		if e := os.Getenv("EXTRA"); e != "1" {
+			bname += e
+		}
 	}
 	if b := os.Getenv("BASE"); b != "" {
 		bname += b
@@ -140,12 +143,23 @@ func TestReducedExperiment(t *testing.T) {
 
 func evalTasks() []string {
 	tasks := []string{"A", "B", "C", "a", "b", "c"}
-	if os.Getenv("EXTRA") != "" {
-		for _, t := range skills.Extra {
-			tasks = append(tasks, t.Name)
-		}
+	for _, t := range extraEnv() {
+		tasks = append(tasks, t.Name)
 	}
 	return tasks
+}
+
+// extraEnv is EXTRA's tasks: 1 for all of skills.Extra, or their names
+// (EXTRA=IPL leaves M out).
+func extraEnv() []skills.Task {
+	e := os.Getenv("EXTRA")
+	var out []skills.Task
+	for _, t := range skills.Extra {
+		if e == "1" || strings.Contains(e, t.Name) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // TestOutputConfusion tells what wrong answers are: for each model in

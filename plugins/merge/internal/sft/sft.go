@@ -37,10 +37,11 @@ type Options struct {
 	// notation (skills.Task.Notation) mixed in, so fine-tuning cannot
 	// forget the tags it does not train (a tag-specific, small change).
 	Replay int
-	// ExtraTags: lm, the mixture also holds skills.Extra under their own
-	// capital tags; sft, the replay holds them too (Replay examples each).
-	ExtraTags bool
-	Mixture   int // lm: bytes of mixture text
+	// Extra (e.g. skills.Extra): lm, the mixture also holds these tasks
+	// under their own capital tags; sft, the replay holds them too (Replay
+	// examples each).
+	Extra   []skills.Task
+	Mixture int // lm: bytes of mixture text
 	// Fresh model only.
 	DModel, Heads, Layers, Seq int
 	Steps, Batch               int
@@ -120,7 +121,7 @@ func Train(goctx context.Context, backend backends.Backend, o Options, rep sdk.R
 
 func batchesFor(o Options, tok ml.ByteTokenizer, seq int) (ml.Batches, error) {
 	if o.Objective == "lm" {
-		ids, err := Pack(tok, skills.Documents(o.Mixture, uint64(o.Seed), extraTasks(o)...), seq)
+		ids, err := Pack(tok, skills.Documents(o.Mixture, uint64(o.Seed), o.Extra...), seq)
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +143,7 @@ func batchesFor(o Options, tok ml.ByteTokenizer, seq int) (ml.Batches, error) {
 		for _, name := range skills.Names {
 			parts = append(parts, part{skills.Tasks[name].Notation(), o.Replay})
 		}
-		for _, t := range extraTasks(o) {
+		for _, t := range o.Extra {
 			parts = append(parts, part{t, o.Replay})
 		}
 	}
@@ -157,13 +158,6 @@ func batchesFor(o Options, tok ml.ByteTokenizer, seq int) (ml.Batches, error) {
 		}
 	}
 	return ml.NewSFTBatches(exs, ml.SFTOptions{Batch: o.Batch, Seq: seq, EOS: tok.EOS(), VocabSize: tok.VocabSize(), Seed: o.Seed})
-}
-
-func extraTasks(o Options) []skills.Task {
-	if o.ExtraTags {
-		return skills.Extra
-	}
-	return nil
 }
 
 // Pack encodes documents, each followed by EOS, into blocks of seq tokens
