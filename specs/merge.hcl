@@ -87,6 +87,14 @@ step "wise_ft" {
 # ability the base has: brief, small-LR fine-tunes that stay near the base,
 # as the paper's premise. Every fine-tune mixes in `replay` examples of the
 # three tasks in that notation, so it keeps the tags it does not train.
+# With `extra_tags` the base also learns four further tasks under capital
+# tags of their own (I copy, P predecessor, L rotate left, M upper-case
+# reverse; never A's, B's or C's) and the replay keeps them: the base then
+# already ties capital tags to transformations, and a fine-tune on S adds
+# one binding instead of making "shift" the default for every capital tag
+# (which reads the R prompts' middle letters in place and breaks reversal
+# in the merge; plugins/merge/README.md). Pre-training takes 2400 steps to
+# learn reversal in the larger mixture.
 # The general model is the base fine-tuned on A+B; the skill model the
 # base fine-tuned on C alone. Compared, each with the optimizer steps it
 # cost from scratch:
@@ -105,9 +113,10 @@ step "base" {
   config {
     mode          = "train"
     objective     = "lm"
-    steps         = 1200
+    steps         = 2400
     lr            = 0.003
     mixture_bytes = 200000
+    extra_tags    = true
   }
 }
 
@@ -115,12 +124,13 @@ step "general" {
   plugin = plugin.merge
   seed   = 2
   config {
-    mode   = "train"
-    init   = step.base.artifacts.model
-    tasks  = ["A", "B"]
-    steps  = 150
-    lr     = 0.0003
-    replay = 1000
+    mode       = "train"
+    init       = step.base.artifacts.model
+    tasks      = ["A", "B"]
+    steps      = 150
+    lr         = 0.0003
+    replay     = 1000
+    extra_tags = true
   }
 }
 
@@ -128,12 +138,13 @@ step "skill" {
   plugin = plugin.merge
   seed   = 3
   config {
-    mode   = "train"
-    init   = step.base.artifacts.model
-    tasks  = ["C"]
-    steps  = 150
-    lr     = 0.0003
-    replay = 1000
+    mode       = "train"
+    init       = step.base.artifacts.model
+    tasks      = ["C"]
+    steps      = 150
+    lr         = 0.0003
+    replay     = 1000
+    extra_tags = true
   }
 }
 
@@ -141,12 +152,13 @@ step "continued" {
   plugin = plugin.merge
   seed   = 3
   config {
-    mode   = "train"
-    init   = step.general.artifacts.model
-    tasks  = ["C"]
-    steps  = 150
-    lr     = 0.0003
-    replay = 1000
+    mode       = "train"
+    init       = step.general.artifacts.model
+    tasks      = ["C"]
+    steps      = 150
+    lr         = 0.0003
+    replay     = 1000
+    extra_tags = true
   }
 }
 
@@ -154,12 +166,13 @@ step "retrain" {
   plugin = plugin.merge
   seed   = 4
   config {
-    mode   = "train"
-    init   = step.base.artifacts.model
-    tasks  = ["A", "B", "C"]
-    steps  = 225
-    lr     = 0.0003
-    replay = 1000
+    mode       = "train"
+    init       = step.base.artifacts.model
+    tasks      = ["A", "B", "C"]
+    steps      = 225
+    lr         = 0.0003
+    replay     = 1000
+    extra_tags = true
   }
 }
 

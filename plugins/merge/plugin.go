@@ -59,6 +59,7 @@ type Config struct {
 	Tasks        []string `cty:"tasks" optional:"true" doc:"train (sft): tasks to fine-tune on, of A (uppercase), B (reverse), C (successor letters); evaluate: tasks to score (default all three; a, b, c score the same tasks in the pre-training notation, \"u abcd=\", to see what a fine-tune kept)."`
 	Examples     int      `cty:"examples" default:"2000" doc:"train (sft): training examples per task (held-out words are never used)."`
 	Replay       int      `cty:"replay" default:"0" doc:"train (sft): examples of each of the three tasks in the pre-training notation (\"u abcd=\" → \"ABCD\", lower-case tags) mixed into the fine-tuning data, so a fine-tune keeps the tags it does not train and its task vector stays tag-specific."`
+	ExtraTags    bool     `cty:"extra_tags" default:"false" doc:"train: lm, the mixture also holds four further tasks under capital tags of their own (I copy, P predecessor, L rotate left, M reverse in upper case; never A's, B's or C's); sft, the replay holds them too. The base then already ties several capital tags to several transformations, so a fine-tune on one tag does not become the default for every capital tag. Scored as tasks I, P, L, M."`
 	MixtureBytes int      `cty:"mixture_bytes" default:"200000" doc:"train (lm): bytes of pre-training text."`
 	DModel       int      `cty:"d_model" default:"64" doc:"train, fresh model: width."`
 	Heads        int      `cty:"heads" default:"4" doc:"train, fresh model: attention heads."`
@@ -165,7 +166,7 @@ func (p *Plugin) Run(ctx context.Context, run *sdk.Run) error {
 		return pipeline.RunGenerate(ctx, run, planted.Config{Models: cfg.NModels, Tensors: cfg.Tensors, Rows: cfg.Rows, Cols: cfg.Cols,
 			Density: cfg.PlantedDensity, Signal: cfg.PlantedSignal, Noise: cfg.PlantedNoise})
 	case "train":
-		return pipeline.RunTrain(ctx, run, sft.Options{Init: cfg.Init, Objective: cfg.Objective, Tasks: cfg.Tasks, Examples: cfg.Examples, Replay: cfg.Replay,
+		return pipeline.RunTrain(ctx, run, sft.Options{Init: cfg.Init, Objective: cfg.Objective, Tasks: cfg.Tasks, Examples: cfg.Examples, Replay: cfg.Replay, Extra: cfg.extra(),
 			Mixture: cfg.MixtureBytes, DModel: cfg.DModel, Heads: cfg.Heads, Layers: cfg.Layers, Seq: cfg.Seq, Steps: cfg.Steps,
 			Batch: cfg.Batch, LR: cfg.LR, Warmup: cfg.Warmup}, sdk.BuildVersion(version))
 	case "evaluate":
@@ -522,4 +523,12 @@ func validateEvaluate(c sdk.Config, cfg Config) sdk.Diagnostics {
 		diags = append(diags, sdk.Errorf(attrPath("eval_examples"), "Invalid eval_examples", fmt.Sprintf("got %d; need ≥ 1", cfg.EvalExamples)))
 	}
 	return diags
+}
+
+// extra is the extra pre-training tasks extra_tags asks for.
+func (c Config) extra() []skills.Task {
+	if c.ExtraTags {
+		return skills.Extra
+	}
+	return nil
 }

@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/shammie-ml/shammie/plugins/merge/internal/merging"
 	"github.com/shammie-ml/shammie/plugins/merge/internal/operators"
+	"github.com/shammie-ml/shammie/plugins/merge/internal/skills"
 	"github.com/shammie-ml/shammie/sdk"
 	"github.com/shammie-ml/shammie/sdk/ml"
 )
@@ -41,7 +43,7 @@ func envF(k string, d float64) float64 {
 // kept there and reused by name, so variants can share a base); BASE, GS,
 // CS, RS (steps of base, general, skill, retraining; defaults as the spec), BLR, LR, CLR
 // (learning rates), REPLAY, D, L, MIX, WU, EVAL and TAG (a suffix naming a
-// variant's models) override the defaults; CONT=1 adds continued
+// variant's models) override the defaults; EXTRA=1 adds skills.Extra to pre-training and replay (model "base_extra"; EXTRA=IPL only those); CONT=1 adds continued
 // fine-tuning and retraining. It prints task-vector norms and cosine and
 // every model's exact match on A, B, C and the notation tasks a, b, c.
 // Not part of make test (minutes even at these sizes).
@@ -69,7 +71,7 @@ func TestReducedExperiment(t *testing.T) {
 		}
 		t0 := time.Now()
 		o := Options{Init: init, Objective: obj, Tasks: tasks, Examples: 2000, Mixture: envI("MIX", 200000), DModel: d, Heads: 4,
-			Layers: envI("L", 2), Seq: 16, Steps: steps, Batch: 32, LR: lr, Warmup: envI("WU", 20), Seed: seed, Out: out, Replay: envI("REPLAY", 1000)}
+			Layers: envI("L", 2), Seq: 16, Steps: steps, Batch: 32, LR: lr, Warmup: envI("WU", 20), Seed: seed, Out: out, Replay: envI("REPLAY", 1000), Extra: extraEnv()}
 		res, err := Train(ctx, backend, o, sdk.Discard)
 		if err != nil {
 			t.Fatal(err)
@@ -78,7 +80,17 @@ func TestReducedExperiment(t *testing.T) {
 		return out
 	}
 	tag := os.Getenv("TAG")
-	base := train("base", "", "lm", nil, envI("BASE", 1200), envF("BLR", 3e-3), 1)
+	bname := "base"
+	if os.Getenv("EXTRA") != "" {
+		bname = "base_extra"
+		if e := os.Getenv("EXTRA"); e != "1" {
+			bname += e
+		}
+	}
+	if b := os.Getenv("BASE"); b != "" {
+		bname += b
+	}
+	base := train(bname, "", "lm", nil, envI("BASE", 1200), envF("BLR", 3e-3), 1)
 	slr := envF("LR", 3e-4)
 	g := train("general"+tag, base, "sft", []string{"A", "B"}, envI("GS", 150), slr, 2)
 	c := train("skill"+tag, base, "sft", []string{"C"}, envI("CS", 150), envF("CLR", slr), 3)
@@ -116,11 +128,108 @@ func TestReducedExperiment(t *testing.T) {
 		order = append(order, "continued", "retrain")
 	}
 	for _, n := range order {
-		sc, err := Evaluate(backend, cands[n], []string{"A", "B", "C", "a", "b", "c"}, envI("EVAL", 64), 9)
+		sc, err := Evaluate(backend, cands[n], evalTasks(), envI("EVAL", 64), 9)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Printf("%-22s A %5.1f B %5.1f C %5.1f | a %5.1f b %5.1f c %5.1f\n", n, sc.Accuracy["A"], sc.Accuracy["B"], sc.Accuracy["C"], sc.Accuracy["a"], sc.Accuracy["b"], sc.Accuracy["c"])
+		line := fmt.Sprintf("%-22s", n)
+		for _, task := range evalTasks() {
+			line += fmt.Sprintf(" %s %5.1f", task, sc.Accuracy[task])
+		}
+		fmt.Println(line)
 	}
 	fmt.Println("total", time.Since(start).Round(time.Second))
+}
+
+func evalTasks() []string {
+	tasks := []string{"A", "B", "C", "a", "b", "c"}
+	for _, t := range extraEnv() {
+		tasks = append(tasks, t.Name)
+	}
+	return tasks
+}
+
+// extraEnv is EXTRA's tasks: 1 for all of skills.Extra, or their names
+// (EXTRA=IPL leaves M out).
+func extraEnv() []skills.Task {
+	e := os.Getenv("EXTRA")
+	var out []skills.Task
+	for _, t := range skills.Extra {
+		if e == "1" || strings.Contains(e, t.Name) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// TestOutputConfusion tells what wrong answers are: for each model in
+// MERGE_OUTPUTS ("name=path,name=path…") it decodes EVAL held-out prompts
+// of A, B and C and counts how many outputs equal each task's
+// transformation of the prompt's word (upper, reverse, shift), the word
+// itself (copy), shift∘reverse (both at once), or none of these.
+//
+//	MERGE_OUTPUTS=skill=/tmp/m/skill.safetensors,ta1=/tmp/m/ta_1.safetensors go test -run TestOutputConfusion -v ./internal/sft
+func TestOutputConfusion(t *testing.T) {
+	spec := os.Getenv("MERGE_OUTPUTS")
+	if spec == "" {
+		t.Skip("set MERGE_OUTPUTS to name=model.safetensors,… to classify models' outputs")
+	}
+	backend, err := ml.OpenBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := []struct {
+		name string
+		f    func(string) string
+	}{
+		{"upper", skills.Tasks["A"].Answer}, {"reverse", skills.Tasks["B"].Answer}, {"shift", skills.Tasks["C"].Answer},
+		{"copy", func(w string) string { return w }},
+		{"shift∘rev", func(w string) string { return skills.Tasks["C"].Answer(skills.Tasks["B"].Answer(w)) }},
+	}
+	for _, item := range strings.Split(spec, ",") {
+		name, path, ok := strings.Cut(item, "=")
+		if !ok {
+			t.Fatalf("MERGE_OUTPUTS item %q is not name=path", item)
+		}
+		outs, _, err := Outputs(backend, path, skills.Names, envI("EVAL", 64), 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range skills.Names {
+			counts := make([]int, len(kinds)+1)
+			var others []string
+			for _, o := range outs[task] {
+				k := 0
+				for k < len(kinds) && !(o.Stopped && o.Output == kinds[k].f(o.Word)) {
+					k++
+				}
+				counts[k]++
+				if k == len(kinds) && len(others) < 4 {
+					others = append(others, fmt.Sprintf("%s→%q", o.Prompt, o.Output))
+				}
+			}
+			line := fmt.Sprintf("%-12s %s:", name, task)
+			for k, kd := range kinds {
+				line += fmt.Sprintf(" %s %d", kd.name, counts[k])
+			}
+			fmt.Printf("%s other %d of %d %v\n", line, counts[len(kinds)], len(outs[task]), others)
+			// Per output position: the letter of which transformation
+			// (a letter can match several: a word's own repeats).
+			pos := fmt.Sprintf("%-12s %s by position:", name, task)
+			for i := 0; i < skills.WordLen; i++ {
+				pos += fmt.Sprintf(" [%d", i)
+				for _, kd := range kinds[:4] {
+					n := 0
+					for _, o := range outs[task] {
+						if len(o.Output) > i && o.Output[i] == kd.f(o.Word)[i] {
+							n++
+						}
+					}
+					pos += fmt.Sprintf(" %s %d", kd.name, n)
+				}
+				pos += "]"
+			}
+			fmt.Println(pos)
+		}
+	}
 }

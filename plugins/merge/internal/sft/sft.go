@@ -36,7 +36,11 @@ type Options struct {
 	// Replay, sft: examples of each of the three tasks in the pre-training
 	// notation (skills.Task.Notation) mixed in, so fine-tuning cannot
 	// forget the tags it does not train (a tag-specific, small change).
-	Replay  int
+	Replay int
+	// Extra (e.g. skills.Extra): lm, the mixture also holds these tasks
+	// under their own capital tags; sft, the replay holds them too (Replay
+	// examples each).
+	Extra   []skills.Task
 	Mixture int // lm: bytes of mixture text
 	// Fresh model only.
 	DModel, Heads, Layers, Seq int
@@ -117,7 +121,7 @@ func Train(goctx context.Context, backend backends.Backend, o Options, rep sdk.R
 
 func batchesFor(o Options, tok ml.ByteTokenizer, seq int) (ml.Batches, error) {
 	if o.Objective == "lm" {
-		ids, err := Pack(tok, skills.Documents(o.Mixture, uint64(o.Seed)), seq)
+		ids, err := Pack(tok, skills.Documents(o.Mixture, uint64(o.Seed), o.Extra...), seq)
 		if err != nil {
 			return nil, err
 		}
@@ -138,6 +142,9 @@ func batchesFor(o Options, tok ml.ByteTokenizer, seq int) (ml.Batches, error) {
 	if o.Replay > 0 {
 		for _, name := range skills.Names {
 			parts = append(parts, part{skills.Tasks[name].Notation(), o.Replay})
+		}
+		for _, t := range o.Extra {
+			parts = append(parts, part{t, o.Replay})
 		}
 	}
 	var exs []ml.SFTExample
@@ -195,43 +202,70 @@ type Score struct {
 // Evaluate loads a model artifact and scores it on n held-out examples of
 // each task, decoding greedily until EOS.
 func Evaluate(backend backends.Backend, path string, tasks []string, n int, seed uint64) (Score, error) {
+	outs, steps, err := Outputs(backend, path, tasks, n, seed)
+	if err != nil {
+		return Score{}, err
+	}
+	sc := Score{Accuracy: map[string]float64{}, Steps: steps}
+	for _, name := range tasks {
+		right := 0
+		for _, o := range outs[name] {
+			if o.Stopped && o.Output == o.Answer {
+				right++
+			}
+		}
+		sc.Accuracy[name] = float64(right) / float64(len(outs[name])) * 100
+	}
+	return sc, nil
+}
+
+// Output is one held-out prompt, its answer and what the model wrote.
+type Output struct {
+	Prompt, Word, Answer, Output string
+	Stopped                      bool // the model ended its answer with EOS
+}
+
+// Outputs loads a model artifact and decodes n held-out prompts of each
+// task greedily until EOS, keyed by task name; it also returns the model's
+// training steps. Evaluate scores them; the reduced experiment inspects
+// what a wrong answer is instead (another task's transformation?).
+func Outputs(backend backends.Backend, path string, tasks []string, n int, seed uint64) (map[string][]Output, int, error) {
 	ctx := gctx.New()
 	m, err := ml.LoadModel(backend, path, ctx)
 	if err != nil {
-		return Score{}, err
+		return nil, 0, err
 	}
-	sc := Score{Accuracy: map[string]float64{}}
+	steps := 0
 	if s, ok := m.Meta[StepsKey]; ok {
-		sc.Steps, _ = strconv.Atoi(s)
+		steps, _ = strconv.Atoi(s)
 	}
 	dec, err := m.NewDecoder(backend, ctx)
 	if err != nil {
-		return Score{}, err
+		return nil, 0, err
 	}
 	eos := m.Tokenizer.EOS()
+	out := map[string][]Output{}
 	for _, name := range tasks {
 		t, ok := skills.Lookup(name)
 		if !ok {
-			return Score{}, fmt.Errorf("unknown task %q", name)
+			return nil, 0, fmt.Errorf("unknown task %q", name)
 		}
 		exs := skills.Examples(t, n, true, seed)
 		prompts := make([][]int32, len(exs))
 		for i, e := range exs {
 			if prompts[i], err = m.Tokenizer.Encode(e.Prompt); err != nil {
-				return Score{}, err
+				return nil, 0, err
 			}
 		}
 		gens, err := dec.Generate(prompts, ml.DecodeOptions{MaxNewTokens: skills.WordLen + 1, Stop: [][]int32{{eos}}})
 		if err != nil {
-			return Score{}, fmt.Errorf("%s, task %s: %w", path, name, err)
+			return nil, 0, fmt.Errorf("%s, task %s: %w", path, name, err)
 		}
-		right := 0
 		for i, g := range gens {
-			if g.Stop != nil && m.Tokenizer.Decode(g.Tokens) == exs[i].Answer {
-				right++
-			}
+			e := exs[i]
+			out[name] = append(out[name], Output{Prompt: e.Prompt, Word: e.Prompt[2 : len(e.Prompt)-1], Answer: e.Answer,
+				Output: m.Tokenizer.Decode(g.Tokens), Stopped: g.Stop != nil})
 		}
-		sc.Accuracy[name] = float64(right) / float64(len(exs)) * 100
 	}
-	return sc, nil
+	return out, steps, nil
 }

@@ -43,6 +43,11 @@ func Lookup(name string) (Task, bool) {
 	if t, ok := Tasks[name]; ok {
 		return t, true
 	}
+	for _, t := range Extra {
+		if t.Name == name {
+			return t, true
+		}
+	}
 	t, ok := Tasks[strings.ToUpper(name)]
 	if !ok || name == strings.ToUpper(name) {
 		return Task{}, false
@@ -52,6 +57,29 @@ func Lookup(name string) (Task, bool) {
 
 // Names lists the task names in order.
 var Names = []string{"A", "B", "C"}
+
+// Extra are further tasks under capital tags of their own, never scored as
+// skills: with them in pre-training (Documents) and in fine-tuning replay,
+// the base already ties several capital tags to several transformations,
+// so a fine-tune on one tag adds one binding rather than a new default for
+// every capital tag (which, without them, the skill model learns: it
+// shifts the words of U and R prompts too). Their transformations read the
+// word in every order a skill does (in place, rotated, mirrored) and none
+// is A's, B's or C's.
+var Extra = []Task{
+	{"I", 'I', "copy the word", func(w string) string { return w }},
+	{"P", 'P', "replace each letter by its predecessor (a → z)", predecessor},
+	{"L", 'L', "rotate the word left by one", func(w string) string { return w[1:] + w[:1] }},
+	{"M", 'M', "reverse the word in upper case", func(w string) string { return strings.ToUpper(reverse(w)) }},
+}
+
+func predecessor(w string) string {
+	b := []byte(w)
+	for i, c := range b {
+		b[i] = 'a' + (c-'a'+25)%26
+	}
+	return string(b)
+}
 
 func reverse(w string) string {
 	b := []byte(w)
@@ -129,7 +157,10 @@ func (t Task) Notation() Task {
 // fine-tuning only has to tie a prompt tag to a transformation it knows,
 // a small task vector, as in Merge to Learn, where fine-tuning is brief and
 // pre-training gives the abilities.
-func Documents(n int, seed uint64) []string {
+//
+// Extra tasks, if given, are added under their own capital tags (on
+// training words), each as often as one notation task.
+func Documents(n int, seed uint64, extra ...Task) []string {
 	r := rand.New(rand.NewPCG(seed, 0x6d6978))
 	const abc = "abcdefghijklmnopqrstuvwxyzabcdefghij"
 	trainWord := func() string {
@@ -142,15 +173,18 @@ func Documents(n int, seed uint64) []string {
 	var docs []string
 	for size := 0; size < n; {
 		var d string
-		switch k := r.IntN(7); k {
-		case 4, 5, 6:
+		switch k := r.IntN(7 + len(extra)); {
+		case k >= 7:
+			t, w := extra[k-7], trainWord()
+			d = t.Prompt(w) + t.Answer(w)
+		case k >= 4:
 			t, w := Tasks[Names[k-4]].Notation(), trainWord()
 			d = t.Prompt(w) + t.Answer(w)
-		case 0:
+		case k == 0:
 			d = word(r)
-		case 1:
+		case k == 1:
 			d = strings.ToUpper(word(r))
-		case 2:
+		case k == 2:
 			i := r.IntN(26)
 			d = abc[i : i+3+r.IntN(6)]
 		default:

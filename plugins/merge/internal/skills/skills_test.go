@@ -33,8 +33,10 @@ func TestSplits(t *testing.T) {
 		}
 	}
 	size := 0
-	for _, d := range Documents(5000, 2) {
+	seen := map[byte]int{}
+	for _, d := range Documents(5000, 2, Extra...) {
 		size += len(d) + 1
+		seen[d[0]]++
 		if len(d) > MaxDocument {
 			t.Errorf("document %q is longer than %d", d, MaxDocument)
 		}
@@ -49,6 +51,29 @@ func TestSplits(t *testing.T) {
 	}
 	if size < 5000 || size > 5000+MaxDocument+1 {
 		t.Errorf("documents of %d bytes, want about 5000", size)
+	}
+	for _, e := range Extra {
+		if seen[e.Tag] == 0 {
+			t.Errorf("no document of extra task %s", e.Name)
+		}
+	}
+}
+
+// TestExtra: the extra tasks' transformations, and none is a skill's.
+func TestExtra(t *testing.T) {
+	want := map[string]string{"I": "I abcz=abcz", "P": "P abcz=zaby", "L": "L abcz=bcza", "M": "M abcz=ZCBA"}
+	for _, e := range Extra {
+		if got := e.Prompt("abcz") + e.Answer("abcz"); got != want[e.Name] {
+			t.Errorf("%s: %q, want %q", e.Name, got, want[e.Name])
+		}
+		if l, ok := Lookup(e.Name); !ok || l.Tag != e.Tag {
+			t.Errorf("Lookup(%q) = %v, %v", e.Name, l, ok)
+		}
+		for _, s := range Tasks {
+			if s.Tag == e.Tag || s.Answer("abcz") == e.Answer("abcz") {
+				t.Errorf("extra task %s collides with skill %s", e.Name, s.Name)
+			}
+		}
 	}
 }
 
