@@ -6,7 +6,7 @@
 test-merge: ## Merge plugin tests (operators' hand-computed vectors, streaming, validation, Table 2 when ../shared/data exists).
 	cd plugins/merge && $(GO) test -count=1 ./...
 
-run-merge: build ## Merge: planted checkpoints by every operator, then the planted train-then-merge experiment (specs/merge.hcl, ~20 min on 2 cores).
+run-merge: build ## Merge: planted checkpoints by every operator, then the planted train-then-merge experiment (specs/merge.hcl, ~12 min on 2 cores).
 	$(BIN)/shammie init specs/merge.hcl
 	$(BIN)/shammie run specs/merge.hcl
 
