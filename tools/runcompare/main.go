@@ -74,13 +74,22 @@ func readOutputs(r io.Reader) (map[string]string, error) {
 		line++
 		var ev struct {
 			Kind, Step, Name, Message string
+			// An output's value (host ≥ the one event record); older
+			// hosts put it, JSON-encoded, in Message.
+			Output struct {
+				Value json.RawMessage
+			}
 		}
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			return nil, fmt.Errorf("line %d: not a `shammie run --json` event: %w", line, err)
 		}
 		switch ev.Kind {
 		case "output":
-			out[ev.Step+"."+ev.Name] = ev.Message
+			v := ev.Message
+			if len(ev.Output.Value) > 0 {
+				v = string(ev.Output.Value)
+			}
+			out[ev.Step+"."+ev.Name] = v
 		case "result":
 			out["result."+ev.Name] = ev.Message
 		case "cached":

@@ -42,7 +42,7 @@ func events(outputs map[string]string) string {
 	b.WriteString(`{"kind":"run","run_id":"r1"}` + "\n")
 	for k, v := range outputs {
 		step, name, _ := strings.Cut(k, ".")
-		fmt.Fprintf(&b, `{"kind":"output","step":%q,"name":%q,"message":%q}`+"\n", step, name, v)
+		fmt.Fprintf(&b, `{"kind":"output","step":%q,"name":%q,"output":{"type":"dynamic","value":%s}}`+"\n", step, name, v)
 	}
 	return b.String()
 }
@@ -122,5 +122,21 @@ func TestTwoCPURuns(t *testing.T) {
 	o.def = tolerance{} // exact
 	if compare(&out, a, c, o) {
 		t.Errorf("runs on different data compared equal exactly: the comparison sees nothing\n%s", out.String())
+	}
+}
+
+// Streams of hosts before the one event record carried an output's value,
+// JSON-encoded, in "message"; both shapes read the same.
+func TestReadOutputsBothShapes(t *testing.T) {
+	old := `{"kind":"output","step":"step.a","name":"x","message":"[1,2]"}` + "\n"
+	cur := `{"kind":"output","step":"step.a","name":"x","output":{"type":["list","number"],"value":[1,2]}}` + "\n"
+	for _, in := range []string{old, cur} {
+		got, err := readOutputs(strings.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got["step.a.x"] != "[1,2]" {
+			t.Errorf("readOutputs(%s) = %q, want [1,2]", in, got["step.a.x"])
+		}
 	}
 }
