@@ -52,4 +52,4 @@ check-specs: build ## shammie fmt -check, then init + validate of every spec und
 
 fuzz-check: ## Run each fuzz target of FUZZ_TARGETS for FUZZTIME_CHECK (default 5s).
 	@for t in $(FUZZ_TARGETS); do set -- $$t; echo "== fuzz $$3 ($$1/$$2, $(FUZZTIME_CHECK))"; \
-	  (cd $$1 && $(GO) test -run '^$$' -fuzz "^$$3\$$" -fuzztime $(FUZZTIME_CHECK) $$2) || exit 1; done
+	  tools/fuzzcheck/run.sh $$1 $$2 $$3 $(FUZZTIME_CHECK) || exit 1; done
