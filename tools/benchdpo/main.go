@@ -112,7 +112,7 @@ func run(o options) error {
 			return err
 		}
 	}
-	mm, flops, err := stepbench.NewMatmuls(backend, dots)
+	mm, flops, err := dotrec.NewMatmuls(backend, dots)
 	if err != nil {
 		return err
 	}

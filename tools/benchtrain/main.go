@@ -107,10 +107,10 @@ func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup in
 	}
 	// The matmul-only graph runs interleaved with the training steps, so
 	// that both see the same machine load (the CPUs may be shared).
-	var mm *stepbench.Matmuls
+	var mm *dotrec.Matmuls
 	var flops float64
 	if opts.matmuls {
-		if mm, flops, err = stepbench.NewMatmuls(backend, dots); err != nil {
+		if mm, flops, err = dotrec.NewMatmuls(backend, dots); err != nil {
 			return err
 		}
 		for range warmup {

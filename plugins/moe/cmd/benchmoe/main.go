@@ -30,9 +30,7 @@ import (
 	"github.com/shammie-ml/shammie/internal/torchref"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/shammie-ml/shammie/plugins/moe/internal/moe"
 	"github.com/shammie-ml/shammie/sdk/ml"
@@ -224,51 +222,19 @@ func measure(backend backends.Backend, f flags, mc *moe.Config) (measured, error
 	return measured{tokS: float64(f.batch*f.seq) / (st / 1e3), stepMS: st, mmMS: median(mms), matmulRatio: median(ratios), flops: flops}, nil
 }
 
-// dotsGraph compiles a graph of only the recorded products on random inputs;
-// the returned function runs it once and gives its time in ms.
+// dotsGraph is dotrec's graph of only the recorded (float32) products on
+// random inputs; the returned function runs it once and gives its time in ms.
 func dotsGraph(backend backends.Backend, dots []dotrec.DotShape) (func() (float64, error), float64, error) {
-	var inputs []any
-	var flops float64
-	rng := rand.New(rand.NewPCG(3, 4))
-	for _, d := range dots {
-		for _, s := range [][]int{d.LHS.Dimensions, d.RHS.Dimensions} {
-			n := 1
-			for _, x := range s {
-				n *= x
-			}
-			v := make([]float32, n)
-			for i := range v {
-				v[i] = float32(rng.NormFloat64())
-			}
-			inputs = append(inputs, tensors.FromFlatDataAndDimensions(v, s...))
-		}
-		contracted, batch := 1, 1
-		for _, a := range d.LHSContract {
-			contracted *= d.LHS.Dim(a)
-		}
-		for _, a := range d.LHSBatch {
-			batch *= d.LHS.Dim(a)
-		}
-		flops += 2 * float64(d.LHS.Size()/contracted) * float64(d.RHS.Size()) / float64(batch)
-		if d.LHS.DType != dtypes.Float32 {
-			return nil, 0, fmt.Errorf("product of %s: only float32 models are benchmarked", d.LHS.DType)
-		}
+	if err := dotrec.CheckFloat32(dots); err != nil {
+		return nil, 0, err
 	}
-	fn := dotrec.GraphFn(dots)
-	e, err := graph.NewExec(backend, func(in []*graph.Node) *graph.Node { return fn(in) })
+	m, flops, err := dotrec.NewMatmuls(backend, dots)
 	if err != nil {
 		return nil, 0, err
 	}
 	return func() (float64, error) {
-		t0 := time.Now()
-		out, err := e.Exec(inputs...)
-		if err != nil {
-			return 0, err
-		}
-		_ = out[0].Value()
-		d := time.Since(t0).Seconds() * 1e3
-		out[0].FinalizeAll()
-		return d, nil
+		d, err := m.Run()
+		return d.Seconds() * 1e3, err
 	}, flops, nil
 }
 
