@@ -8,9 +8,11 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
-// TestBroadcastHelpersMatchGoMLX checks ExpandLast, SumLast, ExpandTo and
-// SoftmaxLast against GoMLX's implicit broadcasting and graph.Softmax:
-// values and gradients (with respect to every input) equal to 1e-6, for
+// TestBroadcastHelpersMatchGoMLX checks ExpandLast, SumLast, ExpandTo,
+// SoftmaxLast and SiLUMul against GoMLX's implicit broadcasting, graph.Softmax
+// and autodiff of x·σ(x)·u:
+// values and gradients (with respect to every input) equal to 1e-6 (SiLUMul:
+// 1e-5, its derivative is rounded in another order), for
 // widths that are and are not powers of two.
 func TestBroadcastHelpersMatchGoMLX(t *testing.T) {
 	backend := openGo(t)
@@ -49,6 +51,10 @@ func TestBroadcastHelpersMatchGoMLX(t *testing.T) {
 				return graph.Mul(SoftmaxLast(graph.Add(x, ExpandTo(b, 3, 5, d))), x)
 			},
 				func(x, s, b *graph.Node) *graph.Node { return graph.Mul(graph.Softmax(graph.Add(x, b), -1), x) }},
+			{"SiLUMul", func(x, s, b *graph.Node) *graph.Node { return SiLUMul(x, graph.Add(graph.Mul(x, s), b)) },
+				func(x, s, b *graph.Node) *graph.Node {
+					return graph.Mul(graph.Mul(x, graph.Sigmoid(x)), graph.Add(graph.Mul(x, s), b))
+				}},
 		}
 		for _, c := range cases {
 			run := func(f fn) []*tensors.Tensor {
@@ -68,8 +74,12 @@ func TestBroadcastHelpersMatchGoMLX(t *testing.T) {
 				if len(gf) != len(wf) {
 					t.Fatalf("%s d=%d %s: %d values, want %d", c.name, d, name, len(gf), len(wf))
 				}
+				tol := float32(1e-6)
+				if c.name == "SiLUMul" {
+					tol = 1e-5 // the same derivative, rounded in another order
+				}
 				for k := range gf {
-					if diff := gf[k] - wf[k]; diff > 1e-6*(1+abs32(wf[k])) || -diff > 1e-6*(1+abs32(wf[k])) {
+					if diff := gf[k] - wf[k]; diff > tol*(1+abs32(wf[k])) || -diff > tol*(1+abs32(wf[k])) {
 						t.Errorf("%s d=%d %s[%d] = %g, GoMLX gives %g", c.name, d, name, k, gf[k], wf[k])
 						break
 					}

@@ -376,7 +376,7 @@ func (m *Transformer) SwiGLU(ctx *context.Context, _ int, x *graph.Node) *graph.
 	// concatenation then cost D·2F values, not tokens·2F).
 	ws := Split(wgu, 1, c.DFF, c.DFF)
 	gate, up := MatMul(x, ws[0]), MatMul(x, ws[1])
-	h := graph.Mul(graph.Mul(gate, graph.Sigmoid(gate)), up)
+	h := SiLUMul(gate, up)
 	wd := Weight(ctx.In("down"), "weights", shapes.Make(x.DType(), c.DFF, c.DModel),
 		1/math.Sqrt(float64(c.DFF))/math.Sqrt(2*float64(c.NumLayers))).ValueGraph(g)
 	return MatMul(h, wd)

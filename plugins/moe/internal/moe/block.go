@@ -139,7 +139,7 @@ func Route(c Config, x, router *Node) *Routing {
 func swiglu(x, wGate, wUp, wDown *Node) *Node {
 	h := BatchMatMul(x, wGate)
 	u := BatchMatMul(x, wUp)
-	a := Mul(Mul(h, Sigmoid(h)), u)
+	a := ml.SiLUMul(h, u) // gradient written out (sdk/ml)
 	return BatchMatMul(a, wDown)
 }
 
