@@ -294,6 +294,13 @@ func (m *Transformer) Forward(ctx *context.Context, in Inputs) Outputs {
 	}
 	total := seq + prefixLen
 	cos, sin, bias := m.layout(g, in, offset, x.Shape().Dim(0), total)
+	// With host-computed tables, the queries' 1/√d_head scale is folded into
+	// a second pair of tables: no pass over q for it, and none for its
+	// gradient (GoMLX's Mul gradient broadcasts the scalar to q's shape).
+	var qcos, qsin *graph.Node
+	if in.Pad == nil && in.Cache == nil && !c.NoRoPE {
+		qcos, qsin = ropeConstTables(g, c, x.Shape().Dim(0), total, dt, 1/math.Sqrt(float64(c.HeadDim())))
+	}
 
 	var newCache *KVCache
 	if in.Cache != nil {
@@ -308,7 +315,7 @@ func (m *Transformer) Forward(ctx *context.Context, in Inputs) Outputs {
 		if in.Cache != nil {
 			kc, vc = in.Cache.K[l], in.Cache.V[l]
 		}
-		a, k2, v2 := m.attention(lctx.In("attn"), l, h, cos, sin, bias, offset, kc, vc, in.Hooks)
+		a, k2, v2 := m.attention(lctx.In("attn"), l, h, ropeTabs{cos, sin, qcos, qsin}, bias, offset, kc, vc, in.Hooks)
 		if newCache != nil {
 			newCache.K = append(newCache.K, k2)
 			newCache.V = append(newCache.V, v2)
@@ -459,8 +466,9 @@ func ropeInvFreq(c Config) []float64 {
 }
 
 // ropeConstTables returns cos and sin' (first half negated) for positions
-// 0…total-1, broadcast to [batch, total, heads, d_head], as constants.
-func ropeConstTables(g *graph.Graph, c Config, batch, total int, dt dtypes.DType) (cos, sin *graph.Node) {
+// 0…total-1, broadcast to [batch, total, heads, d_head] and multiplied by
+// scale, as constants.
+func ropeConstTables(g *graph.Graph, c Config, batch, total int, dt dtypes.DType, scale float64) (cos, sin *graph.Node) {
 	inv := ropeInvFreq(c)
 	dh, nh := c.HeadDim(), c.NumHeads
 	cv := make([]float64, batch*total*nh*dh)
@@ -468,7 +476,7 @@ func ropeConstTables(g *graph.Graph, c Config, batch, total int, dt dtypes.DType
 	for p := range total {
 		for i := range dh {
 			a := float64(p) * inv[i]
-			co, si := math.Cos(a), math.Sin(a)
+			co, si := scale*math.Cos(a), scale*math.Sin(a)
 			if i < dh/2 {
 				si = -si
 			}
@@ -505,7 +513,7 @@ func (m *Transformer) layout(g *graph.Graph, in Inputs, offset *graph.Node, batc
 		}
 		// Positions are static: host-computed tables at the full q/k shape,
 		// so the RoPE products are same-shape (no broadcasting) ops.
-		cos, sin = ropeConstTables(g, c, batch, total, dt)
+		cos, sin = ropeConstTables(g, c, batch, total, dt, 1)
 		return cos, sin, bias
 	}
 	cos, sin = ropeTables(g, c, offset, total, dt)
@@ -575,7 +583,11 @@ func addAt(x, update, offset *graph.Node, axis int) *graph.Node {
 // Scores are q·k/sqrt(d_head) plus bias (from layout: the causal and padding
 // mask). With a cache (kc, vc non-nil) the new keys and values are written at
 // offset and attention spans the whole cache.
-func (m *Transformer) attention(ctx *context.Context, layer int, h, cos, sin, bias, offset, kc, vc *graph.Node, hooks *Hooks) (out, kOut, vOut *graph.Node) {
+// ropeTabs are the RoPE tables of a forward pass; qcos and qsin, when not
+// nil, also carry the queries' 1/√d_head scale.
+type ropeTabs struct{ cos, sin, qcos, qsin *graph.Node }
+
+func (m *Transformer) attention(ctx *context.Context, layer int, h *graph.Node, rope ropeTabs, bias, offset, kc, vc *graph.Node, hooks *Hooks) (out, kOut, vOut *graph.Node) {
 	c := m.Config
 	g := h.Graph()
 	batch, seq := h.Shape().Dim(0), h.Shape().Dim(1)
@@ -593,11 +605,17 @@ func (m *Transformer) attention(ctx *context.Context, layer int, h, cos, sin, bi
 		k = RMSNorm(ctx.In("k_norm"), k, c.NormEps)
 	}
 	if !c.NoRoPE {
-		q = applyRoPE(q, cos, sin)
-		k = applyRoPE(k, cos, sin)
+		k = applyRoPE(k, rope.cos, rope.sin)
 	}
 	// Scale q (seq·d_model values) rather than the scores (seq²·heads).
-	q = graph.MulScalar(q, 1/math.Sqrt(float64(dh)))
+	switch {
+	case rope.qcos != nil:
+		q = applyRoPE(q, rope.qcos, rope.qsin) // scale folded into the tables
+	case !c.NoRoPE:
+		q = graph.MulScalar(applyRoPE(q, rope.cos, rope.sin), 1/math.Sqrt(float64(dh)))
+	default:
+		q = graph.MulScalar(q, 1/math.Sqrt(float64(dh)))
+	}
 
 	var scores, ctxv *graph.Node // [batch, heads, seq, keys], [batch, heads, seq, d_head]
 	if kc == nil {
