@@ -13,19 +13,38 @@ import (
 // int targets [B, T]: a [B, T] tensor, computed as the target's logit minus
 // log-sum-exp — a gather of B·T values instead of a one-hot product and a
 // full log-softmax over B·T·V.
+//
+// Its gradient is written out, d logits = dlp·(onehot(target) − softmax):
+// one product e·(−dlp/Σe) over the logits and a scatter-add of dlp into it
+// in place, where autodiff would broadcast a zero tensor of the logits' shape
+// for the gather's gradient (simplego's slow broadcast iterator), add the
+// two paths and rebuild the softmax from them.
 func TokenLogProbs(logits, targets *graph.Node) *graph.Node {
 	g := logits.Graph()
 	b, t, v := logits.Shape().Dim(0), logits.Shape().Dim(1), logits.Shape().Dim(2)
 	n := b * t
-	flat := graph.Reshape(logits, n, v)
-	mx := graph.StopGradient(graph.ReduceAndKeep(flat, graph.ReduceMax, -1))
-	// Broadcasts as block copies (see broadcast.go).
-	sum := graph.Reshape(SumLast(graph.Exp(graph.Sub(flat, ExpandLast(mx, v)))), n)
-	lse := graph.Add(graph.Log(sum), graph.Reshape(mx, n))
+	var dlp, e, sum *graph.Node
 	rows := graph.Iota(g, shapes.Make(dtypes.Int32, n, 1), 0)
 	cols := graph.Reshape(graph.ConvertDType(targets, dtypes.Int32), n, 1)
-	picked := graph.Gather(flat, graph.Concatenate([]*graph.Node{rows, cols}, 1))
-	return graph.Reshape(graph.Sub(picked, lse), b, t)
+	idx := graph.Concatenate([]*graph.Node{rows, cols}, 1)
+	flat := graph.IdentityWithCustomGradient(graph.Reshape(logits, n, v), func(_, _ *graph.Node) *graph.Node {
+		if dlp == nil {
+			panic("ml.TokenLogProbs: logits gradient requested before the output gradient")
+		}
+		scale := ExpandLast(graph.Neg(graph.Div(graph.Reshape(dlp, n, 1), sum)), v)
+		return graph.ScatterSum(graph.Mul(e, scale), idx, dlp, true, true)
+	})
+	mx := graph.StopGradient(graph.ReduceAndKeep(flat, graph.ReduceMax, -1))
+	// Broadcasts as block copies (see broadcast.go).
+	e = graph.Exp(graph.Sub(flat, ExpandLast(mx, v)))
+	sum = SumLast(e) // [n, 1]
+	lse := graph.Add(graph.Log(graph.Reshape(sum, n)), graph.Reshape(mx, n))
+	picked := graph.Gather(flat, idx)
+	lp := graph.IdentityWithCustomGradient(graph.Sub(picked, lse), func(_, d *graph.Node) *graph.Node {
+		dlp = d
+		return d
+	})
+	return graph.Reshape(lp, b, t)
 }
 
 // SequenceLogProbs runs the model on tokens [B, S] and returns the log
