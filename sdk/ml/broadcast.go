@@ -110,10 +110,25 @@ func ExpandTo(b *graph.Node, dims ...int) *graph.Node {
 
 // SoftmaxLast is graph.Softmax over the last axis (same operations: the
 // max, not differentiated, is subtracted, then exp and normalisation) with
-// its broadcasts done by ExpandLast.
+// its broadcasts done by ExpandLast, and its gradient written out:
+// d logits = p·(dp − Σ dp·p), 4 passes over the logits and a reduction where
+// autodiff of exp and the division builds 8 (attention scores are the
+// largest activations of a transformer step).
 func SoftmaxLast(logits *graph.Node) *graph.Node {
 	d := logits.Shape().Dim(-1)
-	m := graph.StopGradient(graph.ReduceAndKeep(logits, graph.ReduceMax, -1))
-	e := graph.Exp(graph.Sub(logits, ExpandLast(m, d)))
-	return graph.Div(e, ExpandLast(SumLast(e), d))
+	var dy, p *graph.Node
+	lG := graph.IdentityWithCustomGradient(logits, func(_, _ *graph.Node) *graph.Node {
+		if dy == nil {
+			panic("ml.SoftmaxLast: operand gradient requested before the output gradient")
+		}
+		dot := graph.ReduceAndKeep(graph.Mul(dy, p), graph.ReduceSum, -1)
+		return graph.Mul(graph.Sub(dy, ExpandLast(dot, d)), p)
+	})
+	m := graph.StopGradient(graph.ReduceAndKeep(lG, graph.ReduceMax, -1))
+	e := graph.Exp(graph.Sub(lG, ExpandLast(m, d)))
+	p = graph.Div(e, ExpandLast(SumLast(e), d))
+	return graph.IdentityWithCustomGradient(p, func(_, v *graph.Node) *graph.Node {
+		dy = v
+		return v
+	})
 }
