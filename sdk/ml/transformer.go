@@ -378,11 +378,9 @@ func (m *Transformer) SwiGLU(ctx *context.Context, _ int, x *graph.Node) *graph.
 	c := m.Config
 	g := x.Graph()
 	wgu := Weight(ctx.In("gate_up"), "weights", shapes.Make(x.DType(), c.DModel, 2*c.DFF), 1/math.Sqrt(float64(c.DModel))).ValueGraph(g)
-	// Two products on the weight's column halves rather than one product
-	// split in two (see attention: the slices and their gradient's
-	// concatenation then cost D·2F values, not tokens·2F).
-	ws := Split(wgu, 1, c.DFF, c.DFF)
-	gate, up := MatMul(x, ws[0]), MatMul(x, ws[1])
+	gu := MatMul(x, wgu)
+	parts := Split(gu, -1, c.DFF, c.DFF)
+	gate, up := parts[0], parts[1]
 	h := SiLUMul(gate, up)
 	wd := Weight(ctx.In("down"), "weights", shapes.Make(x.DType(), c.DFF, c.DModel),
 		1/math.Sqrt(float64(c.DFF))/math.Sqrt(2*float64(c.NumLayers))).ValueGraph(g)
@@ -593,12 +591,9 @@ func (m *Transformer) attention(ctx *context.Context, layer int, h *graph.Node, 
 	batch, seq := h.Shape().Dim(0), h.Shape().Dim(1)
 	nh, dh := c.NumHeads, c.HeadDim()
 	wqkv := Weight(ctx.In("qkv"), "weights", shapes.Make(h.DType(), c.DModel, 3*c.DModel), 1/math.Sqrt(float64(c.DModel))).ValueGraph(g)
-	// One product per projection on column slices of the fused weight
-	// (same FLOPs, same variable): slicing the [D, 3D] weight copies 3·D²
-	// values, slicing the [B·S, 3D] product would copy B·S·3D forward and
-	// concatenate as many backward.
-	ws := Split(wqkv, 1, c.DModel, c.DModel, c.DModel)
-	pick := func(i int) *graph.Node { return graph.Reshape(MatMul(h, ws[i]), batch, seq, nh, dh) }
+	qkv := graph.Reshape(MatMul(h, wqkv), batch, seq, 3, nh, dh)
+	parts := Split(qkv, 2, 1, 1, 1)
+	pick := func(i int) *graph.Node { return graph.Reshape(parts[i], batch, seq, nh, dh) }
 	q, k, v := pick(0), pick(1), pick(2)
 	if c.QKNorm {
 		q = RMSNorm(ctx.In("q_norm"), q, c.NormEps)
