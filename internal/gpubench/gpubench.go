@@ -56,6 +56,18 @@ func PeakRSSMB() float64 {
 	return float64(ru.Maxrss) / 1024
 }
 
+// CPUSeconds is the process's user+system CPU time. A ratio of CPU times
+// (step ÷ matmul-only graph) is what a machine shared with other jobs
+// cannot inflate by taking the CPU away; with one simplego worker on an
+// idle machine it equals the wall-clock ratio.
+func CPUSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
 // PrepareBackend is called first thing in a benchmark's main: for an
 // "xla:<plugin>" backend it finds the PJRT plugin and CUDA libraries
 // (sdk/ml/pjrt) and re-executes the program with them on LD_LIBRARY_PATH

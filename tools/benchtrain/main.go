@@ -122,6 +122,7 @@ func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup in
 	stepTimes := make([]time.Duration, 0, steps)
 	mmTimes := make([]time.Duration, 0, steps)
 	ratios := make([]float64, 0, steps)
+	cpuRatios := make([]float64, 0, steps)
 	var lastLoss float64
 	for s := warmup + 1; s <= warmup+steps; s++ {
 		// One profile per step (pprof merges them: go tool pprof -top bin prof.*),
@@ -133,12 +134,14 @@ func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup in
 			}
 			_ = pprof.StartCPUProfile(profFile)
 		}
+		c0 := gpubench.CPUSeconds()
 		t0 := time.Now()
 		r, err := tr.Step(s, windows)
 		if err != nil {
 			return err
 		}
 		st := time.Since(t0)
+		stepCPU := gpubench.CPUSeconds() - c0
 		if profFile != nil {
 			pprof.StopCPUProfile()
 			profFile.Close()
@@ -148,12 +151,15 @@ func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup in
 		if mm == nil {
 			continue
 		}
+		c0 = gpubench.CPUSeconds()
 		mt, err := mm.Run()
 		if err != nil {
 			return err
 		}
+		mmCPU := gpubench.CPUSeconds() - c0
 		mmTimes = append(mmTimes, mt)
 		ratios = append(ratios, st.Seconds()/mt.Seconds())
+		cpuRatios = append(cpuRatios, stepCPU/mmCPU)
 	}
 	stepT := stepbench.Median(stepTimes)
 	tokS := float64(batch*seq) / stepT.Seconds()
@@ -165,8 +171,8 @@ func run(backendName string, layers, dModel, heads, seq, batch, steps, warmup in
 	if mm != nil {
 		mmT := stepbench.Median(mmTimes)
 		matmulRatio = stepbench.MedianF(ratios)
-		fmt.Printf("matmuls: %d products, %.2f GFLOP per step, step_ms=%.2f (min %.2f; %.1f GFLOP/s); training step / matmuls = %.2f (median of per-step ratios; min/min %.2f)\n",
-			len(dots), flops/1e9, stepbench.MS(mmT), stepbench.MS(stepbench.Min(mmTimes)), flops/mmT.Seconds()/1e9, matmulRatio, stepbench.Min(stepTimes).Seconds()/stepbench.Min(mmTimes).Seconds())
+		fmt.Printf("matmuls: %d products, %.2f GFLOP per step, step_ms=%.2f (min %.2f; %.1f GFLOP/s); training step / matmuls = %.2f (median of per-step ratios; min/min %.2f); in CPU time %.3f\n",
+			len(dots), flops/1e9, stepbench.MS(mmT), stepbench.MS(stepbench.Min(mmTimes)), flops/mmT.Seconds()/1e9, matmulRatio, stepbench.Min(stepTimes).Seconds()/stepbench.Min(mmTimes).Seconds(), stepbench.MedianF(cpuRatios))
 	}
 
 	torchTokS := 0.0

@@ -70,7 +70,7 @@ func main() {
 	flag.StringVar(&f.torchDevice, "torch-device", "cpu", `"cpu" or "cuda"`)
 	flag.StringVar(&f.python, "python", "python3", "Python with torch")
 	flag.Float64Var(&f.peakTFLOPs, "peak-tflops", 0, "device peak (f32) for model FLOPs utilisation; 0: not printed")
-	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of each model's timed steps (matmul-only runs excluded) to PATH.moe and PATH.dense")
+	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write CPU profiles of each model's timed steps to PATH.moe and PATH.dense, and of its matmul-only runs to PATH.moe.matmuls and PATH.dense.matmuls")
 	flag.StringVar(&f.precision, "precision", "float32", `matrix products in "float32" or "bfloat16" (mixed precision, float32 master weights)`)
 	flag.BoolVar(&f.dense, "dense", true, "also time the dense model with the same active parameters")
 	flag.BoolVar(&f.matmuls, "matmuls", true, "also time a graph of only each step's matmuls (float32 only; false halves a GPU run)")
@@ -87,6 +87,7 @@ func main() {
 
 type measured struct {
 	tokS, stepMS, mmMS, matmulRatio, flops float64
+	cpuRatio                               float64 // median of step CPU time ÷ matmul-only CPU time
 }
 
 func run(f flags) error {
@@ -138,8 +139,8 @@ func run(f flags) error {
 }
 
 func report(name string, f flags, m measured) {
-	fmt.Printf("%s: step_ms=%.2f tok_s=%.0f matmuls_ms=%.2f (%.3f GFLOP, %.1f GFLOP/s) step/matmuls=%.2f",
-		name, m.stepMS, m.tokS, m.mmMS, m.flops/1e9, m.flops/m.mmMS/1e6, m.matmulRatio)
+	fmt.Printf("%s: step_ms=%.2f tok_s=%.0f matmuls_ms=%.2f (%.3f GFLOP, %.1f GFLOP/s) step/matmuls=%.2f cpu_step/matmuls=%.3f",
+		name, m.stepMS, m.tokS, m.mmMS, m.flops/1e9, m.flops/m.mmMS/1e6, m.matmulRatio, m.cpuRatio)
 	if f.peakTFLOPs > 0 {
 		fmt.Printf(" MFU=%.2f%%", 100*m.flops/(m.stepMS/1e3)/(f.peakTFLOPs*1e12))
 	}
@@ -199,27 +200,43 @@ func measure(backend backends.Backend, f flags, mc *moe.Config) (measured, error
 		return measured{}, err
 	}
 	defer prof.close()
-	var steps, mms []float64
+	mmProf, err := newStepProfile(prof.path, false)
+	if err != nil {
+		return measured{}, err
+	}
+	if mmProf.path != "" {
+		mmProf.path = prof.path + ".matmuls"
+	}
+	defer mmProf.close()
+	var steps, mms, cpuRatios []float64
 	for s := f.warmup + 1; s <= f.warmup+f.steps; s++ {
 		prof.start()
+		c0 := gpubench.CPUSeconds()
 		t0 := time.Now()
 		if _, err := tr.Step(s, windows); err != nil {
 			return measured{}, err
 		}
 		steps = append(steps, time.Since(t0).Seconds()*1e3)
+		stepCPU := gpubench.CPUSeconds() - c0
 		prof.stop()
+		mmProf.start()
+		c0 = gpubench.CPUSeconds()
 		d, err := mm()
+		mmCPU := gpubench.CPUSeconds() - c0
+		mmProf.stop()
 		if err != nil {
 			return measured{}, err
 		}
 		mms = append(mms, d)
+		cpuRatios = append(cpuRatios, stepCPU/mmCPU)
 	}
 	ratios := make([]float64, len(steps))
 	for i := range steps {
 		ratios[i] = steps[i] / mms[i]
 	}
 	st := median(steps)
-	return measured{tokS: float64(f.batch*f.seq) / (st / 1e3), stepMS: st, mmMS: median(mms), matmulRatio: median(ratios), flops: flops}, nil
+	return measured{tokS: float64(f.batch*f.seq) / (st / 1e3), stepMS: st, mmMS: median(mms), matmulRatio: median(ratios), flops: flops,
+		cpuRatio: median(cpuRatios)}, nil
 }
 
 // dotsGraph is dotrec's graph of only the recorded (float32) products on
