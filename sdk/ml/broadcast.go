@@ -20,8 +20,9 @@ import (
 // operand with block copies and then use the equal-shape op; their
 // gradients are the reductions GoMLX would build, attached by the same
 // custom-gradient identities as DotGeneral (so no Slice/Concatenate VJP is
-// ever executed). Results are bit-identical to the implicit broadcast: only
-// where the copies come from changes.
+// ever executed). Broadcasts are bit-identical to the implicit ones; sums
+// over the last axis run as products with ones (sumLastAxis), which add in
+// another order (equal to float32 rounding).
 
 // ExpandLast broadcasts x [..., 1] to [..., d] by repeated doubling with
 // Concatenate. Its gradient is the sum over the last axis.
