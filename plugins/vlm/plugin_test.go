@@ -93,24 +93,25 @@ func TestValidateConfig(t *testing.T) {
 }
 
 // TestPlantedPointing is the reduced setting of the spec: 32×32 images
-// with one object, a single crop, a short run through the plugin protocol.
-// What such a run learns, and what is asserted: the answer format (nearly
-// every held-out pointing answer parses and holds a point). Where the
-// points land is reported beside the centre-point baseline but not
-// asserted: in our runs the coordinate digits stayed on a plateau for the
-// first 150+ steps, more than this test can afford (the F1 bar is the
-// spec's, specs/vlm.hcl). Then the artifact is evaluated again in its own
-// step (same F1: greedy decoding) and asked about a PNG.
+// with one red circle on a plain background, a single crop, a short run
+// through the plugin protocol. After 120 steps at lr 0.003 the coordinate
+// digits are off their plateau (it lasts ≈ 40–70 steps here) and the
+// held-out points land on the circle: F1 must reach 0.5 and beat the
+// centre-point baseline by 0.3 (measured: 0.80 against 0.20; the spec's
+// bar, 0.9 with 1–3 objects among nine labels, is specs/vlm.hcl's). Then
+// the artifact is evaluated again in its own step (same F1: greedy
+// decoding) and asked about a PNG.
 func TestPlantedPointing(t *testing.T) {
 	h := plugintest.New(t, plugin{})
 	gen := h.Run(map[string]any{"mode": "generate", "images": 200, "image_size": 32, "min_objects": 1, "max_objects": 1,
-		"shapes": []any{"circle"}, "colors": []any{"red"}, "radius": 0.15, "test_share": 0.1}, plugintest.WithSeed(1))
+		"shapes": []any{"circle"}, "colors": []any{"red"}, "radius": 0.2, "noise": 0, "test_share": 0.1}, plugintest.WithSeed(3))
 	gen.RequireSuccess(t)
 	bundle, examples := gen.Artifact(t, "images").Path, gen.Artifact(t, "examples").Path
 	tr := h.Run(map[string]any{"mode": "train", "bundle": bundle, "examples": examples,
 		"vit_layers": 2, "vit_d_model": 32, "vit_heads": 2, "feature_layers": []any{-1, 0}, "pool_heads": 2, "proj_hidden": 64,
-		"layers": 2, "d_model": 64, "heads": 2, "seq": 160, "batch": 12, "caption_steps": 0, "steps": 70, "lr": 0.006, "warmup": 10,
-		"lr_vit_scale": 1, "mix_caption": 0, "mix_point": 1, "mix_count": 0, "eval_items": 16}, plugintest.WithSeed(1))
+		"layers": 2, "d_model": 64, "heads": 2, "seq": 160, "batch": 12, "caption_steps": 0, "steps": 120, "lr": 0.003, "warmup": 10,
+		"min_lr_ratio": 0.3, "lr_vit_scale": 1, "lr_connector_scale": 1, "mix_caption": 0, "mix_point": 1, "mix_count": 0, "eval_items": 20},
+		plugintest.WithSeed(3))
 	tr.RequireSuccess(t)
 	for _, l := range tr.Logs {
 		t.Log(l)
@@ -124,8 +125,8 @@ func TestPlantedPointing(t *testing.T) {
 	if valid < 0.8 {
 		t.Errorf("only %.0f%% of the pointing answers parse with a point, want ≥ 80%%", 100*valid)
 	}
-	if f1 < 0 || f1 > 1 || centre < 0 || centre > 1 {
-		t.Errorf("F1 %v, centre %v outside [0, 1]", f1, centre)
+	if f1 < 0.5 || f1 < centre+0.3 {
+		t.Errorf("held-out pointing F1 %.3f, want ≥ 0.5 and ≥ the centre baseline %.3f + 0.3", f1, centre)
 	}
 	for _, a := range []string{"model", "predictions", "metrics", "plot_scores", "plot_scores_svg"} {
 		if tr.Artifact(t, a).Size == 0 {
@@ -134,7 +135,7 @@ func TestPlantedPointing(t *testing.T) {
 	}
 	// The artifact alone, in later steps: evaluate again, ask about a PNG.
 	model := tr.Artifact(t, "model").Path
-	ev := h.Run(map[string]any{"mode": "evaluate", "model": model, "bundle": bundle, "examples": examples, "eval_items": 16}, plugintest.WithSeed(1))
+	ev := h.Run(map[string]any{"mode": "evaluate", "model": model, "bundle": bundle, "examples": examples, "eval_items": 20}, plugintest.WithSeed(3))
 	ev.RequireSuccess(t)
 	if got := ev.Float(t, "pointing_f1"); got != f1 {
 		t.Errorf("evaluate: F1 %v, the train step's %v (greedy decoding is deterministic)", got, f1)

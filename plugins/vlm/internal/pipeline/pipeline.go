@@ -188,15 +188,22 @@ func Train(goctx context.Context, run *sdk.Run, images, examples string, o Train
 		if err != nil {
 			return err
 		}
+		lens, err := poolLens(m, layout, st.pools)
+		if err != nil {
+			return err
+		}
 		seed := uint64(run.Seed)*7919 + uint64(si)
 		batches := ml.BatchFunc(func(i int) ([]*tensors.Tensor, error) {
 			r := rand.New(rand.NewPCG(seed, uint64(i)))
 			exs := make([]model.Example, o.Batch)
+			longest := 0
 			for k := range exs {
-				pool := st.pools[pick(r, st.mix, st.pools)]
-				exs[k] = d.example(pool[r.IntN(len(pool))])
+				pi := pick(r, st.mix, st.pools)
+				j := r.IntN(len(st.pools[pi]))
+				exs[k] = d.example(st.pools[pi][j])
+				longest = max(longest, lens[pi][j])
 			}
-			return m.Batch(layout, exs, stSeq)
+			return m.Batch(layout, exs, bucket(longest, stSeq))
 		})
 		res, err := tr.Train(goctx, batches, nil)
 		if err != nil {
@@ -246,6 +253,31 @@ func pick[T any](r *rand.Rand, w []float64, pools [][]T) int {
 		u -= x
 	}
 	return last
+}
+
+// poolLens are the token counts of the pools' examples.
+func poolLens(m *model.Model, l *model.Layout, pools [][]planted.Example) ([][]int, error) {
+	out := make([][]int, len(pools))
+	for i, p := range pools {
+		out[i] = make([]int, len(p))
+		for j := range p {
+			n, err := windowLen(m, l, p[j:j+1])
+			if err != nil {
+				return nil, err
+			}
+			out[i][j] = n
+		}
+	}
+	return out, nil
+}
+
+// bucket is the window of a batch whose longest example takes n tokens:
+// n rounded up to a multiple of 16, at most the stage's longest. Every
+// padded position costs a step's time (the matmuls and attention run over
+// it), so batches are padded to their own longest example, not the
+// stage's; the rounding keeps the compiled graphs few (one per bucket).
+func bucket(n, longest int) int {
+	return min((n+15)/16*16, longest)
 }
 
 // windowLen is the longest example's token count.
