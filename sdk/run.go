@@ -105,6 +105,19 @@ func (r *Run) Output(name string, v cty.Value) error {
 	return nil
 }
 
+// NumberList is xs as an output value: a list of numbers, the empty list
+// (not null) when xs is empty, so a spec can take its length either way.
+func NumberList(xs []float64) cty.Value {
+	if len(xs) == 0 {
+		return cty.ListValEmpty(cty.Number)
+	}
+	vs := make([]cty.Value, len(xs))
+	for i, x := range xs {
+		vs[i] = cty.NumberFloatVal(x)
+	}
+	return cty.ListVal(vs)
+}
+
 // HashArtifact checks that relPath names a regular file inside dir (no
 // absolute path, no "..", no symlink anywhere along it) and returns its
 // sha256 (hex) and size. The host applies the same check on its side.

@@ -128,3 +128,18 @@ func TestDiagnosticsErr(t *testing.T) {
 		t.Error("DiagnosticsOf(plain error) != nil")
 	}
 }
+
+func TestNumberList(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want cty.Value
+	}{
+		{nil, cty.ListValEmpty(cty.Number)},
+		{[]float64{}, cty.ListValEmpty(cty.Number)},
+		{[]float64{1.5, -2}, cty.ListVal([]cty.Value{cty.NumberFloatVal(1.5), cty.NumberFloatVal(-2)})},
+	} {
+		if got := NumberList(tc.in); !got.RawEquals(tc.want) {
+			t.Errorf("NumberList(%v) = %#v, want %#v", tc.in, got, tc.want)
+		}
+	}
+}

@@ -148,8 +148,8 @@ func Planted(ctx context.Context, run *sdk.Run, o PlantedOptions) error {
 	last := len(curve.Mean) - 1
 	return run.Outputs(map[string]cty.Value{
 		"accuracy": cty.NumberFloatVal(curve.Mean[last]), "questions": cty.NumberIntVal(int64(o.Questions)),
-		"curve_frames": numList(intsToFloats(curve.Frames)), "curve_accuracy": numList(curve.Mean),
-		"curve_min": numList(curve.Min), "curve_max": numList(curve.Max),
+		"curve_frames": sdk.NumberList(intsToFloats(curve.Frames)), "curve_accuracy": sdk.NumberList(curve.Mean),
+		"curve_min": sdk.NumberList(curve.Min), "curve_max": sdk.NumberList(curve.Max),
 		"chance": cty.NumberFloatVal(curve.Chance), "final_loss": cty.NumberFloatVal(mean(rep.FinalLoss)),
 	})
 }
@@ -360,17 +360,6 @@ func intsToFloats(v []int) []float64 {
 		out[i] = float64(x)
 	}
 	return out
-}
-
-func numList(v []float64) cty.Value {
-	if len(v) == 0 {
-		return cty.ListValEmpty(cty.Number)
-	}
-	out := make([]cty.Value, len(v))
-	for i, x := range v {
-		out[i] = cty.NumberFloatVal(x)
-	}
-	return cty.ListVal(out)
 }
 
 func fmtAccs(v []float64) string {

@@ -188,16 +188,6 @@ func Run(ctx context.Context, run *sdk.Run, cfg Options) error {
 	}
 
 	// Outputs.
-	nums := func(xs []float64) cty.Value {
-		if len(xs) == 0 {
-			return cty.ListValEmpty(cty.Number)
-		}
-		vs := make([]cty.Value, len(xs))
-		for i, x := range xs {
-			vs[i] = cty.NumberFloatVal(x)
-		}
-		return cty.ListVal(vs)
-	}
 	var cps, cpi, means []float64
 	for i, cp := range est.ChangePoints {
 		cpi = append(cpi, float64(cp))
@@ -223,9 +213,9 @@ func Run(ctx context.Context, run *sdk.Run, cfg Options) error {
 		"found":                cty.BoolVal(est.Found),
 		"interval_low":         lo,
 		"interval_high":        hi,
-		"change_points":        nums(cps),
-		"change_point_indices": nums(cpi),
-		"segment_means":        nums(means),
+		"change_points":        sdk.NumberList(cps),
+		"change_point_indices": sdk.NumberList(cpi),
+		"segment_means":        sdk.NumberList(means),
 		"n_concepts":           cty.NumberIntVal(int64(len(concepts))),
 		"dropped_rows":         cty.NumberIntVal(int64(drops.Rows)),
 		"dropped_concepts":     cty.NumberIntVal(int64(drops.Concepts)),

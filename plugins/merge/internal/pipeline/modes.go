@@ -98,18 +98,18 @@ func RunMerge(ctx context.Context, run *sdk.Run, cfg Merge) error {
 		outs = append(outs, run.Output("heuristic_weight", cty.NumberFloatVal(cfg.Heuristic)))
 	}
 	if len(sweep) == 0 {
-		outs = append(outs, run.Output("weights", numList(results[0].Weights)))
+		outs = append(outs, run.Output("weights", sdk.NumberList(results[0].Weights)))
 		if d := results[0].Distance; d != nil {
 			outs = append(outs, run.Output("distance", cty.NumberFloatVal(*d)))
 		}
 	} else {
-		outs = append(outs, run.Output("sweep_weights", numList(sweep)))
+		outs = append(outs, run.Output("sweep_weights", sdk.NumberList(sweep)))
 		if cfg.Reference != "" {
 			var ds []float64
 			for _, r := range results {
 				ds = append(ds, *r.Distance)
 			}
-			outs = append(outs, run.Output("distances", numList(ds)))
+			outs = append(outs, run.Output("distances", sdk.NumberList(ds)))
 		}
 		manifest := map[string]any{"method": cfg.Method, "base": cfg.Base, "models": cfg.Models, "results": results,
 			"seconds": time.Since(start).Seconds()}
@@ -147,17 +147,6 @@ func RunGenerate(ctx context.Context, run *sdk.Run, pc planted.Config) error {
 		pc.Models, pc.Density, pc.Signal, pc.Noise, pc.Tensors, pc.Rows, pc.Cols, float64(set.Bytes)/(1<<20))
 	outs = append(outs, run.Output("tensors", cty.NumberIntVal(int64(pc.Tensors))))
 	return errors.Join(outs...)
-}
-
-func numList(xs []float64) cty.Value {
-	if len(xs) == 0 {
-		return cty.ListValEmpty(cty.Number)
-	}
-	vs := make([]cty.Value, len(xs))
-	for i, x := range xs {
-		vs[i] = cty.NumberFloatVal(x)
-	}
-	return cty.ListVal(vs)
 }
 
 func writeJSON(path string, v any) error {
