@@ -67,6 +67,7 @@ type config struct {
 	MixCaption   float64 `cty:"mix_caption" default:"1" doc:"stage 2 weight of captions"`
 	MixPoint     float64 `cty:"mix_point" default:"3" doc:"stage 2 weight of pointing"`
 	MixCount     float64 `cty:"mix_count" default:"2" doc:"stage 2 weight of counting"`
+	OneObject    int     `cty:"one_object_steps" default:"0" doc:"stage 2: the first steps draw every question from one-object images (a curriculum: finding one object is learnt in ≈ 100 steps, telling several apart much later)"`
 
 	// evaluate, ask
 	Model        string `cty:"model" optional:"true" doc:"evaluate/ask: a vlm model artifact, e.g. step.train.artifacts.model"`
@@ -182,6 +183,7 @@ func checkModel(v *sdk.Validator, cfg config) {
 	}
 	v.Min("margin", float64(cfg.Margin), 0)
 	v.Min("caption_steps", float64(cfg.CaptionSteps), 0)
+	v.Min("one_object_steps", float64(cfg.OneObject), 0)
 	v.Min("warmup", float64(cfg.Warmup), 0)
 	for _, a := range []string{"lr", "lr_vit_scale", "lr_connector_scale"} {
 		x := map[string]float64{"lr": cfg.LR, "lr_vit_scale": cfg.LRViT, "lr_connector_scale": cfg.LRConnector}[a]
@@ -258,7 +260,7 @@ func (plugin) Run(ctx context.Context, run *sdk.Run) error {
 		}
 		return pipeline.Train(ctx, run, cfg.Bundle, cfg.Examples, pipeline.TrainOptions{Model: mc, Caption: stage(cfg.CaptionSteps), Mixture: stage(cfg.Steps),
 			Mix: [3]float64{cfg.MixCaption, cfg.MixPoint, cfg.MixCount}, LRViT: cfg.LRViT, LRConnector: cfg.LRConnector,
-			Batch: cfg.Batch, EvalItems: cfg.Items, Version: sdk.BuildVersion(version)})
+			OneObjectSteps: cfg.OneObject, Batch: cfg.Batch, EvalItems: cfg.Items, Version: sdk.BuildVersion(version)})
 	case "evaluate":
 		return pipeline.Evaluate(run, cfg.Model, cfg.Bundle, cfg.Examples, cfg.Items)
 	case "ask":

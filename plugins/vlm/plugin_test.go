@@ -50,6 +50,7 @@ func TestValidateConfig(t *testing.T) {
 		{train("feature_layers", []any{0, 7}), "not a ViT layer"},
 		{train("vit_d_model", 66, "vit_heads", 2), "multiple of 4"},
 		{train("lr_vit_scale", 0), "lr_vit_scale must be positive"},
+		{train("one_object_steps", -1), "one_object_steps"},
 		{train("mix_caption", 0, "mix_point", 0, "mix_count", 0), "mixture is empty"},
 		{map[string]any{"mode": "evaluate", "bundle": "b", "examples": "e"}, "Evaluate needs a model"},
 		{map[string]any{"mode": "ask", "model": "m"}, "Ask needs a manifest"},

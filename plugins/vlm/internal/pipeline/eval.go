@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"fmt"
+	"math"
 	"sort"
+	"strings"
 
 	"github.com/gomlx/gomlx/backends"
 	gomlxctx "github.com/gomlx/gomlx/pkg/ml/context"
@@ -26,6 +28,81 @@ type Metrics struct {
 	MajorityWithin float64        `json:"count_majority_within1"`
 	CountChance    float64        `json:"count_chance"` // 1 / distinct training counts
 	CountItems     int            `json:"count_items"`
+	Misses         Misses         `json:"pointing_misses"`
+}
+
+// Misses says where the predicted points land and how F1 falls with the
+// number of objects: a point on another object of the image is a binding
+// error (an object found, the wrong label), one on the background a
+// localisation error.
+type Misses struct {
+	OnTarget     float64 `json:"on_target"` // shares of all predicted points
+	OnOther      float64 `json:"on_other_object"`
+	OnBackground float64 `json:"on_background"`
+	Points       int     `json:"points"`
+	// F1ByObjects is the mean F1 by the image's object count; ItemsByObjects
+	// the questions behind each.
+	F1ByObjects    map[int]float64 `json:"f1_by_objects"`
+	ItemsByObjects map[int]int     `json:"items_by_objects"`
+}
+
+// misses classifies the predicted points of pointing answers (scored
+// beside them) against each image's objects: masks[image] holds all of
+// them, e.Masks the ones the question names.
+func misses(pts []planted.Example, answers []string, scores []pointing.Score, masks map[int][]int, b *planted.Bundle) Misses {
+	m := Misses{F1ByObjects: map[int]float64{}, ItemsByObjects: map[int]int{}}
+	for i, e := range pts {
+		n := len(masks[e.Image])
+		m.F1ByObjects[n] += scores[i].F1
+		m.ItemsByObjects[n]++
+		a, err := pointing.Parse(answers[i])
+		if err != nil {
+			continue
+		}
+		for _, p := range a.Points {
+			x, y := int(math.Round(p.X*float64(b.W)/100)), int(math.Round(p.Y*float64(b.H)/100))
+			m.Points++
+			switch {
+			case inAny(b, e.Masks, x, y):
+				m.OnTarget++
+			case inAny(b, masks[e.Image], x, y):
+				m.OnOther++
+			default:
+				m.OnBackground++
+			}
+		}
+	}
+	for n, k := range m.ItemsByObjects {
+		m.F1ByObjects[n] /= float64(k)
+	}
+	if m.Points > 0 {
+		m.OnTarget, m.OnOther, m.OnBackground = m.OnTarget/float64(m.Points), m.OnOther/float64(m.Points), m.OnBackground/float64(m.Points)
+	}
+	return m
+}
+
+func inAny(b *planted.Bundle, masks []int, x, y int) bool {
+	if x < 0 || x >= b.W || y < 0 || y >= b.H {
+		return false
+	}
+	for _, k := range masks {
+		if b.Masks[k][y*b.W+x] {
+			return true
+		}
+	}
+	return false
+}
+
+// imageMasks are the masks of each image's objects, from its pointing
+// questions (one per distinct label, together naming every object).
+func imageMasks(exs []planted.Example) map[int][]int {
+	out := map[int][]int{}
+	for _, e := range exs {
+		if e.Task == "point" {
+			out[e.Image] = append(out[e.Image], e.Masks...)
+		}
+	}
+	return out
 }
 
 // Prediction is one line of the predictions artifact.
@@ -114,6 +191,7 @@ func evaluate(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlx
 	if len(pts) > 0 {
 		ms.Pointing, ms.Centre, ms.PointItems = pointing.Mean(scores), pointing.Mean(centre), len(pts)
 		ms.Valid /= float64(len(pts))
+		ms.Misses = misses(pts, answers, scores, imageMasks(d.Test), d.Bundle)
 	}
 	maj, distinct := majorityCount(d.Train)
 	for i, e := range cnts {
@@ -145,6 +223,10 @@ func evaluate(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlx
 	run.Logf("held out: pointing P/R/F1 %.3f/%.3f/%.3f on %d questions, %.0f%% well-formed (centre baseline F1 %.3f); counting exact %.3f, ±1 %.3f on %d (majority %.3f/%.3f, chance %.3f)",
 		ms.Pointing.Precision, ms.Pointing.Recall, ms.Pointing.F1, ms.PointItems, 100*ms.Valid, ms.Centre.F1,
 		ms.CountExact, ms.CountWithin1, ms.CountItems, ms.MajorityExact, ms.MajorityWithin, ms.CountChance)
+	if mi := ms.Misses; mi.Points > 0 {
+		run.Logf("held out: of %d predicted points %.0f%% on a named object, %.0f%% on another object (binding errors), %.0f%% on the background; F1 by objects in the image %s",
+			mi.Points, 100*mi.OnTarget, 100*mi.OnOther, 100*mi.OnBackground, byObjects(mi))
+	}
 	if err := run.WriteArtifact("predictions", "predictions.jsonl", func(path string) error { return writeJSONL(path, preds) }); err != nil {
 		return nil, err
 	}
@@ -199,6 +281,20 @@ func fillPoints(ans string, pts *[][2]float64, why *string) {
 	for _, p := range a.Points {
 		*pts = append(*pts, [2]float64{p.X, p.Y})
 	}
+}
+
+// byObjects is "1: 0.95 (40), 2: 0.60 (35), …".
+func byObjects(m Misses) string {
+	keys := make([]int, 0, len(m.ItemsByObjects))
+	for n := range m.ItemsByObjects {
+		keys = append(keys, n)
+	}
+	sort.Ints(keys)
+	parts := make([]string, len(keys))
+	for i, n := range keys {
+		parts[i] = fmt.Sprintf("%d: %.2f (%d)", n, m.F1ByObjects[n], m.ItemsByObjects[n])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func abs(x int) int {

@@ -107,9 +107,12 @@ type TrainOptions struct {
 	Mix         [3]float64     // caption, point, count weights of stage 2
 	LRViT       float64        // multipliers of the LM's learning rate
 	LRConnector float64
-	Batch       int
-	EvalItems   int
-	Version     string
+	// OneObjectSteps: the first stage-2 steps draw only from one-object
+	// images (a curriculum; 0: none).
+	OneObjectSteps int
+	Batch          int
+	EvalItems      int
+	Version        string
 }
 
 // scopes of the learning-rate groups.
@@ -154,14 +157,18 @@ func Train(goctx context.Context, run *sdk.Run, images, examples string, o Train
 	for _, e := range d.Train {
 		byTask[e.Task] = append(byTask[e.Task], e)
 	}
+	mixture := [][]planted.Example{byTask["caption"], byTask["point"], byTask["count"]}
 	stages := []struct {
 		name  string
 		cfg   ml.TrainConfig
 		pools [][]planted.Example
 		mix   []float64
+		// early replaces pools for the stage's first earlySteps steps.
+		early      [][]planted.Example
+		earlySteps int
 	}{
-		{"captions", o.Caption, [][]planted.Example{byTask["caption"]}, []float64{1}},
-		{"mixture", o.Mixture, [][]planted.Example{byTask["caption"], byTask["point"], byTask["count"]}, o.Mix[:]},
+		{"captions", o.Caption, [][]planted.Example{byTask["caption"]}, []float64{1}, nil, 0},
+		{"mixture", o.Mixture, mixture, o.Mix[:], oneObject(d.Train, mixture), o.OneObjectSteps},
 	}
 	var final float64
 	for si, st := range stages {
@@ -192,16 +199,28 @@ func Train(goctx context.Context, run *sdk.Run, images, examples string, o Train
 		if err != nil {
 			return err
 		}
+		earlyLens, err := poolLens(m, layout, st.early)
+		if err != nil {
+			return err
+		}
+		if st.earlySteps > 0 {
+			run.Logf("stage %d (%s): the first %d steps on one-object images (%d of the stage's %d examples)",
+				si+1, st.name, min(st.earlySteps, cfg.Steps), total(st.early), total(st.pools))
+		}
 		seed := uint64(run.Seed)*7919 + uint64(si)
 		batches := ml.BatchFunc(func(i int) ([]*tensors.Tensor, error) {
 			r := rand.New(rand.NewPCG(seed, uint64(i)))
+			pools, ls := st.pools, lens
+			if i < st.earlySteps && total(st.early) > 0 {
+				pools, ls = st.early, earlyLens
+			}
 			exs := make([]model.Example, o.Batch)
 			longest := 0
 			for k := range exs {
-				pi := pick(r, st.mix, st.pools)
-				j := r.IntN(len(st.pools[pi]))
-				exs[k] = d.example(st.pools[pi][j])
-				longest = max(longest, lens[pi][j])
+				pi := pick(r, st.mix, pools)
+				j := r.IntN(len(pools[pi]))
+				exs[k] = d.example(pools[pi][j])
+				longest = max(longest, ls[pi][j])
 			}
 			return m.Batch(layout, exs, bucket(longest, stSeq))
 		})
@@ -230,6 +249,35 @@ func Train(goctx context.Context, run *sdk.Run, images, examples string, o Train
 	}
 	outs["final_loss"] = num(final)
 	return run.Outputs(outs)
+}
+
+// oneObject keeps, of each pool, the examples about images with exactly one
+// object (an image's objects: the counts of its pointing questions, one per
+// distinct label, summed).
+func oneObject(train []planted.Example, pools [][]planted.Example) [][]planted.Example {
+	objects := map[int]int{}
+	for _, e := range train {
+		if e.Task == "point" {
+			objects[e.Image] += e.Count
+		}
+	}
+	out := make([][]planted.Example, len(pools))
+	for i, p := range pools {
+		for _, e := range p {
+			if objects[e.Image] == 1 {
+				out[i] = append(out[i], e)
+			}
+		}
+	}
+	return out
+}
+
+func total[T any](pools [][]T) int {
+	n := 0
+	for _, p := range pools {
+		n += len(p)
+	}
+	return n
 }
 
 // pick draws a pool index by the mixture weights (empty pools never).
