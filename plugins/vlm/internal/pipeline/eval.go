@@ -39,7 +39,11 @@ type Misses struct {
 	OnTarget     float64 `json:"on_target"` // shares of all predicted points
 	OnOther      float64 `json:"on_other_object"`
 	OnBackground float64 `json:"on_background"`
-	Points       int     `json:"points"`
+	// Of the points on another object, the shares on one of the named
+	// colour and of the named shape: which half of the label was missed.
+	OtherSameColor float64 `json:"other_same_color"`
+	OtherSameShape float64 `json:"other_same_shape"`
+	Points         int     `json:"points"`
 	// F1ByObjects is the mean F1 by the image's object count; ItemsByObjects
 	// the questions behind each.
 	F1ByObjects    map[int]float64 `json:"f1_by_objects"`
@@ -48,8 +52,8 @@ type Misses struct {
 
 // misses classifies the predicted points of pointing answers (scored
 // beside them) against each image's objects: masks[image] holds all of
-// them, e.Masks the ones the question names.
-func misses(pts []planted.Example, answers []string, scores []pointing.Score, masks map[int][]int, b *planted.Bundle) Misses {
+// them, e.Masks the ones the question names, labels[mask] their labels.
+func misses(pts []planted.Example, answers []string, scores []pointing.Score, masks map[int][]int, labels map[int]string, b *planted.Bundle) Misses {
 	m := Misses{F1ByObjects: map[int]float64{}, ItemsByObjects: map[int]int{}}
 	for i, e := range pts {
 		n := len(masks[e.Image])
@@ -67,6 +71,12 @@ func misses(pts []planted.Example, answers []string, scores []pointing.Score, ma
 				m.OnTarget++
 			case inAny(b, masks[e.Image], x, y):
 				m.OnOther++
+				other := strings.Fields(labels[hit(b, masks[e.Image], x, y)])
+				named := strings.Fields(e.Label)
+				if len(other) == 2 && len(named) == 2 {
+					m.OtherSameColor += b2f(other[0] == named[0])
+					m.OtherSameShape += b2f(other[1] == named[1])
+				}
 			default:
 				m.OnBackground++
 			}
@@ -75,34 +85,51 @@ func misses(pts []planted.Example, answers []string, scores []pointing.Score, ma
 	for n, k := range m.ItemsByObjects {
 		m.F1ByObjects[n] /= float64(k)
 	}
+	if m.OnOther > 0 {
+		m.OtherSameColor, m.OtherSameShape = m.OtherSameColor/m.OnOther, m.OtherSameShape/m.OnOther
+	}
 	if m.Points > 0 {
 		m.OnTarget, m.OnOther, m.OnBackground = m.OnTarget/float64(m.Points), m.OnOther/float64(m.Points), m.OnBackground/float64(m.Points)
 	}
 	return m
 }
 
-func inAny(b *planted.Bundle, masks []int, x, y int) bool {
+func inAny(b *planted.Bundle, masks []int, x, y int) bool { return hit(b, masks, x, y) >= 0 }
+
+// hit is the mask (of masks) holding pixel (x, y), or -1.
+func hit(b *planted.Bundle, masks []int, x, y int) int {
 	if x < 0 || x >= b.W || y < 0 || y >= b.H {
-		return false
+		return -1
 	}
 	for _, k := range masks {
 		if b.Masks[k][y*b.W+x] {
-			return true
+			return k
 		}
 	}
-	return false
+	return -1
 }
 
-// imageMasks are the masks of each image's objects, from its pointing
-// questions (one per distinct label, together naming every object).
-func imageMasks(exs []planted.Example) map[int][]int {
-	out := map[int][]int{}
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// imageMasks are the masks of each image's objects and each mask's label,
+// from the pointing questions (one per distinct label, together naming
+// every object).
+func imageMasks(exs []planted.Example) (map[int][]int, map[int]string) {
+	masks, labels := map[int][]int{}, map[int]string{}
 	for _, e := range exs {
 		if e.Task == "point" {
-			out[e.Image] = append(out[e.Image], e.Masks...)
+			masks[e.Image] = append(masks[e.Image], e.Masks...)
+			for _, k := range e.Masks {
+				labels[k] = e.Label
+			}
 		}
 	}
-	return out
+	return masks, labels
 }
 
 // Prediction is one line of the predictions artifact.
@@ -191,7 +218,8 @@ func evaluate(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlx
 	if len(pts) > 0 {
 		ms.Pointing, ms.Centre, ms.PointItems = pointing.Mean(scores), pointing.Mean(centre), len(pts)
 		ms.Valid /= float64(len(pts))
-		ms.Misses = misses(pts, answers, scores, imageMasks(d.Test), d.Bundle)
+		masks, labels := imageMasks(d.Test)
+		ms.Misses = misses(pts, answers, scores, masks, labels, d.Bundle)
 	}
 	maj, distinct := majorityCount(d.Train)
 	for i, e := range cnts {
@@ -224,8 +252,8 @@ func evaluate(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlx
 		ms.Pointing.Precision, ms.Pointing.Recall, ms.Pointing.F1, ms.PointItems, 100*ms.Valid, ms.Centre.F1,
 		ms.CountExact, ms.CountWithin1, ms.CountItems, ms.MajorityExact, ms.MajorityWithin, ms.CountChance)
 	if mi := ms.Misses; mi.Points > 0 {
-		run.Logf("held out: of %d predicted points %.0f%% on a named object, %.0f%% on another object (binding errors), %.0f%% on the background; F1 by objects in the image %s",
-			mi.Points, 100*mi.OnTarget, 100*mi.OnOther, 100*mi.OnBackground, byObjects(mi))
+		run.Logf("held out: of %d predicted points %.0f%% on a named object, %.0f%% on another object (binding errors: %.0f%% of them of the named colour, %.0f%% of the named shape), %.0f%% on the background; F1 by objects in the image %s",
+			mi.Points, 100*mi.OnTarget, 100*mi.OnOther, 100*mi.OtherSameColor, 100*mi.OtherSameShape, 100*mi.OnBackground, byObjects(mi))
 	}
 	if err := run.WriteArtifact("predictions", "predictions.jsonl", func(path string) error { return writeJSONL(path, preds) }); err != nil {
 		return nil, err

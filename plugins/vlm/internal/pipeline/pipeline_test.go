@@ -65,9 +65,9 @@ func TestMisses(t *testing.T) {
 	}
 	b := &planted.Bundle{N: 2, H: n, W: n, Masks: [][]bool{square(1, 1), square(7, 7), square(4, 4)}}
 	pts := []planted.Example{
-		{Image: 0, Task: "point", Masks: []int{0}},
-		{Image: 0, Task: "point", Masks: []int{1}},
-		{Image: 1, Task: "point", Masks: []int{2}},
+		{Image: 0, Task: "point", Masks: []int{0}, Label: "red circle"},
+		{Image: 0, Task: "point", Masks: []int{1}, Label: "red square"},
+		{Image: 1, Task: "point", Masks: []int{2}, Label: "blue circle"},
 	}
 	at := func(x, y float64) string { return pointing.Format([]pointing.Point{{X: x, Y: y}}, "thing") }
 	answers := []string{
@@ -76,8 +76,9 @@ func TestMisses(t *testing.T) {
 		`<points x1="45" y1="45" x2="95" y2="5">thing</points>`, // (5, 5) on target, (10, 1) outside the image
 	}
 	scores := []pointing.Score{{F1: 1}, {F1: 0}, {F1: 0.5}}
-	got := misses(pts, answers, scores, imageMasks(pts), b)
-	want := Misses{OnTarget: 0.5, OnOther: 0.25, OnBackground: 0.25, Points: 4,
+	masks, labels := imageMasks(pts)
+	got := misses(pts, answers, scores, masks, labels, b)
+	want := Misses{OnTarget: 0.5, OnOther: 0.25, OnBackground: 0.25, OtherSameColor: 1, OtherSameShape: 0, Points: 4,
 		F1ByObjects: map[int]float64{2: 0.5, 1: 0.5}, ItemsByObjects: map[int]int{2: 2, 1: 1}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("misses (-want +got):\n%s", diff)
