@@ -152,15 +152,9 @@ func ReadModelInfo(path string) (ModelInfo, map[string]string, error) {
 
 func parseModelInfo(path string, meta map[string]string) (ModelInfo, error) {
 	var info ModelInfo
-	raw, ok := meta[modelMetaKey]
-	if !ok {
-		return info, fmt.Errorf("%s: not a model artifact: its safetensors metadata has no %q (a file written by ml.SaveModel has; "+
-			"plain weight files load with ml.LoadVariables)", path, modelMetaKey)
-	}
-	dec := json.NewDecoder(strings.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&info); err != nil {
-		return info, fmt.Errorf("%s: metadata %q: %w", path, modelMetaKey, err)
+	if err := DecodeMetadataJSON(path, meta, modelMetaKey, "model artifact",
+		"a file written by ml.SaveModel has it; plain weight files load with ml.LoadVariables", &info); err != nil {
+		return info, err
 	}
 	if info.Format != ModelFormat {
 		return info, fmt.Errorf("%s: model format %q, this kit reads %q", path, info.Format, ModelFormat)

@@ -2,6 +2,7 @@ package ml
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -235,5 +236,32 @@ func TestModelArtifactEncoderOnly(t *testing.T) {
 	logitsOf(t, dm, dctx, []int32{1, 2})
 	if err := SaveModel(filepath.Join(t.TempDir(), "lm.safetensors"), dctx, dm, nil, nil); err == nil {
 		t.Error("a model with a vocabulary was saved without a tokenizer")
+	}
+}
+
+// TestDecodeMetadataJSON: the one strict reader of a JSON configuration
+// in safetensors metadata (the kit's model artifacts, vlm, actionatlas).
+func TestDecodeMetadataJSON(t *testing.T) {
+	type conf struct{ Layers int }
+	cases := []struct {
+		name string
+		meta map[string]string
+		want conf
+		err  string
+	}{
+		{"good", map[string]string{"k": `{"Layers": 3}`}, conf{3}, ""},
+		{"missing key", map[string]string{"other": "{}"}, conf{}, `f.safetensors: not a thing: its safetensors metadata has no "k"; try x`},
+		{"unknown field", map[string]string{"k": `{"Layers": 3, "Heads": 2}`}, conf{3}, `f.safetensors: metadata "k": json: unknown field "Heads"`},
+		{"not JSON", map[string]string{"k": `{`}, conf{}, `f.safetensors: metadata "k": unexpected EOF`},
+	}
+	for _, tc := range cases {
+		var got conf
+		err := DecodeMetadataJSON("f.safetensors", tc.meta, "k", "thing", "try x", &got)
+		if msg := fmt.Sprint(err); tc.err == "" && err != nil || tc.err != "" && msg != tc.err {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.err)
+		}
+		if got != tc.want {
+			t.Errorf("%s: decoded %+v, want %+v", tc.name, got, tc.want)
+		}
 	}
 }

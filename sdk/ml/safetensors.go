@@ -114,6 +114,27 @@ func ReadSafetensorsMetadata(path string) (map[string]string, error) {
 	return f.Metadata, nil
 }
 
+// DecodeMetadataJSON decodes the JSON held in a safetensors file's
+// metadata under key into v, strictly: an unknown field is an error, since
+// a configuration read loosely builds a different model than was saved.
+// Without the key the file is not a `what` ("vlm model artifact"); hint
+// ends that error when not empty. path only names the file in errors.
+func DecodeMetadataJSON(path string, meta map[string]string, key, what, hint string, v any) error {
+	raw, ok := meta[key]
+	if !ok {
+		if hint != "" {
+			hint = "; " + hint
+		}
+		return fmt.Errorf("%s: not a %s: its safetensors metadata has no %q%s", path, what, key, hint)
+	}
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: metadata %q: %w", path, key, err)
+	}
+	return nil
+}
+
 // ReadSafetensors reads a whole safetensors file (through OpenSafetensors,
 // the one header parser and validator). Errors name the file and what is
 // wrong with it.

@@ -304,13 +304,9 @@ func Load(path string) (*Tiny, *gomlxctx.Context, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	raw, ok := meta[MetaKey]
-	if !ok {
-		return nil, nil, fmt.Errorf("%s: not an actionatlas tiny model (no %q metadata)", path, MetaKey)
-	}
 	var c TinyConfig
-	if err := json.Unmarshal([]byte(raw), &c); err != nil {
-		return nil, nil, fmt.Errorf("%s: %s: %w", path, MetaKey, err)
+	if err := ml.DecodeMetadataJSON(path, meta, MetaKey, "actionatlas tiny model", "", &c); err != nil {
+		return nil, nil, err
 	}
 	m, err := NewTiny(c)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -229,15 +228,9 @@ func Load(path string, ctx *context.Context) (*Model, map[string]string, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	raw, ok := meta[MetaKey]
-	if !ok {
-		return nil, nil, fmt.Errorf("%s: not a vlm model artifact (no %q in its safetensors metadata)", path, MetaKey)
-	}
 	var c Config
-	dec := json.NewDecoder(strings.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return nil, nil, fmt.Errorf("%s: metadata %q: %w", path, MetaKey, err)
+	if err := ml.DecodeMetadataJSON(path, meta, MetaKey, "vlm model artifact", "", &c); err != nil {
+		return nil, nil, err
 	}
 	m, err := New(c)
 	if err != nil {
