@@ -53,6 +53,7 @@ type config struct {
 	Layers       int     `cty:"layers" default:"2" doc:"LM transformer blocks"`
 	DModel       int     `cty:"d_model" default:"128" doc:"LM width"`
 	Heads        int     `cty:"heads" default:"4" doc:"LM attention heads"`
+	QKNorm       bool    `cty:"qk_norm" default:"false" doc:"RMSNorm on the LM's queries and keys (OLMo's QK-norm, in Molmo-7B-O's LM)"`
 	Seq          int     `cty:"seq" default:"256" doc:"LM positions: image tokens + prompt + answer must fit"`
 	Batch        int     `cty:"batch" default:"16" doc:"examples per step"`
 	CaptionSteps int     `cty:"caption_steps" default:"100" doc:"stage 1: caption steps (0: skip)"`
@@ -234,7 +235,7 @@ func modelConfig(cfg config) (model.Config, error) {
 		FeatureLayers: fl,
 		PoolHeads:     cfg.PoolHeads,
 		ProjHidden:    cfg.ProjHidden,
-		LM:            ml.Config{VocabSize: model.Tokenizer().VocabSize(), DModel: cfg.DModel, NumHeads: cfg.Heads, NumLayers: cfg.Layers, MaxSeqLen: cfg.Seq},
+		LM:            ml.Config{VocabSize: model.Tokenizer().VocabSize(), DModel: cfg.DModel, NumHeads: cfg.Heads, NumLayers: cfg.Layers, MaxSeqLen: cfg.Seq, QKNorm: cfg.QKNorm},
 	}
 	c.ViT, c.LM = c.ViT.WithDefaults(), c.LM.WithDefaults()
 	return c, c.Validate()
