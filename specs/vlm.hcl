@@ -9,7 +9,7 @@
 # 0–3). The plugin README's "Measured" says what this spec reached.
 
 plugin "vlm" {
-  version = ">= 0.2.0"
+  version = ">= 0.3.0"
 }
 
 step "gen" {
@@ -48,12 +48,13 @@ step "train" {
     proj_hidden        = 256
     layers             = 2
     d_model            = 96
-    heads              = 4
+    heads              = 2
+    qk_norm            = true
     seq                = 224
     batch              = 8
     caption_steps      = 150
     steps              = 1100
-    lr                 = 0.003
+    lr                 = 0.0015
     lr_vit_scale       = 1
     lr_connector_scale = 1
     warmup             = 50
@@ -61,6 +62,7 @@ step "train" {
     mix_caption        = 1
     mix_point          = 3
     mix_count          = 2
+    one_object_steps   = 300
     eval_items         = 200
   }
 }
