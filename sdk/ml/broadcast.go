@@ -38,15 +38,12 @@ func expandAxis(x *graph.Node, axis, d int) *graph.Node {
 	if d == 1 {
 		return x
 	}
-	var dy *graph.Node
+	dy := outputGrad{op: "ml: broadcast"}
 	xG := graph.IdentityWithCustomGradient(x, func(_, _ *graph.Node) *graph.Node {
-		if dy == nil {
-			panic("ml: broadcast operand gradient requested before the output gradient")
-		}
 		if axis == x.Rank()-1 {
-			return sumLastAxis(dy)
+			return sumLastAxis(dy.Get())
 		}
-		return graph.ReduceAndKeep(dy, graph.ReduceSum, axis)
+		return graph.ReduceAndKeep(dy.Get(), graph.ReduceSum, axis)
 	})
 	// pieces[i] has width 2^i; d is the sum of the widths its bits select.
 	pieces := []*graph.Node{xG}
@@ -64,28 +61,18 @@ func expandAxis(x *graph.Node, axis, d int) *graph.Node {
 	if len(parts) > 1 {
 		y = graph.Concatenate(parts, axis)
 	}
-	return graph.IdentityWithCustomGradient(y, func(_, v *graph.Node) *graph.Node {
-		dy = v
-		return v
-	})
+	return dy.Capture(y)
 }
 
 // SumLast is ReduceAndKeep(x, ReduceSum, -1) ([..., 1]) whose gradient is
 // broadcast with ExpandLast instead of a BroadcastInDim.
 func SumLast(x *graph.Node) *graph.Node {
 	d := x.Shape().Dim(-1)
-	var dy *graph.Node
+	dy := outputGrad{op: "ml.SumLast"}
 	xG := graph.IdentityWithCustomGradient(x, func(_, _ *graph.Node) *graph.Node {
-		if dy == nil {
-			panic("ml.SumLast: operand gradient requested before the output gradient")
-		}
-		return ExpandLast(dy, d)
+		return ExpandLast(dy.Get(), d)
 	})
-	y := sumLastAxis(xG)
-	return graph.IdentityWithCustomGradient(y, func(_, v *graph.Node) *graph.Node {
-		dy = v
-		return v
-	})
+	return dy.Capture(sumLastAxis(xG))
 }
 
 // ExpandTo broadcasts b to dims when b's shape is dims with leading axes of
@@ -121,21 +108,16 @@ func ExpandTo(b *graph.Node, dims ...int) *graph.Node {
 // largest activations of a transformer step).
 func SoftmaxLast(logits *graph.Node) *graph.Node {
 	d := logits.Shape().Dim(-1)
-	var dy, p *graph.Node
+	dy := outputGrad{op: "ml.SoftmaxLast"}
+	var p *graph.Node
 	lG := graph.IdentityWithCustomGradient(logits, func(_, _ *graph.Node) *graph.Node {
-		if dy == nil {
-			panic("ml.SoftmaxLast: operand gradient requested before the output gradient")
-		}
-		dot := sumLastAxis(graph.Mul(dy, p))
-		return graph.Mul(graph.Sub(dy, ExpandLast(dot, d)), p)
+		dot := sumLastAxis(graph.Mul(dy.Get(), p))
+		return graph.Mul(graph.Sub(dy.Get(), ExpandLast(dot, d)), p)
 	})
 	m := graph.StopGradient(graph.ReduceAndKeep(lG, graph.ReduceMax, -1))
 	e := graph.Exp(graph.Sub(lG, ExpandLast(m, d)))
 	p = graph.Div(e, ExpandLast(SumLast(e), d))
-	return graph.IdentityWithCustomGradient(p, func(_, v *graph.Node) *graph.Node {
-		dy = v
-		return v
-	})
+	return dy.Capture(p)
 }
 
 // sumLastAxis is ReduceAndKeep(x, ReduceSum, -1) for float x, computed as a

@@ -23,16 +23,14 @@ func TokenLogProbs(logits, targets *graph.Node) *graph.Node {
 	g := logits.Graph()
 	b, t, v := logits.Shape().Dim(0), logits.Shape().Dim(1), logits.Shape().Dim(2)
 	n := b * t
-	var dlp, e, sum *graph.Node
+	dlp := outputGrad{op: "ml.TokenLogProbs"}
+	var e, sum *graph.Node
 	rows := graph.Iota(g, shapes.Make(dtypes.Int32, n, 1), 0)
 	cols := graph.Reshape(graph.ConvertDType(targets, dtypes.Int32), n, 1)
 	idx := graph.Concatenate([]*graph.Node{rows, cols}, 1)
 	flat := graph.IdentityWithCustomGradient(graph.Reshape(logits, n, v), func(_, _ *graph.Node) *graph.Node {
-		if dlp == nil {
-			panic("ml.TokenLogProbs: logits gradient requested before the output gradient")
-		}
-		scale := ExpandLast(graph.Neg(graph.Div(graph.Reshape(dlp, n, 1), sum)), v)
-		return graph.ScatterSum(graph.Mul(e, scale), idx, dlp, true, true)
+		scale := ExpandLast(graph.Neg(graph.Div(graph.Reshape(dlp.Get(), n, 1), sum)), v)
+		return graph.ScatterSum(graph.Mul(e, scale), idx, dlp.Get(), true, true)
 	})
 	mx := graph.StopGradient(graph.ReduceAndKeep(flat, graph.ReduceMax, -1))
 	// Broadcasts as block copies (see broadcast.go).
@@ -40,11 +38,7 @@ func TokenLogProbs(logits, targets *graph.Node) *graph.Node {
 	sum = SumLast(e) // [n, 1]
 	lse := graph.Add(graph.Log(graph.Reshape(sum, n)), graph.Reshape(mx, n))
 	picked := graph.Gather(flat, idx)
-	lp := graph.IdentityWithCustomGradient(graph.Sub(picked, lse), func(_, d *graph.Node) *graph.Node {
-		dlp = d
-		return d
-	})
-	return graph.Reshape(lp, b, t)
+	return graph.Reshape(dlp.Capture(graph.Sub(picked, lse)), b, t)
 }
 
 // SequenceLogProbs runs the model on tokens [B, S] and returns the log

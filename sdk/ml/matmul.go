@@ -42,13 +42,7 @@ func DotGeneral(lhs *graph.Node, lhsContracting, lhsBatch []int, rhs *graph.Node
 	lcross, rcross := crossAxes(lhs.Rank(), lc, lb), crossAxes(rhs.Rank(), rc, rb)
 	nb, nlx, nrx := len(lb), len(lcross), len(rcross)
 
-	var dy *graph.Node
-	needDY := func() *graph.Node {
-		if dy == nil {
-			panic("ml.DotGeneral: operand gradient requested before the output gradient; graph.Gradient visit order changed?")
-		}
-		return dy
-	}
+	dy := outputGrad{op: "ml.DotGeneral"}
 	// The gradient products read the operands through lhsG/rhsG (not
 	// lhs/rhs) so that each operand has a single consumer and simplego's
 	// Identity can hand its buffer over instead of copying it.
@@ -57,7 +51,7 @@ func DotGeneral(lhs *graph.Node, lhsContracting, lhsBatch []int, rhs *graph.Node
 		// dy: [batch…, lhsCross…, rhsCross…]; contract its rhs-cross axes with
 		// rhs's cross axes. Result: [batch…, lhsCross…, rhs's contracting axes
 		// in increasing rhs order].
-		g := DotGeneral0(needDY(), iota(nb+nlx, nrx), iota(0, nb), rhsG, rcross, rb)
+		g := DotGeneral0(dy.Get(), iota(nb+nlx, nrx), iota(0, nb), rhsG, rcross, rb)
 		return transposeTo(g, slices.Concat(lb, lcross, pairedInOrder(rc, lc)))
 	})
 	rhsG = graph.IdentityWithCustomGradient(rhs, func(_, _ *graph.Node) *graph.Node {
@@ -65,14 +59,10 @@ func DotGeneral(lhs *graph.Node, lhsContracting, lhsBatch []int, rhs *graph.Node
 		// that a plain x[M,K]·w[K,N] gets dw = xᵀ·dy directly as [K, N].
 		// Result: [batch…, lhs's contracting axes in increasing lhs order
 		// (paired with rhs axes), rhsCross…].
-		g := DotGeneral0(lhsG, lcross, lb, needDY(), iota(nb, nlx), iota(0, nb))
+		g := DotGeneral0(lhsG, lcross, lb, dy.Get(), iota(nb, nlx), iota(0, nb))
 		return transposeTo(g, slices.Concat(rb, pairedInOrder(lc, rc), rcross))
 	})
-	y := DotGeneral0(lhsG, lc, lb, rhsG, rc, rb)
-	return graph.IdentityWithCustomGradient(y, func(_, v *graph.Node) *graph.Node {
-		dy = v
-		return v
-	})
+	return dy.Capture(DotGeneral0(lhsG, lc, lb, rhsG, rc, rb))
 }
 
 // DotGeneral0 is the backend's product without the custom gradient, recorded
