@@ -252,19 +252,13 @@ func Train(goctx context.Context, run *sdk.Run, images, examples string, o Train
 }
 
 // oneObject keeps, of each pool, the examples about images with exactly one
-// object (an image's objects: the counts of its pointing questions, one per
-// distinct label, summed).
+// object (an image's objects: imageMasks, from its pointing questions).
 func oneObject(train []planted.Example, pools [][]planted.Example) [][]planted.Example {
-	objects := map[int]int{}
-	for _, e := range train {
-		if e.Task == "point" {
-			objects[e.Image] += e.Count
-		}
-	}
+	objects, _ := imageMasks(train)
 	out := make([][]planted.Example, len(pools))
 	for i, p := range pools {
 		for _, e := range p {
-			if objects[e.Image] == 1 {
+			if len(objects[e.Image]) == 1 {
 				out[i] = append(out[i], e)
 			}
 		}
