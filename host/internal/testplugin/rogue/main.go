@@ -109,7 +109,14 @@ func spawnAndHang() error {
 		return err
 	}
 	dir := os.Getenv("ROGUE_PIDDIR")
-	for name, pid := range map[string]int{"child.pid": child.Process.Pid, "rogue.pid": os.Getpid()} {
+	// child.pid last: the tests wait for it as the sign that both are
+	// written (a map's random order let them kill the host before
+	// rogue.pid existed).
+	for _, f := range []struct {
+		name string
+		pid  int
+	}{{"rogue.pid", os.Getpid()}, {"child.pid", child.Process.Pid}} {
+		name, pid := f.name, f.pid
 		tmp := filepath.Join(dir, name+".tmp")
 		if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return err
