@@ -33,9 +33,10 @@ type config struct {
 	TestShare  float64  `cty:"test_share" default:"0.1" doc:"generate: share of images held out (split test)"`
 
 	// data (train, evaluate)
-	Bundle   string `cty:"bundle" optional:"true" doc:"train/evaluate: the image bundle (safetensors: images U8 [N,H,W,3], masks U8 [M,H,W]), e.g. step.gen.artifacts.images"`
-	Examples string `cty:"examples" optional:"true" doc:"train/evaluate: the examples JSONL, e.g. step.gen.artifacts.examples"`
-	Items    int    `cty:"eval_items" default:"200" doc:"held-out pointing and counting questions scored (each; 0: all)"`
+	Bundle    string `cty:"bundle" optional:"true" doc:"train/evaluate: the image bundle (safetensors: images U8 [N,H,W,3], masks U8 [M,H,W]), e.g. step.gen.artifacts.images"`
+	Examples  string `cty:"examples" optional:"true" doc:"train/evaluate: the examples JSONL, e.g. step.gen.artifacts.examples"`
+	Items     int    `cty:"eval_items" default:"200" doc:"held-out pointing and counting questions scored (each; 0: all)"`
+	EvalEvery int    `cty:"eval_every" default:"0" doc:"train: score the held-out questions every so many stage-2 steps too, logged and kept as metrics mixture/eval/pointing_f1, … (0: only after training)"`
 
 	// model (train)
 	Crop          int   `cty:"crop" default:"32" doc:"crop side in pixels (Molmo: 336)"`
@@ -48,6 +49,7 @@ type config struct {
 	FeatureLayers []int `cty:"feature_layers" default:"[-1, -3]" doc:"the two ViT blocks whose outputs are concatenated (negative: from the last; Molmo: -2, -9 of 24)"`
 	PoolHeads     int   `cty:"pool_heads" default:"4" doc:"heads of the 2×2 attention pooling"`
 	ProjHidden    int   `cty:"proj_hidden" default:"256" doc:"SwiGLU projector width"`
+	PromptFirst   bool  `cty:"prompt_first" default:"false" doc:"the prompt before the image tokens (Molmo: after), so each image token sees the question (a deviation that lets a tiny LM tell several objects apart)"`
 
 	// LM and training (the kit's attribute names; seq = the LM's positions)
 	Layers       int     `cty:"layers" default:"2" doc:"LM transformer blocks"`
@@ -174,6 +176,7 @@ func checkData(v *sdk.Validator, cfg config) {
 	v.Check(cfg.Bundle != "", "bundle", "The image bundle is missing", "Set bundle = step.gen.artifacts.images (mode generate writes one).")
 	v.Check(cfg.Examples != "", "examples", "The examples are missing", "Set examples = step.gen.artifacts.examples.")
 	v.Min("eval_items", float64(cfg.Items), 0)
+	v.Min("eval_every", float64(cfg.EvalEvery), 0)
 }
 
 func checkModel(v *sdk.Validator, cfg config) {
@@ -235,6 +238,7 @@ func modelConfig(cfg config) (model.Config, error) {
 		FeatureLayers: fl,
 		PoolHeads:     cfg.PoolHeads,
 		ProjHidden:    cfg.ProjHidden,
+		PromptFirst:   cfg.PromptFirst,
 		LM:            ml.Config{VocabSize: model.Tokenizer().VocabSize(), DModel: cfg.DModel, NumHeads: cfg.Heads, NumLayers: cfg.Layers, MaxSeqLen: cfg.Seq, QKNorm: cfg.QKNorm},
 	}
 	c.ViT, c.LM = c.ViT.WithDefaults(), c.LM.WithDefaults()
@@ -261,7 +265,7 @@ func (plugin) Run(ctx context.Context, run *sdk.Run) error {
 		}
 		return pipeline.Train(ctx, run, cfg.Bundle, cfg.Examples, pipeline.TrainOptions{Model: mc, Caption: stage(cfg.CaptionSteps), Mixture: stage(cfg.Steps),
 			Mix: [3]float64{cfg.MixCaption, cfg.MixPoint, cfg.MixCount}, LRViT: cfg.LRViT, LRConnector: cfg.LRConnector,
-			OneObjectSteps: cfg.OneObject, Batch: cfg.Batch, EvalItems: cfg.Items, Version: sdk.BuildVersion(version)})
+			OneObjectSteps: cfg.OneObject, Batch: cfg.Batch, EvalItems: cfg.Items, EvalEvery: cfg.EvalEvery, Version: sdk.BuildVersion(version)})
 	case "evaluate":
 		return pipeline.Evaluate(run, cfg.Model, cfg.Bundle, cfg.Examples, cfg.Items)
 	case "ask":

@@ -51,6 +51,7 @@ func TestValidateConfig(t *testing.T) {
 		{train("vit_d_model", 66, "vit_heads", 2), "multiple of 4"},
 		{train("lr_vit_scale", 0), "lr_vit_scale must be positive"},
 		{train("one_object_steps", -1), "one_object_steps"},
+		{train("eval_every", -1), "eval_every"},
 		{train("mix_caption", 0, "mix_point", 0, "mix_count", 0), "mixture is empty"},
 		{map[string]any{"mode": "evaluate", "bundle": "b", "examples": "e"}, "Evaluate needs a model"},
 		{map[string]any{"mode": "ask", "model": "m"}, "Ask needs a manifest"},
@@ -111,8 +112,8 @@ func TestPlantedPointing(t *testing.T) {
 	tr := h.Run(map[string]any{"mode": "train", "bundle": bundle, "examples": examples,
 		"vit_layers": 2, "vit_d_model": 32, "vit_heads": 2, "feature_layers": []any{-1, 0}, "pool_heads": 2, "proj_hidden": 64,
 		"layers": 2, "d_model": 64, "heads": 2, "seq": 160, "batch": 12, "caption_steps": 0, "steps": 120, "lr": 0.003, "warmup": 10,
-		"min_lr_ratio": 0.3, "lr_vit_scale": 1, "lr_connector_scale": 1, "mix_caption": 0, "mix_point": 1, "mix_count": 0, "eval_items": 20},
-		plugintest.WithSeed(3))
+		"min_lr_ratio": 0.3, "lr_vit_scale": 1, "lr_connector_scale": 1, "mix_caption": 0, "mix_point": 1, "mix_count": 0, "eval_items": 20,
+		"eval_every": 60}, plugintest.WithSeed(3))
 	tr.RequireSuccess(t)
 	for _, l := range tr.Logs {
 		t.Log(l)
@@ -120,6 +121,11 @@ func TestPlantedPointing(t *testing.T) {
 	pts := tr.Metrics["mixture/train/loss"]
 	if len(pts) < 2 || pts[len(pts)-1].Value > 0.5*pts[0].Value {
 		t.Errorf("training loss did not halve: %v", pts)
+	}
+	// eval_every 60: one held-out score during training (the final
+	// evaluation scores step 120).
+	if got := tr.Metrics["mixture/eval/pointing_f1"]; len(got) != 1 || got[0].Step != 60 || got[0].Value < 0 || got[0].Value > 1 {
+		t.Errorf("mixture/eval/pointing_f1 = %v, want one F1 at step 60", got)
 	}
 	f1, centre, valid := tr.Float(t, "pointing_f1"), tr.Float(t, "centre_f1"), tr.Float(t, "pointing_valid")
 	t.Logf("held-out pointing F1 %.3f (centre baseline %.3f), %.0f%% valid answers, final loss %.3f", f1, centre, 100*valid, tr.Float(t, "final_loss"))

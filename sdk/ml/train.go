@@ -33,7 +33,11 @@ type TrainConfig struct {
 	Beta1, Beta2, Eps float64 // defaults 0.9, 0.95, 1e-8
 	ClipNorm          float64 // global gradient-norm clip; 0: none
 	AccumSteps        int     // micro-batches per optimizer step (default 1)
-	EvalEvery         int     // steps between evaluations (0: only at the end, if an eval set is given)
+	EvalEvery         int     // steps between evaluations (0: only at the end, if an eval set or Probe is given)
+	// Probe, if set, runs beside the eval set's loss (every EvalEvery steps
+	// and at the end) and its values are reported as eval/<name>: scores a
+	// loss cannot give, such as those of generated answers.
+	Probe func(step int) ([]NamedValue, error)
 	CheckpointEvery   int     // steps between checkpoints (0: only at the end and on cancellation)
 	CheckpointDir     string  // "" disables checkpoints and resume
 	KeepCheckpoints   int     // newest checkpoints kept (default 2)
@@ -442,6 +446,15 @@ func (t *Trainer) Train(goctx gocontext.Context, batches Batches, eval [][]*tens
 			}
 			res.EvalLoss = el
 			t.rep.Metric("eval/loss", int64(step), el)
+			for _, m := range ms {
+				t.rep.Metric("eval/"+m.Name, int64(step), m.Value)
+			}
+		}
+		if c.Probe != nil && ((c.EvalEvery > 0 && step%c.EvalEvery == 0) || step == c.Steps) {
+			ms, err := c.Probe(step)
+			if err != nil {
+				return res, fmt.Errorf("step %d: probe: %w", step, err)
+			}
 			for _, m := range ms {
 				t.rep.Metric("eval/"+m.Name, int64(step), m.Value)
 			}

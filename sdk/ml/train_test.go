@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -50,7 +51,8 @@ func TestOverfitTinyText(t *testing.T) {
 	ctx := context.New()
 	SetInitSeed(ctx, 1)
 	rec := &recorder{}
-	tr, err := NewTrainer(backend, ctx, lmLoss(m), TrainConfig{Steps: 150, LR: 1e-2, WarmupSteps: 10, ClipNorm: 1, EvalEvery: 50}, rec)
+	tr, err := NewTrainer(backend, ctx, lmLoss(m), TrainConfig{Steps: 150, LR: 1e-2, WarmupSteps: 10, ClipNorm: 1, EvalEvery: 50,
+		Probe: func(step int) ([]NamedValue, error) { return []NamedValue{{"probed_at", float64(step)}}, nil }}, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +60,9 @@ func TestOverfitTinyText(t *testing.T) {
 	res, err := tr.Train(gocontext.Background(), w, [][]*tensors.Tensor{eval})
 	if got := len(rec.metrics["eval/loss"]); got != 3 || len(rec.metrics["train/loss"]) != 150 {
 		t.Errorf("%d eval/loss and %d train/loss metrics, want 3 (every 50 steps) and 150", got, len(rec.metrics["train/loss"]))
+	}
+	if diff := cmp.Diff([]float64{50, 100, 150}, rec.metrics["eval/probed_at"]); diff != "" {
+		t.Errorf("Probe's eval/probed_at values (-want +got):\n%s", diff)
 	}
 	if !(res.EvalLoss < 0.1) {
 		t.Errorf("eval loss %v on memorised windows, want < 0.1", res.EvalLoss)

@@ -150,44 +150,74 @@ const evalBatch = 32
 // items of each; 0: all), scores them beside the baselines, and writes the
 // predictions and the plot.
 func evaluate(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlxctx.Context, d *Data, l *model.Layout, items int) (map[string]cty.Value, error) {
-	var pts, cnts []planted.Example
-	for _, e := range d.Test {
-		switch e.Task {
-		case "point":
-			pts = append(pts, e)
-		case "count":
-			cnts = append(cnts, e)
-		}
-	}
-	if items > 0 {
-		pts, cnts = pts[:min(items, len(pts))], cnts[:min(items, len(cnts))]
-	}
-	if len(pts)+len(cnts) == 0 {
-		return nil, fmt.Errorf("no held-out pointing or counting examples (split \"test\")")
+	q, err := heldOut(d, items)
+	if err != nil {
+		return nil, err
 	}
 	a, err := m.NewAnswerer(backend, ctx)
 	if err != nil {
 		return nil, err
 	}
-	maxNew := 0
-	for _, e := range append(append([]planted.Example{}, pts...), cnts...) {
-		maxNew = max(maxNew, len(e.Answer)+8)
+	ms, preds, err := q.score(a, m, d, l, func(done, all int) { run.Progress("evaluating", int64(done), int64(all), "questions") })
+	if err != nil {
+		return nil, err
 	}
-	maxNew = min(maxNew, m.Config.LM.MaxSeqLen-len(l.Tokens)-40)
-	all := append(append([]planted.Example{}, pts...), cnts...)
-	answers := make([]string, 0, len(all))
-	for i := 0; i < len(all); i += evalBatch {
-		chunk := all[i:min(i+evalBatch, len(all))]
-		exs := make([]model.Example, len(chunk))
-		for k, e := range chunk {
-			exs[k] = d.example(e)
+	run.Logf("held out: pointing P/R/F1 %.3f/%.3f/%.3f on %d questions, %.0f%% well-formed (centre baseline F1 %.3f); counting exact %.3f, ±1 %.3f on %d (majority %.3f/%.3f, chance %.3f)",
+		ms.Pointing.Precision, ms.Pointing.Recall, ms.Pointing.F1, ms.PointItems, 100*ms.Valid, ms.Centre.F1,
+		ms.CountExact, ms.CountWithin1, ms.CountItems, ms.MajorityExact, ms.MajorityWithin, ms.CountChance)
+	if mi := ms.Misses; mi.Points > 0 {
+		run.Logf("held out: of %d predicted points %.0f%% on a named object, %.0f%% on another object (binding errors: %.0f%% of them of the named colour, %.0f%% of the named shape), %.0f%% on the background; F1 by objects in the image %s",
+			mi.Points, 100*mi.OnTarget, 100*mi.OnOther, 100*mi.OtherSameColor, 100*mi.OtherSameShape, 100*mi.OnBackground, byObjects(mi))
+	}
+	if err := run.WriteArtifact("predictions", "predictions.jsonl", func(path string) error { return writeJSONL(path, preds) }); err != nil {
+		return nil, err
+	}
+	if err := run.WriteArtifact("metrics", "metrics.json", func(path string) error { return writeJSON(path, ms) }); err != nil {
+		return nil, err
+	}
+	if err := run.WritePlot("plots/scores", []string{"plot_scores", "plot_scores_svg"}, func(base string) ([]string, error) {
+		return plotScores(ms, base)
+	}); err != nil {
+		return nil, err
+	}
+	return map[string]cty.Value{
+		"pointing_precision": num(ms.Pointing.Precision), "pointing_recall": num(ms.Pointing.Recall), "pointing_f1": num(ms.Pointing.F1),
+		"centre_f1": num(ms.Centre.F1), "pointing_valid": num(ms.Valid), "count_exact": num(ms.CountExact), "count_within1": num(ms.CountWithin1),
+		"count_majority_exact": num(ms.MajorityExact), "count_chance": num(ms.CountChance),
+	}, nil
+}
+
+// questions are held-out pointing and counting questions.
+type questions struct{ pts, cnts []planted.Example }
+
+// heldOut are the first items held-out pointing and counting questions
+// (each; 0: all).
+func heldOut(d *Data, items int) (questions, error) {
+	var q questions
+	for _, e := range d.Test {
+		switch e.Task {
+		case "point":
+			q.pts = append(q.pts, e)
+		case "count":
+			q.cnts = append(q.cnts, e)
 		}
-		ans, err := a.Answer(l, exs, maxNew)
-		if err != nil {
-			return nil, err
-		}
-		answers = append(answers, ans...)
-		run.Progress("evaluating", int64(len(answers)), int64(len(all)), "questions")
+	}
+	if items > 0 {
+		q.pts, q.cnts = q.pts[:min(items, len(q.pts))], q.cnts[:min(items, len(q.cnts))]
+	}
+	if len(q.pts)+len(q.cnts) == 0 {
+		return q, fmt.Errorf("no held-out pointing or counting examples (split \"test\")")
+	}
+	return q, nil
+}
+
+// score answers the questions greedily and scores them beside the
+// baselines; progress sees the questions answered so far.
+func (q questions) score(a *model.Answerer, m *model.Model, d *Data, l *model.Layout, progress func(done, all int)) (Metrics, []Prediction, error) {
+	pts, cnts := q.pts, q.cnts
+	answers, err := q.answer(a, m, d, l, progress)
+	if err != nil {
+		return Metrics{}, nil, err
 	}
 	var ms Metrics
 	var preds []Prediction
@@ -203,11 +233,11 @@ func evaluate(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlx
 	for i, e := range pts {
 		s, err := pointing.ScoreAnswer(answers[i], W, H, objects(e))
 		if err != nil {
-			return nil, err
+			return Metrics{}, nil, err
 		}
 		c, err := pointing.ScoreAnswer(pointing.Format([]pointing.Point{{X: 50, Y: 50}}, e.Label), W, H, objects(e))
 		if err != nil {
-			return nil, err
+			return Metrics{}, nil, err
 		}
 		scores, centre = append(scores, s), append(centre, c)
 		if a, err := pointing.Parse(answers[i]); err == nil && len(a.Points) > 0 {
@@ -248,29 +278,33 @@ func evaluate(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlx
 	if distinct > 0 {
 		ms.CountChance = 1 / float64(distinct)
 	}
-	run.Logf("held out: pointing P/R/F1 %.3f/%.3f/%.3f on %d questions, %.0f%% well-formed (centre baseline F1 %.3f); counting exact %.3f, ±1 %.3f on %d (majority %.3f/%.3f, chance %.3f)",
-		ms.Pointing.Precision, ms.Pointing.Recall, ms.Pointing.F1, ms.PointItems, 100*ms.Valid, ms.Centre.F1,
-		ms.CountExact, ms.CountWithin1, ms.CountItems, ms.MajorityExact, ms.MajorityWithin, ms.CountChance)
-	if mi := ms.Misses; mi.Points > 0 {
-		run.Logf("held out: of %d predicted points %.0f%% on a named object, %.0f%% on another object (binding errors: %.0f%% of them of the named colour, %.0f%% of the named shape), %.0f%% on the background; F1 by objects in the image %s",
-			mi.Points, 100*mi.OnTarget, 100*mi.OnOther, 100*mi.OtherSameColor, 100*mi.OtherSameShape, 100*mi.OnBackground, byObjects(mi))
+	return ms, preds, nil
+}
+
+// answer answers the pointing, then the counting questions, evalBatch at a
+// time, each up to the longest truth's length and a little more.
+func (q questions) answer(a *model.Answerer, m *model.Model, d *Data, l *model.Layout, progress func(done, all int)) ([]string, error) {
+	all := append(append([]planted.Example{}, q.pts...), q.cnts...)
+	maxNew := 0
+	for _, e := range all {
+		maxNew = max(maxNew, len(e.Answer)+8)
 	}
-	if err := run.WriteArtifact("predictions", "predictions.jsonl", func(path string) error { return writeJSONL(path, preds) }); err != nil {
-		return nil, err
+	maxNew = min(maxNew, m.Config.LM.MaxSeqLen-len(l.Tokens)-40)
+	answers := make([]string, 0, len(all))
+	for i := 0; i < len(all); i += evalBatch {
+		chunk := all[i:min(i+evalBatch, len(all))]
+		exs := make([]model.Example, len(chunk))
+		for k, e := range chunk {
+			exs[k] = d.example(e)
+		}
+		ans, err := a.Answer(l, exs, maxNew)
+		if err != nil {
+			return nil, err
+		}
+		answers = append(answers, ans...)
+		progress(len(answers), len(all))
 	}
-	if err := run.WriteArtifact("metrics", "metrics.json", func(path string) error { return writeJSON(path, ms) }); err != nil {
-		return nil, err
-	}
-	if err := run.WritePlot("plots/scores", []string{"plot_scores", "plot_scores_svg"}, func(base string) ([]string, error) {
-		return plotScores(ms, base)
-	}); err != nil {
-		return nil, err
-	}
-	return map[string]cty.Value{
-		"pointing_precision": num(ms.Pointing.Precision), "pointing_recall": num(ms.Pointing.Recall), "pointing_f1": num(ms.Pointing.F1),
-		"centre_f1": num(ms.Centre.F1), "pointing_valid": num(ms.Valid), "count_exact": num(ms.CountExact), "count_within1": num(ms.CountWithin1),
-		"count_majority_exact": num(ms.MajorityExact), "count_chance": num(ms.CountChance),
-	}, nil
+	return answers, nil
 }
 
 // majorityCount is the most frequent count of the training counting

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	gomlxctx "github.com/gomlx/gomlx/pkg/ml/context"
 
@@ -112,7 +113,10 @@ type TrainOptions struct {
 	OneObjectSteps int
 	Batch          int
 	EvalItems      int
-	Version        string
+	// EvalEvery: stage 2 scores the held-out questions every so many
+	// steps, as metrics eval/pointing_f1, … (0: only after training).
+	EvalEvery int
+	Version   string
 }
 
 // scopes of the learning-rate groups.
@@ -177,6 +181,9 @@ func Train(goctx context.Context, run *sdk.Run, images, examples string, o Train
 		}
 		cfg := st.cfg
 		cfg.LRGroups = lrGroups(o)
+		if st.name == "mixture" && o.EvalEvery > 0 {
+			cfg.EvalEvery, cfg.Probe = o.EvalEvery, probe(run, backend, m, ctx, d, layout, o.EvalItems, cfg.Steps)
+		}
 		if run.StateDir != "" {
 			cfg.CheckpointDir = fmt.Sprintf("%s/stage%d", run.StateDir, si+1)
 		}
@@ -249,6 +256,35 @@ func Train(goctx context.Context, run *sdk.Run, images, examples string, o Train
 	}
 	outs["final_loss"] = num(final)
 	return run.Outputs(outs)
+}
+
+// probe scores the held-out questions during training (the final
+// evaluation scores the last step).
+func probe(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlxctx.Context, d *Data, l *model.Layout, items, last int) func(int) ([]ml.NamedValue, error) {
+	var a *model.Answerer
+	return func(step int) ([]ml.NamedValue, error) {
+		if step == last {
+			return nil, nil
+		}
+		q, err := heldOut(d, items)
+		if err != nil {
+			return nil, err
+		}
+		if a == nil {
+			if a, err = m.NewAnswerer(backend, ctx); err != nil {
+				return nil, err
+			}
+		}
+		ms, _, err := q.score(a, m, d, l, func(int, int) {})
+		if err != nil {
+			return nil, err
+		}
+		mi := ms.Misses
+		run.Logf("step %d: held out: pointing F1 %.3f (centre %.3f; points %.0f%% on a named object, %.0f%% on another, %.0f%% on the background; F1 by objects %s), counting exact %.3f",
+			step, ms.Pointing.F1, ms.Centre.F1, 100*mi.OnTarget, 100*mi.OnOther, 100*mi.OnBackground, byObjects(mi), ms.CountExact)
+		return []ml.NamedValue{{Name: "pointing_f1", Value: ms.Pointing.F1}, {Name: "count_exact", Value: ms.CountExact},
+			{Name: "on_target", Value: mi.OnTarget}, {Name: "on_background", Value: mi.OnBackground}}, nil
+	}
 }
 
 // oneObject keeps, of each pool, the examples about images with exactly one
@@ -326,7 +362,7 @@ func bucket(n, longest int) int {
 func windowLen(m *model.Model, l *model.Layout, exs []planted.Example) (int, error) {
 	n := 0
 	for _, e := range exs {
-		t, _, err := m.Encode(l, e.Prompt, e.Answer)
+		t, _, _, err := m.Encode(l, e.Prompt, e.Answer)
 		if err != nil {
 			return 0, err
 		}
