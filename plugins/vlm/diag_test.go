@@ -59,7 +59,7 @@ func TestDiag(t *testing.T) {
 	}
 	lens := map[string][]int{}
 	for _, e := range exs {
-		toks, _, _, err := m.Encode(l, e.Prompt, e.Answer)
+		toks, _, err := m.Encode(l, e.Prompt, e.Answer)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -49,7 +49,6 @@ type config struct {
 	FeatureLayers []int `cty:"feature_layers" default:"[-1, -3]" doc:"the two ViT blocks whose outputs are concatenated (negative: from the last; Molmo: -2, -9 of 24)"`
 	PoolHeads     int   `cty:"pool_heads" default:"4" doc:"heads of the 2×2 attention pooling"`
 	ProjHidden    int   `cty:"proj_hidden" default:"256" doc:"SwiGLU projector width"`
-	PromptFirst   bool  `cty:"prompt_first" default:"false" doc:"the prompt before the image tokens (Molmo: after), so each image token sees the question (a deviation that lets a tiny LM tell several objects apart)"`
 
 	// LM and training (the kit's attribute names; seq = the LM's positions)
 	Layers       int     `cty:"layers" default:"2" doc:"LM transformer blocks"`
@@ -238,7 +237,6 @@ func modelConfig(cfg config) (model.Config, error) {
 		FeatureLayers: fl,
 		PoolHeads:     cfg.PoolHeads,
 		ProjHidden:    cfg.ProjHidden,
-		PromptFirst:   cfg.PromptFirst,
 		LM:            ml.Config{VocabSize: model.Tokenizer().VocabSize(), DModel: cfg.DModel, NumHeads: cfg.Heads, NumLayers: cfg.Layers, MaxSeqLen: cfg.Seq, QKNorm: cfg.QKNorm},
 	}
 	c.ViT, c.LM = c.ViT.WithDefaults(), c.LM.WithDefaults()

@@ -110,7 +110,7 @@ func run(f flags) error {
 			}
 		}
 		ex := model.Example{Image: model.Image{H: f.image, W: f.image, Pix: data.Pixels[i*f.image*f.image*3 : (i+1)*f.image*f.image*3]}, Prompt: e.Prompt, Answer: e.Answer}
-		t, _, _, err := m.Encode(l, ex.Prompt, ex.Answer)
+		t, _, err := m.Encode(l, ex.Prompt, ex.Answer)
 		if err != nil {
 			return err
 		}

@@ -17,36 +17,23 @@ type Example struct {
 	Prompt, Answer string
 }
 
-// Encode returns the example's window (its context ‖ answer ‖ EOS), its
-// loss weights (1 on the answer and EOS) and where its image tokens start.
-func (m *Model) Encode(l *Layout, prompt, answer string) ([]int32, []float32, int, error) {
-	ctx, at, err := m.context(l, prompt)
+// Encode returns the example's window (image tokens ‖ prompt ‖ answer ‖
+// EOS) and its loss weights (1 on the answer and EOS).
+func (m *Model) Encode(l *Layout, prompt, answer string) ([]int32, []float32, error) {
+	p, err := m.Tok.Encode(prompt)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, err
 	}
 	a, err := m.Tok.Encode(answer)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, err
 	}
-	toks := append(append(ctx, a...), m.Tok.EOS())
+	toks := append(append(append(append([]int32{}, l.Tokens...), p...), a...), m.Tok.EOS())
 	w := make([]float32, len(toks))
-	for i := len(ctx); i < len(toks); i++ {
+	for i := len(l.Tokens) + len(p); i < len(toks); i++ {
 		w[i] = 1
 	}
-	return toks, w, at, nil
-}
-
-// context is what precedes the answer: the image tokens and the prompt in
-// the configured order, and where the image tokens start.
-func (m *Model) context(l *Layout, prompt string) ([]int32, int, error) {
-	p, err := m.Tok.Encode(prompt)
-	if err != nil {
-		return nil, 0, err
-	}
-	if m.Config.PromptFirst {
-		return append(append([]int32{}, p...), l.Tokens...), len(p), nil
-	}
-	return append(append([]int32{}, l.Tokens...), p...), 0, nil
+	return toks, w, nil
 }
 
 // Batch builds the loss's tensors for examples of one image size, windows
@@ -74,7 +61,7 @@ func (m *Model) Batch(l *Layout, exs []Example, seq int) ([]*tensors.Tensor, err
 			pool = append(pool, r+int32(b*l.Crops*per))
 		}
 		frac = append(frac, l.Frac...)
-		toks, w, at, err := m.Encode(l, ex.Prompt, ex.Answer)
+		toks, w, err := m.Encode(l, ex.Prompt, ex.Answer)
 		if err != nil {
 			return nil, err
 		}
@@ -85,8 +72,8 @@ func (m *Model) Batch(l *Layout, exs []Example, seq int) ([]*tensors.Tensor, err
 		copy(wts[b*(seq+1):], w)
 		for i := range seq {
 			slots[b*seq+i] = int32(T)
-			if k := i - at; k >= 0 && k < len(l.Slots) && l.Slots[k] >= 0 {
-				slots[b*seq+i] = l.Slots[k]
+			if i < len(l.Slots) && l.Slots[i] >= 0 {
+				slots[b*seq+i] = l.Slots[i]
 			}
 		}
 	}
@@ -156,15 +143,15 @@ func (a *Answerer) Answer(l *Layout, exs []Example, maxNew int) ([]string, error
 	prompts := make([][]int32, len(exs))
 	emb := make([][]float32, len(exs))
 	for i, ex := range exs {
-		ctx, at, err := m.context(l, ex.Prompt)
+		p, err := m.Tok.Encode(ex.Prompt)
 		if err != nil {
 			return nil, err
 		}
-		prompts[i] = ctx
-		e := make([]float32, len(ctx)*D)
+		prompts[i] = append(append([]int32{}, l.Tokens...), p...)
+		e := make([]float32, len(prompts[i])*D)
 		for s, t := range l.Slots {
 			if t >= 0 {
-				copy(e[(at+s)*D:], img[i][t])
+				copy(e[s*D:], img[i][t])
 			}
 		}
 		emb[i] = e

@@ -57,7 +57,7 @@ func TestImagePathReachesAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	toks, _, _, err := m.Encode(l, own[0].Prompt, own[0].Answer)
+	toks, _, err := m.Encode(l, own[0].Prompt, own[0].Answer)
 	if err != nil {
 		t.Fatal(err)
 	}

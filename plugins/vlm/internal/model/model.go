@@ -27,12 +27,6 @@ type Config struct {
 	PoolHeads     int       `json:"pool_heads"`  // attention-pooling heads
 	ProjHidden    int       `json:"proj_hidden"` // SwiGLU projector width
 	LM            ml.Config `json:"lm"`
-	// PromptFirst puts the prompt before the image tokens (Molmo: after).
-	// Then the causal LM's image tokens see the question, so each can mark
-	// itself as asked about (as InstructBLIP's Q-Former reads the
-	// instruction) and the answer need only find the marked ones: a tiny
-	// LM has too few layers to first gather the label and then search.
-	PromptFirst bool `json:"prompt_first,omitempty"`
 }
 
 // Scopes of the model's parts, under the context given to the graphs.

@@ -362,7 +362,7 @@ func bucket(n, longest int) int {
 func windowLen(m *model.Model, l *model.Layout, exs []planted.Example) (int, error) {
 	n := 0
 	for _, e := range exs {
-		t, _, _, err := m.Encode(l, e.Prompt, e.Answer)
+		t, _, err := m.Encode(l, e.Prompt, e.Answer)
 		if err != nil {
 			return 0, err
 		}
