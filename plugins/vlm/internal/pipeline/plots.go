@@ -18,7 +18,8 @@ func plotScores(ms Metrics, base string) ([]string, error) {
 	p := plot.New()
 	p.Title.Text = "Held-out pointing and counting"
 	p.Y.Label.Text = "score"
-	p.Y.Min, p.Y.Max = 0, 1
+	// Headroom above 1 keeps the legend off bars at full score.
+	p.Y.Min, p.Y.Max = 0, 1.3
 	names := []string{"pointing F1", "count exact", "count ±1"}
 	model := plotter.Values{ms.Pointing.F1, ms.CountExact, ms.CountWithin1}
 	baseline := plotter.Values{ms.Centre.F1, ms.MajorityExact, ms.MajorityWithin}
@@ -36,7 +37,7 @@ func plotScores(ms Metrics, base string) ([]string, error) {
 	p.Add(b1, b2)
 	p.Legend.Add("model", b1)
 	p.Legend.Add("baseline (centre point / majority count)", b2)
-	p.Legend.Top = true
+	p.Legend.Top, p.Legend.Left = true, true
 	p.NominalX(names...)
 	png, svg, err := chart.Save(p, base, 0, 0)
 	return []string{png, svg}, err
