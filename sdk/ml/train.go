@@ -37,11 +37,11 @@ type TrainConfig struct {
 	// Probe, if set, runs beside the eval set's loss (every EvalEvery steps
 	// and at the end) and its values are reported as eval/<name>: scores a
 	// loss cannot give, such as those of generated answers.
-	Probe func(step int) ([]NamedValue, error)
-	CheckpointEvery   int     // steps between checkpoints (0: only at the end and on cancellation)
-	CheckpointDir     string  // "" disables checkpoints and resume
-	KeepCheckpoints   int     // newest checkpoints kept (default 2)
-	MetricsEvery      int     // steps between train metrics (default 1)
+	Probe           func(step int) ([]NamedValue, error)
+	CheckpointEvery int    // steps between checkpoints (0: only at the end and on cancellation)
+	CheckpointDir   string // "" disables checkpoints and resume
+	KeepCheckpoints int    // newest checkpoints kept (default 2)
+	MetricsEvery    int    // steps between train metrics (default 1)
 	// ModelConfig, if set, is written as config.json in every checkpoint.
 	ModelConfig any
 	// Trainable, if not empty, lists the scopes (e.g. "/policy") whose
