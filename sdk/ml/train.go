@@ -34,14 +34,14 @@ type TrainConfig struct {
 	ClipNorm          float64 // global gradient-norm clip; 0: none
 	AccumSteps        int     // micro-batches per optimizer step (default 1)
 	EvalEvery         int     // steps between evaluations (0: only at the end, if an eval set or Probe is given)
+	CheckpointEvery   int     // steps between checkpoints (0: only at the end and on cancellation)
+	CheckpointDir     string  // "" disables checkpoints and resume
+	KeepCheckpoints   int     // newest checkpoints kept (default 2)
+	MetricsEvery      int     // steps between train metrics (default 1)
 	// Probe, if set, runs beside the eval set's loss (every EvalEvery steps
 	// and at the end) and its values are reported as eval/<name>: scores a
 	// loss cannot give, such as those of generated answers.
-	Probe           func(step int) ([]NamedValue, error)
-	CheckpointEvery int    // steps between checkpoints (0: only at the end and on cancellation)
-	CheckpointDir   string // "" disables checkpoints and resume
-	KeepCheckpoints int    // newest checkpoints kept (default 2)
-	MetricsEvery    int    // steps between train metrics (default 1)
+	Probe func(step int) ([]NamedValue, error)
 	// ModelConfig, if set, is written as config.json in every checkpoint.
 	ModelConfig any
 	// Trainable, if not empty, lists the scopes (e.g. "/policy") whose
