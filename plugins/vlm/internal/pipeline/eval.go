@@ -214,30 +214,37 @@ func heldOut(d *Data, items int) (questions, error) {
 // score answers the questions greedily and scores them beside the
 // baselines; progress sees the questions answered so far.
 func (q questions) score(a *model.Answerer, m *model.Model, d *Data, l *model.Layout, progress func(done, all int)) (Metrics, []Prediction, error) {
-	pts, cnts := q.pts, q.cnts
 	answers, err := q.answer(a, m, d, l, progress)
 	if err != nil {
 		return Metrics{}, nil, err
 	}
 	var ms Metrics
+	preds, err := scorePointing(&ms, q.pts, answers[:len(q.pts)], d)
+	if err != nil {
+		return Metrics{}, nil, err
+	}
+	preds = append(preds, scoreCounting(&ms, q.cnts, answers[len(q.pts):], d.Train)...)
+	return ms, preds, nil
+}
+
+// scorePointing fills ms's pointing scores (the model's, the centre
+// point's, the miss breakdown) and returns the answers' predictions.
+func scorePointing(ms *Metrics, pts []planted.Example, answers []string, d *Data) ([]Prediction, error) {
 	var preds []Prediction
 	var scores, centre []pointing.Score
 	W, H := d.Bundle.W, d.Bundle.H
-	objects := func(e planted.Example) []pointing.Object {
-		var os []pointing.Object
-		for _, k := range e.Masks {
-			os = append(os, pointing.Object{Mask: d.Bundle.Masks[k]})
-		}
-		return os
-	}
 	for i, e := range pts {
-		s, err := pointing.ScoreAnswer(answers[i], W, H, objects(e))
-		if err != nil {
-			return Metrics{}, nil, err
+		var objs []pointing.Object
+		for _, k := range e.Masks {
+			objs = append(objs, pointing.Object{Mask: d.Bundle.Masks[k]})
 		}
-		c, err := pointing.ScoreAnswer(pointing.Format([]pointing.Point{{X: 50, Y: 50}}, e.Label), W, H, objects(e))
+		s, err := pointing.ScoreAnswer(answers[i], W, H, objs)
 		if err != nil {
-			return Metrics{}, nil, err
+			return nil, err
+		}
+		c, err := pointing.ScoreAnswer(pointing.Format([]pointing.Point{{X: 50, Y: 50}}, e.Label), W, H, objs)
+		if err != nil {
+			return nil, err
 		}
 		scores, centre = append(scores, s), append(centre, c)
 		if a, err := pointing.Parse(answers[i]); err == nil && len(a.Points) > 0 {
@@ -251,25 +258,24 @@ func (q questions) score(a *model.Answerer, m *model.Model, d *Data, l *model.La
 		masks, labels := imageMasks(d.Test)
 		ms.Misses = misses(pts, answers, scores, masks, labels, d.Bundle)
 	}
-	maj, distinct := majorityCount(d.Train)
+	return preds, nil
+}
+
+// scoreCounting fills ms's counting accuracies (the model's, the majority
+// training count's, chance) and returns the answers' predictions.
+func scoreCounting(ms *Metrics, cnts []planted.Example, answers []string, train []planted.Example) []Prediction {
+	var preds []Prediction
+	maj, distinct := majorityCount(train)
 	for i, e := range cnts {
-		said, ok := countOf(answers[len(pts)+i])
-		if ok && said == e.Count {
-			ms.CountExact++
-		}
-		if ok && abs(said-e.Count) <= 1 {
-			ms.CountWithin1++
-		}
-		if maj == e.Count {
-			ms.MajorityExact++
-		}
-		if abs(maj-e.Count) <= 1 {
-			ms.MajorityWithin++
-		}
+		said, ok := countOf(answers[i])
+		ms.CountExact += b2f(ok && said == e.Count)
+		ms.CountWithin1 += b2f(ok && abs(said-e.Count) <= 1)
+		ms.MajorityExact += b2f(maj == e.Count)
+		ms.MajorityWithin += b2f(abs(maj-e.Count) <= 1)
 		if !ok {
 			said = -1
 		}
-		preds = append(preds, Prediction{Image: e.Image, Task: e.Task, Prompt: e.Prompt, Truth: e.Answer, Answer: answers[len(pts)+i], Count: e.Count, Said: said})
+		preds = append(preds, Prediction{Image: e.Image, Task: e.Task, Prompt: e.Prompt, Truth: e.Answer, Answer: answers[i], Count: e.Count, Said: said})
 	}
 	if n := float64(len(cnts)); n > 0 {
 		ms.CountExact, ms.CountWithin1, ms.MajorityExact, ms.MajorityWithin = ms.CountExact/n, ms.CountWithin1/n, ms.MajorityExact/n, ms.MajorityWithin/n
@@ -278,7 +284,7 @@ func (q questions) score(a *model.Answerer, m *model.Model, d *Data, l *model.La
 	if distinct > 0 {
 		ms.CountChance = 1 / float64(distinct)
 	}
-	return ms, preds, nil
+	return preds
 }
 
 // answer answers the pointing, then the counting questions, evalBatch at a

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/shammie-ml/shammie/plugins/vlm/internal/planted"
 	"github.com/shammie-ml/shammie/sdk/pointing"
@@ -85,5 +86,27 @@ func TestMisses(t *testing.T) {
 	}
 	if s := byObjects(got); s != "1: 0.50 (1), 2: 0.50 (2)" {
 		t.Errorf("byObjects = %q", s)
+	}
+}
+
+// TestScoreCounting scores counting answers against the truth and the
+// baselines: the majority training count (2 here) and chance (1/3: counts
+// 1, 2, 3 were seen); an answer without a count is -1 and misses both.
+func TestScoreCounting(t *testing.T) {
+	train := []planted.Example{{Task: "count", Count: 2}, {Task: "count", Count: 2}, {Task: "count", Count: 1}, {Task: "count", Count: 3}, {Task: "point", Count: 7}}
+	cnts := []planted.Example{{Task: "count", Count: 2}, {Task: "count", Count: 3}, {Task: "count", Count: 0}, {Task: "count", Count: 1}}
+	answers := []string{"a total of 2.", "a total of 2.", "There are none.", "I cannot tell"}
+	var ms Metrics
+	preds := scoreCounting(&ms, cnts, answers, train)
+	want := Metrics{CountExact: 0.5, CountWithin1: 0.75, MajorityExact: 0.25, MajorityWithin: 0.75, CountChance: 1.0 / 3, CountItems: 4}
+	if diff := cmp.Diff(want, ms, cmpopts.EquateApprox(0, 1e-12), cmpopts.IgnoreFields(Metrics{}, "Misses")); diff != "" {
+		t.Errorf("counting scores (-want +got):\n%s", diff)
+	}
+	var said []int
+	for _, p := range preds {
+		said = append(said, p.Said)
+	}
+	if diff := cmp.Diff([]int{2, 2, 0, -1}, said); diff != "" {
+		t.Errorf("counts read from the answers (-want +got):\n%s", diff)
 	}
 }
