@@ -12,7 +12,7 @@ BENCH_VLM_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 ||
 test-vlm: ## plugins/vlm tests (layout, connector, planted data, bundle, manifest, reduced pointing run vs the centre baseline).
 	cd plugins/vlm && $(GO) test -count=1 ./...
 
-run-vlm: build ## The vlm spec: planted shapes, captions then the pointing/counting mixture, held-out PointingEval and counting.
+run-vlm: build ## The vlm spec (about 27 min on 2 cores): planted coloured circles, captions then the pointing/counting mixture, held-out PointingEval and counting every 400 steps and at the end.
 	$(BIN)/shammie init specs/vlm.hcl
 	$(BIN)/shammie run specs/vlm.hcl
 
