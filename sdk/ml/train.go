@@ -439,7 +439,8 @@ func (t *Trainer) Train(goctx gocontext.Context, batches Batches, eval [][]*tens
 			}
 		}
 		t.rep.Progress("train", int64(step), int64(c.Steps), "steps")
-		if len(eval) > 0 && ((c.EvalEvery > 0 && step%c.EvalEvery == 0) || step == c.Steps) {
+		evalNow := (c.EvalEvery > 0 && step%c.EvalEvery == 0) || step == c.Steps
+		if len(eval) > 0 && evalNow {
 			el, ms, err := t.EvaluateMetrics(eval)
 			if err != nil {
 				return res, fmt.Errorf("step %d: eval: %w", step, err)
@@ -450,7 +451,7 @@ func (t *Trainer) Train(goctx gocontext.Context, batches Batches, eval [][]*tens
 				t.rep.Metric("eval/"+m.Name, int64(step), m.Value)
 			}
 		}
-		if c.Probe != nil && ((c.EvalEvery > 0 && step%c.EvalEvery == 0) || step == c.Steps) {
+		if c.Probe != nil && evalNow {
 			ms, err := c.Probe(step)
 			if err != nil {
 				return res, fmt.Errorf("step %d: probe: %w", step, err)

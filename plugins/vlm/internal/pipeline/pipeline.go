@@ -162,6 +162,14 @@ func Train(goctx context.Context, run *sdk.Run, images, examples string, o Train
 		byTask[e.Task] = append(byTask[e.Task], e)
 	}
 	mixture := [][]planted.Example{byTask["caption"], byTask["point"], byTask["count"]}
+	mixCfg := o.Mixture
+	if o.EvalEvery > 0 {
+		q, err := heldOut(d, o.EvalItems)
+		if err != nil {
+			return err
+		}
+		mixCfg.EvalEvery, mixCfg.Probe = o.EvalEvery, probe(run, backend, m, ctx, d, layout, q, mixCfg.Steps)
+	}
 	stages := []struct {
 		name  string
 		cfg   ml.TrainConfig
@@ -172,7 +180,7 @@ func Train(goctx context.Context, run *sdk.Run, images, examples string, o Train
 		earlySteps int
 	}{
 		{"captions", o.Caption, [][]planted.Example{byTask["caption"]}, []float64{1}, nil, 0},
-		{"mixture", o.Mixture, mixture, o.Mix[:], oneObject(d.Train, mixture), o.OneObjectSteps},
+		{"mixture", mixCfg, mixture, o.Mix[:], oneObject(d.Train, mixture), o.OneObjectSteps},
 	}
 	var final float64
 	for si, st := range stages {
@@ -181,9 +189,6 @@ func Train(goctx context.Context, run *sdk.Run, images, examples string, o Train
 		}
 		cfg := st.cfg
 		cfg.LRGroups = lrGroups(o)
-		if st.name == "mixture" && o.EvalEvery > 0 {
-			cfg.EvalEvery, cfg.Probe = o.EvalEvery, probe(run, backend, m, ctx, d, layout, o.EvalItems, cfg.Steps)
-		}
 		if run.StateDir != "" {
 			cfg.CheckpointDir = fmt.Sprintf("%s/stage%d", run.StateDir, si+1)
 		}
@@ -258,19 +263,16 @@ func Train(goctx context.Context, run *sdk.Run, images, examples string, o Train
 	return run.Outputs(outs)
 }
 
-// probe scores the held-out questions during training (the final
-// evaluation scores the last step).
-func probe(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlxctx.Context, d *Data, l *model.Layout, items, last int) func(int) ([]ml.NamedValue, error) {
+// probe scores the held-out questions q during training (the final
+// evaluation scores the last step); its answerer is built at the first.
+func probe(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlxctx.Context, d *Data, l *model.Layout, q questions, last int) func(int) ([]ml.NamedValue, error) {
 	var a *model.Answerer
 	return func(step int) ([]ml.NamedValue, error) {
 		if step == last {
 			return nil, nil
 		}
-		q, err := heldOut(d, items)
-		if err != nil {
-			return nil, err
-		}
 		if a == nil {
+			var err error
 			if a, err = m.NewAnswerer(backend, ctx); err != nil {
 				return nil, err
 			}
