@@ -93,6 +93,18 @@ func (testPlugin) Run(ctx context.Context, r *sdk.Run) error {
 	if err := r.Config.Decode(&cfg); err != nil {
 		return err
 	}
+	// Resume counts attempts in the state dir, which the host keeps for a
+	// step with the same cache key: the first attempt blocks (to be
+	// killed), a rerun finds the count and completes. Counted before the
+	// PID file is written, since a test kills the host as soon as it sees
+	// that file and this process then exits on its own.
+	attempts := 0
+	if cfg.Mode == "resume" {
+		var err error
+		if attempts, err = bumpCounter(filepath.Join(r.StateDir, "attempts")); err != nil {
+			return err
+		}
+	}
 	if cfg.PIDFile != "" {
 		// Written atomically so a test waiting for it never reads half.
 		tmp := cfg.PIDFile + ".tmp"
@@ -121,13 +133,6 @@ func (testPlugin) Run(ctx context.Context, r *sdk.Run) error {
 		<-ctx.Done()
 		return ctx.Err()
 	case "resume":
-		// Counts attempts in the state dir, which the host keeps for a
-		// step with the same cache key: the first attempt blocks (to be
-		// killed), a rerun finds the count and completes.
-		attempts, err := bumpCounter(filepath.Join(r.StateDir, "attempts"))
-		if err != nil {
-			return err
-		}
 		if attempts == 1 {
 			<-ctx.Done()
 			return ctx.Err()
