@@ -6,8 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gomlx/gomlx/backends"
-	gomlxctx "github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/shammie-ml/shammie/plugins/vlm/internal/model"
@@ -146,18 +144,9 @@ type Prediction struct {
 
 const evalBatch = 32
 
-// evaluate answers the held-out pointing and counting questions (the first
-// items of each; 0: all), scores them beside the baselines, and writes the
-// predictions and the plot.
-func evaluate(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlxctx.Context, d *Data, l *model.Layout, items int) (map[string]cty.Value, error) {
-	q, err := heldOut(d, items)
-	if err != nil {
-		return nil, err
-	}
-	a, err := m.NewAnswerer(backend, ctx)
-	if err != nil {
-		return nil, err
-	}
+// evaluate answers the held-out questions q with a, scores them beside the
+// baselines, and writes the predictions and the plot.
+func evaluate(run *sdk.Run, a *model.Answerer, m *model.Model, d *Data, l *model.Layout, q questions) (map[string]cty.Value, error) {
 	ms, preds, err := q.score(a, m, d, l, func(done, all int) { run.Progress("evaluating", int64(done), int64(all), "questions") })
 	if err != nil {
 		return nil, err

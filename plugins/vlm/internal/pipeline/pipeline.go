@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	gomlxctx "github.com/gomlx/gomlx/pkg/ml/context"
 
@@ -162,13 +161,23 @@ func Train(goctx context.Context, run *sdk.Run, images, examples string, o Train
 		byTask[e.Task] = append(byTask[e.Task], e)
 	}
 	mixture := [][]planted.Example{byTask["caption"], byTask["point"], byTask["count"]}
+	// The held-out questions and the answerer serve the probes and the final
+	// evaluation alike; the answerer is built when first needed.
+	q, err := heldOut(d, o.EvalItems)
+	if err != nil {
+		return err
+	}
+	var a *model.Answerer
+	answerer := func() (*model.Answerer, error) {
+		var err error
+		if a == nil {
+			a, err = m.NewAnswerer(backend, ctx)
+		}
+		return a, err
+	}
 	mixCfg := o.Mixture
 	if o.EvalEvery > 0 {
-		q, err := heldOut(d, o.EvalItems)
-		if err != nil {
-			return err
-		}
-		mixCfg.EvalEvery, mixCfg.Probe = o.EvalEvery, probe(run, backend, m, ctx, d, layout, q, mixCfg.Steps)
+		mixCfg.EvalEvery, mixCfg.Probe = o.EvalEvery, probe(run, answerer, m, d, layout, q, mixCfg.Steps)
 	}
 	stages := []struct {
 		name  string
@@ -255,7 +264,10 @@ func Train(goctx context.Context, run *sdk.Run, images, examples string, o Train
 	}); err != nil {
 		return err
 	}
-	outs, err := evaluate(run, backend, m, ctx, d, layout, o.EvalItems)
+	if a, err = answerer(); err != nil {
+		return err
+	}
+	outs, err := evaluate(run, a, m, d, layout, q)
 	if err != nil {
 		return err
 	}
@@ -264,18 +276,15 @@ func Train(goctx context.Context, run *sdk.Run, images, examples string, o Train
 }
 
 // probe scores the held-out questions q during training (the final
-// evaluation scores the last step); its answerer is built at the first.
-func probe(run *sdk.Run, backend backends.Backend, m *model.Model, ctx *gomlxctx.Context, d *Data, l *model.Layout, q questions, last int) func(int) ([]ml.NamedValue, error) {
-	var a *model.Answerer
+// evaluation scores the last step).
+func probe(run *sdk.Run, answerer func() (*model.Answerer, error), m *model.Model, d *Data, l *model.Layout, q questions, last int) func(int) ([]ml.NamedValue, error) {
 	return func(step int) ([]ml.NamedValue, error) {
 		if step == last {
 			return nil, nil
 		}
-		if a == nil {
-			var err error
-			if a, err = m.NewAnswerer(backend, ctx); err != nil {
-				return nil, err
-			}
+		a, err := answerer()
+		if err != nil {
+			return nil, err
 		}
 		ms, _, err := q.score(a, m, d, l, func(int, int) {})
 		if err != nil {
@@ -394,7 +403,15 @@ func Evaluate(run *sdk.Run, modelPath, images, examples string, items int) error
 	if err != nil {
 		return err
 	}
-	outs, err := evaluate(run, backend, m, ctx, d, layout, items)
+	q, err := heldOut(d, items)
+	if err != nil {
+		return err
+	}
+	a, err := m.NewAnswerer(backend, ctx)
+	if err != nil {
+		return err
+	}
+	outs, err := evaluate(run, a, m, d, layout, q)
 	if err != nil {
 		return err
 	}
